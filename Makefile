@@ -1,0 +1,35 @@
+# The two commands: `make demo` and `make test`. Everything else is a step they need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint services ffmpeg bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+ffmpeg:
+	@scripts/ensure_services.sh ffmpeg
+
+services:
+	@scripts/ensure_services.sh postgres redis ffmpeg
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) services
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -p no:randomly tests
+
+demo: $(STAMP) ffmpeg
+	$(BIN)/python scripts/demo.py
+
+bench: $(STAMP) services
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf var/demo var/tmp

@@ -1,0 +1,270 @@
+"""DjangoVideoRepository: the port as single conditional UPDATEs, timed by the database clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import connections, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Concat, Now
+
+from apps.support.video.models import Video
+from src.application.ports.video_repository import (
+    Lease,
+    ProcessingRow,
+    VideoRecord,
+    VideoRepository,
+    VideoResult,
+    VideoStatus,
+    exhausted_message,
+)
+
+S = Video.Status
+
+
+def _now_plus(seconds: int) -> ExpressionWrapper:
+    """now() + seconds, evaluated by the database, never by this process's clock."""
+    return ExpressionWrapper(Now() + timedelta(seconds=seconds), output_field=DateTimeField())
+
+
+def db_now(using: str = "default") -> datetime:
+    """The database's current time (UTC)."""
+    conn = connections[using]
+    with conn.cursor() as cur:
+        if conn.vendor == "sqlite":
+            cur.execute("SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')")
+            return datetime.fromisoformat(cur.fetchone()[0]).replace(tzinfo=UTC)
+        cur.execute("SELECT NOW()")
+        value = cur.fetchone()[0]
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def to_record(v: Video) -> VideoRecord:
+    return VideoRecord(
+        id=v.pk,
+        tenant_id=v.tenant_id,
+        status=VideoStatus(v.status),
+        title=v.title,
+        source_key=v.source_key,
+        leased_by=v.leased_by,
+        leased_until=v.leased_until,
+        lease_token=v.lease_token,
+        attempts=v.attempts,
+        error_code=v.error_code,
+        error_message=v.error_message,
+        hls_key=v.hls_key,
+        thumbnail_key=v.thumbnail_key,
+        duration_seconds=v.duration_seconds,
+        width=v.width,
+        height=v.height,
+        size_bytes=v.size_bytes,
+        renditions=list(v.renditions or []),
+        stage_timings_ms=dict(v.stage_timings_ms or {}),
+        processing_started_at=v.processing_started_at,
+        processing_completed_at=v.processing_completed_at,
+        created_at=v.created_at,
+        updated_at=v.updated_at,
+    )
+
+
+def _lease_of(v: Video) -> Lease:
+    return Lease(
+        video_id=v.pk,
+        tenant_id=v.tenant_id,
+        worker_id=v.leased_by,
+        token=v.lease_token,
+        expires_at=v.leased_until,
+        attempt=v.attempts,
+        source_key=v.source_key,
+    )
+
+
+class DjangoVideoRepository(VideoRepository):
+    def __init__(
+        self, max_attempts: int = 3, default_lease_seconds: int = 300, using: str = "default"
+    ) -> None:
+        super().__init__(max_attempts, default_lease_seconds)
+        self.using = using
+
+    @property
+    def _videos(self):
+        return self._videos.using(self.using)
+
+    def _fenced(self, lease: Lease):
+        return self._videos.filter(
+            pk=lease.video_id,
+            status=S.PROCESSING,
+            leased_by=lease.worker_id,
+            lease_token=lease.token,
+        )
+
+    def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
+        return self._videos.create(tenant_id=tenant_id, title=title, source_key=source_key).pk
+
+    def set_source_key(self, video_id: int, source_key: str) -> bool:
+        return bool(
+            self._videos.filter(pk=video_id, status=S.UPLOADED).update(
+                source_key=source_key, updated_at=Now()
+            )
+        )
+
+    def get(self, video_id: int) -> VideoRecord | None:
+        v = self._videos.filter(pk=video_id).first()
+        return to_record(v) if v else None
+
+    def try_claim_video(
+        self, video_id: int, worker_id: str, lease_seconds: int | None = None
+    ) -> Lease | None:
+        seconds = lease_seconds or self.default_lease_seconds
+        with transaction.atomic(using=self.using):
+            claimed = self._videos.filter(
+                pk=video_id, status=S.UPLOADED, attempts__lt=self.max_attempts
+            ).update(
+                status=S.PROCESSING,
+                leased_by=worker_id,
+                leased_until=_now_plus(seconds),
+                lease_token=F("lease_token") + 1,
+                attempts=F("attempts") + 1,
+                processing_started_at=Now(),
+                processing_completed_at=None,
+                updated_at=Now(),
+            )
+            if claimed:
+                return _lease_of(self._videos.get(pk=video_id))
+        self._videos.filter(pk=video_id, status=S.UPLOADED, attempts__gte=self.max_attempts).update(
+            status=S.FAILED,
+            error_code="MAX_ATTEMPTS_EXCEEDED",
+            error_message=Concat(
+                Value("attempts exhausted ("),
+                Cast(F("attempts"), CharField()),
+                Value("); last error: "),
+                F("error_code"),
+                Value(" "),
+                F("error_message"),
+                output_field=CharField(),
+            ),
+            processing_completed_at=Now(),
+            updated_at=Now(),
+        )
+        return None
+
+    def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
+        seconds = seconds or self.default_lease_seconds
+        with transaction.atomic(using=self.using):
+            if not self._fenced(lease).update(leased_until=_now_plus(seconds), updated_at=Now()):
+                return None
+            until = self._videos.values_list("leased_until", flat=True).get(pk=lease.video_id)
+        return Lease(**{**lease.__dict__, "expires_at": until})
+
+    def complete(self, lease: Lease, result: VideoResult) -> bool:
+        return bool(
+            self._fenced(lease).update(
+                status=S.READY,
+                leased_by="",
+                leased_until=None,
+                error_code="",
+                error_message="",
+                hls_key=result.hls_key,
+                thumbnail_key=result.thumbnail_key,
+                duration_seconds=result.duration_seconds,
+                width=result.width,
+                height=result.height,
+                size_bytes=result.size_bytes,
+                renditions=list(result.renditions),
+                stage_timings_ms=dict(result.stage_timings_ms),
+                processing_completed_at=Now(),
+                updated_at=Now(),
+            )
+        )
+
+    def fail(self, lease: Lease, error_code: str, message: str, retryable: bool) -> bool:
+        status, code = self.fail_outcome(lease.attempt, error_code, retryable)
+        if code != error_code:
+            message = exhausted_message(lease.attempt, f"{error_code}: {message}")
+        return bool(
+            self._fenced(lease).update(
+                status=status,
+                leased_by="",
+                leased_until=None,
+                error_code=str(code),
+                error_message=message[:2000],
+                processing_completed_at=Now() if status == S.FAILED else None,
+                updated_at=Now(),
+            )
+        )
+
+    def release(self, lease: Lease) -> bool:
+        return bool(
+            self._fenced(lease).update(
+                status=S.UPLOADED,
+                leased_by="",
+                leased_until=None,
+                attempts=Case(
+                    When(attempts__gt=0, then=F("attempts") - 1),
+                    default=Value(0),
+                ),
+                updated_at=Now(),
+            )
+        )
+
+    def cancel(self, video_id: int) -> bool:
+        return bool(
+            self._videos.filter(pk=video_id, status__in=[S.UPLOADED, S.PROCESSING]).update(
+                status=S.CANCELED,
+                leased_by="",
+                leased_until=None,
+                processing_completed_at=Now(),
+                updated_at=Now(),
+            )
+        )
+
+    def try_reclaim_video(self, video_id: int, force: bool = False) -> bool:
+        qs = self._videos.filter(pk=video_id, status=S.PROCESSING)
+        if not force:
+            qs = qs.filter(leased_until__lt=Now())
+        return bool(qs.update(status=S.UPLOADED, leased_by="", leased_until=None, updated_at=Now()))
+
+    def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
+        now = db_now(self.using)
+        rows = (
+            self._videos.filter(status=S.PROCESSING)
+            .annotate(
+                expired=Case(
+                    When(Q(leased_until__lt=Now()) | Q(leased_until__isnull=True), then=True),
+                    default=False,
+                    output_field=BooleanField(),
+                )
+            )
+            .order_by("-expired", "leased_until")
+            .values(
+                "pk", "tenant_id", "leased_by", "lease_token", "expired", "processing_started_at"
+            )[:limit]
+        )
+        return [
+            ProcessingRow(
+                video_id=r["pk"],
+                tenant_id=r["tenant_id"],
+                leased_by=r["leased_by"],
+                lease_token=r["lease_token"],
+                lease_expired=bool(r["expired"]),
+                seconds_since_started=(now - (r["processing_started_at"] or now)).total_seconds(),
+            )
+            for r in rows
+        ]
+
+    def list_stale_uploaded(self, older_than_seconds: int, limit: int = 100) -> list[VideoRecord]:
+        cutoff = ExpressionWrapper(
+            Now() - timedelta(seconds=older_than_seconds), output_field=DateTimeField()
+        )
+        rows = self._videos.filter(status=S.UPLOADED, updated_at__lt=cutoff).order_by("updated_at")
+        return [to_record(v) for v in rows[:limit]]

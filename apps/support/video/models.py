@@ -1,0 +1,72 @@
+"""Tenants and their videos; the Video row is the single source of truth for a job."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Tenant(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Video(models.Model):
+    class Status(models.TextChoices):
+        UPLOADED = "UPLOADED"
+        PROCESSING = "PROCESSING"
+        READY = "READY"
+        FAILED = "FAILED"
+        CANCELED = "CANCELED"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="videos")
+    title = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+
+    # Lease: who owns the job until when; the token grows on every claim and fences writes.
+    leased_by = models.CharField(max_length=128, blank=True, default="")
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+
+    source_key = models.CharField(max_length=512, blank=True, default="")
+    hls_key = models.CharField(max_length=512, blank=True, default="")
+    thumbnail_key = models.CharField(max_length=512, blank=True, default="")
+
+    duration_seconds = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    renditions = models.JSONField(default=list, blank=True)
+    stage_timings_ms = models.JSONField(default=dict, blank=True)
+
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    processing_completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # Reconcile: "PROCESSING rows whose lease expired" is a range scan on leased_until.
+            models.Index(
+                fields=["leased_until"],
+                name="video_processing_lease_idx",
+                condition=Q(status="PROCESSING"),
+            ),
+            # Lost enqueues: "UPLOADED rows older than N" is a range scan on updated_at.
+            models.Index(
+                fields=["updated_at"],
+                name="video_uploaded_updated_idx",
+                condition=Q(status="UPLOADED"),
+            ),
+            models.Index(fields=["tenant", "status"], name="video_tenant_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"video {self.pk} ({self.status})"

@@ -1,0 +1,226 @@
+"""In-memory fake of the video repository: same contract, a lock instead of conditional UPDATEs."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from src.application.ports.video_repository import (
+    Lease,
+    ProcessingRow,
+    VideoRecord,
+    VideoRepository,
+    VideoResult,
+    VideoStatus,
+    exhausted_message,
+)
+
+
+class InMemoryVideoRepository(VideoRepository):
+    def __init__(
+        self,
+        max_attempts: int = 3,
+        default_lease_seconds: int = 300,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(max_attempts, default_lease_seconds)
+        self._rows: dict[int, VideoRecord] = {}
+        self._lock = threading.Lock()
+        self._next_id = 1
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def _update(self, video_id: int, **changes) -> VideoRecord:
+        row = dataclasses.replace(self._rows[video_id], updated_at=self._clock(), **changes)
+        self._rows[video_id] = row
+        return row
+
+    def _held(self, lease: Lease) -> VideoRecord | None:
+        row = self._rows.get(lease.video_id)
+        if (
+            row is None
+            or row.status != VideoStatus.PROCESSING
+            or row.leased_by != lease.worker_id
+            or row.lease_token != lease.token
+        ):
+            return None
+        return row
+
+    def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
+        with self._lock:
+            video_id = self._next_id
+            self._next_id += 1
+            now = self._clock()
+            self._rows[video_id] = VideoRecord(
+                id=video_id,
+                tenant_id=tenant_id,
+                status=VideoStatus.UPLOADED,
+                title=title,
+                source_key=source_key,
+                created_at=now,
+                updated_at=now,
+            )
+            return video_id
+
+    def set_source_key(self, video_id: int, source_key: str) -> bool:
+        with self._lock:
+            row = self._rows.get(video_id)
+            if row is None or row.status != VideoStatus.UPLOADED:
+                return False
+            self._update(video_id, source_key=source_key)
+            return True
+
+    def get(self, video_id: int) -> VideoRecord | None:
+        with self._lock:
+            return self._rows.get(video_id)
+
+    def try_claim_video(
+        self, video_id: int, worker_id: str, lease_seconds: int | None = None
+    ) -> Lease | None:
+        seconds = lease_seconds or self.default_lease_seconds
+        with self._lock:
+            row = self._rows.get(video_id)
+            if row is None or row.status != VideoStatus.UPLOADED:
+                return None
+            if row.attempts >= self.max_attempts:
+                self._update(
+                    video_id,
+                    status=VideoStatus.FAILED,
+                    error_code="MAX_ATTEMPTS_EXCEEDED",
+                    error_message=exhausted_message(row.attempts, row.error_code),
+                )
+                return None
+            now = self._clock()
+            row = self._update(
+                video_id,
+                status=VideoStatus.PROCESSING,
+                leased_by=worker_id,
+                leased_until=now + timedelta(seconds=seconds),
+                lease_token=row.lease_token + 1,
+                attempts=row.attempts + 1,
+                processing_started_at=now,
+            )
+            return _lease_of(row)
+
+    def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
+        with self._lock:
+            if self._held(lease) is None:
+                return None
+            until = self._clock() + timedelta(seconds=seconds or self.default_lease_seconds)
+            return _lease_of(self._update(lease.video_id, leased_until=until))
+
+    def complete(self, lease: Lease, result: VideoResult) -> bool:
+        with self._lock:
+            if self._held(lease) is None:
+                return False
+            self._update(
+                lease.video_id,
+                status=VideoStatus.READY,
+                leased_by="",
+                leased_until=None,
+                error_code="",
+                error_message="",
+                hls_key=result.hls_key,
+                thumbnail_key=result.thumbnail_key,
+                duration_seconds=result.duration_seconds,
+                width=result.width,
+                height=result.height,
+                size_bytes=result.size_bytes,
+                renditions=list(result.renditions),
+                stage_timings_ms=dict(result.stage_timings_ms),
+                processing_completed_at=self._clock(),
+            )
+            return True
+
+    def fail(self, lease: Lease, error_code: str, message: str, retryable: bool) -> bool:
+        with self._lock:
+            row = self._held(lease)
+            if row is None:
+                return False
+            status, code = self.fail_outcome(row.attempts, error_code, retryable)
+            if code != error_code:
+                message = exhausted_message(row.attempts, f"{error_code}: {message}")
+            self._update(
+                lease.video_id,
+                status=status,
+                leased_by="",
+                leased_until=None,
+                error_code=str(code),
+                error_message=message[:2000],
+                processing_completed_at=self._clock() if status == VideoStatus.FAILED else None,
+            )
+            return True
+
+    def release(self, lease: Lease) -> bool:
+        with self._lock:
+            row = self._held(lease)
+            if row is None:
+                return False
+            self._update(
+                lease.video_id,
+                status=VideoStatus.UPLOADED,
+                leased_by="",
+                leased_until=None,
+                attempts=max(row.attempts - 1, 0),
+            )
+            return True
+
+    def cancel(self, video_id: int) -> bool:
+        with self._lock:
+            row = self._rows.get(video_id)
+            if row is None or row.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+                return False
+            self._update(video_id, status=VideoStatus.CANCELED, leased_by="", leased_until=None)
+            return True
+
+    def try_reclaim_video(self, video_id: int, force: bool = False) -> bool:
+        with self._lock:
+            row = self._rows.get(video_id)
+            if row is None or row.status != VideoStatus.PROCESSING:
+                return False
+            if not force and (row.leased_until is None or row.leased_until >= self._clock()):
+                return False
+            self._update(video_id, status=VideoStatus.UPLOADED, leased_by="", leased_until=None)
+            return True
+
+    def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
+        now = self._clock()
+        with self._lock:
+            rows = [r for r in self._rows.values() if r.status == VideoStatus.PROCESSING]
+        out = [
+            ProcessingRow(
+                video_id=r.id,
+                tenant_id=r.tenant_id,
+                leased_by=r.leased_by,
+                lease_token=r.lease_token,
+                lease_expired=r.leased_until is None or r.leased_until < now,
+                seconds_since_started=(now - (r.processing_started_at or now)).total_seconds(),
+            )
+            for r in rows
+        ]
+        out.sort(key=lambda p: (not p.lease_expired, p.video_id))
+        return out[:limit]
+
+    def list_stale_uploaded(self, older_than_seconds: int, limit: int = 100) -> list[VideoRecord]:
+        cutoff = self._clock() - timedelta(seconds=older_than_seconds)
+        with self._lock:
+            rows = [
+                r
+                for r in self._rows.values()
+                if r.status == VideoStatus.UPLOADED and r.updated_at and r.updated_at < cutoff
+            ]
+        return sorted(rows, key=lambda r: r.id)[:limit]
+
+
+def _lease_of(row: VideoRecord) -> Lease:
+    assert row.leased_until is not None
+    return Lease(
+        video_id=row.id,
+        tenant_id=row.tenant_id,
+        worker_id=row.leased_by,
+        token=row.lease_token,
+        expires_at=row.leased_until,
+        attempt=row.attempts,
+        source_key=row.source_key,
+    )

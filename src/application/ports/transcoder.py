@@ -1,0 +1,53 @@
+"""Transcoder port: probe an upload and turn it into an HLS ladder in a work folder."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Called with (percent 0..100, step name); must be cheap and must not raise.
+ProgressCallback = Callable[[float, str], None]
+# Returns a reason ("cancel", "lease_lost", "shutdown") when the job must stop, else None.
+StopCheck = Callable[[], str | None]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    format_name: str
+    duration_seconds: float
+    width: int
+    height: int
+    size_bytes: int
+    video_codec: str = ""
+    has_audio: bool = False
+
+
+@dataclass(frozen=True)
+class TranscodeOutput:
+    """Files a job produced, relative to its output folder."""
+
+    output_dir: Path
+    master_playlist: str
+    thumbnail: str
+    probe: ProbeResult
+    renditions: list[dict[str, Any]] = field(default_factory=list)
+    stage_timings_ms: dict[str, int] = field(default_factory=dict)
+
+
+class Transcoder(abc.ABC):
+    @abc.abstractmethod
+    def transcode(
+        self,
+        source: Path,
+        work_dir: Path,
+        on_progress: ProgressCallback,
+        should_stop: StopCheck,
+    ) -> TranscodeOutput:
+        """Probe and encode `source` (already inside `work_dir`) into `work_dir`/out.
+
+        Raises VideoProcessingError for bad input or failed encodes and
+        JobCancelled when `should_stop` asks it to stop.
+        """

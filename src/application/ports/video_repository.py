@@ -1,0 +1,170 @@
+"""The video repository port: leases with fencing, the only owner of a video's state."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class VideoStatus(enum.StrEnum):
+    UPLOADED = "UPLOADED"
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+TERMINAL_STATUSES = frozenset({VideoStatus.READY, VideoStatus.FAILED, VideoStatus.CANCELED})
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Proof of ownership returned by a successful claim; every later write is fenced on it."""
+
+    video_id: int
+    tenant_id: int
+    worker_id: str
+    token: int
+    expires_at: datetime
+    attempt: int
+    source_key: str = ""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """A read-only snapshot of a video row."""
+
+    id: int
+    tenant_id: int
+    status: VideoStatus
+    title: str = ""
+    source_key: str = ""
+    leased_by: str = ""
+    leased_until: datetime | None = None
+    lease_token: int = 0
+    attempts: int = 0
+    error_code: str = ""
+    error_message: str = ""
+    hls_key: str = ""
+    thumbnail_key: str = ""
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    size_bytes: int | None = None
+    renditions: list[dict[str, Any]] = field(default_factory=list)
+    stage_timings_ms: dict[str, int] = field(default_factory=dict)
+    processing_started_at: datetime | None = None
+    processing_completed_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProcessingRow:
+    """A PROCESSING video as seen by reconcile, with ages computed on the database clock."""
+
+    video_id: int
+    tenant_id: int
+    leased_by: str
+    lease_token: int
+    lease_expired: bool
+    seconds_since_started: float
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What a finished job writes on the row."""
+
+    hls_key: str
+    thumbnail_key: str = ""
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    size_bytes: int | None = None
+    renditions: list[dict[str, Any]] = field(default_factory=list)
+    stage_timings_ms: dict[str, int] = field(default_factory=dict)
+
+
+class VideoRepository(abc.ABC):
+    """Conditional writes only: each method says whether it took effect."""
+
+    def __init__(self, max_attempts: int = 3, default_lease_seconds: int = 300) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = max_attempts
+        self.default_lease_seconds = default_lease_seconds
+
+    @abc.abstractmethod
+    def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
+        """Insert an UPLOADED video and return its id."""
+
+    @abc.abstractmethod
+    def set_source_key(self, video_id: int, source_key: str) -> bool:
+        """Record where the upload was stored (only while UPLOADED)."""
+
+    @abc.abstractmethod
+    def get(self, video_id: int) -> VideoRecord | None:
+        """The row, or None when there is no such video."""
+
+    @abc.abstractmethod
+    def try_claim_video(
+        self, video_id: int, worker_id: str, lease_seconds: int | None = None
+    ) -> Lease | None:
+        """Claim an UPLOADED video; exactly one concurrent caller wins.
+
+        A claim that would pass `max_attempts` marks the video FAILED with
+        MAX_ATTEMPTS_EXCEEDED and returns None.
+        """
+
+    @abc.abstractmethod
+    def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
+        """Push the lease expiry to now()+seconds; None when the lease is no longer held."""
+
+    @abc.abstractmethod
+    def complete(self, lease: Lease, result: VideoResult) -> bool:
+        """PROCESSING -> READY with the result, fenced on the lease."""
+
+    @abc.abstractmethod
+    def fail(self, lease: Lease, error_code: str, message: str, retryable: bool) -> bool:
+        """Record a failure, fenced on the lease.
+
+        Retryable with attempts left: back to UPLOADED (the attempt stays counted).
+        Otherwise FAILED; a retryable error with no attempts left is
+        MAX_ATTEMPTS_EXCEEDED.
+        """
+
+    @abc.abstractmethod
+    def release(self, lease: Lease) -> bool:
+        """Back to UPLOADED without counting the attempt (graceful shutdown)."""
+
+    @abc.abstractmethod
+    def cancel(self, video_id: int) -> bool:
+        """UPLOADED or PROCESSING -> CANCELED; the worker notices at its next renewal."""
+
+    @abc.abstractmethod
+    def try_reclaim_video(self, video_id: int, force: bool = False) -> bool:
+        """PROCESSING with an expired lease (any PROCESSING with force) -> UPLOADED."""
+
+    @abc.abstractmethod
+    def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
+        """PROCESSING rows, expired leases first: the reclaim candidates."""
+
+    @abc.abstractmethod
+    def list_stale_uploaded(self, older_than_seconds: int, limit: int = 100) -> list[VideoRecord]:
+        """UPLOADED rows whose last change is older than the given age (lost enqueues)."""
+
+    def fail_outcome(self, attempt: int, error_code: str, retryable: bool) -> tuple[str, str]:
+        """The status and error code a `fail` call ends with, shared by every adapter."""
+        if retryable and attempt < self.max_attempts:
+            return VideoStatus.UPLOADED, error_code
+        if retryable:
+            return VideoStatus.FAILED, "MAX_ATTEMPTS_EXCEEDED"
+        return VideoStatus.FAILED, error_code
+
+
+def exhausted_message(attempts: int, last_error: str) -> str:
+    """The error message of a video that ran out of attempts."""
+    return f"attempts exhausted ({attempts}); last error: {last_error or 'none recorded'}"[:2000]

@@ -1,0 +1,22 @@
+"""Test settings: the real PostgreSQL as `default`, plus an `sqlite` alias for the contract suite."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+os.environ.setdefault("VIDEO_MAX_ATTEMPTS", "3")
+
+from academy.settings import *  # noqa: F403
+from academy.settings import DATABASES
+
+DATABASES["sqlite"] = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": os.path.join(tempfile.gettempdir(), f"academy-contract-{os.getpid()}.sqlite3"),
+    "OPTIONS": {"timeout": 30},
+    "TEST": {
+        "NAME": os.path.join(tempfile.gettempdir(), f"academy-contract-test-{os.getpid()}.sqlite3")
+    },
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
