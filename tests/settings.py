@@ -1,4 +1,4 @@
-"""Test settings: the real PostgreSQL as `default`, plus an `sqlite` alias for the contract suite."""
+"""Test settings: the real PostgreSQL as `default`, plus an `sqlite` alias for contract tests."""
 
 from __future__ import annotations
 
