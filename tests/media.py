@@ -1,0 +1,124 @@
+"""Test media made on the spot with ffmpeg's lavfi sources: never downloaded, always tiny.
+
+Every helper runs the real ffmpeg binary and returns the path it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+# Fast enough for 2 shared cores; the quality of test clips does not matter.
+X264_PRESET = "ultrafast"
+# Container -> (muxer name, audio codec it accepts with libx264 video).
+CONTAINERS: dict[str, tuple[str, str]] = {
+    "mp4": ("mp4", "aac"),
+    "mov": ("mov", "aac"),
+    "mkv": ("matroska", "aac"),
+    "webm": ("webm", "libopus"),
+    "ts": ("mpegts", "aac"),
+    "avi": ("avi", "mp3"),
+    "flv": ("flv", "aac"),
+}
+
+
+def run_ffmpeg(args: list[str], *, cwd: Path | None = None) -> None:
+    """Run ffmpeg quietly; raise with its stderr when it fails."""
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr}")
+
+
+def make_clip(
+    path: Path,
+    width: int = 320,
+    height: int = 180,
+    seconds: float = 2.0,
+    *,
+    audio: bool = True,
+    fps: int = 25,
+    container: str | None = None,
+    tone_hz: int = 440,
+    faststart: bool = False,
+) -> Path:
+    """Write a testsrc2 (+ sine tone) clip; the container follows the suffix unless given.
+
+    `container` is a key of CONTAINERS (mp4, mov, mkv, webm, ts, avi, flv). With mp4/mov the
+    moov atom is at the end unless `faststart` is set, which is what a truncated-upload
+    test wants.
+    """
+    path = Path(path)
+    key = container or path.suffix.lstrip(".").lower() or "mp4"
+    muxer, audio_codec = CONTAINERS[key]
+    if key == "webm":
+        video = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"]
+    else:
+        video = ["-c:v", "libx264", "-preset", X264_PRESET, "-pix_fmt", "yuv420p"]
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}"]
+    if audio:
+        tone = f"sine=frequency={tone_hz}:sample_rate=48000:duration={seconds}"
+        args += ["-f", "lavfi", "-i", tone]
+    args += video
+    if audio:
+        args += ["-c:a", audio_codec, "-ac", "2", "-b:a", "96k"]
+    if faststart and key in ("mp4", "mov"):
+        args += ["-movflags", "+faststart"]
+    args += ["-shortest", "-f", muxer, str(path)]
+    run_ffmpeg(args)
+    return path
+
+
+def make_png(path: Path, width: int = 320, height: int = 180) -> Path:
+    """Write a single PNG frame (an image, not a video) at `path`, whatever its suffix."""
+    source = f"testsrc2=size={width}x{height}:rate=1"
+    frame = ["-frames:v", "1", "-c:v", "png", "-f", "image2", "-update", "1"]
+    run_ffmpeg(["-f", "lavfi", "-i", source, *frame, str(path)])
+    return path
+
+
+def make_audio_only(path: Path, seconds: float = 2.0) -> Path:
+    """Write an mp4 (m4a) that holds a sine tone and no video stream."""
+    tone = f"sine=frequency=440:sample_rate=48000:duration={seconds}"
+    run_ffmpeg(["-f", "lavfi", "-i", tone, "-c:a", "aac", "-f", "mp4", str(path)])
+    return path
+
+
+def truncate_copy(source: Path, dest: Path, fraction: float) -> Path:
+    """Copy the first `fraction` of `source`'s bytes to `dest` (a cut-off upload)."""
+    data = Path(source).read_bytes()
+    Path(dest).write_bytes(data[: max(1, int(len(data) * fraction))])
+    return Path(dest)
+
+
+def ffprobe_json(path: Path, *extra: str) -> dict:
+    """ffprobe's JSON (format + streams) for a file the test itself made."""
+    cmd = ["ffprobe", "-v", "error", "-of", "json", "-show_format", "-show_streams", *extra]
+    cmd.append(str(path))
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+def make_hls_playlist(path: Path, target: Path, seconds: float = 2.0) -> Path:
+    """Write an HLS media playlist at `path` (any suffix) whose one segment is `target`.
+
+    This is the hostile upload: a demuxer that follows it opens `target`, wherever it is.
+    """
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        f"#EXT-X-TARGETDURATION:{int(seconds) + 1}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        f"#EXTINF:{seconds:.3f},",
+        f"file:{Path(target).resolve()}",
+        "#EXT-X-ENDLIST",
+    ]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def make_concat_list(path: Path, target: Path) -> Path:
+    """Write an ffconcat script at `path` (any suffix) that names `target` by absolute path."""
+    Path(path).write_text(f"ffconcat version 1.0\nfile '{Path(target).resolve()}'\n")
+    return Path(path)
