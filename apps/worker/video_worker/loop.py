@@ -1,0 +1,164 @@
+"""The receive loop: one message at a time, errors never kill it, signals stop it gracefully."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+import structlog
+
+from apps.worker.video_worker.handler import VideoMessageHandler
+from apps.worker.video_worker.poller import InterruptiblePoller
+from src.application.job_control import SHUTDOWN
+from src.application.ports.queue import VideoQueue
+from src.infrastructure.queue.sqs_queue import LONG_POLL_SECONDS
+
+# WORKER_HEARTBEAT cadence: once a minute is enough for an operator tailing logs.
+WORKER_HEARTBEAT_SECONDS = 60
+# Backoff after an error outside a job (database or SQS down): 1 s doubling to 30 s.
+ERROR_BACKOFF_FIRST = 1.0
+ERROR_BACKOFF_MAX = 30.0
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    try:
+        from django.db import Error as DjangoDbError
+    except ImportError:  # pragma: no cover - the worker always runs with Django
+        return False
+    return isinstance(exc, DjangoDbError)
+
+
+class WorkerLoop:
+    def __init__(
+        self,
+        queue: VideoQueue,
+        handler: VideoMessageHandler,
+        *,
+        worker_id: str,
+        visibility_timeout: int,
+        grace_seconds: float,
+        max_messages: int | None = None,
+        exit_when_idle: float | None = None,
+        wait_seconds: int = LONG_POLL_SECONDS,
+        heartbeat_seconds: float = WORKER_HEARTBEAT_SECONDS,
+    ) -> None:
+        self.queue = queue
+        self.handler = handler
+        self.worker_id = worker_id
+        self.grace_seconds = grace_seconds
+        self.max_messages = max_messages
+        self.exit_when_idle = exit_when_idle
+        self.poller = InterruptiblePoller(queue, wait_seconds, visibility_timeout)
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stopping = threading.Event()
+        self.iterations = 0
+        self.handled = 0
+        self.errors = 0
+        self.results: dict[str, int] = {}
+        self._grace_timer: threading.Timer | None = None
+        self._previous_handlers: dict[int, Any] = {}
+        self.log = structlog.get_logger()
+
+    # -- signals ------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def restore_signal_handlers(self) -> None:
+        for sig, previous in self._previous_handlers.items():
+            signal.signal(sig, previous)
+        self._previous_handlers.clear()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.request_stop(signal.Signals(signum).name)
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Stop receiving now; the running job gets the grace period, then is stopped."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        self.log.info("WORKER_STOPPING", reason=reason, grace_seconds=self.grace_seconds)
+        self._grace_timer = threading.Timer(
+            self.grace_seconds, self.handler.stop_current, args=(SHUTDOWN,)
+        )
+        self._grace_timer.daemon = True
+        self._grace_timer.start()
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self) -> int:
+        started = time.monotonic()
+        last_message = started
+        backoff = ERROR_BACKOFF_FIRST
+        ticker = threading.Thread(target=self._heartbeat_log, name="worker-heartbeat", daemon=True)
+        ticker.start()
+        try:
+            while not self.stopping.is_set():
+                if self.max_messages is not None and self.handled >= self.max_messages:
+                    break
+                if self.exit_when_idle is not None:
+                    if time.monotonic() - last_message >= self.exit_when_idle:
+                        self.log.info("WORKER_IDLE_EXIT", idle_seconds=self.exit_when_idle)
+                        break
+                self.iterations += 1
+                message = None
+                try:
+                    message, received_at = self.poller.poll(self.stopping)
+                    if message is None:
+                        continue
+                    last_message = time.monotonic()
+                    result = self.handler.handle(message, received_at)
+                    self.handled += 1
+                    self.results[result] = self.results.get(result, 0) + 1
+                    backoff = ERROR_BACKOFF_FIRST
+                except Exception as exc:  # noqa: BLE001 - the per-message boundary
+                    backoff = self._on_error(exc, message, backoff)
+                finally:
+                    last_message = max(last_message, time.monotonic() if message else last_message)
+        finally:
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+            self.log.info(
+                "WORKER_SHUTDOWN",
+                handled=self.handled,
+                errors=self.errors,
+                iterations=self.iterations,
+                results=self.results,
+                uptime_seconds=round(time.monotonic() - started, 1),
+            )
+        return 0
+
+    def _on_error(self, exc: Exception, message, backoff: float) -> float:
+        self.errors += 1
+        db = _is_database_error(exc)
+        self.log.error(
+            "WORKER_LOOP_ERROR",
+            error=f"{type(exc).__name__}: {exc}"[:500],
+            database_error=db,
+            retry_in_seconds=backoff,
+            receipt_handle_suffix=message.receipt_handle_suffix if message else "",
+            exc_info=not db,
+        )
+        if db:
+            from django.db import connections
+
+            connections.close_all()
+        if message is not None and not self.handler.config.fast_ack:
+            # Not acknowledged: let it come back after the backoff, not a whole visibility timeout.
+            try:
+                self.queue.change_visibility(message, int(backoff) + 1)
+            except Exception:  # noqa: BLE001, S110 - SQS down too; the timeout brings it back
+                pass
+        self.stopping.wait(backoff)
+        return min(backoff * 2, ERROR_BACKOFF_MAX)
+
+    def _heartbeat_log(self) -> None:
+        while not self.stopping.wait(self.heartbeat_seconds):
+            self.log.info(
+                "WORKER_HEARTBEAT",
+                iterations=self.iterations,
+                handled=self.handled,
+                errors=self.errors,
+                busy=self.handler.current is not None,
+            )

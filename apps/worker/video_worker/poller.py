@@ -1,0 +1,62 @@
+"""A long poll that the worker can walk away from the moment it is told to stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import structlog
+
+from src.application.ports.queue import QueueMessage, VideoQueue
+
+# How often the waiting main thread looks at the stop flag during a long poll.
+STOP_CHECK_SECONDS = 0.1
+
+
+class InterruptiblePoller:
+    def __init__(
+        self, queue: VideoQueue, wait_seconds: int, visibility_timeout: int | None
+    ) -> None:
+        self.queue = queue
+        self.wait_seconds = wait_seconds
+        self.visibility_timeout = visibility_timeout
+
+    def poll(self, stop: threading.Event) -> tuple[QueueMessage | None, float]:
+        """One long poll; (None, t) when it ends empty or `stop` is set. Errors propagate."""
+        state: dict = {"abandoned": False}
+        lock = threading.Lock()
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                msg = self.queue.receive(self.wait_seconds, self.visibility_timeout)
+            except Exception as exc:  # noqa: BLE001 - handed to the main thread
+                state["error"] = exc
+                msg = None
+            with lock:
+                state["message"] = msg
+                state["received_at"] = time.monotonic()
+                abandoned = state["abandoned"]
+                done.set()
+            if abandoned and msg is not None:
+                # We stopped while this poll was open: hand the message straight back.
+                try:
+                    self.queue.change_visibility(msg, 0)
+                except Exception as exc:  # noqa: BLE001
+                    structlog.get_logger().warning(
+                        "SQS_RETURN_MESSAGE_FAILED", error=f"{type(exc).__name__}: {exc}"
+                    )
+
+        thread = threading.Thread(target=run, name="sqs-poll", daemon=True)
+        thread.start()
+        while not done.wait(STOP_CHECK_SECONDS):
+            if stop.is_set():
+                with lock:
+                    if not done.is_set():
+                        state["abandoned"] = True
+                        self.abandoned_thread = thread
+                        return None, time.monotonic()
+                break
+        if "error" in state:
+            raise state["error"]
+        return state.get("message"), state.get("received_at", time.monotonic())

@@ -1,0 +1,77 @@
+"""Worker entry point: python -m apps.worker.video_worker.sqs_main [--max-messages N]
+[--exit-when-idle SECONDS]."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sqs_main", description="Academy video SQS worker")
+    parser.add_argument("--max-messages", type=int, default=None, help="exit after N messages")
+    parser.add_argument(
+        "--exit-when-idle", type=float, default=None, help="exit after SECONDS without a message"
+    )
+    args = parser.parse_args(argv)
+    if args.max_messages is not None and args.max_messages < 1:
+        parser.error("--max-messages must be at least 1")
+    if args.exit_when_idle is not None and args.exit_when_idle <= 0:
+        parser.error("--exit-when-idle must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None, **overrides) -> int:
+    """Run the worker; `overrides` inject adapters (tests use FakeTranscoder)."""
+    args = parse_args(argv)
+    from academy.config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        return 1
+
+    from src.infrastructure.logging import configure_logging
+
+    configure_logging(level=config.log_level, worker_id=config.worker_id)
+    log = structlog.get_logger()
+
+    from academy.bootstrap import bootstrap
+    from apps.worker.video_worker.handler import VideoMessageHandler
+    from apps.worker.video_worker.loop import WorkerLoop
+    from src.application.process_video import ProcessVideo
+
+    try:
+        services = bootstrap(config, **overrides)
+    except (ConfigError, ValueError) as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        return 1
+    process = ProcessVideo(
+        services.repository, services.storage, services.transcoder, config.work_dir or None
+    )
+    handler = VideoMessageHandler(
+        config, services.repository, services.queue, services.progress, process
+    )
+    loop = WorkerLoop(
+        services.queue,
+        handler,
+        worker_id=config.worker_id,
+        visibility_timeout=config.visibility_timeout,
+        grace_seconds=config.shutdown_grace_seconds,
+        max_messages=args.max_messages,
+        exit_when_idle=args.exit_when_idle,
+    )
+    loop.install_signal_handlers()
+    log.info("WORKER_STARTED", **config.summary(), max_messages=args.max_messages)
+    try:
+        return loop.run()
+    finally:
+        loop.restore_signal_handlers()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

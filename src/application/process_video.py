@@ -1,0 +1,117 @@
+"""The process-a-video use case: download, transcode, store under the job's prefix, complete."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from src.application import storage_keys
+from src.application.errors import ErrorCode, JobCancelled, VideoProcessingError
+from src.application.job_control import LEASE_LOST, JobControl
+from src.application.ports.storage import Storage, StorageError
+from src.application.ports.transcoder import ProgressCallback, Transcoder
+from src.application.ports.video_repository import Lease, VideoRepository, VideoResult
+
+
+@dataclass
+class JobOutcome:
+    published: bool
+    hls_key: str = ""
+    stage_timings_ms: dict[str, int] = field(default_factory=dict)
+
+
+def _ms(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)
+
+
+class ProcessVideo:
+    def __init__(
+        self,
+        repository: VideoRepository,
+        storage: Storage,
+        transcoder: Transcoder,
+        work_root: str | Path | None = None,
+    ) -> None:
+        self.repository = repository
+        self.storage = storage
+        self.transcoder = transcoder
+        self.work_root = Path(work_root or Path(tempfile.gettempdir()) / "academy-video-jobs")
+
+    def make_work_dir(self, lease: Lease) -> Path:
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        prefix = f"video-{lease.video_id}-{lease.token}-"
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.work_root))
+
+    def __call__(
+        self, lease: Lease, on_progress: ProgressCallback, control: JobControl
+    ) -> JobOutcome:
+        """Run the job; raises VideoProcessingError or JobCancelled. Always removes its folder."""
+        started = time.monotonic()
+        timings: dict[str, int] = {}
+        work_dir = self.make_work_dir(lease)
+        try:
+            source = self._download(lease, work_dir, timings)
+            self._check(control)
+            on_progress(0.0, "transcode")
+            output = self.transcoder.transcode(source, work_dir, on_progress, control.should_stop)
+            timings.update(output.stage_timings_ms)
+            self._check(control)
+            on_progress(100.0, "upload")
+            prefix = storage_keys.job_output_prefix(lease.tenant_id, lease.video_id, lease.token)
+            t = time.monotonic()
+            try:
+                self.storage.put_directory(output.output_dir, prefix)
+            except StorageError as exc:
+                raise VideoProcessingError(
+                    ErrorCode.STORAGE_FAILED, str(exc), retryable=True
+                ) from exc
+            timings["upload"] = _ms(t)
+            hls_key = f"{prefix}/{output.master_playlist}"
+            result = VideoResult(
+                hls_key=hls_key,
+                thumbnail_key=f"{prefix}/{output.thumbnail}" if output.thumbnail else "",
+                duration_seconds=output.probe.duration_seconds,
+                width=output.probe.width,
+                height=output.probe.height,
+                size_bytes=output.probe.size_bytes,
+                renditions=output.renditions,
+                stage_timings_ms={**timings, "total": _ms(started)},
+            )
+            t = time.monotonic()
+            if not self.repository.complete(lease, result):
+                # Fenced out: what we stored sits under our own prefix, which no row names.
+                self.storage.delete_prefix(prefix + "/")
+                control.stop(LEASE_LOST)
+                raise JobCancelled(LEASE_LOST)
+            timings["complete"] = _ms(t)
+            timings["total"] = _ms(started)
+            return JobOutcome(published=True, hls_key=hls_key, stage_timings_ms=timings)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    @staticmethod
+    def _check(control: JobControl) -> None:
+        if control.reason:
+            raise JobCancelled(control.reason)
+
+    def _download(self, lease: Lease, work_dir: Path, timings: dict[str, int]) -> Path:
+        t = time.monotonic()
+        if not lease.source_key:
+            raise VideoProcessingError(ErrorCode.SOURCE_MISSING, "video has no source_key")
+        source_dir = work_dir / "source"
+        source_dir.mkdir()
+        name = storage_keys.safe_filename(lease.source_key.rsplit("/", 1)[-1])
+        target = source_dir / name
+        try:
+            self.storage.get_file(lease.source_key, target)
+        except FileNotFoundError:
+            raise VideoProcessingError(
+                ErrorCode.SOURCE_MISSING, f"source object {lease.source_key} does not exist"
+            ) from None
+        except StorageError as exc:
+            raise VideoProcessingError(ErrorCode.STORAGE_FAILED, str(exc), retryable=True) from exc
+        timings["download"] = _ms(t)
+        return target
