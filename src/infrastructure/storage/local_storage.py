@@ -1,0 +1,150 @@
+"""LocalStorage: media as files under one root folder (the embedded default, `file:///abs/path`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from src.application.ports.storage import Storage
+
+# Files being written carry this prefix until os.replace gives them their name; listings skip
+# them, so a crash mid-write never shows up as an object.
+TEMP_PREFIX = ".partial-"
+
+
+def check_key(key: str, *, prefix: bool = False) -> str:
+    """`key` if it is a relative, slash-separated key that cannot leave its root; else ValueError.
+
+    With `prefix=True` the empty string (everything) and one trailing slash are allowed too.
+    """
+    if not isinstance(key, str):
+        raise ValueError(f"storage key must be a string, got {type(key).__name__}")
+    if prefix and key == "":
+        return key
+    body = key[:-1] if prefix and key.endswith("/") else key
+    problem = ""
+    if body == "":
+        problem = "is empty"
+    elif body.startswith("/"):
+        problem = "is absolute"
+    elif "\\" in body or "\x00" in body:
+        problem = "contains a backslash or NUL"
+    elif any(part in ("", ".", "..") for part in body.split("/")):
+        problem = "has an empty, '.' or '..' segment"
+    if problem:
+        raise ValueError(f"storage key {key!r} {problem}")
+    return key
+
+
+def files_below(local_dir: Path) -> list[tuple[Path, str]]:
+    """Regular files under `local_dir` with their relative POSIX names, sorted.
+
+    Symbolic links are skipped: an upload never follows a link out of its own folder.
+    """
+    local_dir = Path(local_dir)
+    found = []
+    for dirpath, _dirnames, filenames in os.walk(local_dir):  # os.walk never descends a link
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.is_file() and not path.is_symlink():
+                found.append((path, path.relative_to(local_dir).as_posix()))
+    return sorted(found, key=lambda item: item[1])
+
+
+def join_key(prefix: str, name: str) -> str:
+    return f"{prefix.rstrip('/')}/{name}" if prefix.strip("/") else name
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    """Copy to a temporary file beside `target`, then rename: readers see old or new, never half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, length=1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; media must stay readable by a web server
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        path = self.root / check_key(key)
+        # Defence in depth: a symlinked folder inside the root must not lead out of it.
+        if not path.resolve().is_relative_to(self.root):
+            raise ValueError(f"storage key {key!r} resolves outside the storage root")
+        return path
+
+    def put_file(self, local_path: Path, key: str) -> None:
+        _atomic_copy(Path(local_path), self._path(key))
+
+    def get_file(self, key: str, local_path: Path) -> None:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object at {key!r}")
+        _atomic_copy(path, Path(local_path))
+
+    def put_directory(self, local_dir: Path, prefix: str) -> list[str]:
+        keys = []
+        for path, name in files_below(local_dir):
+            key = join_key(check_key(prefix, prefix=True), name)
+            self.put_file(path, key)
+            keys.append(key)
+        return keys
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object at {key!r}")
+        return path.stat().st_size
+
+    def _walk(self, prefix: str) -> Iterator[tuple[str, Path]]:
+        """(key, path) of every file, temporary ones included, whose key starts with `prefix`."""
+        check_key(prefix, prefix=True)
+        # Only the folder holding the prefix's last complete segment can contain matches.
+        start = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not start.resolve().is_relative_to(self.root) or not start.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix) and not path.is_symlink():
+                    yield key, path
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return sorted(k for k, p in self._walk(prefix) if not p.name.startswith(TEMP_PREFIX))
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        folders = set()
+        for _key, path in list(self._walk(prefix)):
+            path.unlink(missing_ok=True)
+            folders.update(path.parents)
+            deleted += not path.name.startswith(TEMP_PREFIX)
+        # Prune folders left empty, deepest first, never the root itself.
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            if folder.is_relative_to(self.root) and folder != self.root:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass  # not empty: other objects live there
+        return deleted
+
+    def locate(self, key: str) -> str:
+        return str(self._path(key))

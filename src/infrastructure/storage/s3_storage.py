@@ -1,0 +1,228 @@
+"""S3Storage: media in an S3 bucket (or moto/LocalStack through AWS_ENDPOINT_URL), via boto3."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, TypeVar
+
+from boto3.exceptions import Boto3Error
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from src.application.ports.storage import Storage, StorageError
+from src.infrastructure.storage.local_storage import check_key, files_below, join_key
+
+MIB = 1024 * 1024
+# Sources run to gigabytes: 8 MiB parts keep memory flat and let a failed part be retried alone;
+# four parallel parts roughly saturate one worker's uplink without starving the encoder.
+DEFAULT_TRANSFER = TransferConfig(
+    multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=4
+)
+# HLS output is many small files: a few in flight at once hides per-request latency.
+DIRECTORY_WORKERS = 4
+# The DeleteObjects API takes at most 1000 keys per call.
+DELETE_BATCH = 1000
+
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".json": "application/json",
+    ".vtt": "text/vtt",
+}
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_NO_BUCKET = {"NoSuchBucket"}
+
+T = TypeVar("T")
+
+
+def content_type(name: str) -> str:
+    """The Content-Type players expect for a media file name; octet-stream when unknown."""
+    suffix = Path(name).suffix.lower()
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class S3Storage(Storage):
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str = "",
+        *,
+        transfer_config: TransferConfig | None = None,
+        directory_workers: int = DIRECTORY_WORKERS,
+        delete_batch_size: int = DELETE_BATCH,
+    ) -> None:
+        if not bucket:
+            raise ValueError("S3Storage needs a bucket name")
+        self.client = client
+        self.bucket = bucket
+        self.prefix = check_key(prefix.strip("/"), prefix=True)
+        self.transfer_config = transfer_config or DEFAULT_TRANSFER
+        self.directory_workers = max(1, directory_workers)
+        self.delete_batch_size = max(1, min(delete_batch_size, DELETE_BATCH))
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def _full(self, key: str) -> str:
+        return join_key(self.prefix, check_key(key))
+
+    def _full_prefix(self, prefix: str) -> str:
+        check_key(prefix, prefix=True)
+        return f"{self.prefix}/{prefix}" if self.prefix else prefix
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def _call(self, what: str, key: str, fn: Callable[[], T], *, missing_ok: bool = False) -> T:
+        """Run one boto3 call; 404 becomes FileNotFoundError, anything else StorageError."""
+        where = f"s3://{self.bucket}/{key}"
+        try:
+            return fn()
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in _NO_BUCKET:
+                raise self._no_bucket(what, where) from exc
+            if code in _NOT_FOUND and missing_ok:
+                # HEAD answers a bare 404 for a missing bucket too: tell the two apart.
+                self._require_bucket(what, where)
+                raise FileNotFoundError(f"no object at {where}") from None
+            raise StorageError(f"S3 {what} {where} failed: {code or 'error'}: {exc}") from exc
+        except Boto3Error as exc:  # S3UploadFailedError wraps the ClientError as text
+            detail = str(exc)
+            if "NoSuchBucket" in detail:
+                detail = f"bucket {self.bucket!r} does not exist ({detail})"
+            raise StorageError(f"S3 {what} {where} failed: {detail}") from exc
+        except BotoCoreError as exc:  # endpoint unreachable, credentials missing, timeouts
+            raise StorageError(f"S3 {what} {where} failed: {exc}") from exc
+
+    def _no_bucket(self, what: str, where: str) -> StorageError:
+        return StorageError(f"S3 {what} {where} failed: bucket {self.bucket!r} does not exist")
+
+    def _require_bucket(self, what: str, where: str) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND | _NO_BUCKET:
+                raise self._no_bucket(what, where) from exc
+            raise StorageError(f"S3 {what} {where} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 {what} {where} failed: {exc}") from exc
+
+    # -- the port -------------------------------------------------------------------------------
+
+    def put_file(self, local_path: Path, key: str) -> None:
+        full = self._full(key)
+        self._call(
+            "upload to",
+            full,
+            lambda: self.client.upload_file(
+                str(local_path),
+                self.bucket,
+                full,
+                ExtraArgs={"ContentType": content_type(full)},
+                Config=self.transfer_config,
+            ),
+        )
+
+    def get_file(self, key: str, local_path: Path) -> None:
+        full = self._full(key)
+        local_path = Path(local_path)
+        local_path.parent.mkdir(parents=True, exist_ok=True)
+        # s3transfer writes to a temporary name and renames it at the end: never a half file.
+        self._call(
+            "download of",
+            full,
+            lambda: self.client.download_file(
+                self.bucket, full, str(local_path), Config=self.transfer_config
+            ),
+            missing_ok=True,
+        )
+
+    def put_directory(self, local_dir: Path, prefix: str) -> list[str]:
+        check_key(prefix, prefix=True)
+        files = [(path, join_key(prefix, name)) for path, name in files_below(local_dir)]
+        with ThreadPoolExecutor(self.directory_workers, thread_name_prefix="s3-put") as pool:
+            futures = [pool.submit(self.put_file, path, key) for path, key in files]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            for future in done:
+                future.result()  # re-raises the first failure (already a StorageError)
+        return [key for _path, key in files]
+
+    def _head(self, key: str) -> dict[str, Any]:
+        full = self._full(key)
+        return self._call(
+            "lookup of",
+            full,
+            lambda: self.client.head_object(Bucket=self.bucket, Key=full),
+            missing_ok=True,
+        )
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
+    def content_type_of(self, key: str) -> str:
+        """The stored Content-Type (what a player will be served)."""
+        return str(self._head(key).get("ContentType", ""))
+
+    def _list_full(self, prefix: str) -> list[str]:
+        full_prefix = self._full_prefix(prefix)
+
+        def collect() -> list[str]:
+            paginator = self.client.get_paginator("list_objects_v2")
+            return [
+                obj["Key"]
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix)
+                for obj in page.get("Contents", [])
+            ]
+
+        return sorted(self._call("listing of", full_prefix + "*", collect))
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return [self._relative(k) for k in self._list_full(prefix)]
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = self._list_full(prefix)
+        for start in range(0, len(keys), self.delete_batch_size):
+            batch = keys[start : start + self.delete_batch_size]
+            response = self._call(
+                "delete below",
+                self._full_prefix(prefix) + "*",
+                lambda batch=batch: self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                ),
+            )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StorageError(
+                    f"S3 delete of {len(errors)} object(s) in s3://{self.bucket} failed, "
+                    f"first {first.get('Key')!r}: {first.get('Code')} {first.get('Message')}"
+                )
+        return len(keys)
+
+    def locate(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._full(key)}"

@@ -1,0 +1,236 @@
+"""The Storage contract, run against the fake and LocalStorage (S3Storage reuses it), plus
+LocalStorage's own promises: keys never leave the root, writes are atomic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from src.application.ports.fakes import InMemoryStorage
+from src.application.storage_keys import source_key, video_prefix
+from src.infrastructure.storage import local_storage
+from src.infrastructure.storage.factory import storage_from_url
+from src.infrastructure.storage.local_storage import LocalStorage
+
+ALL_BYTES = bytes(range(256)) * 64
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def hls_tree(root: Path) -> Path:
+    write(root / "master.m3u8", b"#EXTM3U\n")
+    write(root / "360p" / "index.m3u8", b"#EXTM3U\n#EXT-X-ENDLIST\n")
+    write(root / "360p" / "seg_000.ts", b"\x47" * 188)
+    write(root / "360p" / "seg_001.ts", b"\x47" * 376)
+    write(root / "thumbnail.jpg", b"\xff\xd8\xff\xd9")
+    return root
+
+
+class StorageContract:
+    """What every Storage adapter promises; subclasses provide the `storage` fixture."""
+
+    def test_round_trip_is_byte_exact(self, storage, tmp_path):
+        key = source_key(7, 42, "lecture.mp4")
+        storage.put_file(write(tmp_path / "in.bin", ALL_BYTES), key)
+        storage.get_file(key, tmp_path / "out" / "deep" / "copy.bin")
+        assert (tmp_path / "out" / "deep" / "copy.bin").read_bytes() == ALL_BYTES
+        assert storage.exists(key)
+        assert storage.size(key) == len(ALL_BYTES)
+
+    def test_put_overwrites(self, storage, tmp_path):
+        storage.put_file(write(tmp_path / "a", b"first version"), "k/obj")
+        storage.put_file(write(tmp_path / "b", b"second"), "k/obj")
+        storage.get_file("k/obj", tmp_path / "got")
+        assert (tmp_path / "got").read_bytes() == b"second"
+        assert storage.size("k/obj") == 6
+
+    def test_missing_key(self, storage, tmp_path):
+        assert not storage.exists("tenants/1/videos/1/nothing.mp4")
+        with pytest.raises(FileNotFoundError):
+            storage.get_file("tenants/1/videos/1/nothing.mp4", tmp_path / "x")
+        with pytest.raises(FileNotFoundError):
+            storage.size("tenants/1/videos/1/nothing.mp4")
+        assert not (tmp_path / "x").exists()
+
+    def test_put_directory_list_and_delete_prefix(self, storage, tmp_path):
+        tree = hls_tree(tmp_path / "out")
+        prefix = video_prefix(3, 2) + "/hls/1"
+        keys = storage.put_directory(tree, prefix)
+        expected = sorted(
+            f"{prefix}/{name}"
+            for name in (
+                "master.m3u8",
+                "360p/index.m3u8",
+                "360p/seg_000.ts",
+                "360p/seg_001.ts",
+                "thumbnail.jpg",
+            )
+        )
+        assert sorted(keys) == expected
+        # A neighbour whose id shares the digits must survive deleting video 2.
+        storage.put_file(tree / "master.m3u8", video_prefix(3, 20) + "/hls/1/master.m3u8")
+        assert storage.list_keys(video_prefix(3, 2) + "/") == expected
+        assert storage.list_keys(prefix + "/360p/seg_") == expected[1:3]
+        assert storage.size(f"{prefix}/360p/seg_001.ts") == 376
+
+        assert storage.delete_prefix(video_prefix(3, 2) + "/") == 5
+        assert storage.list_keys(video_prefix(3, 2) + "/") == []
+        assert storage.list_keys("tenants/3/") == [video_prefix(3, 20) + "/hls/1/master.m3u8"]
+        assert storage.delete_prefix("tenants/999/") == 0
+
+    def test_list_keys_is_sorted_and_prefix_scoped(self, storage, tmp_path):
+        src = write(tmp_path / "f", b"x")
+        for key in ("b/2", "a/1", "b/1", "bb/1"):
+            storage.put_file(src, key)
+        assert storage.list_keys("b/") == ["b/1", "b/2"]
+        assert storage.list_keys("b") == ["b/1", "b/2", "bb/1"]
+        assert storage.list_keys("") == ["a/1", "b/1", "b/2", "bb/1"]
+        assert storage.list_keys("nothing/") == []
+
+
+class TestInMemoryStorageContract(StorageContract):
+    @pytest.fixture
+    def storage(self):
+        return InMemoryStorage()
+
+
+class TestLocalStorageContract(StorageContract):
+    @pytest.fixture
+    def storage(self, tmp_path):
+        return LocalStorage(tmp_path / "media")
+
+
+HOSTILE_KEYS = [
+    "",
+    "/etc/passwd",
+    "../outside",
+    "a/../../outside",
+    "a/./b",
+    "a//b",
+    "a\\..\\b",
+    "a/b\x00c",
+    "..",
+    "a/..",
+]
+
+
+@pytest.fixture
+def local(tmp_path) -> LocalStorage:
+    return LocalStorage(tmp_path / "media")
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_keys_that_could_escape_the_root_are_rejected(local, tmp_path, key):
+    src = write(tmp_path / "payload", b"evil")
+    with pytest.raises(ValueError, match="storage key"):
+        local.put_file(src, key)
+    for call in (local.exists, local.size, local.locate):
+        with pytest.raises(ValueError, match="storage key"):
+            call(key)
+    with pytest.raises(ValueError, match="storage key"):
+        local.get_file(key, tmp_path / "got")
+    assert [p.name for p in tmp_path.rglob("*")] == ["payload"]
+
+
+@pytest.mark.parametrize("prefix", ["/", "/etc", "../", "a/../../", "a//", "a\\b/"])
+def test_prefixes_that_could_escape_are_rejected(local, prefix):
+    with pytest.raises(ValueError, match="storage key"):
+        local.list_keys(prefix)
+    with pytest.raises(ValueError, match="storage key"):
+        local.delete_prefix(prefix)
+
+
+def test_symlinked_folder_inside_root_cannot_lead_out(local, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (local.root / "tenants").mkdir(parents=True)
+    (local.root / "tenants" / "link").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError, match="outside the storage root"):
+        local.put_file(write(tmp_path / "p", b"x"), "tenants/link/evil")
+    assert list(outside.iterdir()) == []
+
+
+def test_locate_is_the_absolute_path_under_root(local, tmp_path):
+    local.put_file(write(tmp_path / "in", b"data"), "tenants/1/videos/2/source/a.mp4")
+    where = Path(local.locate("tenants/1/videos/2/source/a.mp4"))
+    assert where.is_absolute()
+    assert where == (tmp_path / "media" / "tenants/1/videos/2/source/a.mp4").resolve()
+    assert where.read_bytes() == b"data"
+
+
+def test_failed_write_keeps_the_old_object_and_leaves_no_temporary(local, tmp_path, monkeypatch):
+    key = "tenants/1/videos/2/source/a.mp4"
+    local.put_file(write(tmp_path / "old", b"old content"), key)
+
+    def copy_half_then_fail(src, dst, length=0):
+        dst.write(src.read(3))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(local_storage.shutil, "copyfileobj", copy_half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        local.put_file(write(tmp_path / "new", b"new content that never lands"), key)
+    assert Path(local.locate(key)).read_bytes() == b"old content"
+    assert os.listdir(Path(local.locate(key)).parent) == ["a.mp4"]
+
+
+def test_stray_temporary_files_are_not_objects(local, tmp_path):
+    local.put_file(write(tmp_path / "in", b"x"), "p/done")
+    write(local.root / "p" / f"{local_storage.TEMP_PREFIX}crashed", b"half")
+    assert local.list_keys("p/") == ["p/done"]
+    assert local.delete_prefix("p/") == 1
+    assert not (local.root / "p").exists()
+
+
+def test_written_files_are_world_readable(local, tmp_path):
+    local.put_file(write(tmp_path / "in", b"x"), "a/b.ts")
+    assert os.stat(local.locate("a/b.ts")).st_mode & 0o777 == 0o644
+
+
+def test_put_directory_skips_symlinks(local, tmp_path):
+    secret = write(tmp_path / "secret.txt", b"not yours")
+    tree = hls_tree(tmp_path / "out")
+    (tree / "360p" / "leak.ts").symlink_to(secret)
+    (tree / "linked_dir").symlink_to(tmp_path, target_is_directory=True)
+    keys = local.put_directory(tree, "v/hls")
+    assert "v/hls/360p/leak.ts" not in keys
+    assert not any(k.startswith("v/hls/linked_dir") for k in keys)
+    assert len(keys) == 5
+
+
+def test_delete_prefix_prunes_empty_folders_only(local, tmp_path):
+    src = write(tmp_path / "in", b"x")
+    local.put_file(src, "tenants/1/videos/1/hls/1/a.ts")
+    local.put_file(src, "tenants/1/videos/2/source/a.mp4")
+    local.delete_prefix("tenants/1/videos/1/")
+    assert not (local.root / "tenants/1/videos/1").exists()
+    assert (local.root / "tenants/1/videos/2/source/a.mp4").exists()
+    assert local.root.is_dir()
+
+
+def test_factory_file_url_creates_the_folder(tmp_path):
+    root = tmp_path / "new" / "media"
+    storage = storage_from_url(f"file://{root}")
+    assert isinstance(storage, LocalStorage)
+    assert root.is_dir()
+    assert storage.locate("a/b") == str(root.resolve() / "a" / "b")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file://relative/path", "file:relative", "ftp://host/x", "", "/abs/without/scheme", "s3://"],
+)
+def test_factory_rejects_other_urls_naming_the_variable(url):
+    with pytest.raises(ValueError, match="VIDEO_STORAGE_URL"):
+        storage_from_url(url)
+
+
+def test_factory_reports_a_root_that_cannot_be_created(tmp_path):
+    blocker = write(tmp_path / "file", b"x")
+    with pytest.raises(ValueError, match="VIDEO_STORAGE_URL folder"):
+        storage_from_url(f"file://{blocker}/media")
