@@ -98,7 +98,7 @@ class DjangoVideoRepository(VideoRepository):
 
     @property
     def _videos(self):
-        return self._videos.using(self.using)
+        return Video.objects.using(self.using)
 
     def _fenced(self, lease: Lease):
         return self._videos.filter(
