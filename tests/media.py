@@ -5,7 +5,9 @@ Every helper runs the real ffmpeg binary and returns the path it wrote.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -122,3 +124,61 @@ def make_concat_list(path: Path, target: Path) -> Path:
     """Write an ffconcat script at `path` (any suffix) that names `target` by absolute path."""
     Path(path).write_text(f"ffconcat version 1.0\nfile '{Path(target).resolve()}'\n")
     return Path(path)
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Live (non-zombie) processes whose working directory is `folder`: a job's ffmpeg."""
+    target = os.path.realpath(folder)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/cwd") == target and is_running(int(entry)):
+                found.append(int(entry))
+        except OSError:  # gone meanwhile, or not ours to inspect
+            continue
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (a killed child its parent has not reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+class FileOpenWatch:
+    """Records every open or read of one file (Linux inotify), whoever does it.
+
+    with FileOpenWatch(path) as watch: ...; then watch.touched says whether it was opened.
+    """
+
+    _IN_ACCESS, _IN_OPEN = 0x001, 0x020
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.touched = False
+        self._fd = -1
+
+    def __enter__(self) -> FileOpenWatch:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self._fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        mask = self._IN_ACCESS | self._IN_OPEN
+        if libc.inotify_add_watch(self._fd, os.fsencode(self.path), mask) < 0:
+            os.close(self._fd)
+            raise OSError(ctypes.get_errno(), f"inotify_add_watch {self.path}")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.touched = bool(os.read(self._fd, 65536))
+        except BlockingIOError:
+            self.touched = False
+        finally:
+            os.close(self._fd)

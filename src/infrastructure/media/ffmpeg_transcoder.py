@@ -1,0 +1,385 @@
+"""FfmpegTranscoder: probe an upload, encode the whole HLS ladder in one ffmpeg pass, thumbnail.
+
+Exit codes and retries: a non-zero ffmpeg exit is TRANSCODE_FAILED and, by default, not
+retryable: the same bytes through the same ffmpeg fail the same way, and almost every such
+failure is the input. Only failures that say nothing about the input are retryable: killed
+by a signal (the OOM killer's SIGKILL, a shutdown's SIGTERM), out of memory or disk.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from src.application.errors import ErrorCode, VideoProcessingError
+from src.application.ports.transcoder import (
+    ProgressCallback,
+    StopCheck,
+    TranscodeOutput,
+    Transcoder,
+)
+from src.infrastructure.media import ffmpeg_command
+from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
+from src.infrastructure.media.ladder import DEFAULT_LADDER, Rendition, Rung, plan_ladder
+from src.infrastructure.media.master_playlist import aac_codec, avc_codec, complete_master
+from src.infrastructure.media.probe import SourceInfo, parse_probe, probe_command, probe_failure
+from src.infrastructure.media.process_runner import ProcessResult, ProcessStalled, run_process
+
+# ffprobe reads headers only; a real upload answers in well under a second.
+PROBE_TIMEOUT_SECONDS = 30.0
+# One seek and one frame; longer means something is wrong with the file.
+THUMBNAIL_TIMEOUT_SECONDS = 60.0
+# Progress callbacks at most this often (they go to Redis).
+PROGRESS_MIN_INTERVAL = 0.25
+# The encode must reach the source's end minus this much, else the upload was cut short:
+# ffmpeg exits 0 on a truncated mp4 whose index survived and encodes what is there.
+END_TOLERANCE_SECONDS = 0.5
+END_TOLERANCE_FRACTION = 0.02
+# stderr phrases that blame the machine, not the input.
+_RESOURCE_ERRORS = ("No space left on device", "Cannot allocate memory", "received signal")
+
+
+class FfmpegTranscoder(Transcoder):
+    def __init__(
+        self,
+        *,
+        max_duration_seconds: float = 4 * 3600,
+        max_source_bytes: int = 10 * 1024**3,
+        max_width: int = 7680,
+        max_height: int = 4320,
+        segment_seconds: int = 6,
+        stall_seconds: float = 120.0,
+        ladder: Sequence[Rung] = DEFAULT_LADDER,
+        preset: str = "veryfast",
+        ffmpeg_bin: str = "ffmpeg",
+        ffprobe_bin: str = "ffprobe",
+        thumbnail_at: float = 0.1,
+        poll_interval: float = 0.5,
+    ) -> None:
+        if segment_seconds < 1 or stall_seconds <= 0 or poll_interval <= 0:
+            raise ValueError("segment_seconds, stall_seconds and poll_interval must be positive")
+        if not 0 <= thumbnail_at < 1:
+            raise ValueError("thumbnail_at is a fraction of the duration, 0 <= x < 1")
+        self.max_duration_seconds = max_duration_seconds
+        self.max_source_bytes = max_source_bytes
+        self.max_width = max_width
+        self.max_height = max_height
+        self.segment_seconds = segment_seconds
+        self.stall_seconds = stall_seconds
+        self.ladder = tuple(ladder)
+        self.preset = preset
+        self.ffmpeg_bin = ffmpeg_bin
+        self.ffprobe_bin = ffprobe_bin
+        self.thumbnail_at = thumbnail_at
+        self.poll_interval = poll_interval
+        plan_ladder(2, 2, self.ladder)  # validates the ladder now, not on the first job
+
+    @classmethod
+    def from_config(cls, cfg: Any, **overrides: Any) -> FfmpegTranscoder:
+        """Build from an object with the limits as attributes (academy.config.AppConfig)."""
+        values: dict[str, Any] = {
+            "max_duration_seconds": cfg.max_duration_seconds,
+            "max_source_bytes": cfg.max_source_bytes,
+            "max_width": cfg.max_width,
+            "max_height": cfg.max_height,
+            "segment_seconds": cfg.hls_segment_seconds,
+            "stall_seconds": cfg.stall_seconds,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def transcode(
+        self,
+        source: Path,
+        work_dir: Path,
+        on_progress: ProgressCallback,
+        should_stop: StopCheck,
+    ) -> TranscodeOutput:
+        work_dir = Path(work_dir).resolve()
+        relative = _inside(Path(source).resolve(), work_dir)
+        timings: dict[str, int] = {}
+
+        started = time.monotonic()
+        on_progress(0.0, "probe")
+        info = self._probe(relative, work_dir, should_stop)
+        self._check_limits(info)
+        renditions = plan_ladder(info.display_width, info.display_height, self.ladder)
+        timings["probe"] = _ms_since(started)
+
+        started = time.monotonic()
+        out_dir = work_dir / ffmpeg_command.OUTPUT_DIR
+        shutil.rmtree(out_dir, ignore_errors=True)  # a previous attempt's leftovers
+        for rendition in renditions:
+            (out_dir / rendition.name).mkdir(parents=True)
+        self._encode(relative, work_dir, info, renditions, on_progress, should_stop)
+        variants = self._complete_master(out_dir, work_dir, renditions, info, should_stop)
+        timings["transcode"] = _ms_since(started)
+
+        started = time.monotonic()
+        self._thumbnail(relative, work_dir, info, should_stop)
+        timings["thumbnail"] = _ms_since(started)
+        on_progress(100.0, "thumbnail")
+
+        return TranscodeOutput(
+            output_dir=out_dir,
+            master_playlist=ffmpeg_command.MASTER_PLAYLIST,
+            thumbnail=ffmpeg_command.THUMBNAIL,
+            probe=info.probe,
+            renditions=[
+                {
+                    "name": r.name,
+                    "width": r.width,
+                    "height": r.height,
+                    "video_bitrate_kbps": r.video_kbps,
+                    "audio_bitrate_kbps": r.audio_kbps if info.audio_index is not None else 0,
+                    "bandwidth": int(variants[r.playlist]["BANDWIDTH"]),
+                    "playlist": r.playlist,
+                }
+                for r in renditions
+            ],
+            stage_timings_ms=timings,
+        )
+
+    def _run(
+        self,
+        cmd: list[str],
+        work_dir: Path,
+        should_stop: StopCheck,
+        stall_seconds: float,
+        stalled: VideoProcessingError,
+        **watch: Any,
+    ) -> ProcessResult:
+        """One subprocess in the work folder; `stalled` is raised if it goes quiet too long."""
+        try:
+            return run_process(
+                cmd,
+                cwd=work_dir,
+                should_stop=should_stop,
+                stall_seconds=stall_seconds,
+                poll_interval=self.poll_interval,
+                **watch,
+            )
+        except ProcessStalled as exc:
+            raise stalled from exc
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def _probe(self, relative: str, work_dir: Path, should_stop: StopCheck) -> SourceInfo:
+        path = work_dir / relative
+        if not path.is_file():
+            raise VideoProcessingError(
+                ErrorCode.SOURCE_MISSING, "the upload is not in the work folder"
+            )
+        size = path.stat().st_size
+        if size == 0:
+            raise VideoProcessingError(ErrorCode.PROBE_FAILED, "the upload is empty (0 bytes)")
+        if size > self.max_source_bytes:
+            raise VideoProcessingError(
+                ErrorCode.INPUT_TOO_LARGE,
+                f"the upload is {size} bytes, the limit is {self.max_source_bytes}",
+            )
+        result = self._run(
+            probe_command(self.ffprobe_bin, relative),
+            work_dir,
+            should_stop,
+            PROBE_TIMEOUT_SECONDS,
+            VideoProcessingError(
+                ErrorCode.PROBE_FAILED, f"ffprobe took longer than {PROBE_TIMEOUT_SECONDS:g} s"
+            ),
+        )
+        if result.returncode != 0:
+            raise probe_failure(result.returncode, result.stderr_tail)
+        return parse_probe(result.stdout, size)
+
+    def _check_limits(self, info: SourceInfo) -> None:
+        probe = info.probe
+        if probe.duration_seconds > self.max_duration_seconds:
+            raise VideoProcessingError(
+                ErrorCode.DURATION_TOO_LONG,
+                f"the video lasts {probe.duration_seconds:.0f} s, "
+                f"the limit is {self.max_duration_seconds:g} s",
+            )
+        # Compared side by side whatever the orientation: a portrait 2160x3840 phone video
+        # is as large as a landscape 3840x2160 one.
+        long_side, short_side = max(probe.width, probe.height), min(probe.width, probe.height)
+        if long_side > max(self.max_width, self.max_height) or short_side > min(
+            self.max_width, self.max_height
+        ):
+            raise VideoProcessingError(
+                ErrorCode.INPUT_TOO_LARGE,
+                f"the video is {probe.width}x{probe.height}, "
+                f"the limit is {self.max_width}x{self.max_height}",
+            )
+
+    def _encode(
+        self,
+        relative: str,
+        work_dir: Path,
+        info: SourceInfo,
+        renditions: list[Rendition],
+        on_progress: ProgressCallback,
+        should_stop: StopCheck,
+    ) -> None:
+        cmd = ffmpeg_command.ladder_command(
+            ffmpeg_bin=self.ffmpeg_bin,
+            source=relative,
+            demuxer=info.demuxer,
+            video_index=info.video_index,
+            audio_index=info.audio_index,
+            fps=info.fps,
+            renditions=renditions,
+            segment_seconds=self.segment_seconds,
+            preset=self.preset,
+        )
+        progress = FfmpegProgress()
+        duration = info.probe.duration_seconds
+        reported = {"percent": 0.0, "at": 0.0}
+
+        def report() -> None:
+            percent, now = progress.percent(duration), time.monotonic()
+            if percent > reported["percent"] and now - reported["at"] >= PROGRESS_MIN_INTERVAL:
+                reported.update(percent=percent, at=now)
+                on_progress(percent, "transcode")
+
+        on_progress(0.0, "transcode")
+        result = self._run(
+            cmd,
+            work_dir,
+            should_stop,
+            self.stall_seconds,
+            VideoProcessingError(
+                ErrorCode.TRANSCODE_STALLED,
+                f"ffmpeg made no progress for {self.stall_seconds:g} s and was killed",
+                retryable=True,
+            ),
+            watcher=progress,
+            on_poll=report,
+        )
+        if result.returncode != 0:
+            raise _encode_failure("ffmpeg", result.returncode, result.stderr_tail)
+        needed = duration - max(END_TOLERANCE_SECONDS, END_TOLERANCE_FRACTION * duration)
+        if progress.out_seconds < needed:
+            raise VideoProcessingError(
+                ErrorCode.TRANSCODE_FAILED,
+                f"only {progress.out_seconds:.1f} s of {duration:.1f} s could be decoded; "
+                f"the upload looks truncated or damaged: {result.stderr_tail[-500:]}",
+            )
+        on_progress(100.0, "transcode")
+
+    def _complete_master(
+        self,
+        out_dir: Path,
+        work_dir: Path,
+        renditions: list[Rendition],
+        info: SourceInfo,
+        should_stop: StopCheck,
+    ) -> dict[str, dict[str, str]]:
+        """Check each rendition's first segment and make the master say what it holds."""
+        master = out_dir / ffmpeg_command.MASTER_PLAYLIST
+        if not master.is_file():
+            raise VideoProcessingError(
+                ErrorCode.TRANSCODE_FAILED, "ffmpeg wrote no master playlist"
+            )
+        expected = {}
+        for rendition in renditions:
+            video, audio = self._segment_streams(out_dir, work_dir, rendition, should_stop)
+            if (video.get("width"), video.get("height")) != (rendition.width, rendition.height):
+                raise VideoProcessingError(
+                    ErrorCode.TRANSCODE_FAILED,
+                    f"{rendition.name} came out {video.get('width')}x{video.get('height')}",
+                )
+            try:
+                codecs = avc_codec(str(video.get("profile")), int(video.get("level", 0)))
+            except ValueError as exc:
+                raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, str(exc)) from exc
+            if info.audio_index is not None:
+                codecs += "," + aac_codec(str((audio or {}).get("profile", "LC")))
+            expected[rendition.playlist] = (f"{rendition.width}x{rendition.height}", codecs)
+        try:
+            variants = complete_master(master, expected)
+        except ValueError as exc:
+            raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, str(exc)) from exc
+        return {variant.uri: variant.attributes for variant in variants}
+
+    def _segment_streams(
+        self, out_dir: Path, work_dir: Path, rendition: Rendition, should_stop: StopCheck
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        first = sorted((out_dir / rendition.name).glob("seg_*.ts"))[:1]
+        if not first:
+            raise VideoProcessingError(
+                ErrorCode.TRANSCODE_FAILED, f"{rendition.name} has no segments"
+            )
+        segment = str(first[0].relative_to(work_dir))
+        cmd = probe_command(self.ffprobe_bin, segment, "-show_streams")
+        unreadable = VideoProcessingError(
+            ErrorCode.TRANSCODE_FAILED, f"{rendition.name}'s first segment holds no H.264 video"
+        )
+        result = self._run(cmd, work_dir, should_stop, PROBE_TIMEOUT_SECONDS, unreadable)
+        try:
+            streams = json.loads(result.stdout).get("streams", []) if result.returncode == 0 else []
+        except ValueError:
+            streams = []
+        video = next((s for s in streams if s.get("codec_type") == "video"), None)
+        audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+        if video is None or video.get("codec_name") != "h264":
+            raise unreadable
+        return video, audio
+
+    def _thumbnail(
+        self, relative: str, work_dir: Path, info: SourceInfo, should_stop: StopCheck
+    ) -> None:
+        width, height = ffmpeg_command.thumbnail_size(info.display_width, info.display_height)
+        target = work_dir / ffmpeg_command.OUTPUT_DIR / ffmpeg_command.THUMBNAIL
+        # At the chosen instant, and from the start if the seek found no frame (a keyframe-poor
+        # or oddly indexed file).
+        for at_seconds in (info.probe.duration_seconds * self.thumbnail_at, 0.0):
+            cmd = ffmpeg_command.thumbnail_command(
+                ffmpeg_bin=self.ffmpeg_bin,
+                source=relative,
+                demuxer=info.demuxer,
+                video_index=info.video_index,
+                at_seconds=at_seconds,
+                width=width,
+                height=height,
+            )
+            result = self._run(
+                cmd,
+                work_dir,
+                should_stop,
+                THUMBNAIL_TIMEOUT_SECONDS,
+                VideoProcessingError(
+                    ErrorCode.TRANSCODE_STALLED, "the thumbnail took too long", retryable=True
+                ),
+            )
+            if result.returncode != 0:
+                raise _encode_failure("thumbnail", result.returncode, result.stderr_tail)
+            if target.is_file() and target.stat().st_size > 0:
+                return
+        raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, "no frame for the thumbnail")
+
+
+def _inside(source: Path, work_dir: Path) -> str:
+    """`source` relative to `work_dir`; ffmpeg runs there and opens nothing outside it."""
+    try:
+        return str(source.relative_to(work_dir))
+    except ValueError:
+        raise VideoProcessingError(
+            ErrorCode.INTERNAL_ERROR, "the source must be inside the job's work folder"
+        ) from None
+
+
+def _encode_failure(what: str, returncode: int, stderr_tail: str) -> VideoProcessingError:
+    retryable = returncode < 0 or any(phrase in stderr_tail for phrase in _RESOURCE_ERRORS)
+    return VideoProcessingError(
+        ErrorCode.TRANSCODE_FAILED,
+        f"{what} exited with {returncode}: {stderr_tail[-1000:] or 'no error output'}",
+        retryable=retryable,
+    )
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

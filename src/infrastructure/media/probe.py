@@ -1,0 +1,150 @@
+"""Read ffprobe's JSON for an upload into what the encode needs, refusing what is not video."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from src.application.errors import ErrorCode, VideoProcessingError
+from src.application.ports.transcoder import ProbeResult
+from src.infrastructure.media.input_guard import demuxer_for, file_url, guarded_input_args
+
+# Frame rate used when a container states none (or nonsense, as some VFR files do).
+FALLBACK_FPS = 25.0
+_REFUSED_FORMAT = re.compile(r"\[([\w,]+) @ [^]]*\] Format not on whitelist")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """The port's ProbeResult plus the stream facts the encode command needs."""
+
+    probe: ProbeResult
+    demuxer: str
+    video_index: int
+    audio_index: int | None
+    fps: float
+    display_width: int
+    display_height: int
+
+
+def probe_command(ffprobe_bin: str, source: str, *entries: str) -> list[str]:
+    """ffprobe's JSON for `source` (relative to the cwd); `entries` default to format + streams."""
+    return [
+        ffprobe_bin,
+        "-hide_banner",
+        "-v",
+        "error",
+        *guarded_input_args(),
+        "-of",
+        "json",
+        *(entries or ("-show_format", "-show_streams")),
+        file_url(source),
+    ]
+
+
+def probe_failure(returncode: int, stderr: str) -> VideoProcessingError:
+    """The error for an ffprobe that exited non-zero on an upload."""
+    refused = _REFUSED_FORMAT.search(stderr)
+    if refused:
+        return VideoProcessingError(
+            ErrorCode.UNSUPPORTED_MEDIA,
+            f"the upload is a {refused.group(1)!r} file, not an accepted video container",
+        )
+    # Killed by a signal (the OOM killer, say): the file may be fine, another try can help.
+    return VideoProcessingError(
+        ErrorCode.PROBE_FAILED,
+        f"ffprobe could not read the upload: {stderr.strip()[-500:] or f'exit {returncode}'}",
+        retryable=returncode < 0,
+    )
+
+
+def parse_probe(stdout: str, size_bytes: int) -> SourceInfo:
+    """Turn ffprobe's JSON into a SourceInfo, or raise UNSUPPORTED_MEDIA / PROBE_FAILED."""
+    try:
+        data = json.loads(stdout)
+    except ValueError as exc:
+        raise VideoProcessingError(ErrorCode.PROBE_FAILED, "ffprobe gave no readable JSON") from exc
+    fmt = data.get("format") or {}
+    format_name = str(fmt.get("format_name", ""))
+    demuxer = demuxer_for(format_name)
+    if demuxer is None:
+        raise VideoProcessingError(
+            ErrorCode.UNSUPPORTED_MEDIA, f"container {format_name or 'unknown'!r} is not accepted"
+        )
+    streams = data.get("streams") or []
+    video = next((s for s in streams if _is_moving_picture(s)), None)
+    if video is None:
+        raise VideoProcessingError(ErrorCode.UNSUPPORTED_MEDIA, "the upload has no video stream")
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if width < 2 or height < 2:
+        raise VideoProcessingError(ErrorCode.PROBE_FAILED, "the video stream has no usable size")
+    duration = _float(fmt.get("duration")) or _float(video.get("duration"))
+    if not duration or duration <= 0:
+        raise VideoProcessingError(ErrorCode.PROBE_FAILED, "the upload's duration is unknown")
+    display_width, display_height = _display_size(video, width, height)
+    probe = ProbeResult(
+        format_name=format_name,
+        duration_seconds=duration,
+        width=width,
+        height=height,
+        size_bytes=size_bytes,
+        video_codec=str(video.get("codec_name", "")),
+        has_audio=audio is not None,
+    )
+    return SourceInfo(
+        probe=probe,
+        demuxer=demuxer,
+        video_index=int(video["index"]),
+        audio_index=int(audio["index"]) if audio is not None else None,
+        fps=_fps(video),
+        display_width=display_width,
+        display_height=display_height,
+    )
+
+
+def _is_moving_picture(stream: dict[str, Any]) -> bool:
+    # Cover art in an audio file is a video stream with the attached_pic disposition.
+    attached = (stream.get("disposition") or {}).get("attached_pic")
+    return stream.get("codec_type") == "video" and not attached
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ratio(value: Any) -> float | None:
+    num, _, den = str(value or "").partition(":" if ":" in str(value) else "/")
+    n, d = _float(num), _float(den)
+    if not n or not d or n <= 0 or d <= 0:
+        return None
+    return n / d
+
+
+def _fps(video: dict[str, Any]) -> float:
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        fps = _ratio(video.get(key))
+        if fps and 1 <= fps <= 240:
+            return fps
+    return FALLBACK_FPS
+
+
+def _display_size(video: dict[str, Any], width: int, height: int) -> tuple[int, int]:
+    """What a player shows: non-square pixels stretched, 90/270 degree rotation applied.
+
+    ffmpeg's decoder applies both (autorotate), so the ladder is planned on this size.
+    """
+    sar = _ratio(video.get("sample_aspect_ratio")) or 1.0
+    display_width = max(2, round(width * sar))
+    rotation = _float((video.get("tags") or {}).get("rotate")) or 0.0
+    for side_data in video.get("side_data_list") or []:
+        if "rotation" in side_data:
+            rotation = _float(side_data["rotation"]) or 0.0
+    if round(abs(rotation)) % 180 == 90:
+        return height, display_width
+    return display_width, height

@@ -1,0 +1,136 @@
+"""The ffmpeg subprocess under control: stall kill, cancel, exit codes, what every call passes."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from src.application.errors import ErrorCode, JobCancelled, VideoProcessingError
+from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
+from src.infrastructure.media.input_guard import FORMAT_WHITELIST
+from tests.media import is_running, make_clip, processes_in
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", 320, 180, seconds=1)
+
+
+@pytest.fixture
+def work_dir(tmp_path: Path, clip: Path) -> Path:
+    path = tmp_path / "job"
+    path.mkdir()
+    shutil.copy(clip, path / "source.mp4")
+    return path
+
+
+def _script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def _never(*_args) -> None:
+    return None
+
+
+def test_stalled_ffmpeg_group_is_killed_and_reported_retryable(tmp_path, work_dir):
+    # The real ffmpeg starts as a child of a wrapper and is frozen: no progress, ever.
+    pid_file = tmp_path / "ffmpeg.pid"
+    real = shlex.quote(shutil.which("ffmpeg"))
+    frozen = _script(
+        tmp_path / "frozen-ffmpeg",
+        f'{real} "$@" & child=$!\necho $child > {pid_file}\nkill -STOP $child\nwait $child\n',
+    )
+    transcoder = FfmpegTranscoder(ffmpeg_bin=frozen, stall_seconds=1, poll_interval=0.1)
+    started = time.monotonic()
+    with pytest.raises(VideoProcessingError) as caught:
+        transcoder.transcode(work_dir / "source.mp4", work_dir, _never, lambda: None)
+    assert (caught.value.code, caught.value.retryable) == (ErrorCode.TRANSCODE_STALLED, True)
+    # 1 s of silence, then SIGTERM (ignored while stopped), 2 s grace, SIGKILL.
+    assert time.monotonic() - started < 8
+    ffmpeg_pid = int(pid_file.read_text())
+    assert not is_running(ffmpeg_pid)
+    assert processes_in(work_dir) == []
+
+
+def test_cancel_mid_encode_kills_ffmpeg_and_raises_job_cancelled(tmp_path):
+    work_dir = tmp_path / "job"
+    work_dir.mkdir()
+    source = make_clip(work_dir / "source.mp4", 1280, 720, seconds=4)
+    seen: dict[str, object] = {}
+
+    def on_progress(percent: float, step: str) -> None:
+        if step == "transcode" and 0 < percent < 100 and "pids" not in seen:
+            seen["pids"] = processes_in(work_dir)
+            seen["at"] = time.monotonic()
+
+    def should_stop() -> str | None:
+        return "cancel" if "pids" in seen else None
+
+    transcoder = FfmpegTranscoder(poll_interval=0.05)
+    with pytest.raises(JobCancelled) as caught:
+        transcoder.transcode(source, work_dir, on_progress, should_stop)
+    assert caught.value.reason == "cancel"
+    assert seen["pids"], "ffmpeg was running in the work folder when the cancel came"
+    assert time.monotonic() - seen["at"] < 3
+    assert not any(is_running(pid) for pid in seen["pids"])
+    assert processes_in(work_dir) == []
+
+
+def test_stop_before_start_runs_nothing(work_dir):
+    with pytest.raises(JobCancelled) as caught:
+        FfmpegTranscoder().transcode(work_dir / "source.mp4", work_dir, _never, lambda: "shutdown")
+    assert caught.value.reason == "shutdown"
+    assert not (work_dir / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "retryable"),
+    [
+        ("echo 'Error while opening encoder for output stream' >&2\nexit 1\n", False),
+        ("kill -KILL $$\n", True),
+    ],
+    ids=["exit-1", "killed"],
+)
+def test_ffmpeg_failure_is_transcode_failed(body, retryable, tmp_path, work_dir):
+    broken = _script(tmp_path / "broken-ffmpeg", body)
+    with pytest.raises(VideoProcessingError) as caught:
+        FfmpegTranscoder(ffmpeg_bin=broken).transcode(
+            work_dir / "source.mp4", work_dir, _never, lambda: None
+        )
+    assert (caught.value.code, caught.value.retryable) == (ErrorCode.TRANSCODE_FAILED, retryable)
+    if not retryable:
+        assert "Error while opening encoder" in caught.value.message
+
+
+def test_every_call_is_whitelisted_forced_and_runs_in_the_work_folder(tmp_path, work_dir):
+    log = tmp_path / "calls.log"
+    wrappers = {}
+    for name in ("ffmpeg", "ffprobe"):
+        real = shlex.quote(shutil.which(name))
+        wrappers[name] = _script(
+            tmp_path / f"logged-{name}",
+            f'printf "%s\\t%s\\n" "$(pwd)" "{name} $*" >> {log}\nexec {real} "$@"\n',
+        )
+    transcoder = FfmpegTranscoder(ffmpeg_bin=wrappers["ffmpeg"], ffprobe_bin=wrappers["ffprobe"])
+    transcoder.transcode(work_dir / "source.mp4", work_dir, _never, lambda: None)
+
+    calls = [line.split("\t") for line in log.read_text().splitlines()]
+    names = [args.split()[0] for _, args in calls]
+    assert names.count("ffmpeg") == 2  # the ladder and the thumbnail
+    assert names.count("ffprobe") >= 2  # the upload, then the segments it produced
+    for cwd, args in calls:
+        assert cwd == str(work_dir.resolve())
+        assert "-protocol_whitelist file " in args
+        assert f"-format_whitelist {FORMAT_WHITELIST} " in args
+        if "source.mp4" in args:
+            assert " -i file:source.mp4" in args or args.endswith(" file:source.mp4")
+        if args.startswith("ffmpeg"):
+            assert "-f mov " in args  # the probed demuxer, never a second guess
