@@ -102,10 +102,9 @@ class S3Storage(Storage):
                 raise FileNotFoundError(f"no object at {where}") from None
             raise StorageError(f"S3 {what} {where} failed: {code or 'error'}: {exc}") from exc
         except Boto3Error as exc:  # S3UploadFailedError wraps the ClientError as text
-            detail = str(exc)
-            if "NoSuchBucket" in detail:
-                detail = f"bucket {self.bucket!r} does not exist ({detail})"
-            raise StorageError(f"S3 {what} {where} failed: {detail}") from exc
+            if "NoSuchBucket" in str(exc):
+                raise self._no_bucket(what, where) from exc
+            raise StorageError(f"S3 {what} {where} failed: {exc}") from exc
         except BotoCoreError as exc:  # endpoint unreachable, credentials missing, timeouts
             raise StorageError(f"S3 {what} {where} failed: {exc}") from exc
 

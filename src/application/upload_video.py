@@ -1,0 +1,133 @@
+"""Upload one source video: check the file, store it and record the row in one transaction,
+then enqueue its job once the row is committed. Ports only: no Django, no boto3."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from src.application.ports.queue import VideoQueue
+from src.application.ports.storage import Storage
+from src.application.ports.video_repository import VideoRepository
+from src.application.storage_keys import source_key, video_prefix
+
+
+class UploadRejected(Exception):
+    """The input is unusable (file, tenant, limits); nothing was created."""
+
+
+class UploadFailed(Exception):
+    """Storing the source or recording the row failed; what was written has been removed."""
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    video_id: int
+    tenant_id: int
+    source_key: str
+    size_bytes: int
+    location: str
+    request_id: str
+    message_id: str = ""
+
+
+class EnqueueFailed(Exception):
+    """The row is committed (UPLOADED, source stored) but its job message was not sent."""
+
+    def __init__(self, upload: StoredUpload, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.upload = upload
+        self.cause = cause
+
+
+def check_source_file(path: Path, max_bytes: int) -> int:
+    """The size of a readable, non-empty regular file within `max_bytes`; UploadRejected if not."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UploadRejected(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UploadRejected(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UploadRejected(f"{path}: is a directory, not a video file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UploadRejected(f"{path}: is not a regular file")
+    if info.st_size == 0:
+        raise UploadRejected(f"{path}: is empty")
+    if info.st_size > max_bytes:
+        raise UploadRejected(
+            f"{path}: is {info.st_size} bytes, more than VIDEO_MAX_SOURCE_BYTES ({max_bytes})"
+        )
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise UploadRejected(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return info.st_size
+
+
+def _remove_stored(storage: Storage, prefix: str) -> str:
+    """Best-effort removal of what this upload stored; a note for the error message if it fails."""
+    try:
+        storage.delete_prefix(prefix)
+    except Exception as exc:  # noqa: BLE001 - the original failure is the one to report
+        return f"; the stored object below {prefix} could not be removed ({exc})"
+    return ""
+
+
+def upload_video(
+    path: Path,
+    *,
+    resolve_tenant: Callable[[], int],
+    repository: VideoRepository,
+    storage: Storage,
+    queue: VideoQueue,
+    atomic: Callable[[], AbstractContextManager],
+    max_source_bytes: int,
+    request_id: str,
+    title: str = "",
+    trace_id: str | None = None,
+) -> StoredUpload:
+    """Store `path` as a new UPLOADED video and enqueue its job.
+
+    `atomic()` must open a transaction that is committed when it exits (not a nested savepoint),
+    so the message never names a row a worker cannot see yet. `resolve_tenant` runs inside it:
+    a tenant it creates is rolled back with the row. Raises UploadRejected or UploadFailed with
+    nothing left behind, or EnqueueFailed with the row committed (reconcile re-enqueues it).
+    """
+    path = Path(path)
+    size = check_source_file(path, max_source_bytes)
+    stored_below = ""  # set once the source is stored: what to remove if a later step fails
+    try:
+        with atomic():
+            tenant_id = resolve_tenant()
+            video_id = repository.create_video(tenant_id, title=title)
+            key = source_key(tenant_id, video_id, path.name)
+            storage.put_file(path, key)  # atomic in every adapter: a failed put stores nothing
+            stored_below = video_prefix(tenant_id, video_id) + "/source/"
+            stored = storage.size(key)
+            if stored != size:
+                raise UploadFailed(
+                    f"stored object is {stored} bytes but {path} was {size} (changed meanwhile?)"
+                )
+            if not repository.set_source_key(video_id, key):
+                raise UploadFailed(f"video {video_id} left UPLOADED before its source was recorded")
+            location = storage.locate(key)
+    except UploadRejected:
+        raise
+    except Exception as exc:
+        note = _remove_stored(storage, stored_below) if stored_below else ""
+        if isinstance(exc, UploadFailed):
+            raise UploadFailed(f"{exc}{note}") from exc
+        raise UploadFailed(f"{type(exc).__name__}: {exc}{note}") from exc
+
+    upload = StoredUpload(video_id, tenant_id, key, size, location, request_id)
+    try:
+        message_id = queue.send(video_id, tenant_id, request_id=request_id, trace_id=trace_id)
+    except Exception as exc:  # any send failure leaves a committed, unsent row
+        raise EnqueueFailed(upload, exc) from exc
+    return replace(upload, message_id=message_id)
