@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -17,6 +18,8 @@ from src.infrastructure.queue.sqs_queue import LONG_POLL_SECONDS
 
 # WORKER_HEARTBEAT cadence: once a minute is enough for an operator tailing logs.
 WORKER_HEARTBEAT_SECONDS = 60
+# How quickly a received signal is acted on.
+SIGNAL_WATCH_SECONDS = 0.05
 # Backoff after an error outside a job (database or SQS down): 1 s doubling to 30 s.
 ERROR_BACKOFF_FIRST = 1.0
 ERROR_BACKOFF_MAX = 30.0
@@ -53,6 +56,9 @@ class WorkerLoop:
         self.poller = InterruptiblePoller(queue, wait_seconds, visibility_timeout)
         self.heartbeat_seconds = heartbeat_seconds
         self.stopping = threading.Event()
+        self._signals: list[str] = []
+        self._done = threading.Event()
+        self.force_exit = threading.Event()
         self.iterations = 0
         self.handled = 0
         self.errors = 0
@@ -72,11 +78,23 @@ class WorkerLoop:
         self._previous_handlers.clear()
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        self.request_stop(signal.Signals(signum).name)
+        # Only record it: the main thread may hold a lock (logging, Event, Thread.start) right
+        # now, so taking any here could deadlock. The watcher thread acts on it.
+        self._signals.append(signal.Signals(signum).name)
+
+    def _watch_signals(self) -> None:
+        seen = 0
+        while True:
+            if len(self._signals) > seen:
+                seen += 1
+                self.request_stop(self._signals[seen - 1])
+            if self._done.wait(SIGNAL_WATCH_SECONDS):
+                return
 
     def request_stop(self, reason: str = "requested") -> None:
         """Stop receiving now; the running job gets the grace period, then is stopped."""
         if self.stopping.is_set():
+            self.force_exit.set()  # a second signal: do not wait for the open long poll
             return
         self.stopping.set()
         self.log.info("WORKER_STOPPING", reason=reason, grace_seconds=self.grace_seconds)
@@ -93,18 +111,23 @@ class WorkerLoop:
         backoff = ERROR_BACKOFF_FIRST
         ticker = threading.Thread(target=self._heartbeat_log, name="worker-heartbeat", daemon=True)
         ticker.start()
+        watcher = threading.Thread(target=self._watch_signals, name="signal-watch", daemon=True)
+        watcher.start()
         try:
             while not self.stopping.is_set():
                 if self.max_messages is not None and self.handled >= self.max_messages:
                     break
+                wait = None
                 if self.exit_when_idle is not None:
-                    if time.monotonic() - last_message >= self.exit_when_idle:
+                    left = self.exit_when_idle - (time.monotonic() - last_message)
+                    if left <= 0:
                         self.log.info("WORKER_IDLE_EXIT", idle_seconds=self.exit_when_idle)
                         break
+                    wait = max(1, math.ceil(left))
                 self.iterations += 1
                 message = None
                 try:
-                    message, received_at = self.poller.poll(self.stopping)
+                    message, received_at = self.poller.poll(self.stopping, wait)
                     if message is None:
                         continue
                     last_message = time.monotonic()
@@ -115,12 +138,16 @@ class WorkerLoop:
                 except Exception as exc:  # noqa: BLE001 - the per-message boundary
                     backoff = self._on_error(exc, message, backoff)
                 finally:
-                    last_message = max(last_message, time.monotonic() if message else last_message)
+                    if message is not None:
+                        last_message = time.monotonic()
         finally:
             if self._grace_timer is not None:
                 self._grace_timer.cancel()
+            drained = self.poller.drain(LONG_POLL_SECONDS + 5, self.force_exit)
+            self._done.set()
             self.log.info(
                 "WORKER_SHUTDOWN",
+                open_polls_drained=drained,
                 handled=self.handled,
                 errors=self.errors,
                 iterations=self.iterations,

@@ -20,16 +20,33 @@ class InterruptiblePoller:
         self.queue = queue
         self.wait_seconds = wait_seconds
         self.visibility_timeout = visibility_timeout
+        self._abandoned: list[threading.Thread] = []
 
-    def poll(self, stop: threading.Event) -> tuple[QueueMessage | None, float]:
+    def drain(self, timeout: float, cancel: threading.Event | None = None) -> int:
+        """Wait for polls we walked away from: SQS may still hand them a message (the server
+        does not see us leave), which they then give straight back. Returns how many were
+        still open."""
+        deadline = time.monotonic() + timeout
+        open_polls = [t for t in self._abandoned if t.is_alive()]
+        for thread in open_polls:
+            while thread.is_alive() and time.monotonic() < deadline:
+                if cancel is not None and cancel.is_set():
+                    return len(open_polls)
+                thread.join(STOP_CHECK_SECONDS)
+        return len(open_polls)
+
+    def poll(
+        self, stop: threading.Event, wait_seconds: int | None = None
+    ) -> tuple[QueueMessage | None, float]:
         """One long poll; (None, t) when it ends empty or `stop` is set. Errors propagate."""
+        wait = self.wait_seconds if wait_seconds is None else min(wait_seconds, self.wait_seconds)
         state: dict = {"abandoned": False}
         lock = threading.Lock()
         done = threading.Event()
 
         def run() -> None:
             try:
-                msg = self.queue.receive(self.wait_seconds, self.visibility_timeout)
+                msg = self.queue.receive(wait, self.visibility_timeout)
             except Exception as exc:  # noqa: BLE001 - handed to the main thread
                 state["error"] = exc
                 msg = None
@@ -54,7 +71,7 @@ class InterruptiblePoller:
                 with lock:
                     if not done.is_set():
                         state["abandoned"] = True
-                        self.abandoned_thread = thread
+                        self._abandoned.append(thread)
                         return None, time.monotonic()
                 break
         if "error" in state:

@@ -1,0 +1,86 @@
+"""Fixtures for end-to-end tests: moto's server, a queue, storage, the test database's URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import AWS_ENV, ProcessLog, SqsFixture, base_env, database_url, free_port
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    for key, value in AWS_ENV.items():
+        os.environ.setdefault(key, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def sqs(moto_endpoint):
+    return SqsFixture(moto_endpoint)
+
+
+@pytest.fixture
+def storage_root(tmp_path) -> Path:
+    root = tmp_path / "media"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def db_url(transactional_db, django_db_setup):
+    from django.db import connection
+
+    return database_url(connection.settings_dict)
+
+
+@pytest.fixture
+def tenant(transactional_db):
+    from apps.support.video.models import Tenant
+
+    return Tenant.objects.create(slug=f"academy-{os.urandom(3).hex()}", name="Test Academy")
+
+
+@pytest.fixture
+def make_video(tenant, storage_root):
+    """An UPLOADED video whose source file is in local storage."""
+    from apps.support.video.models import Video
+    from src.application.storage_keys import source_key
+
+    def make(source: Path | None = None, content: bytes = b"fake source bytes", t=None):
+        t = t or tenant
+        video = Video.objects.create(tenant=t, title="lecture")
+        name = source.name if source else "lecture.mp4"
+        key = source_key(t.id, video.id, name)
+        target = storage_root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes() if source else content)
+        Video.objects.filter(pk=video.pk).update(source_key=key)
+        video.refresh_from_db()
+        return video
+
+    return make
+
+
+@pytest.fixture
+def spawn(tmp_path, db_url, sqs, storage_root):
+    """Start processes with the e2e environment; all are killed at the end of the test."""
+    started: list[ProcessLog] = []
+
+    def start(name: str, args: list[str], **env_extra) -> ProcessLog:
+        env = base_env(db_url, env_extra.pop("sqs", sqs), storage_root, **env_extra)
+        proc = ProcessLog(name, args, env, tmp_path)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
