@@ -119,7 +119,10 @@ def _database(env: environ.Env, debug: bool) -> dict[str, Any]:
         # Concurrent workers on SQLite wait for the write lock instead of failing at once.
         db.setdefault("OPTIONS", {})["timeout"] = 30
     else:
-        db["CONN_MAX_AGE"] = 0
+        # Workers keep one connection per thread; a broken one is noticed and replaced
+        # (DjangoVideoRepository checks it before each call) instead of failing forever.
+        db["CONN_MAX_AGE"] = 60
+        db["CONN_HEALTH_CHECKS"] = True
         db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     return db
 

@@ -98,6 +98,11 @@ class DjangoVideoRepository(VideoRepository):
 
     @property
     def _videos(self):
+        conn = connections[self.using]
+        if not conn.in_atomic_block:
+            # After a database outage this thread's connection is dead: drop it here so the
+            # query below opens a new one (cheap when nothing went wrong: no round trip).
+            conn.close_if_unusable_or_obsolete()
         return Video.objects.using(self.using)
 
     def _fenced(self, lease: Lease):
