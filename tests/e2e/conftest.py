@@ -12,7 +12,11 @@ from tests.e2e.harness import AWS_ENV, ProcessLog, SqsFixture, base_env, databas
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 
     for key, value in AWS_ENV.items():
         os.environ.setdefault(key, value)
