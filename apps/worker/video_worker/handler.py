@@ -178,7 +178,8 @@ class VideoMessageHandler:
                 "job outlived SQS's 12-hour visibility limit",
                 retryable=True,
             )
-            return self._failed(log, message, fast_acked, lease, err, request_id)
+            # This receipt cannot be hidden any longer: a retry needs a fresh message.
+            return self._failed(log, message, fast_acked, lease, err, request_id, resend=True)
         # Shutdown: hand the video back without counting the attempt, and the message with it.
         released = self.repository.release(lease)
         log.warning("VIDEO_RELEASED", reason=reason, released=released)
@@ -188,7 +189,9 @@ class VideoMessageHandler:
             self.queue.delete(message)
         return self._result(log, "retry")
 
-    def _failed(self, log, message, fast_acked, lease, err: VideoProcessingError, request_id):
+    def _failed(
+        self, log, message, fast_acked, lease, err: VideoProcessingError, request_id, resend=False
+    ):
         took = self.repository.fail(lease, err.code, err.message, err.retryable)
         if not took:
             log.error("VIDEO_LEASE_LOST", error_code=err.code)
@@ -202,7 +205,7 @@ class VideoMessageHandler:
                 error_message=err.message[:500],
                 retry_in_seconds=delay,
             )
-            self._requeue(message, fast_acked, lease, request_id, delay=delay)
+            self._requeue(message, fast_acked, lease, request_id, delay=delay, resend=resend)
             return self._result(log, "retry")
         log.error(
             "VIDEO_PROCESSING_FAILED",
@@ -214,9 +217,11 @@ class VideoMessageHandler:
             self.queue.delete(message)
         return self._result(log, "fail")
 
-    def _requeue(self, message, fast_acked, lease: Lease, request_id, delay: int) -> None:
+    def _requeue(
+        self, message, fast_acked, lease: Lease, request_id, delay: int, resend: bool = False
+    ) -> None:
         """Make the video's message come back after `delay`: same message, or a new one."""
-        if not fast_acked:
+        if not fast_acked and not resend:
             # ChangeMessageVisibility keyed on the receive count (SQS allows up to 12 h).
             self.queue.change_visibility(message, delay)
             return
@@ -227,6 +232,8 @@ class VideoMessageHandler:
             trace_id=message.attributes.get("trace_id") or None,
             delay_seconds=delay,
         )
+        if not fast_acked:
+            self.queue.delete(message)
 
     def _drop_heartbeat(self, lease: Lease) -> None:
         try:

@@ -50,6 +50,15 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     except (ConfigError, ValueError) as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 1
+    from src.application.ports.queue import QueueNotFound
+
+    try:
+        services.queue.check()
+    except QueueNotFound as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - SQS unreachable: the loop retries with backoff
+        log.warning("SQS_UNAVAILABLE_AT_START", error=f"{type(exc).__name__}: {exc}"[:300])
     process = ProcessVideo(
         services.repository, services.storage, services.transcoder, config.work_dir or None
     )

@@ -44,6 +44,10 @@ class InMemoryQueue(VideoQueue):
         self, wait_seconds: int, visibility_timeout: int | None = None
     ) -> QueueMessage | None:
         with self._lock:
+            empty = not self.pending
+        if empty:
+            time.sleep(min(wait_seconds, 0.05))  # a short stand-in for the long poll
+        with self._lock:
             if not self.pending:
                 return None
             msg = self.pending.popleft()

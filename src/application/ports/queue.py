@@ -20,7 +20,14 @@ class QueueMessage:
         return self.receipt_handle[-12:]
 
 
+class QueueNotFound(Exception):
+    """The configured queue does not exist: a configuration error, not an outage."""
+
+
 class VideoQueue(abc.ABC):
+    def check(self) -> None:  # noqa: B027 - optional hook, a no-op for queues without setup
+        """Verify the queue exists; raises QueueNotFound. Outages propagate as they are."""
+
     @abc.abstractmethod
     def receive(
         self, wait_seconds: int, visibility_timeout: int | None = None

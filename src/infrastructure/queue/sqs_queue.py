@@ -6,8 +6,11 @@ import json
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from src.application.ports.queue import QueueMessage, VideoQueue
+from src.application.ports.queue import QueueMessage, QueueNotFound, VideoQueue
+
+_MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 # Long polling: 20 s is SQS's maximum and the cheapest way to wait for work.
 LONG_POLL_SECONDS = 20
@@ -36,8 +39,26 @@ class SqsVideoQueue(VideoQueue):
     @property
     def queue_url(self) -> str:
         if not self._queue_url:
-            self._queue_url = self.client.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+            try:
+                self._queue_url = self.client.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
+                    raise QueueNotFound(
+                        f"SQS queue {self.queue_name!r} does not exist (VIDEO_SQS_QUEUE_NAME)"
+                    ) from None
+                raise
         return self._queue_url
+
+    def check(self) -> None:
+        try:
+            self.client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
+                raise QueueNotFound(
+                    f"SQS queue {self.queue_url.rsplit('/', 1)[-1]!r} does not exist"
+                    " (VIDEO_SQS_QUEUE_URL)"
+                ) from None
+            raise
 
     def receive(
         self, wait_seconds: int, visibility_timeout: int | None = None

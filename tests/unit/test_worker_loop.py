@@ -1,0 +1,115 @@
+"""The receive loop and the visibility extender with fakes: heartbeat lines, idle exit,
+signals, the 12-hour cap."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+from structlog.testing import capture_logs
+
+from apps.worker.video_worker.loop import WorkerLoop
+from apps.worker.video_worker.visibility import VisibilityExtender
+from src.application.job_control import VISIBILITY_CAP, JobControl
+from src.application.ports.fakes import FakeTranscoder, InMemoryQueue
+from src.application.ports.video_repository import VideoStatus
+from tests.unit.test_worker_handler import World
+
+
+def _loop(world: World, **kwargs) -> WorkerLoop:
+    return WorkerLoop(
+        world.queue,
+        world.handler,
+        worker_id="worker-test",
+        visibility_timeout=30,
+        grace_seconds=kwargs.pop("grace_seconds", 5),
+        wait_seconds=1,
+        **kwargs,
+    )
+
+
+def test_idle_exit_and_worker_heartbeat_lines(tmp_path):
+    w = World(tmp_path)
+    loop = _loop(w, exit_when_idle=1.0, heartbeat_seconds=0.3)
+    with capture_logs() as logs:
+        assert loop.run() == 0
+    beats = [e for e in logs if e["event"] == "WORKER_HEARTBEAT"]
+    assert len(beats) >= 2
+    assert {"iterations", "handled", "errors"} <= set(beats[0])
+    assert [e["event"] for e in logs][-1] == "WORKER_SHUTDOWN"
+
+
+def test_max_messages_and_errors_never_kill_the_loop(tmp_path):
+    w = World(tmp_path)
+    vids = [w.video() for _ in range(3)]
+    for vid in vids:
+        w.message(vid)
+    boom = {"n": 0}
+    real_get = w.repo.get
+
+    def flaky_get(video_id):
+        boom["n"] += 1
+        if boom["n"] == 1:
+            raise RuntimeError("database hiccup")
+        return real_get(video_id)
+
+    w.repo.get = flaky_get
+    loop = _loop(w, max_messages=2, exit_when_idle=3)
+    with capture_logs() as logs:
+        assert loop.run() == 0
+    assert loop.errors == 1 and loop.handled == 2
+    assert [e for e in logs if e["event"] == "WORKER_LOOP_ERROR"]
+    ready = [v for v in vids if w.repo.get(v).status == VideoStatus.READY]
+    assert len(ready) == 2
+
+
+def test_sigterm_mid_job_past_grace_releases_and_exits_zero(tmp_path):
+    w = World(tmp_path, transcoder=FakeTranscoder(seconds=30, steps=300))
+    vid = w.video()
+    w.message(vid)
+    loop = _loop(w, grace_seconds=0.5)
+    loop.install_signal_handlers()
+    try:
+        threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+        t = time.monotonic()
+        with capture_logs() as logs:
+            assert loop.run() == 0
+        assert time.monotonic() - t < 5
+    finally:
+        loop.restore_signal_handlers()
+    row = w.repo.get(vid)
+    assert (row.status, row.attempts) == (VideoStatus.UPLOADED, 0)
+    events = [e["event"] for e in logs]
+    assert "WORKER_STOPPING" in events and "VIDEO_RELEASED" in events
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_visibility_extender_extends_then_fails_closed_at_cap():
+    queue = InMemoryQueue()
+    msg = queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
+    control = JobControl()
+    extender = VisibilityExtender(queue, msg, control, timeout=1, cap_seconds=3)
+    extender.start()
+    assert control.stopped.wait(5), "extender never hit the cap"
+    extender.stop()
+    assert control.reason == VISIBILITY_CAP
+    assert extender.extensions >= 2
+    assert all(seconds == 1 for _, seconds in queue.visibility_changes)
+
+
+def test_visibility_cap_resends_instead_of_extending(tmp_path):
+    w = World(tmp_path, transcoder=FakeTranscoder(seconds=10, steps=100))
+    vid = w.video()
+    msg = w.message(vid)
+    received = w.queue.receive(0)
+    stop_soon = threading.Timer(0.3, w.handler.stop_current, args=(VISIBILITY_CAP,))
+    stop_soon.start()
+    result = w.handler.handle(received)
+    assert result == "retry"
+    row = w.repo.get(vid)
+    assert (row.status, row.error_code) == (VideoStatus.UPLOADED, "VISIBILITY_CAP_REACHED")
+    assert len(w.queue.sent) == 1 and w.queue.sent[0]["video_id"] == vid
+    assert w.queue.deleted == [msg.receipt_handle]
