@@ -115,8 +115,9 @@ def small_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", 640, 360, seconds=2)
 
 
-def _copy_in(clip: Path, work_dir: Path) -> Path:
-    upload = work_dir / "source.mp4"
+def _copy_in(clip: Path, folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    upload = folder / "source.mp4"
     upload.write_bytes(clip.read_bytes())
     return upload
 
@@ -142,3 +143,9 @@ def test_missing_source_and_source_outside_the_work_folder(small_clip, work_dir)
     os.symlink(small_clip, work_dir / "source.mp4")
     assert _fail(work_dir / "source.mp4", work_dir).code == ErrorCode.INTERNAL_ERROR
     assert stat.S_ISLNK(os.lstat(work_dir / "source.mp4").st_mode)
+    # Inside the output folder it would be deleted before the encode reads it.
+    inside_out = _copy_in(small_clip, work_dir / "out")
+    with pytest.raises(VideoProcessingError) as caught:
+        FfmpegTranscoder().transcode(inside_out, work_dir, lambda *_: None, lambda: None)
+    assert caught.value.code == ErrorCode.INTERNAL_ERROR
+    assert inside_out.is_file()

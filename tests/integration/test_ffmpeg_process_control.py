@@ -110,6 +110,13 @@ def test_ffmpeg_failure_is_transcode_failed(body, retryable, tmp_path, work_dir)
         assert "Error while opening encoder" in caught.value.message
 
 
+def test_missing_binary_is_an_internal_error_another_machine_may_not_have(tmp_path, work_dir):
+    transcoder = FfmpegTranscoder(ffprobe_bin=str(tmp_path / "no-such-ffprobe"))
+    with pytest.raises(VideoProcessingError) as caught:
+        transcoder.transcode(work_dir / "source.mp4", work_dir, _never, lambda: None)
+    assert (caught.value.code, caught.value.retryable) == (ErrorCode.INTERNAL_ERROR, True)
+
+
 def test_every_call_is_whitelisted_forced_and_runs_in_the_work_folder(tmp_path, work_dir):
     log = tmp_path / "calls.log"
     wrappers = {}

@@ -165,6 +165,10 @@ class FfmpegTranscoder(Transcoder):
             )
         except ProcessStalled as exc:
             raise stalled from exc
+        except OSError as exc:  # the binary is missing or not executable: this machine's fault
+            raise VideoProcessingError(
+                ErrorCode.INTERNAL_ERROR, f"cannot run {cmd[0]}: {exc.strerror}", retryable=True
+            ) from exc
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -365,11 +369,15 @@ class FfmpegTranscoder(Transcoder):
 def _inside(source: Path, work_dir: Path) -> str:
     """`source` relative to `work_dir`; ffmpeg runs there and opens nothing outside it."""
     try:
-        return str(source.relative_to(work_dir))
+        relative = source.relative_to(work_dir)
     except ValueError:
+        relative = None
+    # The output folder is emptied before the encode, so the source cannot live there.
+    if relative is None or relative.parts[0] == ffmpeg_command.OUTPUT_DIR:
         raise VideoProcessingError(
-            ErrorCode.INTERNAL_ERROR, "the source must be inside the job's work folder"
-        ) from None
+            ErrorCode.INTERNAL_ERROR, "the source must be in the job's work folder, outside out/"
+        )
+    return str(relative)
 
 
 def _encode_failure(what: str, returncode: int, stderr_tail: str) -> VideoProcessingError:
