@@ -11,6 +11,9 @@ os.environ.setdefault("VIDEO_MAX_ATTEMPTS", "3")
 from academy.settings import *  # noqa: F403
 from academy.settings import DATABASES
 
+# One test database per run, so parallel runs on one server never collide.
+DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_academy_{os.getpid()}"
+
 DATABASES["sqlite"] = {
     "ENGINE": "django.db.backends.sqlite3",
     "NAME": os.path.join(tempfile.gettempdir(), f"academy-contract-{os.getpid()}.sqlite3"),
