@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios: run with `python -m bench.<name>`."""
