@@ -1,6 +1,8 @@
 """Test media made on the spot with ffmpeg's lavfi sources: never downloaded, always tiny.
 
-Every helper runs the real ffmpeg binary and returns the path it wrote.
+Clip helpers run the real ffmpeg binary and return the path they wrote. Also here: crafted
+hostile uploads (HLS playlist, concat list), `processes_in(folder)` / `is_running(pid)` to
+prove no ffmpeg is left behind, and `FileOpenWatch` (inotify) to prove a file was never opened.
 """
 
 from __future__ import annotations
