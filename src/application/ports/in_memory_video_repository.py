@@ -174,10 +174,21 @@ class InMemoryVideoRepository(VideoRepository):
             self._update(video_id, status=VideoStatus.CANCELED, leased_by="", leased_until=None)
             return True
 
-    def try_reclaim_video(self, video_id: int, force: bool = False) -> bool:
+    def try_reclaim_video(
+        self,
+        video_id: int,
+        force: bool = False,
+        *,
+        expected_token: int | None = None,
+        expected_worker: str | None = None,
+    ) -> bool:
         with self._lock:
             row = self._rows.get(video_id)
             if row is None or row.status != VideoStatus.PROCESSING:
+                return False
+            if expected_token is not None and row.lease_token != expected_token:
+                return False
+            if expected_worker is not None and row.leased_by != expected_worker:
                 return False
             if not force and (row.leased_until is None or row.leased_until >= self._clock()):
                 return False
@@ -211,6 +222,18 @@ class InMemoryVideoRepository(VideoRepository):
                 if r.status == VideoStatus.UPLOADED and r.updated_at and r.updated_at < cutoff
             ]
         return sorted(rows, key=lambda r: r.id)[:limit]
+
+    def mark_enqueued(self, video_id: int, older_than_seconds: int | None = None) -> bool:
+        with self._lock:
+            row = self._rows.get(video_id)
+            if row is None or row.status != VideoStatus.UPLOADED:
+                return False
+            if older_than_seconds is not None:
+                cutoff = self._clock() - timedelta(seconds=older_than_seconds)
+                if row.updated_at is None or row.updated_at >= cutoff:
+                    return False
+            self._update(video_id)
+            return True
 
 
 def _lease_of(row: VideoRecord) -> Lease:

@@ -145,8 +145,19 @@ class VideoRepository(abc.ABC):
         """UPLOADED or PROCESSING -> CANCELED; the worker notices at its next renewal."""
 
     @abc.abstractmethod
-    def try_reclaim_video(self, video_id: int, force: bool = False) -> bool:
-        """PROCESSING with an expired lease (any PROCESSING with force) -> UPLOADED."""
+    def try_reclaim_video(
+        self,
+        video_id: int,
+        force: bool = False,
+        *,
+        expected_token: int | None = None,
+        expected_worker: str | None = None,
+    ) -> bool:
+        """PROCESSING with an expired lease (any PROCESSING with force) -> UPLOADED.
+
+        `expected_token` / `expected_worker` fence the reclaim on the claim the caller looked
+        at: a row claimed again since (the token grows on every claim) is left alone.
+        """
 
     @abc.abstractmethod
     def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
@@ -155,6 +166,14 @@ class VideoRepository(abc.ABC):
     @abc.abstractmethod
     def list_stale_uploaded(self, older_than_seconds: int, limit: int = 100) -> list[VideoRecord]:
         """UPLOADED rows whose last change is older than the given age (lost enqueues)."""
+
+    @abc.abstractmethod
+    def mark_enqueued(self, video_id: int, older_than_seconds: int | None = None) -> bool:
+        """Record that a job message was (re-)sent: touch an UPLOADED row's updated_at.
+
+        With `older_than_seconds`, only while the row is still that stale, so of two
+        reconcilers that both saw it as a lost enqueue exactly one wins the re-send.
+        """
 
     def fail_outcome(self, attempt: int, error_code: str, retryable: bool) -> tuple[str, str]:
         """The status and error code a `fail` call ends with, shared by every adapter."""

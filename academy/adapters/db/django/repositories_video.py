@@ -233,10 +233,21 @@ class DjangoVideoRepository(VideoRepository):
             )
         )
 
-    def try_reclaim_video(self, video_id: int, force: bool = False) -> bool:
+    def try_reclaim_video(
+        self,
+        video_id: int,
+        force: bool = False,
+        *,
+        expected_token: int | None = None,
+        expected_worker: str | None = None,
+    ) -> bool:
         qs = self._videos.filter(pk=video_id, status=S.PROCESSING)
         if not force:
             qs = qs.filter(leased_until__lt=Now())
+        if expected_token is not None:
+            qs = qs.filter(lease_token=expected_token)
+        if expected_worker is not None:
+            qs = qs.filter(leased_by=expected_worker)
         return bool(qs.update(status=S.UPLOADED, leased_by="", leased_until=None, updated_at=Now()))
 
     def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
@@ -268,8 +279,13 @@ class DjangoVideoRepository(VideoRepository):
         ]
 
     def list_stale_uploaded(self, older_than_seconds: int, limit: int = 100) -> list[VideoRecord]:
-        cutoff = ExpressionWrapper(
-            Now() - timedelta(seconds=older_than_seconds), output_field=DateTimeField()
-        )
-        rows = self._videos.filter(status=S.UPLOADED, updated_at__lt=cutoff).order_by("updated_at")
+        rows = self._videos.filter(
+            status=S.UPLOADED, updated_at__lt=_now_plus(-older_than_seconds)
+        ).order_by("updated_at")
         return [to_record(v) for v in rows[:limit]]
+
+    def mark_enqueued(self, video_id: int, older_than_seconds: int | None = None) -> bool:
+        qs = self._videos.filter(pk=video_id, status=S.UPLOADED)
+        if older_than_seconds is not None:
+            qs = qs.filter(updated_at__lt=_now_plus(-older_than_seconds))
+        return bool(qs.update(updated_at=Now()))

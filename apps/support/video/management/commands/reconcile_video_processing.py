@@ -1,0 +1,198 @@
+"""manage.py reconcile_video_processing [--dry-run] [--loop SECONDS] [--limit N] [--json]
+[--force --video-id N]
+
+Puts PROCESSING videos whose worker died (lease expired, or heartbeat gone) back to UPLOADED
+and re-enqueues them; re-enqueues UPLOADED videos whose message was lost (src/application/
+reconcile.py says exactly when). Deployed as `--loop SECONDS`: one pass every SECONDS until
+SIGTERM/SIGINT, one JSON log line per pass, errors logged and retried on the next pass.
+
+A single run prints a human summary (or, with --json, exactly one JSON object) on stdout and
+exits 0, or 1 when a database or SQS error stopped part of the work (the message says what).
+--dry-run reads everything and changes nothing. --force --video-id N reclaims video N
+whatever its lease says (operator override; its worker, if alive, loses the lease).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
+
+from academy.bootstrap import build_progress, build_queue, build_repository
+from src.application.reconcile import Reconciler, ReconcileReport, heartbeat_grace
+
+log = structlog.get_logger("apps.support.video.reconcile")
+
+FAILED = 1
+USAGE = 2
+# How often the loop looks at its stop flag while it waits for the next pass.
+STOP_CHECK_SECONDS = 0.1
+
+
+class Command(BaseCommand):
+    help = (
+        "Reclaim PROCESSING videos whose worker died (lease expired or heartbeat gone) and "
+        "re-enqueue them; re-enqueue UPLOADED videos whose job message was lost."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="change nothing; print plan")
+        parser.add_argument(
+            "--loop",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="run a pass every SECONDS until SIGTERM/SIGINT (how it is deployed)",
+        )
+        parser.add_argument(
+            "--limit", type=int, default=100, help="rows looked at per rule per pass (100)"
+        )
+        parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="with --video-id: reclaim that PROCESSING video whatever its lease says",
+        )
+        parser.add_argument("--video-id", type=int, default=None, metavar="N")
+
+    def handle(self, *args, **options) -> None:
+        self._stop_signal: str | None = None
+        force, video_id, loop = options["force"], options["video_id"], options["loop"]
+        if force != (video_id is not None):
+            raise CommandError("--force and --video-id N go together", returncode=USAGE)
+        if force and loop is not None:
+            raise CommandError(
+                "--force is a one-off: it cannot be combined with --loop", returncode=USAGE
+            )
+        if loop is not None and loop <= 0:
+            raise CommandError("--loop SECONDS must be positive", returncode=USAGE)
+        if options["limit"] < 1:
+            raise CommandError("--limit must be at least 1", returncode=USAGE)
+
+        config = settings.CONFIG
+        reconciler = Reconciler(
+            build_repository(config),
+            build_queue(config),
+            build_progress(config),
+            heartbeat_grace_seconds=heartbeat_grace(config.heartbeat_interval),
+            reenqueue_after_seconds=config.reenqueue_after_seconds,
+            limit=options["limit"],
+        )
+        if loop is not None:
+            self._loop(reconciler, loop, options["dry_run"])
+            return
+
+        report = reconciler.run_once(dry_run=options["dry_run"], force_video_id=video_id)
+        if options["json"]:
+            self.stdout.write(json.dumps(report.to_dict(), sort_keys=True))
+        else:
+            self.stdout.write(summary(report))
+        if not report.ok:
+            raise CommandError(failure_message(report), returncode=FAILED)
+
+    # -- loop mode ------------------------------------------------------------------------
+    def _loop(self, reconciler: Reconciler, interval: float, dry_run: bool) -> None:
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        log.info(
+            "RECONCILE_STARTED",
+            interval_seconds=interval,
+            dry_run=dry_run,
+            limit=reconciler.limit,
+            heartbeat_grace_seconds=reconciler.heartbeat_grace_seconds,
+            reenqueue_after_seconds=reconciler.reenqueue_after_seconds,
+        )
+        ticks = 0
+        try:
+            while self._stop_signal is None:
+                started = time.monotonic()
+                ticks += 1
+                report = reconciler.run_once(dry_run=dry_run)
+                log_tick(report, ticks, reconciler)
+                if not report.ok:
+                    # A dead database connection is replaced on the next pass, not reused.
+                    connections.close_all()
+                next_at = started + interval
+                while self._stop_signal is None and time.monotonic() < next_at:
+                    time.sleep(min(STOP_CHECK_SECONDS, max(next_at - time.monotonic(), 0)))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        log.info("RECONCILE_STOPPED", signal=self._stop_signal, ticks=ticks)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        # Only set the flag: the loop may hold a lock (logging, a socket) right now.
+        self._stop_signal = signal.Signals(signum).name
+
+
+def log_tick(report: ReconcileReport, tick: int, reconciler: Reconciler) -> None:
+    """One structured line per pass: what was done, why things were left, what failed."""
+    emit = log.warning if report.errors else log.info
+    emit(
+        "RECONCILE_TICK",
+        tick=tick,
+        dry_run=report.dry_run,
+        reclaimed=report.reclaimed,
+        reenqueued=report.reenqueued,
+        would=[
+            {"video_id": a.video_id, "action": a.action, "reason": a.reason}
+            for a in report.actions
+            if a.action.startswith("would_")
+        ],
+        reclaim_reasons={a.video_id: a.reason for a in report.actions if a.action == "reclaimed"},
+        skipped=len(report.skipped),
+        skipped_reasons=report.skipped_reasons(),
+        errors=report.errors,
+        pending_enqueues=sorted(reconciler.failed_enqueues),
+        redis_available=report.redis_available,
+        notes=report.notes,
+        duration_ms=report.duration_ms,
+    )
+
+
+def summary(report: ReconcileReport) -> str:
+    """The human summary of one pass."""
+    head = "dry run, nothing changed: " if report.dry_run else ""
+    if report.dry_run:
+        would_reclaim = sum(a.action == "would_reclaim" for a in report.actions)
+        would_send = sum(a.action == "would_reenqueue" for a in report.actions)
+        counts = f"would reclaim {would_reclaim}, would re-enqueue {would_send + would_reclaim}"
+    else:
+        counts = f"reclaimed {len(report.reclaimed)}, re-enqueued {len(report.reenqueued)}"
+    lines = [
+        f"{head}{counts}, skipped {len(report.skipped)}, errors {len(report.errors)}"
+        f" (redis {'available' if report.redis_available else 'UNAVAILABLE'})"
+    ]
+    for a in report.actions:
+        claim = f" (worker {a.leased_by}, lease token {a.lease_token})" if a.leased_by else ""
+        verb = a.action.replace("_", " ").replace("reenqueue", "re-enqueue")
+        lines.append(f"  video {a.video_id}: {verb}: {a.reason}{claim}")
+    for e in report.errors:
+        if e["video_id"] is None:
+            lines.append(f"  error in {e['stage']}: {e['error']}")
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines)
+
+
+def failure_message(report: ReconcileReport) -> str:
+    stages = sorted({e["stage"] for e in report.errors})
+    first = report.errors[0]["error"]
+    hint = ""
+    if any(s in ("list_processing", "list_stale_uploaded", "mark_enqueued") for s in stages):
+        hint += " Is the database (DATABASE_URL) reachable?"
+    if "enqueue" in stages:
+        hint += (
+            " Could not send to SQS (AWS_ENDPOINT_URL / VIDEO_SQS_QUEUE_URL): reclaimed videos"
+            " stay UPLOADED and are re-enqueued after VIDEO_REENQUEUE_AFTER_SECONDS."
+        )
+    return (
+        f"reconcile failed: {len(report.errors)} error(s) in {', '.join(stages)}; "
+        f"first: {first}.{hint}"
+    )
