@@ -1,0 +1,522 @@
+#!/usr/bin/env python3
+"""`make demo`: the whole pipeline on one machine, with nothing running beforehand.
+
+SQLite and local storage under var/demo/ (wiped at start), moto's SQS server on a loopback
+port, Redis at REDIS_URL (its DB 9) or an embedded stand-in, three sample lectures made with
+ffmpeg, uploaded with `manage.py upload_video` and transcoded by two real workers while a
+progress bar per video is read from the Redis progress keys. Ends with a table of results.
+
+    python scripts/demo.py [--quick] [--var-dir DIR] [--timeout SECONDS]
+
+DEMO_SECONDS_SCALE (e.g. 0.5) scales the sample lengths; --quick means 0.25.
+Exit 0 when every video is READY and its master playlist decodes, 1 otherwise, 130 when
+interrupted. Everything the demo started is stopped on every path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_support.processes import ROOT, Child, free_port, port_open, stop_all
+from demo_support.progress import ProgressView, VideoState
+from demo_support.report import VideoRow, format_table, playback_hints, verify_master
+from demo_support.samples import SAMPLES, Sample, generate, scaled
+
+DEFAULT_VAR_DIR = ROOT / "var" / "demo"
+# Written into the demo folder: only a folder holding it (or an empty one) is ever wiped.
+MARKER = ".academy-demo"
+TENANT = "demo-academy"
+QUEUE_NAME = "academy-video-jobs"
+WORKERS = 2
+# A real Redis is shared with the developer: the demo writes only to a DB of its own.
+DEMO_REDIS_DB = 9
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_PING_TIMEOUT_SECONDS = 0.5
+QUICK_SCALE = 0.25
+DEFAULT_TIMEOUT_SECONDS = 600
+# Workers get a short shutdown grace so Ctrl-C is quick; stop_all waits a bit longer.
+WORKER_GRACE_SECONDS = 5
+WORKER_STOP_SECONDS = WORKER_GRACE_SECONDS + 5
+SERVICE_STOP_SECONDS = 5
+# Only if the demo itself vanished without stopping them (and not on Linux, where the
+# kernel's parent-death signal does it): idle workers then exit on their own.
+WORKER_IDLE_EXIT_SECONDS = 120
+SERVICE_START_SECONDS = 60  # a first run compiles moto's many modules
+COMMAND_TIMEOUT_SECONDS = 180
+# Redraw rate of the progress view (a few times a second on a terminal).
+REFRESH_SECONDS = 0.25
+AWS_FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "demo",
+    "AWS_SECRET_ACCESS_KEY": "demo",
+    "AWS_SESSION_TOKEN": "demo",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",  # never wait on an instance-metadata lookup
+}
+
+
+class DemoFailed(Exception):
+    """A step failed; the message says which and why."""
+
+
+class DemoTimeout(DemoFailed):
+    pass
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="demo.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short samples (for tests)")
+    parser.add_argument(
+        "--var-dir", type=Path, default=DEFAULT_VAR_DIR, help="demo folder (wiped at start)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"give up after SECONDS (default {DEFAULT_TIMEOUT_SECONDS})",
+    )
+    args = parser.parse_args(argv)
+    if args.timeout < 10:
+        parser.error("--timeout must be at least 10 seconds")
+    raw = os.environ.get("DEMO_SECONDS_SCALE", "").strip()
+    if raw:
+        try:
+            args.scale = float(raw)
+        except ValueError:
+            args.scale = 0.0
+        if not 0 < args.scale <= 10:
+            parser.error(f"DEMO_SECONDS_SCALE must be a number in (0, 10], got {raw!r}")
+    else:
+        args.scale = QUICK_SCALE if args.quick else 1.0
+    return args
+
+
+def prepare_var_dir(path: Path) -> None:
+    """Wipe the demo folder, refusing any non-empty folder the demo did not make."""
+    if path.exists():
+        if not path.is_dir():
+            raise DemoFailed(f"{path} exists and is not a folder")
+        if any(path.iterdir()) and not (path / MARKER).exists() and path != DEFAULT_VAR_DIR:
+            raise DemoFailed(f"{path} is not empty and not a demo folder: refusing to wipe it")
+        shutil.rmtree(path)
+    for sub in ("logs", "media", "work", "samples"):
+        (path / sub).mkdir(parents=True)
+    (path / MARKER).write_text("made by scripts/demo.py; wiped by the next run\n")
+
+
+def redis_with_db(url: str, db: int) -> str:
+    """The same server, another DB number (redis://, rediss:// and unix:// URLs)."""
+    parts = urlparse(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(db)
+        return parts._replace(query=urlencode(query)).geturl()
+    return parts._replace(path=f"/{db}").geturl()
+
+
+def redis_place(url: str) -> str:
+    """Where a Redis URL points, without credentials."""
+    parts = urlparse(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=REDIS_PING_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_PING_TIMEOUT_SECONDS,
+        )
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+        self.args = args
+        self.out = out
+        self.tty = out.isatty() and os.environ.get("TERM", "") != "dumb"
+        self.var_dir = Path(args.var_dir).resolve()
+        self.logs = self.var_dir / "logs"
+        self.media_root = self.var_dir / "media"
+        self.started = time.monotonic()
+        self.started_wall = datetime.now(UTC)
+        self.children: list[Child] = []
+        self.workers: list[Child] = []
+        self.commands: list[Path] = []  # logs of one-shot commands, shown on failure
+        self.env = self._base_env()
+        self.moto: Child | None = None
+
+    # -- output ----------------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        self.out.write(f"[{time.monotonic() - self.started:6.1f}s] {message}\n")
+        self.out.flush()
+
+    def rel(self, path: Path) -> str:
+        """A path as short as it can be while still unambiguous from the repository."""
+        try:
+            return str(path.relative_to(ROOT))
+        except ValueError:
+            return str(path)
+
+    # -- environment -----------------------------------------------------------------------
+    def _base_env(self) -> dict[str, str]:
+        """The developer's environment minus every setting that could point at their data."""
+        dropped = ("VIDEO_", "DJANGO_", "AWS_")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(dropped) and k not in ("DATABASE_URL", "REDIS_URL", "WORKER_ID")
+        }
+        env.update(AWS_FAKE_ENV)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "academy.settings",
+                "DJANGO_DEBUG": "1",
+                "DATABASE_URL": f"sqlite:///{self.var_dir / 'db.sqlite3'}",
+                "VIDEO_STORAGE_URL": f"file://{self.media_root}",
+                "VIDEO_WORK_DIR": str(self.var_dir / "work"),
+                "VIDEO_SQS_QUEUE_NAME": QUEUE_NAME,
+                "VIDEO_SHUTDOWN_GRACE_SECONDS": str(WORKER_GRACE_SECONDS),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def start(
+        self, name: str, args: list[str], extra_env: dict[str, str] | None = None, **kwargs: Any
+    ) -> Child:
+        child = Child(name, args, {**self.env, **(extra_env or {})}, self.logs, **kwargs)
+        self.children.append(child)
+        return child
+
+    # -- the steps -------------------------------------------------------------------------
+    def run(self) -> int:
+        prepare_var_dir(self.var_dir)
+        self.out.write(
+            f"Academy video pipeline demo: {len(SAMPLES)} sample lectures, {WORKERS} workers\n"
+        )
+        self.say(f"demo folder {self.var_dir} (wiped; logs in {self.rel(self.logs)}/)")
+        self.start_redis()
+        moto_port = self.start_moto()
+        # Migrations and the sample encodes are independent: run them side by side.
+        with open(self.logs / "migrate.log", "wb") as log:
+            migrate = subprocess.Popen(
+                [sys.executable, "manage.py", "migrate", "--noinput"],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.commands.append(self.logs / "migrate.log")
+        try:
+            samples = self.make_samples()
+            if migrate.wait(timeout=COMMAND_TIMEOUT_SECONDS) != 0:
+                raise DemoFailed("manage.py migrate failed")
+        finally:
+            if migrate.poll() is None:
+                migrate.kill()
+                migrate.wait()
+        self.say(f"database ready: SQLite {self.var_dir / 'db.sqlite3'} (migrated)")
+        self.create_queue(moto_port)
+        worker = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
+        worker += ["--exit-when-idle", str(WORKER_IDLE_EXIT_SECONDS)]
+        names = [f"worker-{n}" for n in range(1, WORKERS + 1)]
+        for name in names:  # the log file and the worker id share the name
+            self.workers.append(self.start(name, worker, {"WORKER_ID": name}))
+        listed = ", ".join(names)
+        self.say(
+            f"started {WORKERS} workers ({listed}); logs in {self.rel(self.logs)}/worker-N.log"
+        )
+        self.setup_django()
+        states = self.watch(samples)
+        stop_all(self.workers, WORKER_STOP_SECONDS)
+        codes = ", ".join(str(w.proc.returncode) for w in self.workers)
+        self.say(f"every video finished; workers stopped with SIGTERM (exit codes {codes})")
+        return self.report(states)
+
+    def start_redis(self) -> None:
+        wanted = os.environ.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
+        if redis_answers(wanted):
+            url = redis_with_db(wanted, DEMO_REDIS_DB)
+            self.say(
+                f"Redis: using the real Redis at {redis_place(wanted)}, DB {DEMO_REDIS_DB} "
+                "(the demo writes only its own progress keys there)"
+            )
+        else:
+            server = self.start(
+                "fake-redis",
+                [sys.executable, str(Path(__file__).parent / "demo_support/fake_redis_server.py")],
+                stdout="pipe",
+            )
+            line = server.read_line(SERVICE_START_SECONDS)
+            if not line.isdigit():
+                raise DemoFailed(f"the embedded Redis stand-in did not start:\n{server.tail()}")
+            url = f"redis://127.0.0.1:{line}/0"
+            self.say(
+                f"Redis: nothing answered at {redis_place(wanted)}, so using the embedded "
+                f"stand-in (fakeredis TCP server on 127.0.0.1:{line})"
+            )
+        self.env["REDIS_URL"] = url
+
+    def start_moto(self) -> int:
+        port = free_port()
+        self.moto = self.start(
+            "moto-server", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        )
+        self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        self.say(f"SQS: moto server starting on http://127.0.0.1:{port}")
+        return port
+
+    def create_queue(self, port: int) -> None:
+        deadline = time.monotonic() + SERVICE_START_SECONDS
+        assert self.moto is not None
+        while not port_open(port):
+            if not self.moto.alive or time.monotonic() > deadline:
+                raise DemoFailed(f"moto's server did not start:\n{self.moto.tail()}")
+            time.sleep(0.1)
+        import boto3
+
+        client = boto3.client(
+            "sqs",
+            endpoint_url=self.env["AWS_ENDPOINT_URL"],
+            region_name=AWS_FAKE_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=AWS_FAKE_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=AWS_FAKE_ENV["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=AWS_FAKE_ENV["AWS_SESSION_TOKEN"],
+        )
+        url = client.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+        self.env["VIDEO_SQS_QUEUE_URL"] = url
+        self.say(f"SQS: queue {QUEUE_NAME} created on moto's server")
+
+    def make_samples(self) -> list[Sample]:
+        samples = scaled(SAMPLES, self.args.scale)
+        folder = self.var_dir / "samples"
+        for sample in samples:
+            generate(sample, folder)
+        listed = "; ".join(s.describe() for s in samples)
+        self.say(f"made {len(samples)} sample lectures with ffmpeg lavfi: {listed}")
+        return samples
+
+    def start_upload(self, sample: Sample) -> Child:
+        path = self.var_dir / "samples" / sample.file_name
+        args = [sys.executable, "manage.py", "upload_video", str(path), "--tenant", TENANT]
+        args += ["--create-tenant", "--tenant-name", "Demo Academy", "--title", sample.title]
+        child = self.start(f"upload-{path.stem}", args, stdout="file")
+        self.commands.append(child.log_path)
+        return child
+
+    def upload_result(self, child: Child) -> int:
+        """The id upload_video printed last on stdout, once it has exited."""
+        stop_all([child], SERVICE_STOP_SECONDS)  # exited already: this only closes its files
+        lines = child.out_path.read_text(errors="replace").strip().splitlines()
+        code = child.proc.returncode
+        if code != 0 or not lines or not lines[-1].strip().isdigit():
+            raise DemoFailed(f"manage.py upload_video failed (exit {code}):\n{child.tail()}")
+        return int(lines[-1])
+
+    # -- watching ----------------------------------------------------------------------------
+    def setup_django(self) -> None:
+        """This process reads the demo's rows through the ORM, with the children's settings."""
+        os.environ.clear()
+        os.environ.update(self.env)
+        os.environ["LOG_LEVEL"] = "ERROR"  # keep Django's log lines out of the progress view
+        sys.path.insert(0, str(ROOT))
+        from academy.bootstrap import setup_django
+
+        setup_django()
+
+    def watch(self, samples: list[Sample]) -> list[VideoState]:
+        """Upload the samples one after another (ids follow their order) while every video's
+        row and Redis progress key is shown; returns once all are terminal."""
+        import redis
+
+        from apps.support.video.models import Video
+        from apps.support.video.redis_status_cache import get_video_progress
+
+        states = [VideoState(sample.title) for sample in samples]
+        client = redis.Redis.from_url(
+            self.env["REDIS_URL"], decode_responses=True, socket_timeout=1, socket_connect_timeout=1
+        )
+        self.say(
+            f"uploading with: manage.py upload_video FILE --tenant {TENANT} --create-tenant "
+            '--title "..."; progress from the Redis keys tenant:{t}:video:{v}:progress'
+        )
+        view = ProgressView(self.out, self.tty, started=self.started)
+        next_upload, upload = 0, None
+        try:
+            while True:
+                if upload is not None and not upload.alive:
+                    states[next_upload - 1].video_id = self.upload_result(upload)
+                    upload = None
+                if upload is None and next_upload < len(samples):
+                    upload = self.start_upload(samples[next_upload])
+                    states[next_upload].status = "UPLOADING"
+                    next_upload += 1
+                ids = [s.video_id for s in states if s.video_id is not None]
+                rows = Video.objects.filter(pk__in=ids).values(
+                    "id", "tenant_id", "status", "error_code"
+                )
+                by_id = {r["id"]: r for r in rows}
+                for state in states:
+                    row = by_id.get(state.video_id)
+                    if row is None:
+                        continue
+                    state.tenant_id = row["tenant_id"]
+                    state.status, state.error_code = row["status"], row["error_code"]
+                    try:
+                        record = get_video_progress(client, row["tenant_id"], row["id"])
+                    except (redis.RedisError, OSError):
+                        record = None  # telemetry only: the bar just stops moving
+                    self._apply(state, record)
+                alive = sum(w.alive for w in self.workers)
+                finished = all(s.terminal for s in states)
+                view.update(states, alive, final=finished)
+                if finished:
+                    return states
+                if not alive:
+                    raise DemoFailed("every worker exited before all videos were finished")
+                time.sleep(REFRESH_SECONDS)
+        finally:
+            client.close()
+
+    def _apply(self, state: VideoState, record: dict[str, Any] | None) -> None:
+        when = _parse_time(record.get("updated_at")) if record else None
+        # A real Redis may hold an earlier demo run's keys for the same ids: ignore them.
+        if record is None or when is None or when < self.started_wall:
+            return
+        try:
+            state.percent = float(record.get("percent", 0))
+        except (TypeError, ValueError):
+            state.percent = None
+        state.step = str(record.get("step", ""))
+        state.worker_id = str(record.get("worker_id", ""))
+
+    # -- the end -----------------------------------------------------------------------------
+    def report(self, states: list[VideoState]) -> int:
+        from apps.support.video.models import Video
+
+        rows = []
+        for video in Video.objects.filter(pk__in=[s.video_id for s in states]).order_by("id"):
+            wall = None
+            if video.processing_started_at and video.processing_completed_at:
+                delta = video.processing_completed_at - video.processing_started_at
+                wall = delta.total_seconds()
+            elif (video.stage_timings_ms or {}).get("total"):
+                wall = video.stage_timings_ms["total"] / 1000
+            rows.append(
+                VideoRow(
+                    video_id=video.pk,
+                    title=video.title,
+                    status=video.status,
+                    error_code=video.error_code,
+                    error_message=video.error_message,
+                    renditions=[str(r.get("name", "?")) for r in video.renditions or []],
+                    duration_seconds=video.duration_seconds,
+                    wall_seconds=wall,
+                    master=self.media_root / video.hls_key if video.hls_key else None,
+                )
+            )
+        self.out.write("\n" + format_table(rows) + "\n\n")
+        problems = [
+            f"video {r.video_id} is {r.status}"
+            + (f" ({r.error_code}: {r.error_message})" if r.error_code else "")
+            for r in rows
+            if r.status != "READY"
+        ]
+        for row in rows:
+            if row.status == "READY":
+                error = verify_master(row.master) if row.master else "it has no master playlist"
+                if error:
+                    problems.append(f"video {row.video_id}: {error}")
+        ready = sum(r.status == "READY" for r in rows)
+        if problems:
+            raise DemoFailed("; ".join(problems))
+        self.out.write(
+            f"Checked: all {ready} master playlists decode with ffmpeg (every rendition).\n\n"
+        )
+        self.out.write(playback_hints(rows, self.media_root) + "\n\n")
+        self.say(f"demo finished: {ready}/{len(rows)} videos READY")
+        return 0
+
+    def show_logs(self) -> None:
+        for child in self.workers:
+            self.out.write(f"\n--- last lines of {child.log_path} ---\n{child.tail(20)}\n")
+        if not self.workers:  # it failed before the workers: a command's log says why
+            for log in self.commands[-1:]:
+                text = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+                self.out.write(f"\n--- last lines of {log} ---\n{text}\n")
+
+    def stop_everything(self) -> None:
+        stop_all(self.workers, WORKER_STOP_SECONDS)
+        stop_all([c for c in self.children if c not in self.workers], SERVICE_STOP_SECONDS)
+
+
+def _raise_interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = sys.stdout
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupt)
+
+    # One alarm bounds the whole run, whichever step hangs.
+    def give_up(_signum: int, _frame: Any) -> None:
+        raise DemoTimeout(f"gave up after {args.timeout} s (--timeout)")
+
+    signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(args.timeout)
+    demo = Demo(args, out)
+    code = 1
+    try:
+        code = demo.run()
+    except KeyboardInterrupt:
+        out.write("\ninterrupted: stopping everything the demo started\n")
+        code = 130
+    except DemoFailed as exc:
+        out.write(f"\nDEMO FAILED: {exc}\n")
+        demo.show_logs()
+    except Exception as exc:  # noqa: BLE001 - anything else still ends in logs and cleanup
+        out.write(f"\nDEMO FAILED: {type(exc).__name__}: {exc}\n")
+        demo.show_logs()
+    finally:
+        signal.alarm(0)
+        # Cleanup is bounded (SIGKILL after a timeout) and must not be cut short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        demo.stop_everything()
+        out.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

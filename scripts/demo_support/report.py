@@ -1,0 +1,86 @@
+"""The closing table, the playback hints, and the check that each master playlist decodes."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+# Decoding a few seconds of every rendition takes well under this on a busy machine.
+VERIFY_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    video_id: int
+    title: str
+    status: str
+    error_code: str
+    error_message: str
+    renditions: list[str]
+    duration_seconds: float | None
+    wall_seconds: float | None
+    master: Path | None
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def format_table(rows: list[VideoRow]) -> str:
+    header = ("ID", "TITLE", "STATUS", "RENDITIONS", "DURATION", "WALL TIME", "MASTER PLAYLIST")
+    body = [
+        (
+            str(r.video_id),
+            r.title,
+            f"{r.status} ({r.error_code})" if r.error_code else r.status,
+            "/".join(r.renditions) or "-",
+            _seconds(r.duration_seconds),
+            _seconds(r.wall_seconds),
+            str(r.master) if r.master else "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in body)])
+
+
+def verify_master(master: Path) -> str | None:
+    """None when every stream of every rendition decodes; otherwise what went wrong."""
+    if not master.is_file():
+        return f"{master} does not exist"
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error"]
+    cmd += ["-protocol_whitelist", "file", "-i", str(master), "-map", "0", "-f", "null", "-"]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=VERIFY_TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"decoding {master.name} took over {VERIFY_TIMEOUT_SECONDS} s"
+    if done.returncode != 0 or done.stderr.strip():
+        return f"ffmpeg could not decode it: {done.stderr.strip()[-1000:] or done.returncode}"
+    return None
+
+
+def playback_hints(rows: list[VideoRow], media_root: Path) -> str:
+    ready = [r for r in rows if r.status == "READY" and r.master]
+    if not ready:
+        return ""
+    first = ready[0].master
+    assert first is not None
+    url_path = first.relative_to(media_root).as_posix()
+    return "\n".join(
+        [
+            "Play a result:",
+            f"  ffplay {first}",
+            f"  vlc {first}",
+            "or serve the media folder over HTTP and open the URL in any HLS player:",
+            f"  python3 -m http.server 8000 --bind 127.0.0.1 --directory {media_root}",
+            f"  http://127.0.0.1:8000/{url_path}",
+        ]
+    )
