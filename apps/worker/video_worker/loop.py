@@ -181,7 +181,7 @@ class WorkerLoop:
         return min(backoff * 2, ERROR_BACKOFF_MAX)
 
     def _heartbeat_log(self) -> None:
-        while not self.stopping.wait(self.heartbeat_seconds):
+        while not self._done.wait(self.heartbeat_seconds):
             self.log.info(
                 "WORKER_HEARTBEAT",
                 iterations=self.iterations,
