@@ -23,7 +23,7 @@ lint: $(STAMP)
 
 test: $(STAMP) services
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -p no:randomly tests
+	$(BIN)/python -m pytest tests
 
 demo: $(STAMP) ffmpeg
 	$(BIN)/python scripts/demo.py
