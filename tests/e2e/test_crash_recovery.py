@@ -27,9 +27,11 @@ from tests.media import make_clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# 640x360 encodes at ~10x real time with both cores (veryfast): a 50 s clip gives an encode
-# of ~5 s, long enough to kill, freeze or outlive a lease in the middle of it.
+# 640x360 encodes at 10-12x real time with both cores (veryfast): a 50 s clip gives an encode
+# of 4-9 s (idle to loaded machine), long enough to kill or freeze in the middle of it; the
+# long-job test wants an encode of several leases, ~8 s or more.
 CLIP_SECONDS = 50
+LONG_CLIP_SECONDS = 100
 # Short lease and TTL so that recovery takes seconds: the heartbeat is refreshed every 1 s.
 LEASE_SECONDS = 4
 HEARTBEAT_TTL = 3
@@ -44,6 +46,12 @@ RECOVERY_BOUND_SECONDS = 30
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     return make_clip(tmp_path_factory.mktemp("clips") / "lecture.mp4", 640, 360, CLIP_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clips") / "long-lecture.mp4"
+    return make_clip(path, 640, 360, LONG_CLIP_SECONDS)
 
 
 @pytest.fixture
@@ -241,10 +249,10 @@ def test_frozen_worker_past_its_lease_is_fenced_out_when_it_wakes(
 
 
 def test_long_job_with_a_short_lease_is_never_reclaimed_while_its_worker_lives(
-    sqs, spawn, make_video, clip, storage_root
+    sqs, spawn, make_video, long_clip, storage_root
 ):
     lease = 2  # well under the encode: the worker renews it every TTL/3 = 1 s
-    video = make_video(clip)
+    video = make_video(long_clip)
     worker = spawn("worker", worker_args(None), **env(VIDEO_LEASE_SECONDS=lease))
     reconcile = spawn("reconcile", RECONCILE, **env(VIDEO_LEASE_SECONDS=lease))
     sqs.send(video.pk, video.tenant_id)

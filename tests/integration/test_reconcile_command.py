@@ -101,7 +101,7 @@ def test_mark_enqueued_touches_only_uploaded_rows_and_only_once_when_stale(backe
 
 
 # -- the command in-process -------------------------------------------------------------------
-pytestmark_db = pytest.mark.django_db(transaction=True)
+TRANSACTIONAL_DB = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def sent_video_ids(queue: SqsFixture) -> list[int]:
     return sorted(b["video_id"] for b in bodies)
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_json_run_reclaims_dead_jobs_and_resends_lost_enqueues(cfg, sqs, rows, mixed):
     out, _ = run("--json")
     report = json.loads(out)  # exactly one JSON object, nothing else on stdout
@@ -238,7 +238,7 @@ def test_json_run_reclaims_dead_jobs_and_resends_lost_enqueues(cfg, sqs, rows, m
     assert sent_video_ids(sqs) == []
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_human_summary(cfg, sqs, rows, mixed):
     out, _ = run()
     assert out.splitlines()[0] == (
@@ -250,7 +250,7 @@ def test_human_summary(cfg, sqs, rows, mixed):
     assert f"video {mixed.stale}: re-enqueued: stale_uploaded" in out
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_dry_run_changes_nothing(cfg, sqs, rows, mixed):
     before = rows.snapshot()
     out, _ = run("--dry-run")
@@ -263,7 +263,7 @@ def test_dry_run_changes_nothing(cfg, sqs, rows, mixed):
     assert sent_video_ids(sqs) == []
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_force_reclaims_a_healthy_job_on_operator_request(cfg, sqs, rows):
     healthy = rows.processing("w-ok", lease_left=200, started_ago=60, heartbeat=True)
     report = json.loads(run("--force", "--video-id", str(healthy), "--json")[0])
@@ -278,7 +278,7 @@ def test_force_reclaims_a_healthy_job_on_operator_request(cfg, sqs, rows):
         assert info.value.returncode == 2
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_redis_down_reclaims_on_lease_expiry_only_and_says_so(cfg, sqs, rows, mixed):
     cfg.CONFIG = dataclasses.replace(cfg.CONFIG, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     out, _ = run()
@@ -320,7 +320,7 @@ def run_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_sqs_down_single_run_exits_1_with_a_clear_message(tmp_path, rows):
     expired = rows.processing("w-dead", lease_left=-5, started_ago=60, heartbeat=False)
     down = types.SimpleNamespace(
@@ -336,8 +336,8 @@ def test_sqs_down_single_run_exits_1_with_a_clear_message(tmp_path, rows):
     assert rows.status(expired) == "UPLOADED"  # the stale rule re-sends it later
 
 
-@pytestmark_db
-def test_database_down_single_run_exits_1_with_a_clear_message(tmp_path, sqs):
+@TRANSACTIONAL_DB
+def test_database_down_single_run_exits_1_and_loop_keeps_trying(tmp_path, sqs):
     env = process_env(sqs, tmp_path)
     env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{free_port()}/nowhere"
     done = run_process(env)
@@ -345,9 +345,22 @@ def test_database_down_single_run_exits_1_with_a_clear_message(tmp_path, sqs):
     assert "Is the database (DATABASE_URL) reachable?" in done.stderr
     assert "Traceback" not in done.stderr
     assert "postgres://" not in done.stdout + done.stderr
+    loop = ProcessLog(
+        "reconcile", [sys.executable, "manage.py", COMMAND, "--loop", "0.3"], env, tmp_path
+    )
+    try:
+        wait_until(lambda: len(loop.events("RECONCILE_TICK")) >= 3, 30, what="three ticks")
+        loop.signal(signal.SIGTERM)
+        assert loop.wait(15) == 0, loop.tail()
+        ticks = loop.events("RECONCILE_TICK")
+        stages = {e["stage"] for t in ticks for e in t["errors"]}
+        assert stages == {"list_processing", "list_stale_uploaded"}
+        assert {t["level"] for t in ticks} == {"warning"} and loop.problems() == []
+    finally:
+        loop.kill()
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_loop_retries_a_failed_resend_when_sqs_comes_back_and_stops_on_sigterm(tmp_path, rows):
     expired = rows.processing("w-dead", lease_left=-5, started_ago=60, heartbeat=False)
     port = free_port()
@@ -388,7 +401,7 @@ def test_loop_retries_a_failed_resend_when_sqs_comes_back_and_stops_on_sigterm(t
             server.stop()
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 def test_loop_stops_on_sigint_while_waiting(tmp_path, sqs):
     loop = ProcessLog(
         "reconcile",
@@ -409,7 +422,7 @@ def test_loop_stops_on_sigint_while_waiting(tmp_path, sqs):
 
 
 # -- two reconcilers at once ------------------------------------------------------------------
-@pytestmark_db
+@TRANSACTIONAL_DB
 @pytest.mark.postgres
 def test_two_reconcilers_in_threads_reclaim_each_video_once(sqs, rows):
     videos = [
@@ -447,7 +460,7 @@ def test_two_reconcilers_in_threads_reclaim_each_video_once(sqs, rows):
     assert {s["reason"] for s in lost} <= {rc.NOT_RECLAIMABLE}
 
 
-@pytestmark_db
+@TRANSACTIONAL_DB
 @pytest.mark.postgres
 def test_two_reconciler_processes_reclaim_each_video_once(tmp_path, sqs, rows):
     videos = [
