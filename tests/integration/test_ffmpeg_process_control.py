@@ -135,8 +135,8 @@ def test_every_call_is_whitelisted_forced_and_runs_in_the_work_folder(tmp_path, 
 
     calls = [line.split("\t") for line in log.read_text().splitlines()]
     names = [args.split()[0] for _, args in calls]
-    assert names.count("ffmpeg") == 2  # the ladder and the thumbnail
-    assert names.count("ffprobe") >= 2  # the upload, then the segments it produced
+    assert names.count("ffmpeg") == 1  # the ladder, thumbnail included: one pass
+    assert names.count("ffprobe") >= 1  # the upload
     for cwd, args in calls:
         assert cwd == str(work_dir.resolve())
         assert "-protocol_whitelist file " in args
@@ -145,3 +145,22 @@ def test_every_call_is_whitelisted_forced_and_runs_in_the_work_folder(tmp_path, 
             assert " -i file:source.mp4" in args or args.endswith(" file:source.mp4")
         if args.startswith("ffmpeg"):
             assert "-f mov " in args  # the probed demuxer, never a second guess
+
+
+def test_master_without_codecs_is_completed_from_the_segments(tmp_path, work_dir):
+    # An ffmpeg that writes a master without RESOLUTION and CODECS (as 5.1 may, when it could
+    # not read the codec parameters in time): the adapter probes the segments and fills them in.
+    real = shlex.quote(shutil.which("ffmpeg"))
+    stripping = _script(
+        tmp_path / "ffmpeg-bare-master",
+        f'{real} "$@" || exit $?\n'
+        'if [ -f out/master.m3u8 ]; then\n'
+        "  sed -i 's/,RESOLUTION=[0-9x]*//; s/,CODECS=\"[^\"]*\"//' out/master.m3u8\n"
+        "fi\n",
+    )
+    output = FfmpegTranscoder(ffmpeg_bin=stripping).transcode(
+        work_dir / "source.mp4", work_dir, _never, lambda: None
+    )
+    master = (output.output_dir / output.master_playlist).read_text()
+    assert 'RESOLUTION=320x180,CODECS="avc1.' in master
+    assert "mp4a.40.2" in master

@@ -36,15 +36,21 @@ def ladder_command(
     renditions: Sequence[Rendition],
     segment_seconds: int,
     preset: str,
+    thumbnail: tuple[float, int, int] | None = None,
 ) -> list[str]:
-    """One decode, `split` into every rendition, libx264 + AAC, muxed as HLS with a master."""
+    """One decode, `split` into every rendition, libx264 + AAC, muxed as HLS with a master.
+
+    With `thumbnail` (at seconds, width, height) one more branch of the same decode writes
+    the JPEG of the first frame at or after that instant: no second pass over the upload.
+    """
     upload = ffmpeg.input(file_url(source), **guarded_input_options(demuxer))
     picture = upload[str(video_index)]
     if fps > MAX_FPS:
         picture = picture.filter("fps", MAX_FPS)
         fps = MAX_FPS
     # Convert once before the split: every rendition is 8-bit 4:2:0 (High profile players).
-    branches = picture.filter("format", "yuv420p").filter_multi_output("split", len(renditions))
+    outputs = len(renditions) + (1 if thumbnail else 0)
+    branches = picture.filter("format", "yuv420p").filter_multi_output("split", outputs)
     streams = []
     options: dict[str, str | int] = {}
     var_stream_map = []
@@ -86,10 +92,31 @@ def ladder_command(
         master_pl_name=MASTER_PLAYLIST,
         var_stream_map=" ".join(var_stream_map),
     )
+    if thumbnail:
+        at_seconds, width, height = thumbnail
+        frame = (
+            branches.stream(len(renditions))
+            .filter("select", f"gte(t,{at_seconds:.3f})")
+            .filter("scale", width, height)
+            .filter("setsar", 1)
+        )
+        output = ffmpeg.merge_outputs(output, _thumbnail_output(frame))
     return (
         output.global_args(*_QUIET, "-progress", "pipe:1")
         .overwrite_output()
         .compile(cmd=ffmpeg_bin)
+    )
+
+
+def _thumbnail_output(frame):
+    return ffmpeg.output(
+        frame,
+        f"{OUTPUT_DIR}/{THUMBNAIL}",
+        vframes=1,
+        **{"q:v": 3},
+        update=1,
+        map_metadata=-1,
+        f="image2",
     )
 
 
@@ -115,13 +142,4 @@ def thumbnail_command(
         file_url(source), ss=f"{at_seconds:.3f}", **guarded_input_options(demuxer)
     )
     frame = upload[str(video_index)].filter("scale", width, height).filter("setsar", 1)
-    output = ffmpeg.output(
-        frame,
-        f"{OUTPUT_DIR}/{THUMBNAIL}",
-        vframes=1,
-        **{"q:v": 3},
-        update=1,
-        map_metadata=-1,
-        f="image2",
-    )
-    return output.global_args(*_QUIET).overwrite_output().compile(cmd=ffmpeg_bin)
+    return _thumbnail_output(frame).global_args(*_QUIET).overwrite_output().compile(cmd=ffmpeg_bin)

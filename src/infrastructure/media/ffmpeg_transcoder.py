@@ -25,7 +25,12 @@ from src.application.ports.transcoder import (
 from src.infrastructure.media import ffmpeg_command
 from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
 from src.infrastructure.media.ladder import DEFAULT_LADDER, Rendition, Rung, plan_ladder
-from src.infrastructure.media.master_playlist import aac_codec, avc_codec, complete_master
+from src.infrastructure.media.master_playlist import (
+    aac_codec,
+    avc_codec,
+    complete_master,
+    read_variants,
+)
 from src.infrastructure.media.probe import SourceInfo, parse_probe, probe_command, probe_failure
 from src.infrastructure.media.process_runner import ProcessResult, ProcessStalled, run_process
 
@@ -120,7 +125,10 @@ class FfmpegTranscoder(Transcoder):
         timings["transcode"] = _ms_since(started)
 
         started = time.monotonic()
-        self._thumbnail(relative, work_dir, info, should_stop)
+        thumbnail = out_dir / ffmpeg_command.THUMBNAIL
+        if not (thumbnail.is_file() and thumbnail.stat().st_size > 0):
+            # The encode's own thumbnail branch found no frame (odd timestamps): seek for one.
+            self._thumbnail(relative, work_dir, info, should_stop)
         timings["thumbnail"] = _ms_since(started)
         on_progress(100.0, "thumbnail")
 
@@ -238,6 +246,10 @@ class FfmpegTranscoder(Transcoder):
             renditions=renditions,
             segment_seconds=self.segment_seconds,
             preset=self.preset,
+            thumbnail=(
+                info.probe.duration_seconds * self.thumbnail_at,
+                *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),
+            ),
         )
         progress = FfmpegProgress()
         duration = info.probe.duration_seconds
@@ -288,6 +300,9 @@ class FfmpegTranscoder(Transcoder):
             raise VideoProcessingError(
                 ErrorCode.TRANSCODE_FAILED, "ffmpeg wrote no master playlist"
             )
+        trusted = _variants_as_planned(master, renditions, info.audio_index is not None)
+        if trusted is not None:
+            return trusted
         expected = {}
         for rendition in renditions:
             video, audio = self._segment_streams(out_dir, work_dir, rendition, should_stop)
@@ -364,6 +379,29 @@ class FfmpegTranscoder(Transcoder):
             if target.is_file() and target.stat().st_size > 0:
                 return
         raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, "no frame for the thumbnail")
+
+
+def _variants_as_planned(
+    master: Path, renditions: list[Rendition], has_audio: bool
+) -> dict[str, dict[str, str]] | None:
+    """ffmpeg's own master, when it already names every planned variant with the planned
+    RESOLUTION, a BANDWIDTH and CODECS for each stream: then no segment needs probing."""
+    _header, variants = read_variants(master)
+    by_uri = {variant.uri: variant.attributes for variant in variants}
+    if sorted(by_uri) != sorted(r.playlist for r in renditions):
+        return None
+    for rendition in renditions:
+        attrs = by_uri[rendition.playlist]
+        codecs = attrs.get("CODECS", "").strip('"').split(",")
+        if (
+            attrs.get("RESOLUTION") != f"{rendition.width}x{rendition.height}"
+            or not attrs.get("BANDWIDTH", "").isdigit()
+            or not codecs[0].startswith("avc1.")
+            or (len(codecs) == 2) != has_audio
+            or (has_audio and not codecs[1].startswith("mp4a."))
+        ):
+            return None
+    return by_uri
 
 
 def _inside(source: Path, work_dir: Path) -> str:
