@@ -154,14 +154,26 @@ def main() -> None:
     b = statistics.median(r["job_s"] for r in worker_runs)
     a_cpu = statistics.median(c for _, c in bare_runs)
     b_cpu = statistics.median(r["cpu_s"] for r in worker_runs)
-    print(f"\nsource: {WIDTH}x{HEIGHT}, {args.seconds} s, ladder {[r.name for r in plan_ladder(WIDTH, HEIGHT)]}")
-    print(f"{'run':>4} {'bare wall s':>12} {'bare CPU s':>11} {'job wall s':>11} {'ffmpeg in job s':>16} {'process s':>10} {'process CPU s':>14} {'worker MB':>10} {'ffmpeg MB':>10}")
+    print(
+        f"\nsource: {WIDTH}x{HEIGHT}, {args.seconds} s, ladder {[r.name for r in plan_ladder(WIDTH, HEIGHT)]}"
+    )
+    print(
+        f"{'run':>4} {'bare wall s':>12} {'bare CPU s':>11} {'job wall s':>11} {'ffmpeg in job s':>16} {'process s':>10} {'process CPU s':>14} {'worker MB':>10} {'ffmpeg MB':>10}"
+    )
     for i, ((x, c), r) in enumerate(zip(bare_runs, worker_runs, strict=True)):
-        print(f"{i + 1:>4} {x:>12.2f} {c:>11.2f} {r['job_s']:>11.2f} {r['transcode_s']:>16.2f} {r['process_s']:>10.2f} {r['cpu_s']:>14.2f} {r['worker_mb']:>10.1f} {r['ffmpeg_mb']:>10.1f}")
-    print(f"\nworker job wall / bare ffmpeg wall (median): {b / a:.3f}  -> overhead {100 * (b / a - 1):+.1f}%")
-    print(f"worker process CPU (python + ffprobe + ffmpeg, start-up included) / bare ffmpeg CPU: {b_cpu / a_cpu:.3f}  -> overhead {100 * (b_cpu / a_cpu - 1):+.1f}%")
+        print(
+            f"{i + 1:>4} {x:>12.2f} {c:>11.2f} {r['job_s']:>11.2f} {r['transcode_s']:>16.2f} {r['process_s']:>10.2f} {r['cpu_s']:>14.2f} {r['worker_mb']:>10.1f} {r['ffmpeg_mb']:>10.1f}"
+        )
+    print(
+        f"\nworker job wall / bare ffmpeg wall (median): {b / a:.3f}  -> overhead {100 * (b / a - 1):+.1f}%"
+    )
+    print(
+        f"worker process CPU (python + ffprobe + ffmpeg, start-up included) / bare ffmpeg CPU: {b_cpu / a_cpu:.3f}  -> overhead {100 * (b_cpu / a_cpu - 1):+.1f}%"
+    )
     print(f"stage timings of the last job (ms): {worker_runs[-1]['timings']}")
-    print(f"peak RSS: worker process {max(r['worker_mb'] for r in worker_runs):.1f} MB, its ffmpeg {max(r['ffmpeg_mb'] for r in worker_runs):.1f} MB")
+    print(
+        f"peak RSS: worker process {max(r['worker_mb'] for r in worker_runs):.1f} MB, its ffmpeg {max(r['ffmpeg_mb'] for r in worker_runs):.1f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -184,3 +184,15 @@ class FileOpenWatch:
             self.touched = False
         finally:
             os.close(self._fd)
+
+
+def decodes(master: Path) -> subprocess.CompletedProcess:
+    """Decode an HLS master playlist end to end (every variant it names), as a player would."""
+    cmd = ["ffmpeg", "-v", "error", "-protocol_whitelist", "file,hls", "-i", str(master)]
+    return subprocess.run(
+        [*cmd, "-map", "0", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

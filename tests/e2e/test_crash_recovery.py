@@ -22,8 +22,7 @@ import redis
 from apps.support.video import redis_status_cache as cache
 from apps.support.video.models import Tenant, Video
 from tests.e2e.harness import TEST_REDIS_URL, ProcessLog, wait_until, worker_args
-from tests.e2e.test_pipeline_ffmpeg import decodes
-from tests.media import make_clip
+from tests.media import decodes, make_clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ import pytest
 
 from apps.support.video.models import Video
 from tests.e2e.harness import ROOT, base_env, worker_args
-from tests.media import make_clip, make_hls_playlist, truncate_copy
+from tests.media import decodes, make_clip, make_hls_playlist, truncate_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -28,27 +28,6 @@ def upload(env: dict[str, str], path, tenant_slug: str) -> int:
     )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.strip().splitlines()[-1])
-
-
-def decodes(master) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-protocol_whitelist",
-            "file,hls",
-            "-i",
-            str(master),
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_good_and_hostile_uploads_through_one_worker(

@@ -154,8 +154,8 @@ def test_master_without_codecs_is_completed_from_the_segments(tmp_path, work_dir
     stripping = _script(
         tmp_path / "ffmpeg-bare-master",
         f'{real} "$@" || exit $?\n'
-        'if [ -f out/master.m3u8 ]; then\n'
-        "  sed -i 's/,RESOLUTION=[0-9x]*//; s/,CODECS=\"[^\"]*\"//' out/master.m3u8\n"
+        "if [ -f out/master.m3u8 ]; then\n"
+        '  sed -i \'s/,RESOLUTION=[0-9x]*//; s/,CODECS="[^"]*"//\' out/master.m3u8\n'
         "fi\n",
     )
     output = FfmpegTranscoder(ffmpeg_bin=stripping).transcode(

@@ -15,6 +15,7 @@ from src.application.ports.video_repository import (
     VideoResult,
     VideoStatus,
     exhausted_message,
+    ready_fields,
 )
 
 
@@ -115,21 +116,7 @@ class InMemoryVideoRepository(VideoRepository):
             if self._held(lease) is None:
                 return False
             self._update(
-                lease.video_id,
-                status=VideoStatus.READY,
-                leased_by="",
-                leased_until=None,
-                error_code="",
-                error_message="",
-                hls_key=result.hls_key,
-                thumbnail_key=result.thumbnail_key,
-                duration_seconds=result.duration_seconds,
-                width=result.width,
-                height=result.height,
-                size_bytes=result.size_bytes,
-                renditions=list(result.renditions),
-                stage_timings_ms=dict(result.stage_timings_ms),
-                processing_completed_at=self._clock(),
+                lease.video_id, **ready_fields(result), processing_completed_at=self._clock()
             )
             return True
 

@@ -187,3 +187,22 @@ class VideoRepository(abc.ABC):
 def exhausted_message(attempts: int, last_error: str) -> str:
     """The error message of a video that ran out of attempts."""
     return f"attempts exhausted ({attempts}); last error: {last_error or 'none recorded'}"[:2000]
+
+
+def ready_fields(result: VideoResult) -> dict[str, Any]:
+    """The row's fields once a job completed with `result` (shared by every adapter)."""
+    return {
+        "status": VideoStatus.READY,
+        "leased_by": "",
+        "leased_until": None,
+        "error_code": "",
+        "error_message": "",
+        "hls_key": result.hls_key,
+        "thumbnail_key": result.thumbnail_key,
+        "duration_seconds": result.duration_seconds,
+        "width": result.width,
+        "height": result.height,
+        "size_bytes": result.size_bytes,
+        "renditions": list(result.renditions),
+        "stage_timings_ms": dict(result.stage_timings_ms),
+    }

@@ -27,6 +27,7 @@ from src.application.ports.video_repository import (
     VideoResult,
     VideoStatus,
     exhausted_message,
+    ready_fields,
 )
 
 S = Video.Status
@@ -174,21 +175,7 @@ class DjangoVideoRepository(VideoRepository):
     def complete(self, lease: Lease, result: VideoResult) -> bool:
         return bool(
             self._fenced(lease).update(
-                status=S.READY,
-                leased_by="",
-                leased_until=None,
-                error_code="",
-                error_message="",
-                hls_key=result.hls_key,
-                thumbnail_key=result.thumbnail_key,
-                duration_seconds=result.duration_seconds,
-                width=result.width,
-                height=result.height,
-                size_bytes=result.size_bytes,
-                renditions=list(result.renditions),
-                stage_timings_ms=dict(result.stage_timings_ms),
-                processing_completed_at=Now(),
-                updated_at=Now(),
+                **ready_fields(result), processing_completed_at=Now(), updated_at=Now()
             )
         )
 
