@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 
+import pytest
 from structlog.testing import capture_logs
 
 from apps.worker.video_worker.loop import WorkerLoop
@@ -113,3 +114,26 @@ def test_visibility_cap_resends_instead_of_extending(tmp_path):
     assert (row.status, row.error_code) == (VideoStatus.UPLOADED, "VISIBILITY_CAP_REACHED")
     assert len(w.queue.sent) == 1 and w.queue.sent[0]["video_id"] == vid
     assert w.queue.deleted == [msg.receipt_handle]
+
+
+class _LatePollQueue(InMemoryQueue):
+    """A long poll that is answered only after the worker has walked away from it."""
+
+    def receive(self, wait_seconds, visibility_timeout=None):
+        time.sleep(0.5)
+        return super().receive(0)
+
+
+@pytest.mark.parametrize("fast_ack", [False, True])
+def test_message_of_an_abandoned_poll(fast_ack):
+    from apps.worker.video_worker.poller import InterruptiblePoller
+
+    queue = _LatePollQueue()
+    msg = queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
+    poller = InterruptiblePoller(queue, 20, 30, return_abandoned=not fast_ack)
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+    assert poller.poll(stop)[0] is None
+    assert poller.drain(5) == 1
+    # Off: handed straight back. On: never ChangeMessageVisibility (invariant 9).
+    assert queue.visibility_changes == ([] if fast_ack else [(msg.receipt_handle, 0)])

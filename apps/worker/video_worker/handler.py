@@ -61,20 +61,31 @@ class VideoMessageHandler:
             receipt_handle_suffix=message.receipt_handle_suffix,
             trace_id=message.attributes.get("trace_id", ""),
         )
+        # Parsing is pure and takes microseconds, so the receipt log line can carry the ids
+        # and the fast ack still happens right after receipt, before any I/O.
+        try:
+            job = parse_job_message(message.body, message.attributes.get("trace_id", ""))
+            rejected = ""
+        except MessageRejected as exc:
+            job, rejected = None, str(exc)
+        if job is not None:
+            log = log.bind(
+                request_id=job.request_id, video_id=job.video_id, tenant_id=job.tenant_id
+            )
+        log.info(
+            "SQS_MESSAGE_RECEIVED",
+            message_id=message.message_id,
+            receive_count=message.receive_count,
+        )
         fast_acked = False
         if self.config.fast_ack:
             self.queue.delete(message)
             fast_acked = True
             log.info("VIDEO_FAST_ACK_APPLIED")
-        try:
-            job = parse_job_message(message.body, message.attributes.get("trace_id", ""))
-        except MessageRejected as exc:
-            log.warning("SQS_MESSAGE_RECEIVED", message_id=message.message_id)
-            return self._reject(log, message, fast_acked, str(exc))
-        log = log.bind(request_id=job.request_id, video_id=job.video_id, tenant_id=job.tenant_id)
-        log.info("SQS_MESSAGE_RECEIVED", receive_count=message.receive_count)
-        if not fast_acked:
+        else:
             log.info("VIDEO_FAST_ACK_SKIPPED", reason="VIDEO_FAST_ACK=0")
+        if job is None:
+            return self._reject(log, message, fast_acked, rejected)
 
         row = self.repository.get(job.video_id)
         if row is None:

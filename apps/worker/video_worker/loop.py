@@ -53,7 +53,9 @@ class WorkerLoop:
         self.grace_seconds = grace_seconds
         self.max_messages = max_messages
         self.exit_when_idle = exit_when_idle
-        self.poller = InterruptiblePoller(queue, wait_seconds, visibility_timeout)
+        self.poller = InterruptiblePoller(
+            queue, wait_seconds, visibility_timeout, return_abandoned=not handler.config.fast_ack
+        )
         self.heartbeat_seconds = heartbeat_seconds
         self.stopping = threading.Event()
         self._signals: list[str] = []

@@ -15,11 +15,19 @@ STOP_CHECK_SECONDS = 0.1
 
 class InterruptiblePoller:
     def __init__(
-        self, queue: VideoQueue, wait_seconds: int, visibility_timeout: int | None
+        self,
+        queue: VideoQueue,
+        wait_seconds: int,
+        visibility_timeout: int | None,
+        return_abandoned: bool = True,
     ) -> None:
         self.queue = queue
         self.wait_seconds = wait_seconds
         self.visibility_timeout = visibility_timeout
+        # Fast-ack mode never calls ChangeMessageVisibility (ARCHITECTURE invariant 9): a
+        # message an abandoned poll got then returns after its visibility timeout, and the
+        # row, still UPLOADED, is re-enqueued by reconcile if it does not.
+        self.return_abandoned = return_abandoned
         self._abandoned: list[threading.Thread] = []
 
     def drain(self, timeout: float, cancel: threading.Event | None = None) -> int:
@@ -55,7 +63,7 @@ class InterruptiblePoller:
                 state["received_at"] = time.monotonic()
                 abandoned = state["abandoned"]
                 done.set()
-            if abandoned and msg is not None:
+            if abandoned and msg is not None and self.return_abandoned:
                 # We stopped while this poll was open: hand the message straight back.
                 try:
                     self.queue.change_visibility(msg, 0)
