@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import AWS_ENV, ProcessLog, SqsFixture, base_env, database_url, free_port
+from tests.e2e.harness import (
+    AWS_ENV,
+    TEST_REDIS_URL,
+    ProcessLog,
+    SqsFixture,
+    base_env,
+    database_url,
+    free_port,
+)
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +64,13 @@ def tenant(transactional_db):
 @pytest.fixture
 def make_video(tenant, storage_root):
     """An UPLOADED video whose source file is in local storage."""
+    import redis
+
     from apps.support.video.models import Video
+    from apps.support.video.redis_status_cache import heartbeat_key, progress_key
     from src.application.storage_keys import source_key
+
+    stale_redis = redis.Redis.from_url(TEST_REDIS_URL)
 
     def make(source: Path | None = None, content: bytes = b"fake source bytes", t=None):
         t = t or tenant
@@ -69,6 +82,9 @@ def make_video(tenant, storage_root):
         target.write_bytes(source.read_bytes() if source else content)
         Video.objects.filter(pk=video.pk).update(source_key=key)
         video.refresh_from_db()
+        # Each test run has a fresh database, so ids repeat across runs while Redis keeps
+        # keys for up to an hour: start every video without an earlier run's telemetry.
+        stale_redis.delete(progress_key(t.id, video.id), heartbeat_key(t.id, video.id))
         return video
 
     return make
