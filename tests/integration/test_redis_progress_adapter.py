@@ -1,0 +1,52 @@
+"""RedisProgressAdapter against the real Redis: contract keys, TTLs, and Redis down."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import redis
+
+from apps.support.video.redis_status_cache import heartbeat_key, progress_key
+from src.application.ports.progress import TelemetryUnavailable
+from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
+from tests.e2e.harness import TEST_REDIS_URL, free_port
+
+
+@pytest.fixture
+def ids():
+    tenant, video = random.randrange(10**6, 10**9), random.randrange(10**6, 10**9)
+    yield tenant, video
+    redis.Redis.from_url(TEST_REDIS_URL).delete(
+        progress_key(tenant, video), heartbeat_key(tenant, video)
+    )
+
+
+def test_progress_refreshes_heartbeat_with_contract_ttls(ids):
+    tenant, video = ids
+    adapter = RedisProgressAdapter(redis_client(TEST_REDIS_URL), heartbeat_ttl=45)
+    adapter.record_progress(tenant, video, 140.0, "transcode", "worker-a")
+    raw = redis.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+    record = json.loads(raw.get(f"tenant:{tenant}:video:{video}:progress"))
+    assert record["percent"] == 100.0  # clamped
+    assert (record["step"], record["worker_id"]) == ("transcode", "worker-a")
+    assert 3590 < raw.ttl(f"tenant:{tenant}:video:{video}:progress") <= 3600
+    assert raw.get(f"tenant:{tenant}:video:{video}:heartbeat") == "worker-a"
+    assert 40 < raw.ttl(f"tenant:{tenant}:video:{video}:heartbeat") <= 45
+    assert adapter.has_heartbeat(tenant, video)
+    assert adapter.get_progress(tenant, video)["percent"] == 100.0
+    adapter.delete_heartbeat(tenant, video)
+    assert not adapter.has_heartbeat(tenant, video)
+
+
+def test_redis_down_is_telemetry_unavailable_not_a_missing_heartbeat(ids):
+    tenant, video = ids
+    adapter = RedisProgressAdapter(redis_client(f"redis://127.0.0.1:{free_port()}/0"))
+    for call in (
+        lambda: adapter.has_heartbeat(tenant, video),
+        lambda: adapter.set_heartbeat(tenant, video, "w"),
+        lambda: adapter.record_progress(tenant, video, 5, "transcode", "w"),
+    ):
+        with pytest.raises(TelemetryUnavailable, match="redis unavailable"):
+            call()
