@@ -137,3 +137,15 @@ def test_message_of_an_abandoned_poll(fast_ack):
     assert poller.drain(5) == 1
     # Off: handed straight back. On: never ChangeMessageVisibility (invariant 9).
     assert queue.visibility_changes == ([] if fast_ack else [(msg.receipt_handle, 0)])
+
+
+def test_message_answered_as_the_stop_arrives_is_not_handled():
+    from apps.worker.video_worker.poller import InterruptiblePoller
+
+    queue = InMemoryQueue()
+    msg = queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
+    stop = threading.Event()
+    stop.set()  # the stop and the poll's answer land in the same check interval
+    got, _ = InterruptiblePoller(queue, 20, 30).poll(stop)
+    assert got is None
+    assert queue.visibility_changes == [(msg.receipt_handle, 0)]

@@ -63,14 +63,8 @@ class InterruptiblePoller:
                 state["received_at"] = time.monotonic()
                 abandoned = state["abandoned"]
                 done.set()
-            if abandoned and msg is not None and self.return_abandoned:
-                # We stopped while this poll was open: hand the message straight back.
-                try:
-                    self.queue.change_visibility(msg, 0)
-                except Exception as exc:  # noqa: BLE001
-                    structlog.get_logger().warning(
-                        "SQS_RETURN_MESSAGE_FAILED", error=f"{type(exc).__name__}: {exc}"
-                    )
+            if abandoned and msg is not None:
+                self._give_back(msg)  # we stopped while this poll was open
 
         thread = threading.Thread(target=run, name="sqs-poll", daemon=True)
         thread.start()
@@ -84,4 +78,20 @@ class InterruptiblePoller:
                 break
         if "error" in state:
             raise state["error"]
-        return state.get("message"), state.get("received_at", time.monotonic())
+        message = state.get("message")
+        if message is not None and stop.is_set():
+            # The answer and the stop came together: a stopping worker starts no new job.
+            self._give_back(message)
+            return None, time.monotonic()
+        return message, state.get("received_at", time.monotonic())
+
+    def _give_back(self, message: QueueMessage) -> None:
+        """Make a message we will not handle visible again at once (never in fast-ack mode)."""
+        if not self.return_abandoned:
+            return
+        try:
+            self.queue.change_visibility(message, 0)
+        except Exception as exc:  # noqa: BLE001 - SQS down too: its timeout brings it back
+            structlog.get_logger().warning(
+                "SQS_RETURN_MESSAGE_FAILED", error=f"{type(exc).__name__}: {exc}"
+            )
