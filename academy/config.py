@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -47,7 +47,6 @@ class AppConfig:
     reenqueue_after_seconds: int
     work_dir: str
     log_level: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def heartbeat_interval(self) -> float:

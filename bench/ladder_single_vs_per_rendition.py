@@ -46,7 +46,10 @@ def make_source(path: Path, seconds: int) -> None:
     )
 
 
-def _command(renditions: list[Rendition]) -> list[str]:
+def ladder_cmd(
+    renditions: list[Rendition], thumbnail: tuple[float, int, int] | None = None
+) -> list[str]:
+    """The adapter's ladder command on the benchmark's source (worker_overhead reuses it)."""
     return ladder_command(
         ffmpeg_bin="ffmpeg",
         source="source.mp4",
@@ -57,6 +60,7 @@ def _command(renditions: list[Rendition]) -> list[str]:
         renditions=renditions,
         segment_seconds=SEGMENT_SECONDS,
         preset=PRESET,
+        thumbnail=thumbnail,
     )
 
 
@@ -70,13 +74,13 @@ def _fresh_job(root: Path, source: Path) -> Path:
 
 def single_pass(root: Path, source: Path, ladder: list[Rendition]) -> None:
     job = _fresh_job(root, source)
-    subprocess.run(_command(ladder), cwd=job, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(ladder_cmd(ladder), cwd=job, stdout=subprocess.DEVNULL, check=True)
 
 
 def per_rendition(root: Path, source: Path, ladder: list[Rendition]) -> None:
     job = _fresh_job(root, source)
     for rendition in ladder:
-        subprocess.run(_command([rendition]), cwd=job, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(ladder_cmd([rendition]), cwd=job, stdout=subprocess.DEVNULL, check=True)
 
 
 def measure(run: Callable[[], None]) -> tuple[float, float]:

@@ -25,15 +25,14 @@ import time
 from pathlib import Path
 
 from bench.ladder_single_vs_per_rendition import (
-    FPS,
     HEIGHT,
-    PRESET,
     SEGMENT_SECONDS,
     WIDTH,
+    ladder_cmd,
     make_source,
 )
 from bench.support import ROOT, bench_env, enqueue, make_videos, read_events
-from src.infrastructure.media.ffmpeg_command import ladder_command, thumbnail_size
+from src.infrastructure.media.ffmpeg_command import thumbnail_size
 from src.infrastructure.media.ladder import plan_ladder
 
 
@@ -80,17 +79,8 @@ def bare(source: Path, seconds: int) -> tuple[float, float]:
     try:
         shutil.copy(source, job / "source.mp4")
         (job / "out").mkdir()
-        cmd = ladder_command(
-            ffmpeg_bin="ffmpeg",
-            source="source.mp4",
-            demuxer="mov",
-            video_index=0,
-            audio_index=1,
-            fps=FPS,
-            renditions=plan_ladder(WIDTH, HEIGHT),
-            segment_seconds=SEGMENT_SECONDS,
-            preset=PRESET,
-            thumbnail=(seconds * 0.1, *thumbnail_size(WIDTH, HEIGHT)),
+        cmd = ladder_cmd(
+            plan_ladder(WIDTH, HEIGHT), (seconds * 0.1, *thumbnail_size(WIDTH, HEIGHT))
         )
         t = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=job, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -142,7 +132,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
-    assert PRESET  # the worker's transcoder uses the same preset by default
     with bench_env("overhead") as env:
         source = env.storage_root.parent / "source.mp4"
         make_source(source, args.seconds)

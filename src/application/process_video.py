@@ -18,8 +18,7 @@ from src.application.ports.video_repository import Lease, VideoRepository, Video
 
 @dataclass
 class JobOutcome:
-    published: bool
-    hls_key: str = ""
+    hls_key: str
     stage_timings_ms: dict[str, int] = field(default_factory=dict)
 
 
@@ -88,7 +87,7 @@ class ProcessVideo:
                 raise JobCancelled(LEASE_LOST)
             timings["complete"] = _ms(t)
             timings["total"] = _ms(started)
-            return JobOutcome(published=True, hls_key=hls_key, stage_timings_ms=timings)
+            return JobOutcome(hls_key=hls_key, stage_timings_ms=timings)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
 

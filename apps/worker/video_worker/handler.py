@@ -96,12 +96,15 @@ class VideoMessageHandler:
             return self._settled(log, message, fast_acked, "skip:cancel", status=row.status)
 
         t = time.monotonic()
-        lease = self.repository.try_claim_video(
-            job.video_id, self.config.worker_id, self.config.lease_seconds
-        )
+        lease = None
+        if row.status == VideoStatus.UPLOADED:  # any other status: the claim cannot win
+            lease = self.repository.try_claim_video(
+                job.video_id, self.config.worker_id, self.config.lease_seconds
+            )
         claim_ms = int((time.monotonic() - t) * 1000)
         if lease is None:
-            row = self.repository.get(job.video_id)
+            if row.status == VideoStatus.UPLOADED:  # lost the race, or attempts ran out
+                row = self.repository.get(job.video_id)
             status = row.status if row else "missing"
             if row is not None and row.status == VideoStatus.FAILED:
                 if row.error_code == ErrorCode.MAX_ATTEMPTS_EXCEEDED:
@@ -207,8 +210,8 @@ class VideoMessageHandler:
         if not took:
             log.error("VIDEO_LEASE_LOST", error_code=err.code)
             return self._settled(log, message, fast_acked, "skip:claimed")
-        row = self.repository.get(lease.video_id)
-        if row is not None and row.status == VideoStatus.UPLOADED:
+        status, error_code = self.repository.fail_outcome(lease.attempt, err.code, err.retryable)
+        if status == VideoStatus.UPLOADED:
             delay = retry_delay(max(lease.attempt, message.receive_count), self.retry_base_seconds)
             log.warning(
                 "VIDEO_PROCESSING_RETRY",
@@ -220,7 +223,7 @@ class VideoMessageHandler:
             return self._result(log, "retry")
         log.error(
             "VIDEO_PROCESSING_FAILED",
-            error_code=row.error_code if row else err.code,
+            error_code=error_code,
             error_message=err.message[:500],
             retryable=err.retryable,
         )

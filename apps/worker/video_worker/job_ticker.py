@@ -42,7 +42,6 @@ class JobTicker:
         self._published: tuple[float, str] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-ticker", daemon=True)
-        self.renewals = 0
         self.log = structlog.get_logger().bind(video_id=lease.video_id, tenant_id=lease.tenant_id)
 
     def on_progress(self, percent: float, step: str) -> None:
@@ -86,7 +85,6 @@ class JobTicker:
             return True
         if renewed is not None:
             self.lease = renewed
-            self.renewals += 1
             return True
         reason = LEASE_LOST
         try:

@@ -132,7 +132,6 @@ class WorkerLoop:
                     message, received_at = self.poller.poll(self.stopping, wait)
                     if message is None:
                         continue
-                    last_message = time.monotonic()
                     result = self.handler.handle(message, received_at)
                     self.handled += 1
                     self.results[result] = self.results.get(result, 0) + 1

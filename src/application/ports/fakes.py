@@ -80,7 +80,6 @@ class InMemoryProgress(ProgressPort):
     def __init__(self) -> None:
         self.progress: dict[tuple[int, int], dict[str, Any]] = {}
         self.heartbeats: dict[tuple[int, int], str] = {}
-        self.heartbeat_writes = 0
         self.available = True
 
     def _check(self) -> None:
@@ -99,7 +98,6 @@ class InMemoryProgress(ProgressPort):
     def set_heartbeat(self, tenant_id, video_id, worker_id) -> None:
         self._check()
         self.heartbeats[(tenant_id, video_id)] = worker_id
-        self.heartbeat_writes += 1
 
     def has_heartbeat(self, tenant_id, video_id) -> bool:
         self._check()

@@ -17,9 +17,6 @@ class VideoStatus(enum.StrEnum):
     CANCELED = "CANCELED"
 
 
-TERMINAL_STATUSES = frozenset({VideoStatus.READY, VideoStatus.FAILED, VideoStatus.CANCELED})
-
-
 @dataclass(frozen=True)
 class Lease:
     """Proof of ownership returned by a successful claim; every later write is fenced on it."""
