@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import threading
 
-CANCEL = "cancel"
-LEASE_LOST = "lease_lost"
-SHUTDOWN = "shutdown"
-VISIBILITY_CAP = "visibility_cap"
+from src.application.domain import StopReason
 
 
 class JobControl:
     def __init__(self) -> None:
-        self._reason: str | None = None
+        self._reason: StopReason | None = None
         self._lock = threading.Lock()
         self.stopped = threading.Event()
 
-    def stop(self, reason: str) -> bool:
+    def stop(self, reason: StopReason) -> bool:
         """Ask the job to stop; the first reason wins. Returns whether this call set it."""
         with self._lock:
             if self._reason is not None:
                 return False
-            self._reason = reason
+            self._reason = StopReason(reason)
         self.stopped.set()
         return True
 
-    @property
-    def reason(self) -> str | None:
+    def stop_reason(self) -> StopReason | None:
+        """Why the job must stop, or None while it may go on (the transcoder's StopCheck)."""
         return self._reason
 
-    def should_stop(self) -> str | None:
-        return self._reason
+    def should_stop(self) -> bool:
+        return self._reason is not None

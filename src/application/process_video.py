@@ -9,11 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from src.application import storage_keys
-from src.application.errors import ErrorCode, JobCancelled, VideoProcessingError
-from src.application.job_control import LEASE_LOST, JobControl
+from src.application.domain import (
+    ErrorCode,
+    JobStopped,
+    Lease,
+    StopReason,
+    VideoProcessingError,
+)
+from src.application.job_control import JobControl
 from src.application.ports.storage import Storage, StorageError
 from src.application.ports.transcoder import ProgressCallback, Transcoder
-from src.application.ports.video_repository import Lease, VideoRepository, VideoResult
+from src.application.ports.video_repository import VideoRepository, VideoResult
 
 
 @dataclass
@@ -47,7 +53,7 @@ class ProcessVideo:
     def __call__(
         self, lease: Lease, on_progress: ProgressCallback, control: JobControl
     ) -> JobOutcome:
-        """Run the job; raises VideoProcessingError or JobCancelled. Always removes its folder."""
+        """Run the job; raises VideoProcessingError or JobStopped. Always removes its folder."""
         started = time.monotonic()
         timings: dict[str, int] = {}
         work_dir = self.make_work_dir(lease)
@@ -55,7 +61,7 @@ class ProcessVideo:
             source = self._download(lease, work_dir, timings)
             self._check(control)
             on_progress(0.0, "transcode")
-            output = self.transcoder.transcode(source, work_dir, on_progress, control.should_stop)
+            output = self.transcoder.transcode(source, work_dir, on_progress, control.stop_reason)
             timings.update(output.stage_timings_ms)
             self._check(control)
             on_progress(100.0, "upload")
@@ -64,9 +70,7 @@ class ProcessVideo:
             try:
                 self.storage.put_directory(output.output_dir, prefix)
             except StorageError as exc:
-                raise VideoProcessingError(
-                    ErrorCode.STORAGE_FAILED, str(exc), retryable=True
-                ) from exc
+                raise VideoProcessingError(ErrorCode.STORAGE_FAILED, str(exc)) from exc
             timings["upload"] = _ms(t)
             hls_key = f"{prefix}/{output.master_playlist}"
             result = VideoResult(
@@ -83,8 +87,8 @@ class ProcessVideo:
             if not self.repository.complete(lease, result):
                 # Fenced out: what we stored sits under our own prefix, which no row names.
                 self.storage.delete_prefix(prefix + "/")
-                control.stop(LEASE_LOST)
-                raise JobCancelled(LEASE_LOST)
+                control.stop(StopReason.LEASE_LOST)
+                raise JobStopped(StopReason.LEASE_LOST)
             timings["complete"] = _ms(t)
             timings["total"] = _ms(started)
             return JobOutcome(hls_key=hls_key, stage_timings_ms=timings)
@@ -93,8 +97,9 @@ class ProcessVideo:
 
     @staticmethod
     def _check(control: JobControl) -> None:
-        if control.reason:
-            raise JobCancelled(control.reason)
+        reason = control.stop_reason()
+        if reason is not None:
+            raise JobStopped(reason)
 
     def _download(self, lease: Lease, work_dir: Path, timings: dict[str, int]) -> Path:
         t = time.monotonic()
@@ -111,6 +116,6 @@ class ProcessVideo:
                 ErrorCode.SOURCE_MISSING, f"source object {lease.source_key} does not exist"
             ) from None
         except StorageError as exc:
-            raise VideoProcessingError(ErrorCode.STORAGE_FAILED, str(exc), retryable=True) from exc
+            raise VideoProcessingError(ErrorCode.STORAGE_FAILED, str(exc)) from exc
         timings["download"] = _ms(t)
         return target

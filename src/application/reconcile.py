@@ -37,9 +37,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from src.application.domain import VideoStatus
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import VideoQueue
-from src.application.ports.video_repository import ProcessingRow, VideoRepository, VideoStatus
+from src.application.ports.video_repository import ProcessingRow, VideoRepository
 
 # The first heartbeat lands just after the claim; on a loaded machine that can take a moment,
 # so a claim younger than this is never judged by its heartbeat, whatever the TTL.

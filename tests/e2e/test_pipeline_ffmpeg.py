@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from apps.support.video.models import Video
+from src.application.domain import ErrorCode
 from tests.e2e.harness import ROOT, base_env, worker_args
 from tests.media import decodes, make_clip, make_hls_playlist, truncate_copy
 
@@ -60,12 +61,12 @@ def test_good_and_hostile_uploads_through_one_worker(
     assert status == {
         "480p-with-audio": ("READY", ""),
         "360p-no-audio": ("READY", ""),
-        "truncated": ("FAILED", "PROBE_FAILED"),
+        "truncated": ("FAILED", ErrorCode.PROBE_FAILED),
         "text": ("FAILED", status["text"][1]),
-        "playlist": ("FAILED", "UNSUPPORTED_MEDIA"),
-        "zero-byte": ("FAILED", "PROBE_FAILED"),
+        "playlist": ("FAILED", ErrorCode.UNSUPPORTED_MEDIA),
+        "zero-byte": ("FAILED", ErrorCode.PROBE_FAILED),
     }
-    assert status["text"][1] in ("UNSUPPORTED_MEDIA", "PROBE_FAILED")
+    assert status["text"][1] in (ErrorCode.UNSUPPORTED_MEDIA, ErrorCode.PROBE_FAILED)
 
     good = rows["480p-with-audio"]
     assert [r["name"] for r in good.renditions] == ["480p", "360p"], "never upscale"

@@ -11,8 +11,9 @@ import pytest
 
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository, db_now
 from apps.support.video.models import Tenant
+from src.application.domain import ErrorCode, Lease
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
-from src.application.ports.video_repository import Lease, VideoRepository, VideoResult
+from src.application.ports.video_repository import VideoRepository, VideoResult
 
 # Backend name -> Django database alias (None: the in-memory fake, no database).
 ALIASES: dict[str, str | None] = {"memory": None, "sqlite": "sqlite", "postgres": "default"}
@@ -91,6 +92,6 @@ def fenced_writes(repo: VideoRepository, lease: Lease) -> dict[str, object]:
     return {
         "renew_lease": repo.renew_lease(lease, 600),
         "complete": repo.complete(lease, VideoResult(hls_key=f"from-{lease.worker_id}")),
-        "fail": repo.fail(lease, "TRANSCODE_FAILED", "stale", retryable=False),
+        "fail": repo.fail(lease, ErrorCode.TRANSCODE_FAILED, "stale", retryable=False),
         "release": repo.release(lease),
     }

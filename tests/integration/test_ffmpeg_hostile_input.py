@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from src.application.errors import ErrorCode, VideoProcessingError
+from src.application.domain import ErrorCode, VideoProcessingError
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
 from tests.media import (
     FileOpenWatch,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from src.application.errors import ErrorCode, JobCancelled, VideoProcessingError
+from src.application.domain import ErrorCode, JobStopped, StopReason, VideoProcessingError
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
 from src.infrastructure.media.input_guard import FORMAT_WHITELIST
 from tests.media import is_running, make_clip, processes_in
@@ -75,13 +75,13 @@ def test_cancel_mid_encode_kills_ffmpeg_and_raises_job_cancelled(tmp_path):
             seen["pids"] = processes_in(work_dir)
             seen["at"] = time.monotonic()
 
-    def should_stop() -> str | None:
-        return "cancel" if "pids" in seen else None
+    def stop_reason() -> str | None:
+        return StopReason.CANCELED if "pids" in seen else None
 
     transcoder = FfmpegTranscoder(poll_interval=0.05)
-    with pytest.raises(JobCancelled) as caught:
-        transcoder.transcode(source, work_dir, on_progress, should_stop)
-    assert caught.value.reason == "cancel"
+    with pytest.raises(JobStopped) as caught:
+        transcoder.transcode(source, work_dir, on_progress, stop_reason)
+    assert caught.value.reason == StopReason.CANCELED
     assert seen["pids"], "ffmpeg was running in the work folder when the cancel came"
     assert time.monotonic() - seen["at"] < 3
     assert not any(is_running(pid) for pid in seen["pids"])
@@ -89,9 +89,11 @@ def test_cancel_mid_encode_kills_ffmpeg_and_raises_job_cancelled(tmp_path):
 
 
 def test_stop_before_start_runs_nothing(work_dir):
-    with pytest.raises(JobCancelled) as caught:
-        FfmpegTranscoder().transcode(work_dir / "source.mp4", work_dir, _never, lambda: "shutdown")
-    assert caught.value.reason == "shutdown"
+    with pytest.raises(JobStopped) as caught:
+        FfmpegTranscoder().transcode(
+            work_dir / "source.mp4", work_dir, _never, lambda: StopReason.SHUTDOWN
+        )
+    assert caught.value.reason == StopReason.SHUTDOWN
     assert not (work_dir / "out").exists()
 
 

@@ -11,7 +11,9 @@ from django.db.models import DateTimeField, ExpressionWrapper
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from academy.adapters.db.django.repositories_video import DjangoVideoRepository
 from apps.support.video.models import Tenant, Video
+from src.application.domain import VideoStatus
 
 # Enough rows that a sequential scan is not the obvious plan; few enough to insert in a blink.
 ROWS_PER_STATUS = {"READY": 4000, "FAILED": 300, "UPLOADED": 40, "PROCESSING": 40}
@@ -25,6 +27,24 @@ def test_tenant_and_video_are_in_the_admin():
         assert column in video_admin.list_display
     for column in ("status", "tenant", "attempts"):
         assert column in video_admin.list_filter
+
+
+def test_the_model_offers_exactly_the_domain_statuses():
+    # One definition: a status added to the domain appears in the model (and needs a migration).
+    assert Video.Status.choices == [(s.value, s.label) for s in VideoStatus]
+    assert Video._meta.get_field("status").choices == Video.Status.choices
+    assert Video._meta.get_field("status").max_length >= max(len(s) for s in VideoStatus)
+    assert Video.Status.AWAITING_UPLOAD.label == "Awaiting upload"
+
+
+@pytest.mark.django_db
+def test_every_domain_status_survives_a_round_trip_through_the_row():
+    tenant = Tenant.objects.create(slug="status-round-trip", name="Statuses")
+    repo = DjangoVideoRepository()
+    for status in VideoStatus:
+        video = Video.objects.create(tenant=tenant, status=status)
+        record = repo.get(video.pk)
+        assert record.status is status
 
 
 @pytest.fixture

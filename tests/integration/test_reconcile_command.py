@@ -29,8 +29,8 @@ from academy.adapters.db.django.repositories_video import DjangoVideoRepository
 from apps.support.video import redis_status_cache as cache
 from apps.support.video.models import Tenant, Video
 from src.application import reconcile as rc
+from src.application.domain import VideoStatus
 from src.application.ports.fakes import InMemoryProgress
-from src.application.ports.video_repository import VideoStatus
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
 from tests.e2e.conftest import moto_endpoint, sqs
 from tests.e2e.harness import (

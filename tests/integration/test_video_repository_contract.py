@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 
-from src.application.ports.video_repository import VideoResult, VideoStatus
+from src.application.domain import ErrorCode, VideoStatus, exhausted_message
+from src.application.ports.video_repository import VideoResult
 from tests.integration.repo_backends import (
     DJANGO_DB,
     SHORT_LEASE_SECONDS,
@@ -108,7 +109,7 @@ def test_claim_of_a_finished_video_is_none(backend: Backend, final: VideoStatus)
     if final == VideoStatus.READY:
         assert backend.repo.complete(lease, RESULT)
     elif final == VideoStatus.FAILED:
-        assert backend.repo.fail(lease, "INVALID_MEDIA", "not a video", retryable=False)
+        assert backend.repo.fail(lease, ErrorCode.UNSUPPORTED_MEDIA, "not a video", retryable=False)
     else:
         assert backend.repo.cancel(video_id)
     before = backend.repo.get(video_id)
@@ -165,10 +166,12 @@ def test_complete_writes_the_result_and_clears_the_lease(backend: Backend):
 def test_fail_with_attempts_left(backend: Backend, retryable: bool, status: VideoStatus):
     """Retryable: back to UPLOADED, the attempt counted and the error kept. Otherwise final."""
     video_id, lease = backend.claimed_video()
-    assert backend.repo.fail(lease, "STORAGE_TIMEOUT", "S3 read timed out", retryable=retryable)
+    assert backend.repo.fail(
+        lease, ErrorCode.STORAGE_FAILED, "S3 read timed out", retryable=retryable
+    )
     row = backend.repo.get(video_id)
     assert row.status == status
-    assert (row.error_code, row.error_message) == ("STORAGE_TIMEOUT", "S3 read timed out")
+    assert (row.error_code, row.error_message) == (ErrorCode.STORAGE_FAILED, "S3 read timed out")
     assert (row.leased_by, row.leased_until, row.attempts) == ("", None, 1)
     assert (row.processing_completed_at is not None) == (not retryable)
     again = backend.repo.try_claim_video(video_id, "worker-b")
@@ -183,10 +186,12 @@ def test_retryable_failure_on_the_last_attempt_is_max_attempts_exceeded(
 ):
     backend = make_backend(max_attempts=1)
     video_id, lease = backend.claimed_video()
-    assert backend.repo.fail(lease, "STORAGE_TIMEOUT", "S3 read timed out", retryable=True)
+    assert backend.repo.fail(lease, ErrorCode.STORAGE_FAILED, "S3 read timed out", retryable=True)
     row = backend.repo.get(video_id)
-    assert (row.status, row.error_code) == (VideoStatus.FAILED, "MAX_ATTEMPTS_EXCEEDED")
-    assert "STORAGE_TIMEOUT" in row.error_message
+    assert (row.status, row.error_code) == (VideoStatus.FAILED, ErrorCode.MAX_ATTEMPTS_EXCEEDED)
+    assert (
+        row.error_message == "attempts exhausted (1); last error: STORAGE_FAILED: S3 read timed out"
+    )
     assert backend.repo.try_claim_video(video_id, "worker-b") is None
 
 
@@ -292,7 +297,7 @@ def test_lease_token_grows_by_one_on_every_claim(make_backend: BackendFactory):
         return lease
 
     assert repo.release(claim())
-    assert repo.fail(claim(), "STORAGE_TIMEOUT", "retry", retryable=True)
+    assert repo.fail(claim(), ErrorCode.STORAGE_FAILED, "retry", retryable=True)
     claim()
     assert repo.try_reclaim_video(video_id, force=True)
     assert repo.complete(claim(), RESULT)
@@ -338,7 +343,7 @@ def test_fencing_the_same_worker_after_a_reclaim(backend: Backend):
     assert new is not None and new.token == old.token + 1
     assert repo.renew_lease(old) is None
     assert repo.complete(old, VideoResult(hls_key="stale")) is False
-    assert repo.fail(old, "X", "stale", retryable=False) is False
+    assert repo.fail(old, ErrorCode.INTERNAL_ERROR, "stale", retryable=False) is False
     assert repo.release(old) is False
     assert repo.get(video_id).status == VideoStatus.PROCESSING
     assert repo.complete(new, RESULT)
@@ -357,14 +362,33 @@ def test_attempts_run_out_after_max_attempts(make_backend: BackendFactory, after
         if after_each_claim == "reclaim":
             assert repo.try_reclaim_video(video_id, force=True)
         else:
-            assert repo.fail(lease, "STORAGE_TIMEOUT", f"try {attempt}", retryable=True)
+            assert repo.fail(lease, ErrorCode.STORAGE_FAILED, f"try {attempt}", retryable=True)
     if after_each_claim == "reclaim":
         # Nothing has failed yet: the claim that would pass the limit is what gives up.
         row = repo.get(video_id)
         assert (row.status, row.attempts) == (VideoStatus.UPLOADED, max_attempts)
     assert repo.try_claim_video(video_id, "worker-last") is None
     row = repo.get(video_id)
-    assert (row.status, row.error_code) == (VideoStatus.FAILED, "MAX_ATTEMPTS_EXCEEDED")
-    assert f"attempts exhausted ({max_attempts})" in row.error_message
+    assert (row.status, row.error_code) == (VideoStatus.FAILED, ErrorCode.MAX_ATTEMPTS_EXCEEDED)
+    last = (
+        "none recorded" if after_each_claim == "reclaim" else f"STORAGE_FAILED: try {max_attempts}"
+    )
+    assert row.error_message == f"attempts exhausted ({max_attempts}); last error: {last}"
     assert (row.attempts, row.lease_token, row.leased_by) == (max_attempts, max_attempts, "")
     assert repo.try_claim_video(video_id, "worker-later") is None
+
+
+def test_a_claim_past_the_limit_names_the_last_recorded_error(make_backend: BackendFactory):
+    # The fake and the database word the exhausted message identically, to the byte.
+    backend = make_backend(max_attempts=2)
+    repo = backend.repo
+    video_id = backend.new_video()
+    assert repo.fail(repo.try_claim_video(video_id, "w1"), ErrorCode.STORAGE_FAILED, "slow", True)
+    assert repo.try_claim_video(video_id, "w2") is not None
+    assert repo.try_reclaim_video(video_id, force=True)  # the second worker died
+    assert repo.try_claim_video(video_id, "w3") is None
+    row = repo.get(video_id)
+    assert (row.status, row.error_code) == (VideoStatus.FAILED, ErrorCode.MAX_ATTEMPTS_EXCEEDED)
+    assert row.error_message == exhausted_message(2, ErrorCode.STORAGE_FAILED, "slow")
+    assert row.error_message == "attempts exhausted (2); last error: STORAGE_FAILED: slow"
+    assert row.processing_completed_at is not None

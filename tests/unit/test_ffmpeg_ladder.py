@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from src.application.errors import ErrorCode, VideoProcessingError
+from src.application.domain import ErrorCode, VideoProcessingError
 from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
 from src.infrastructure.media.ladder import DEFAULT_LADDER, Rung, plan_ladder
 from src.infrastructure.media.master_playlist import avc_codec, complete_master

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from src.application import reconcile as rc
+from src.application.domain import Lease, VideoStatus
 from src.application.ports.fakes import InMemoryProgress, InMemoryQueue
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
-from src.application.ports.video_repository import Lease, VideoStatus
 
 TENANT = 7
 LEASE = 120

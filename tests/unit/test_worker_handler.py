@@ -11,8 +11,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from academy.config import load_config
-from apps.worker.video_worker.handler import VideoMessageHandler, retry_delay
-from src.application.errors import ErrorCode, VideoProcessingError
+from apps.worker.video_worker.handler import VideoMessageHandler
+from src.application.domain import ErrorCode, VideoProcessingError, VideoStatus
 from src.application.ports.fakes import (
     FakeTranscoder,
     InMemoryProgress,
@@ -20,7 +20,7 @@ from src.application.ports.fakes import (
     InMemoryStorage,
 )
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
-from src.application.ports.video_repository import VideoResult, VideoStatus
+from src.application.ports.video_repository import VideoResult
 from src.application.process_video import ProcessVideo
 
 
@@ -154,7 +154,7 @@ def test_non_retryable_failure_ends_failed(tmp_path):
     result, logs = w.handle(msg)
     assert result == "fail"
     row = w.repo.get(vid)
-    assert (row.status, row.error_code) == (VideoStatus.FAILED, "UNSUPPORTED_MEDIA")
+    assert (row.status, row.error_code) == (VideoStatus.FAILED, ErrorCode.UNSUPPORTED_MEDIA)
     assert w.queue.deleted == [msg.receipt_handle]
     assert "VIDEO_PROCESSING_FAILED" in events(logs)
     assert not list(w.work_root.iterdir())
@@ -172,17 +172,13 @@ def test_retryable_failure_backs_off_then_exhausts(tmp_path, fast_ack):
         results.append(result)
     assert results == ["retry", "retry", "fail"]
     row = w.repo.get(vid)
-    assert (row.status, row.error_code) == (VideoStatus.FAILED, "MAX_ATTEMPTS_EXCEEDED")
+    assert (row.status, row.error_code) == (VideoStatus.FAILED, ErrorCode.MAX_ATTEMPTS_EXCEEDED)
     if fast_ack:
         assert [s["delay_seconds"] for s in w.queue.sent] == [30, 60]
         assert w.queue.visibility_changes == []
     else:
         assert [s for _, s in w.queue.visibility_changes] == [30, 60]
         assert w.queue.sent == []
-
-
-def test_retry_delay_doubles_and_caps():
-    assert [retry_delay(n) for n in (1, 2, 3, 10)] == [30, 60, 120, 900]
 
 
 def test_shutdown_mid_job_releases_without_counting_attempt(tmp_path):
@@ -246,4 +242,4 @@ def test_missing_source_is_a_clear_failure(tmp_path):
     w.storage.objects.clear()
     result, _ = w.handle(w.message(vid))
     assert result == "fail"
-    assert w.repo.get(vid).error_code == "SOURCE_MISSING"
+    assert w.repo.get(vid).error_code == ErrorCode.SOURCE_MISSING

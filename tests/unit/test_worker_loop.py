@@ -14,9 +14,9 @@ from structlog.testing import capture_logs
 
 from apps.worker.video_worker.loop import WorkerLoop
 from apps.worker.video_worker.visibility import VisibilityExtender
-from src.application.job_control import VISIBILITY_CAP, JobControl
+from src.application.domain import ErrorCode, StopReason, VideoStatus
+from src.application.job_control import JobControl
 from src.application.ports.fakes import FakeTranscoder, InMemoryQueue
-from src.application.ports.video_repository import VideoStatus
 from tests.unit.test_worker_handler import World
 
 
@@ -96,7 +96,7 @@ def test_visibility_extender_extends_then_fails_closed_at_cap():
     extender.start()
     assert control.stopped.wait(5), "extender never hit the cap"
     extender.stop()
-    assert control.reason == VISIBILITY_CAP
+    assert control.stop_reason() == StopReason.VISIBILITY_CAP
     assert extender.extensions >= 2
     assert all(seconds == 1 for _, seconds in queue.visibility_changes)
 
@@ -106,12 +106,12 @@ def test_visibility_cap_resends_instead_of_extending(tmp_path):
     vid = w.video()
     msg = w.message(vid)
     received = w.queue.receive(0)
-    stop_soon = threading.Timer(0.3, w.handler.stop_current, args=(VISIBILITY_CAP,))
+    stop_soon = threading.Timer(0.3, w.handler.stop_current, args=(StopReason.VISIBILITY_CAP,))
     stop_soon.start()
     result = w.handler.handle(received)
     assert result == "retry"
     row = w.repo.get(vid)
-    assert (row.status, row.error_code) == (VideoStatus.UPLOADED, "VISIBILITY_CAP_REACHED")
+    assert (row.status, row.error_code) == (VideoStatus.UPLOADED, ErrorCode.VISIBILITY_CAP_REACHED)
     assert len(w.queue.sent) == 1 and w.queue.sent[0]["video_id"] == vid
     assert w.queue.deleted == [msg.receipt_handle]
 

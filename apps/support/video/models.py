@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from src.application.domain import VideoStatus
+
 
 class Tenant(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
@@ -16,12 +18,8 @@ class Tenant(models.Model):
 
 
 class Video(models.Model):
-    class Status(models.TextChoices):
-        UPLOADED = "UPLOADED"
-        PROCESSING = "PROCESSING"
-        READY = "READY"
-        FAILED = "FAILED"
-        CANCELED = "CANCELED"
+    # The lifecycle's statuses are defined once, in the domain; the choices follow them.
+    Status = models.TextChoices("Status", [(s.name, (s.value, s.label)) for s in VideoStatus])
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="videos")
     title = models.CharField(max_length=300, blank=True, default="")
@@ -57,13 +55,13 @@ class Video(models.Model):
             models.Index(
                 fields=["leased_until"],
                 name="video_processing_lease_idx",
-                condition=Q(status="PROCESSING"),
+                condition=Q(status=VideoStatus.PROCESSING),
             ),
             # Lost enqueues: "UPLOADED rows older than N" is a range scan on updated_at.
             models.Index(
                 fields=["updated_at"],
                 name="video_uploaded_updated_idx",
-                condition=Q(status="UPLOADED"),
+                condition=Q(status=VideoStatus.UPLOADED),
             ),
             models.Index(fields=["tenant", "status"], name="video_tenant_status_idx"),
         ]

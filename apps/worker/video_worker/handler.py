@@ -11,21 +11,23 @@ from academy.config import AppConfig
 from apps.worker.video_worker.job_ticker import JobTicker
 from apps.worker.video_worker.rate_limited import RateLimitedWarning
 from apps.worker.video_worker.visibility import VisibilityExtender
-from src.application.errors import ErrorCode, JobCancelled, VideoProcessingError
-from src.application.job_control import CANCEL, LEASE_LOST, SHUTDOWN, VISIBILITY_CAP, JobControl
+from src.application.domain import (
+    RETRY_BASE_SECONDS,
+    ErrorCode,
+    JobStopped,
+    Lease,
+    StopReason,
+    VideoProcessingError,
+    VideoStatus,
+    fail_outcome,
+    retry_delay,
+)
+from src.application.job_control import JobControl
 from src.application.messages import MessageRejected, parse_job_message
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import QueueMessage, VideoQueue
-from src.application.ports.video_repository import Lease, VideoRepository, VideoStatus
+from src.application.ports.video_repository import VideoRepository
 from src.application.process_video import ProcessVideo
-
-# Retry backoff: 30 s, 60 s, 120 s … capped at 15 min (SQS's DelaySeconds maximum).
-RETRY_BASE_SECONDS = 30
-RETRY_MAX_SECONDS = 900
-
-
-def retry_delay(count: int, base: int = RETRY_BASE_SECONDS) -> int:
-    return int(min(base * 2 ** max(count - 1, 0), RETRY_MAX_SECONDS))
 
 
 class VideoMessageHandler:
@@ -50,7 +52,7 @@ class VideoMessageHandler:
         self._current_lock = threading.Lock()
 
     # -- called from the signal path -------------------------------------------------------
-    def stop_current(self, reason: str = SHUTDOWN) -> bool:
+    def stop_current(self, reason: StopReason = StopReason.SHUTDOWN) -> bool:
         with self._current_lock:
             return self.current.stop(reason) if self.current else False
 
@@ -149,7 +151,7 @@ class VideoMessageHandler:
             if extender:
                 extender.start()
             outcome = self.process(lease, ticker.on_progress, control)
-        except JobCancelled as exc:
+        except JobStopped as exc:
             return self._stopped(log, message, fast_acked, ticker.lease, exc.reason, request_id)
         except VideoProcessingError as exc:
             ticker.stop()
@@ -157,9 +159,7 @@ class VideoMessageHandler:
             return self._failed(log, message, fast_acked, ticker.lease, exc, request_id)
         except Exception as exc:
             log.exception("VIDEO_JOB_ERROR")
-            err = VideoProcessingError(
-                ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", retryable=True
-            )
+            err = VideoProcessingError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
             return self._failed(log, message, fast_acked, ticker.lease, err, request_id)
         finally:
             ticker.stop()
@@ -180,17 +180,16 @@ class VideoMessageHandler:
         return self._result(log, "ok")
 
     def _stopped(self, log, message, fast_acked, lease, reason, request_id) -> str:
-        if reason == LEASE_LOST:
+        if reason == StopReason.LEASE_LOST:
             log.error("VIDEO_LEASE_LOST")
             return self._settled(log, message, fast_acked, "skip:claimed")
-        if reason == CANCEL:
+        if reason == StopReason.CANCELED:
             log.info("VIDEO_CANCELED")
             return self._settled(log, message, fast_acked, "skip:cancel")
-        if reason == VISIBILITY_CAP:
+        if reason == StopReason.VISIBILITY_CAP:
             err = VideoProcessingError(
                 ErrorCode.VISIBILITY_CAP_REACHED,
                 "job outlived SQS's 12-hour visibility limit",
-                retryable=True,
             )
             # This receipt cannot be hidden any longer: a retry needs a fresh message.
             return self._failed(log, message, fast_acked, lease, err, request_id, resend=True)
@@ -210,8 +209,10 @@ class VideoMessageHandler:
         if not took:
             log.error("VIDEO_LEASE_LOST", error_code=err.code)
             return self._settled(log, message, fast_acked, "skip:claimed")
-        status, error_code = self.repository.fail_outcome(lease.attempt, err.code, err.retryable)
-        if status == VideoStatus.UPLOADED:
+        failure = fail_outcome(
+            lease.attempt, self.repository.max_attempts, err.code, err.message, err.retryable
+        )
+        if failure.will_retry:
             delay = retry_delay(max(lease.attempt, message.receive_count), self.retry_base_seconds)
             log.warning(
                 "VIDEO_PROCESSING_RETRY",
@@ -223,7 +224,7 @@ class VideoMessageHandler:
             return self._result(log, "retry")
         log.error(
             "VIDEO_PROCESSING_FAILED",
-            error_code=error_code,
+            error_code=failure.error_code,
             error_message=err.message[:500],
             retryable=err.retryable,
         )

@@ -9,9 +9,10 @@ import time
 import structlog
 
 from apps.worker.video_worker.rate_limited import RateLimitedWarning
-from src.application.job_control import CANCEL, LEASE_LOST, JobControl
+from src.application.domain import Lease, StopReason, VideoStatus
+from src.application.job_control import JobControl
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
-from src.application.ports.video_repository import Lease, VideoRepository, VideoStatus
+from src.application.ports.video_repository import VideoRepository
 
 # Progress is published at most this often: enough for a live bar, cheap for Redis.
 PROGRESS_PERIOD_SECONDS = 1.0
@@ -86,11 +87,11 @@ class JobTicker:
         if renewed is not None:
             self.lease = renewed
             return True
-        reason = LEASE_LOST
+        reason = StopReason.LEASE_LOST
         try:
             row = self.repository.get(self.lease.video_id)
             if row is not None and row.status == VideoStatus.CANCELED:
-                reason = CANCEL
+                reason = StopReason.CANCELED
         except Exception:  # noqa: BLE001, S110 - unknown state: treat as lost, the safe side
             pass
         self.control.stop(reason)
@@ -106,7 +107,11 @@ class JobTicker:
 
     def _publish_progress(self, final: bool = False) -> None:
         latest = self._latest
-        if latest is None or latest == self._published or (self.control.reason and not final):
+        if (
+            latest is None
+            or latest == self._published
+            or (self.control.should_stop() and not final)
+        ):
             return
         try:
             self.progress.record_progress(

@@ -12,7 +12,7 @@ import structlog
 
 from apps.worker.video_worker.handler import VideoMessageHandler
 from apps.worker.video_worker.poller import InterruptiblePoller
-from src.application.job_control import SHUTDOWN
+from src.application.domain import StopReason
 from src.application.ports.queue import VideoQueue
 from src.infrastructure.queue.sqs_queue import LONG_POLL_SECONDS
 
@@ -101,7 +101,7 @@ class WorkerLoop:
         self.stopping.set()
         self.log.info("WORKER_STOPPING", reason=reason, grace_seconds=self.grace_seconds)
         self._grace_timer = threading.Timer(
-            self.grace_seconds, self.handler.stop_current, args=(SHUTDOWN,)
+            self.grace_seconds, self.handler.stop_current, args=(StopReason.SHUTDOWN,)
         )
         self._grace_timer.daemon = True
         self._grace_timer.start()

@@ -7,7 +7,8 @@ import time
 
 import structlog
 
-from src.application.job_control import VISIBILITY_CAP, JobControl
+from src.application.domain import StopReason
+from src.application.job_control import JobControl
 from src.application.ports.queue import QueueMessage, VideoQueue
 
 # SQS refuses to keep a message invisible longer than 12 hours after its receipt.
@@ -58,7 +59,7 @@ class VisibilityExtender:
                     cap_seconds=self.cap_seconds,
                     receipt_handle_suffix=self.message.receipt_handle_suffix,
                 )
-                self.control.stop(VISIBILITY_CAP)
+                self.control.stop(StopReason.VISIBILITY_CAP)
                 return
             try:
                 self.queue.change_visibility(self.message, self.timeout)

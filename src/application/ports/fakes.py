@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from src.application.errors import JobCancelled, VideoProcessingError
+from src.application.domain import JobStopped, VideoProcessingError
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import QueueMessage, VideoQueue
 from src.application.ports.storage import Storage
@@ -172,21 +172,21 @@ class FakeTranscoder(Transcoder):
         self.calls: list[Path] = []
 
     def transcode(
-        self, source: Path, work_dir: Path, on_progress: ProgressCallback, should_stop: StopCheck
+        self, source: Path, work_dir: Path, on_progress: ProgressCallback, stop_reason: StopCheck
     ) -> TranscodeOutput:
         self.calls.append(source)
         started = time.monotonic()
         for i in range(1, self.steps + 1):
             target = started + self.seconds * i / self.steps
             while time.monotonic() < target:
-                reason = should_stop()
+                reason = stop_reason()
                 if reason:
-                    raise JobCancelled(reason)
+                    raise JobStopped(reason)
                 time.sleep(min(0.05, max(target - time.monotonic(), 0)))
             on_progress(100.0 * i / self.steps, "transcode")
-        reason = should_stop()
+        reason = stop_reason()
         if reason:
-            raise JobCancelled(reason)
+            raise JobStopped(reason)
         if self.error is not None:
             raise self.error
         out = Path(work_dir) / "out"

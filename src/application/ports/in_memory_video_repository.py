@@ -7,14 +7,18 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from src.application.ports.video_repository import (
+from src.application.domain import (
+    ErrorCode,
     Lease,
+    VideoStatus,
+    exhausted_message,
+    fail_outcome,
+)
+from src.application.ports.video_repository import (
     ProcessingRow,
     VideoRecord,
     VideoRepository,
     VideoResult,
-    VideoStatus,
-    exhausted_message,
     ready_fields,
 )
 
@@ -88,8 +92,11 @@ class InMemoryVideoRepository(VideoRepository):
                 self._update(
                     video_id,
                     status=VideoStatus.FAILED,
-                    error_code="MAX_ATTEMPTS_EXCEEDED",
-                    error_message=exhausted_message(row.attempts, row.error_code),
+                    error_code=ErrorCode.MAX_ATTEMPTS_EXCEEDED,
+                    error_message=exhausted_message(
+                        row.attempts, row.error_code, row.error_message
+                    ),
+                    processing_completed_at=self._clock(),
                 )
                 return None
             now = self._clock()
@@ -120,22 +127,19 @@ class InMemoryVideoRepository(VideoRepository):
             )
             return True
 
-    def fail(self, lease: Lease, error_code: str, message: str, retryable: bool) -> bool:
+    def fail(self, lease: Lease, error_code: ErrorCode, message: str, retryable: bool) -> bool:
         with self._lock:
-            row = self._held(lease)
-            if row is None:
+            if self._held(lease) is None:
                 return False
-            status, code = self.fail_outcome(row.attempts, error_code, retryable)
-            if code != error_code:
-                message = exhausted_message(row.attempts, f"{error_code}: {message}")
+            failure = fail_outcome(lease.attempt, self.max_attempts, error_code, message, retryable)
             self._update(
                 lease.video_id,
-                status=status,
+                status=failure.status,
                 leased_by="",
                 leased_until=None,
-                error_code=str(code),
-                error_message=message[:2000],
-                processing_completed_at=self._clock() if status == VideoStatus.FAILED else None,
+                error_code=failure.error_code,
+                error_message=failure.error_message,
+                processing_completed_at=None if failure.will_retry else self._clock(),
             )
             return True
 

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from src.application.domain import StopReason
+
 # Called with (percent 0..100, step name); must be cheap and must not raise.
 ProgressCallback = Callable[[float, str], None]
-# Returns a reason ("cancel", "lease_lost", "shutdown") when the job must stop, else None.
-StopCheck = Callable[[], str | None]
+# Returns why the job must stop (shutdown, canceled, lease lost, visibility cap), else None.
+# A stall is the transcoder's own finding: it kills ffmpeg and raises TRANSCODE_STALLED.
+StopCheck = Callable[[], StopReason | None]
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,10 @@ class Transcoder(abc.ABC):
         source: Path,
         work_dir: Path,
         on_progress: ProgressCallback,
-        should_stop: StopCheck,
+        stop_reason: StopCheck,
     ) -> TranscodeOutput:
         """Probe and encode `source` (already inside `work_dir`) into `work_dir`/out.
 
         Raises VideoProcessingError for bad input or failed encodes and
-        JobCancelled when `should_stop` asks it to stop.
+        JobStopped when `stop_reason` returns a reason.
         """

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import abc
-import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-
-class VideoStatus(enum.StrEnum):
-    UPLOADED = "UPLOADED"
-    PROCESSING = "PROCESSING"
-    READY = "READY"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Proof of ownership returned by a successful claim; every later write is fenced on it."""
-
-    video_id: int
-    tenant_id: int
-    worker_id: str
-    token: int
-    expires_at: datetime
-    attempt: int
-    source_key: str = ""
+from src.application.domain import ErrorCode, Lease, VideoStatus
 
 
 @dataclass(frozen=True)
@@ -125,8 +105,8 @@ class VideoRepository(abc.ABC):
         """PROCESSING -> READY with the result, fenced on the lease."""
 
     @abc.abstractmethod
-    def fail(self, lease: Lease, error_code: str, message: str, retryable: bool) -> bool:
-        """Record a failure, fenced on the lease.
+    def fail(self, lease: Lease, error_code: ErrorCode, message: str, retryable: bool) -> bool:
+        """Record a failure, fenced on the lease, as `domain.fail_outcome` says.
 
         Retryable with attempts left: back to UPLOADED (the attempt stays counted).
         Otherwise FAILED; a retryable error with no attempts left is
@@ -171,19 +151,6 @@ class VideoRepository(abc.ABC):
         With `older_than_seconds`, only while the row is still that stale, so of two
         reconcilers that both saw it as a lost enqueue exactly one wins the re-send.
         """
-
-    def fail_outcome(self, attempt: int, error_code: str, retryable: bool) -> tuple[str, str]:
-        """The status and error code a `fail` call ends with, shared by every adapter."""
-        if retryable and attempt < self.max_attempts:
-            return VideoStatus.UPLOADED, error_code
-        if retryable:
-            return VideoStatus.FAILED, "MAX_ATTEMPTS_EXCEEDED"
-        return VideoStatus.FAILED, error_code
-
-
-def exhausted_message(attempts: int, last_error: str) -> str:
-    """The error message of a video that ran out of attempts."""
-    return f"attempts exhausted ({attempts}); last error: {last_error or 'none recorded'}"[:2000]
 
 
 def ready_fields(result: VideoResult) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from src.application.errors import ErrorCode, VideoProcessingError
+from src.application.domain import ErrorCode, VideoProcessingError
 from src.application.ports.transcoder import (
     ProgressCallback,
     StopCheck,
@@ -102,7 +102,7 @@ class FfmpegTranscoder(Transcoder):
         source: Path,
         work_dir: Path,
         on_progress: ProgressCallback,
-        should_stop: StopCheck,
+        stop_reason: StopCheck,
     ) -> TranscodeOutput:
         work_dir = Path(work_dir).resolve()
         relative = _inside(Path(source).resolve(), work_dir)
@@ -110,7 +110,7 @@ class FfmpegTranscoder(Transcoder):
 
         started = time.monotonic()
         on_progress(0.0, "probe")
-        info = self._probe(relative, work_dir, should_stop)
+        info = self._probe(relative, work_dir, stop_reason)
         self._check_limits(info)
         renditions = plan_ladder(info.display_width, info.display_height, self.ladder)
         timings["probe"] = _ms_since(started)
@@ -120,15 +120,15 @@ class FfmpegTranscoder(Transcoder):
         shutil.rmtree(out_dir, ignore_errors=True)  # a previous attempt's leftovers
         for rendition in renditions:
             (out_dir / rendition.name).mkdir(parents=True)
-        self._encode(relative, work_dir, info, renditions, on_progress, should_stop)
-        variants = self._complete_master(out_dir, work_dir, renditions, info, should_stop)
+        self._encode(relative, work_dir, info, renditions, on_progress, stop_reason)
+        variants = self._complete_master(out_dir, work_dir, renditions, info, stop_reason)
         timings["transcode"] = _ms_since(started)
 
         started = time.monotonic()
         thumbnail = out_dir / ffmpeg_command.THUMBNAIL
         if not (thumbnail.is_file() and thumbnail.stat().st_size > 0):
             # The encode's own thumbnail branch found no frame (odd timestamps): seek for one.
-            self._thumbnail(relative, work_dir, info, should_stop)
+            self._thumbnail(relative, work_dir, info, stop_reason)
         timings["thumbnail"] = _ms_since(started)
         on_progress(100.0, "thumbnail")
 
@@ -156,7 +156,7 @@ class FfmpegTranscoder(Transcoder):
         self,
         cmd: list[str],
         work_dir: Path,
-        should_stop: StopCheck,
+        stop_reason: StopCheck,
         stall_seconds: float,
         stalled: VideoProcessingError,
         **watch: Any,
@@ -166,7 +166,7 @@ class FfmpegTranscoder(Transcoder):
             return run_process(
                 cmd,
                 cwd=work_dir,
-                should_stop=should_stop,
+                stop_reason=stop_reason,
                 stall_seconds=stall_seconds,
                 poll_interval=self.poll_interval,
                 **watch,
@@ -175,12 +175,12 @@ class FfmpegTranscoder(Transcoder):
             raise stalled from exc
         except OSError as exc:  # the binary is missing or not executable: this machine's fault
             raise VideoProcessingError(
-                ErrorCode.INTERNAL_ERROR, f"cannot run {cmd[0]}: {exc.strerror}", retryable=True
+                ErrorCode.INTERNAL_ERROR, f"cannot run {cmd[0]}: {exc.strerror}"
             ) from exc
 
     # -- stages ---------------------------------------------------------------------------
 
-    def _probe(self, relative: str, work_dir: Path, should_stop: StopCheck) -> SourceInfo:
+    def _probe(self, relative: str, work_dir: Path, stop_reason: StopCheck) -> SourceInfo:
         path = work_dir / relative
         if not path.is_file():
             raise VideoProcessingError(
@@ -197,7 +197,7 @@ class FfmpegTranscoder(Transcoder):
         result = self._run(
             probe_command(self.ffprobe_bin, relative),
             work_dir,
-            should_stop,
+            stop_reason,
             PROBE_TIMEOUT_SECONDS,
             VideoProcessingError(
                 ErrorCode.PROBE_FAILED, f"ffprobe took longer than {PROBE_TIMEOUT_SECONDS:g} s"
@@ -234,7 +234,7 @@ class FfmpegTranscoder(Transcoder):
         info: SourceInfo,
         renditions: list[Rendition],
         on_progress: ProgressCallback,
-        should_stop: StopCheck,
+        stop_reason: StopCheck,
     ) -> None:
         cmd = ffmpeg_command.ladder_command(
             ffmpeg_bin=self.ffmpeg_bin,
@@ -265,12 +265,11 @@ class FfmpegTranscoder(Transcoder):
         result = self._run(
             cmd,
             work_dir,
-            should_stop,
+            stop_reason,
             self.stall_seconds,
             VideoProcessingError(
                 ErrorCode.TRANSCODE_STALLED,
                 f"ffmpeg made no progress for {self.stall_seconds:g} s and was killed",
-                retryable=True,
             ),
             watcher=progress,
             on_poll=report,
@@ -292,7 +291,7 @@ class FfmpegTranscoder(Transcoder):
         work_dir: Path,
         renditions: list[Rendition],
         info: SourceInfo,
-        should_stop: StopCheck,
+        stop_reason: StopCheck,
     ) -> dict[str, dict[str, str]]:
         """Check each rendition's first segment and make the master say what it holds."""
         master = out_dir / ffmpeg_command.MASTER_PLAYLIST
@@ -305,7 +304,7 @@ class FfmpegTranscoder(Transcoder):
             return trusted
         expected = {}
         for rendition in renditions:
-            video, audio = self._segment_streams(out_dir, work_dir, rendition, should_stop)
+            video, audio = self._segment_streams(out_dir, work_dir, rendition, stop_reason)
             if (video.get("width"), video.get("height")) != (rendition.width, rendition.height):
                 raise VideoProcessingError(
                     ErrorCode.TRANSCODE_FAILED,
@@ -325,7 +324,7 @@ class FfmpegTranscoder(Transcoder):
         return {variant.uri: variant.attributes for variant in variants}
 
     def _segment_streams(
-        self, out_dir: Path, work_dir: Path, rendition: Rendition, should_stop: StopCheck
+        self, out_dir: Path, work_dir: Path, rendition: Rendition, stop_reason: StopCheck
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         first = sorted((out_dir / rendition.name).glob("seg_*.ts"))[:1]
         if not first:
@@ -337,7 +336,7 @@ class FfmpegTranscoder(Transcoder):
         unreadable = VideoProcessingError(
             ErrorCode.TRANSCODE_FAILED, f"{rendition.name}'s first segment holds no H.264 video"
         )
-        result = self._run(cmd, work_dir, should_stop, PROBE_TIMEOUT_SECONDS, unreadable)
+        result = self._run(cmd, work_dir, stop_reason, PROBE_TIMEOUT_SECONDS, unreadable)
         try:
             streams = json.loads(result.stdout).get("streams", []) if result.returncode == 0 else []
         except ValueError:
@@ -349,7 +348,7 @@ class FfmpegTranscoder(Transcoder):
         return video, audio
 
     def _thumbnail(
-        self, relative: str, work_dir: Path, info: SourceInfo, should_stop: StopCheck
+        self, relative: str, work_dir: Path, info: SourceInfo, stop_reason: StopCheck
     ) -> None:
         width, height = ffmpeg_command.thumbnail_size(info.display_width, info.display_height)
         target = work_dir / ffmpeg_command.OUTPUT_DIR / ffmpeg_command.THUMBNAIL
@@ -368,11 +367,9 @@ class FfmpegTranscoder(Transcoder):
             result = self._run(
                 cmd,
                 work_dir,
-                should_stop,
+                stop_reason,
                 THUMBNAIL_TIMEOUT_SECONDS,
-                VideoProcessingError(
-                    ErrorCode.TRANSCODE_STALLED, "the thumbnail took too long", retryable=True
-                ),
+                VideoProcessingError(ErrorCode.TRANSCODE_STALLED, "the thumbnail took too long"),
             )
             if result.returncode != 0:
                 raise _encode_failure("thumbnail", result.returncode, result.stderr_tail)
@@ -413,7 +410,9 @@ def _inside(source: Path, work_dir: Path) -> str:
     # The output folder is emptied before the encode, so the source cannot live there.
     if relative is None or relative.parts[0] == ffmpeg_command.OUTPUT_DIR:
         raise VideoProcessingError(
-            ErrorCode.INTERNAL_ERROR, "the source must be in the job's work folder, outside out/"
+            ErrorCode.INTERNAL_ERROR,
+            "the source must be in the job's work folder, outside out/",
+            retryable=False,  # a caller's mistake: another attempt makes the same one
         )
     return str(relative)
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from src.application.errors import ErrorCode, VideoProcessingError
+from src.application.domain import ErrorCode, VideoProcessingError
 from src.application.ports.transcoder import ProbeResult
 from src.infrastructure.media.input_guard import demuxer_for, file_url, guarded_input_args
 

@@ -1,7 +1,7 @@
 """Run one media subprocess under a watchdog: stop requests, stall detection, no leftovers.
 
 The child starts in its own session, so the whole process group (the binary and anything it
-spawned) is killed together. The watchdog runs in the caller's thread and polls `should_stop`
+spawned) is killed together. The watchdog runs in the caller's thread and polls `stop_reason`
 every `poll_interval` seconds whatever the child prints; reader threads only collect output.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from src.application.errors import JobCancelled
+from src.application.domain import JobStopped, StopReason
 
 # Long enough for ffmpeg to flush its trailer on SIGTERM, short enough for a prompt cancel.
 TERM_GRACE_SECONDS = 2.0
@@ -40,6 +40,8 @@ class LineWatcher(Protocol):
 
 class ProcessStalled(Exception):
     """The child showed no activity for `seconds`; its process group has been killed."""
+
+    reason = StopReason.STALL
 
     def __init__(self, seconds: float, stderr_tail: str) -> None:
         super().__init__(f"no activity for {seconds:g} s")
@@ -105,7 +107,7 @@ def run_process(
     cmd: Sequence[str],
     *,
     cwd: Path,
-    should_stop: Callable[[], str | None],
+    stop_reason: Callable[[], StopReason | None],
     stall_seconds: float,
     poll_interval: float = 0.5,
     watcher: LineWatcher | None = None,
@@ -116,12 +118,12 @@ def run_process(
     With a `watcher`, stdout lines go to it and "stalled" means its `last_activity` is older
     than `stall_seconds`; without one stdout is captured and `stall_seconds` is a plain
     timeout. `on_poll` runs in this thread after every poll (progress reporting).
-    Raises JobCancelled(reason) when `should_stop` returns a reason and ProcessStalled on a
+    Raises JobStopped(reason) when `stop_reason` returns a reason and ProcessStalled on a
     stall; in every path the process group is dead and reaped when this returns or raises.
     """
-    reason = should_stop()
+    reason = stop_reason()
     if reason:
-        raise JobCancelled(reason)
+        raise JobStopped(reason)
     started = time.monotonic()
     proc = subprocess.Popen(
         list(cmd),
@@ -141,9 +143,9 @@ def run_process(
                 break
             except subprocess.TimeoutExpired:
                 pass
-            reason = should_stop()
+            reason = stop_reason()
             if reason:
-                raise JobCancelled(reason)
+                raise JobStopped(reason)
             if on_poll is not None:
                 on_poll()
             last = max(started, watcher.last_activity) if watcher else started

@@ -8,7 +8,6 @@ from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
     Case,
-    CharField,
     DateTimeField,
     ExpressionWrapper,
     F,
@@ -16,17 +15,21 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Concat, Now
+from django.db.models.functions import Now
 
 from apps.support.video.models import Video
-from src.application.ports.video_repository import (
+from src.application.domain import (
+    ErrorCode,
     Lease,
+    VideoStatus,
+    exhausted_message,
+    fail_outcome,
+)
+from src.application.ports.video_repository import (
     ProcessingRow,
     VideoRecord,
     VideoRepository,
     VideoResult,
-    VideoStatus,
-    exhausted_message,
     ready_fields,
 )
 
@@ -147,22 +150,36 @@ class DjangoVideoRepository(VideoRepository):
             )
             if claimed:
                 return _lease_of(self._videos.get(pk=video_id))
-        self._videos.filter(pk=video_id, status=S.UPLOADED, attempts__gte=self.max_attempts).update(
-            status=S.FAILED,
-            error_code="MAX_ATTEMPTS_EXCEEDED",
-            error_message=Concat(
-                Value("attempts exhausted ("),
-                Cast(F("attempts"), CharField()),
-                Value("); last error: "),
-                F("error_code"),
-                Value(" "),
-                F("error_message"),
-                output_field=CharField(),
-            ),
-            processing_completed_at=Now(),
-            updated_at=Now(),
-        )
+        self._fail_exhausted(video_id)
         return None
+
+    def _fail_exhausted(self, video_id: int) -> bool:
+        """UPLOADED with no attempts left -> FAILED (MAX_ATTEMPTS_EXCEEDED), naming the last
+        error as the domain words it; fenced on the row we read, so exactly one caller wins."""
+        row = (
+            self._videos.filter(pk=video_id, status=S.UPLOADED, attempts__gte=self.max_attempts)
+            .values("attempts", "lease_token", "error_code", "error_message")
+            .first()
+        )
+        if row is None:
+            return False
+        return bool(
+            self._videos.filter(
+                pk=video_id,
+                status=S.UPLOADED,
+                attempts=row["attempts"],
+                lease_token=row["lease_token"],
+                error_code=row["error_code"],
+            ).update(
+                status=S.FAILED,
+                error_code=ErrorCode.MAX_ATTEMPTS_EXCEEDED,
+                error_message=exhausted_message(
+                    row["attempts"], row["error_code"], row["error_message"]
+                ),
+                processing_completed_at=Now(),
+                updated_at=Now(),
+            )
+        )
 
     def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
         seconds = seconds or self.default_lease_seconds
@@ -179,18 +196,16 @@ class DjangoVideoRepository(VideoRepository):
             )
         )
 
-    def fail(self, lease: Lease, error_code: str, message: str, retryable: bool) -> bool:
-        status, code = self.fail_outcome(lease.attempt, error_code, retryable)
-        if code != error_code:
-            message = exhausted_message(lease.attempt, f"{error_code}: {message}")
+    def fail(self, lease: Lease, error_code: ErrorCode, message: str, retryable: bool) -> bool:
+        failure = fail_outcome(lease.attempt, self.max_attempts, error_code, message, retryable)
         return bool(
             self._fenced(lease).update(
-                status=status,
+                status=failure.status,
                 leased_by="",
                 leased_until=None,
-                error_code=str(code),
-                error_message=message[:2000],
-                processing_completed_at=Now() if status == S.FAILED else None,
+                error_code=failure.error_code,
+                error_message=failure.error_message,
+                processing_completed_at=None if failure.will_retry else Now(),
                 updated_at=Now(),
             )
         )

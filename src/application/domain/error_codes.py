@@ -1,0 +1,48 @@
+"""Error codes: one enum, each code with its human description and whether a retry can help.
+
+A new code is one line below. No other module spells a code as a string literal.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    # name = (value, retryable by default, what it means to the academy)
+    UNSUPPORTED_MEDIA = ("UNSUPPORTED_MEDIA", False, "the upload is not a video format we accept")
+    PROBE_FAILED = ("PROBE_FAILED", False, "the upload could not be read as a video")
+    INPUT_TOO_LARGE = ("INPUT_TOO_LARGE", False, "the upload is larger than the limits allow")
+    DURATION_TOO_LONG = ("DURATION_TOO_LONG", False, "the upload is longer than the limit allows")
+    SOURCE_MISSING = ("SOURCE_MISSING", False, "the uploaded file is missing from storage")
+    TRANSCODE_FAILED = ("TRANSCODE_FAILED", False, "the video could not be converted")
+    TRANSCODE_STALLED = ("TRANSCODE_STALLED", True, "the conversion stopped making progress")
+    STORAGE_FAILED = ("STORAGE_FAILED", True, "storing or fetching media failed")
+    MAX_ATTEMPTS_EXCEEDED = ("MAX_ATTEMPTS_EXCEEDED", False, "every allowed attempt failed")
+    VISIBILITY_CAP_REACHED = (
+        "VISIBILITY_CAP_REACHED",
+        True,
+        "the job outlived the queue's 12-hour limit",
+    )
+    INTERNAL_ERROR = ("INTERNAL_ERROR", True, "an unexpected error in the pipeline")
+
+    def __new__(cls, value: str, retryable: bool, description: str) -> ErrorCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.retryable = retryable
+        member.description = description
+        return member
+
+
+class VideoProcessingError(Exception):
+    """A job failure: its code, a human message, and whether another attempt can help.
+
+    `retryable` defaults to the code's own; a caller that knows better (ffprobe killed by a
+    signal, an encode that ran out of memory) says so.
+    """
+
+    def __init__(self, code: ErrorCode | str, message: str, *, retryable: bool | None = None):
+        self.code = ErrorCode(code)
+        super().__init__(f"{self.code}: {message}")
+        self.message = message
+        self.retryable = self.code.retryable if retryable is None else retryable
