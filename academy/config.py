@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import environ
 
@@ -18,6 +20,28 @@ VAR_DIR = BASE_DIR / "var"
 
 class ConfigError(Exception):
     """An invalid or missing setting; the message names the variable."""
+
+
+# Upper bounds: each far above any sane value, low enough that arithmetic on it (a lease's
+# expiry, a reconcile cut-off, a timeout) stays inside what datetimes and the OS accept.
+HOUR = 3600
+DAY = 24 * HOUR
+# SQS keeps a message hidden for at most 12 hours; a longer lease or timeout means nothing.
+SQS_MAX_SECONDS = 12 * HOUR
+# S3's largest object; a bigger source limit cannot be stored anyway.
+MAX_SOURCE_BYTES_LIMIT = 5 * 1024**4
+# H.264's largest level (6.2) stops at 8192x4320; twice that covers every camera.
+MAX_FRAME_SIDE = 16384
+# Video.leased_by's max_length: a longer id fails the claim's UPDATE on PostgreSQL.
+WORKER_ID_MAX_LENGTH = 128
+# A lease survives one failed renewal (a database blip) only if it spans two intervals.
+RENEWALS_PER_LEASE = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# SQS's own rule for queue names.
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]+(\.fifo)?")
+QUEUE_NAME_MAX_LENGTH = 80
+_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d{1,2}")
+_WORKER_ID = re.compile(r"[!-~]+")  # printable ASCII, no spaces: it is a log field and a key
 
 
 @dataclass(frozen=True)
@@ -50,8 +74,7 @@ class AppConfig:
 
     @property
     def heartbeat_interval(self) -> float:
-        """Refresh period of heartbeat and lease: a third of the TTL, as the contract says."""
-        return max(self.heartbeat_ttl / 3.0, 0.2)
+        return heartbeat_interval(self.heartbeat_ttl)
 
     def summary(self) -> dict[str, Any]:
         """What is safe to log: hosts and numbers, never credentials or full URLs."""
@@ -81,7 +104,7 @@ def _int(
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be an integer, got {raw[:40]!r}") from None
     if value < minimum or (maximum is not None and value > maximum):
         bounds = (
             f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
@@ -96,7 +119,21 @@ def _bool(env: environ.Env, name: str, default: bool) -> bool:
         return True
     if raw in {"0", "false", "no", "off", ""}:
         return False
-    raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
+    raise ConfigError(f"{name} must be 0 or 1, got {raw[:40]!r}")
+
+
+def _writable_dir(name: str, path: Path) -> None:
+    """`path` is, or can be created as, a folder this process can write in."""
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():  # a dangling link: mkdir would fail on it
+            raise ConfigError(f"{name} {str(path)!r} cannot be created: {probe} is a broken link")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{name} {str(path)!r} cannot be a folder: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        what = "is not writable" if probe == path else f"cannot be created in {probe}"
+        raise ConfigError(f"{name} {str(path)!r} {what}")
 
 
 def _database(env: environ.Env, debug: bool) -> dict[str, Any]:
@@ -108,16 +145,22 @@ def _database(env: environ.Env, debug: bool) -> dict[str, Any]:
     scheme = raw.split("://", 1)[0] if "://" in raw else ""
     if scheme not in {"sqlite", "postgres", "postgresql", "pgsql", "psql"}:
         raise ConfigError(
-            f"DATABASE_URL must start with sqlite:// or postgres://, got scheme {scheme!r}"
+            f"DATABASE_URL must start with sqlite:// or postgres://, got scheme {scheme[:20]!r}"
         )
+    if scheme == "sqlite" and not raw.startswith("sqlite:////"):
+        # A relative file depends on each process's cwd, one in memory is private to it.
+        raise ConfigError("DATABASE_URL must name an absolute file: sqlite:////abs/path")
     try:
         db = environ.Env.db_url_config(raw)
     except Exception as exc:  # noqa: BLE001 - any parse error becomes a config error
         raise ConfigError(f"DATABASE_URL cannot be parsed: {type(exc).__name__}") from None
     if "sqlite" in db["ENGINE"]:
+        _writable_dir("DATABASE_URL's folder", Path(db["NAME"]).parent)
         # Concurrent workers on SQLite wait for the write lock instead of failing at once.
         db.setdefault("OPTIONS", {})["timeout"] = 30
     else:
+        if not db.get("NAME"):
+            raise ConfigError("DATABASE_URL must name a database: postgres://user@host:5432/NAME")
         # Workers keep one connection per thread; a broken one is noticed and replaced
         # (DjangoVideoRepository checks it before each call) instead of failing forever.
         db["CONN_MAX_AGE"] = 60
@@ -128,10 +171,111 @@ def _database(env: environ.Env, debug: bool) -> dict[str, Any]:
 
 def _url(env: environ.Env, name: str, default: str, schemes: set[str]) -> str:
     raw = env.str(name, default=default).strip()
-    if raw and urlparse(raw).scheme not in schemes:
+    if not raw:
+        return raw
+    parsed = urlparse(raw)
+    if parsed.scheme not in schemes:
         allowed = ", ".join(sorted(f"{s}://" for s in schemes))
         raise ConfigError(f"{name} must be a URL starting with {allowed}")
+    if parsed.scheme in {"http", "https", "redis", "rediss"}:
+        try:
+            parsed.port  # noqa: B018 - raises ValueError for a port that is no number
+        except ValueError:
+            raise ConfigError(f"{name} has an invalid port (a number 1-65535)") from None
+        if not parsed.hostname:
+            raise ConfigError(f"{name} must name a host: {parsed.scheme}://HOST…")
     return raw
+
+
+def _redis_url(env: environ.Env) -> str:
+    url = _url(env, "REDIS_URL", "redis://127.0.0.1:6379/0", {"redis", "rediss", "unix"})
+    parsed = urlparse(url)
+    # redis-py silently ignores a path it cannot read as a number and uses database 0.
+    path_db = parsed.path.strip("/") if parsed.scheme != "unix" else ""
+    for value in ([path_db] if path_db else []) + parse_qs(parsed.query).get("db", []):
+        if not value.isdigit():
+            raise ConfigError(
+                f"REDIS_URL's database must be a number (redis://host:6379/0), got {value[:20]!r}"
+            )
+    if parsed.scheme == "unix" and not parsed.path.startswith("/"):
+        raise ConfigError("REDIS_URL must name a socket file: unix:///abs/path.sock")
+    return url
+
+
+def _storage_url(env: environ.Env) -> str:
+    url = _url(env, "VIDEO_STORAGE_URL", f"file://{VAR_DIR / 'media'}", {"file", "s3"})
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
+            raise ConfigError("VIDEO_STORAGE_URL must be file:///absolute/path (three slashes)")
+        _writable_dir("VIDEO_STORAGE_URL", Path(unquote(parsed.path)))
+    elif not parsed.netloc:
+        raise ConfigError("VIDEO_STORAGE_URL must be s3://bucket/prefix")
+    return url
+
+
+def _work_dir(env: environ.Env) -> str:
+    raw = env.str("VIDEO_WORK_DIR", default="").strip()
+    path = Path(raw) if raw else Path(tempfile.gettempdir()) / "academy-video-jobs"
+    if not path.is_absolute():
+        raise ConfigError(f"VIDEO_WORK_DIR must be an absolute path, got {raw[:200]!r}")
+    _writable_dir("VIDEO_WORK_DIR", path)
+    return str(path)
+
+
+def _queue_name(env: environ.Env) -> str:
+    name = env.str("VIDEO_SQS_QUEUE_NAME", default="").strip() or "academy-video-jobs"
+    if len(name) > QUEUE_NAME_MAX_LENGTH or not _QUEUE_NAME.fullmatch(name):
+        raise ConfigError(
+            "VIDEO_SQS_QUEUE_NAME must be 1-80 letters, digits, '-' or '_' "
+            f"(optionally ending .fifo), got {name[:100]!r}"
+        )
+    return name
+
+
+def _region(env: environ.Env) -> str:
+    region = env.str("AWS_DEFAULT_REGION", default="").strip() or "us-east-1"
+    if not _REGION.fullmatch(region):
+        raise ConfigError(
+            f"AWS_DEFAULT_REGION must be a region such as us-east-1, got {region[:40]!r}"
+        )
+    return region
+
+
+def _worker_id(env: environ.Env) -> str:
+    raw = env.str("WORKER_ID", default="").strip()
+    if not raw:
+        host = socket.gethostname()[: WORKER_ID_MAX_LENGTH - 12] or "worker"
+        return f"{host}-{os.getpid()}"
+    if len(raw) > WORKER_ID_MAX_LENGTH:
+        raise ConfigError(
+            f"WORKER_ID must be at most {WORKER_ID_MAX_LENGTH} characters, got {len(raw)}"
+        )
+    if not _WORKER_ID.fullmatch(raw):
+        raise ConfigError("WORKER_ID must be printable ASCII without spaces")
+    return raw
+
+
+def _log_level(env: environ.Env) -> str:
+    level = env.str("LOG_LEVEL", default="").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level[:20]!r}")
+    return level
+
+
+def _check_lease(lease: int, ttl: int) -> None:
+    renew_every = heartbeat_interval(ttl)
+    if lease < RENEWALS_PER_LEASE * renew_every:
+        raise ConfigError(
+            f"VIDEO_LEASE_SECONDS ({lease}) must be at least {RENEWALS_PER_LEASE} renewal "
+            f"intervals: the lease is renewed every VIDEO_HEARTBEAT_TTL/3 = {renew_every:g} s, "
+            "so a shorter lease expires under a healthy job"
+        )
+
+
+def heartbeat_interval(ttl: float) -> float:
+    """Refresh period of heartbeat and lease: a third of the TTL, as the contract says."""
+    return max(ttl / 3.0, 0.2)
 
 
 def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
@@ -145,35 +289,39 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         if not debug:
             raise ConfigError("DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0")
         secret = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
-    lease = _int(env, "VIDEO_LEASE_SECONDS", 120, minimum=1)
-    ttl = _int(env, "VIDEO_HEARTBEAT_TTL", 60, minimum=1)
-    visibility = _int(env, "VIDEO_VISIBILITY_TIMEOUT", 300, minimum=2, maximum=43200)
+    lease = _int(env, "VIDEO_LEASE_SECONDS", 120, maximum=DAY)
+    ttl = _int(env, "VIDEO_HEARTBEAT_TTL", 60, maximum=HOUR)
+    _check_lease(lease, ttl)
     return AppConfig(
         debug=debug,
         secret_key=secret,
         database=_database(env, debug),
-        redis_url=_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0", {"redis", "rediss", "unix"}),
+        redis_url=_redis_url(env),
         sqs_queue_url=_url(env, "VIDEO_SQS_QUEUE_URL", "", {"http", "https"}),
-        sqs_queue_name=env.str("VIDEO_SQS_QUEUE_NAME", default="academy-video-jobs").strip()
-        or "academy-video-jobs",
+        sqs_queue_name=_queue_name(env),
         aws_endpoint_url=_url(env, "AWS_ENDPOINT_URL", "", {"http", "https"}),
-        aws_region=env.str("AWS_DEFAULT_REGION", default="us-east-1").strip() or "us-east-1",
-        storage_url=_url(env, "VIDEO_STORAGE_URL", f"file://{VAR_DIR / 'media'}", {"file", "s3"}),
+        aws_region=_region(env),
+        storage_url=_storage_url(env),
         fast_ack=_bool(env, "VIDEO_FAST_ACK", False),
         lease_seconds=lease,
         heartbeat_ttl=ttl,
-        max_attempts=_int(env, "VIDEO_MAX_ATTEMPTS", 3, minimum=1, maximum=100),
-        visibility_timeout=visibility,
-        shutdown_grace_seconds=_int(env, "VIDEO_SHUTDOWN_GRACE_SECONDS", 25, minimum=0),
-        worker_id=env.str("WORKER_ID", default="").strip()
-        or f"{socket.gethostname()}-{os.getpid()}",
-        max_duration_seconds=_int(env, "VIDEO_MAX_DURATION_SECONDS", 4 * 3600),
-        max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 10 * 1024**3),
-        max_width=_int(env, "VIDEO_MAX_WIDTH", 7680),
-        max_height=_int(env, "VIDEO_MAX_HEIGHT", 4320),
+        max_attempts=_int(env, "VIDEO_MAX_ATTEMPTS", 3, maximum=100),
+        visibility_timeout=_int(
+            env, "VIDEO_VISIBILITY_TIMEOUT", 300, minimum=2, maximum=SQS_MAX_SECONDS
+        ),
+        shutdown_grace_seconds=_int(
+            env, "VIDEO_SHUTDOWN_GRACE_SECONDS", 25, minimum=0, maximum=HOUR
+        ),
+        worker_id=_worker_id(env),
+        max_duration_seconds=_int(env, "VIDEO_MAX_DURATION_SECONDS", 4 * HOUR, maximum=DAY),
+        max_source_bytes=_int(
+            env, "VIDEO_MAX_SOURCE_BYTES", 10 * 1024**3, maximum=MAX_SOURCE_BYTES_LIMIT
+        ),
+        max_width=_int(env, "VIDEO_MAX_WIDTH", 7680, minimum=2, maximum=MAX_FRAME_SIDE),
+        max_height=_int(env, "VIDEO_MAX_HEIGHT", 4320, minimum=2, maximum=MAX_FRAME_SIDE),
         hls_segment_seconds=_int(env, "VIDEO_HLS_SEGMENT_SECONDS", 6, maximum=60),
-        stall_seconds=_int(env, "VIDEO_STALL_SECONDS", 120),
-        reenqueue_after_seconds=_int(env, "VIDEO_REENQUEUE_AFTER_SECONDS", 600),
-        work_dir=env.str("VIDEO_WORK_DIR", default="").strip(),
-        log_level=env.str("LOG_LEVEL", default="INFO").strip().upper() or "INFO",
+        stall_seconds=_int(env, "VIDEO_STALL_SECONDS", 120, maximum=DAY),
+        reenqueue_after_seconds=_int(env, "VIDEO_REENQUEUE_AFTER_SECONDS", 600, maximum=7 * DAY),
+        work_dir=_work_dir(env),
+        log_level=_log_level(env),
     )

@@ -40,3 +40,12 @@ def redis_client():
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A real read-only filesystem (a tmpfs mounted ro)."""
+    from tests.filesystems import tmpfs
+
+    with tmpfs(tmp_path / "ro", "64k", read_only=True) as path:
+        yield path

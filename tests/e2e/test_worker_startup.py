@@ -16,6 +16,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
         ({"VIDEO_FAST_ACK": "sometimes"}, "VIDEO_FAST_ACK must be 0 or 1"),
         ({"VIDEO_STORAGE_URL": "ftp://media"}, "VIDEO_STORAGE_URL must be a URL"),
         ({"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0"),
+        # Each of these used to start a worker that then failed every job or every claim.
+        (
+            {"VIDEO_HEARTBEAT_TTL": "60", "VIDEO_LEASE_SECONDS": "20"},
+            "VIDEO_LEASE_SECONDS (20) must be at least 2 renewal intervals",
+        ),
+        (
+            {"VIDEO_WORK_DIR": "/dev/null/work"},
+            "VIDEO_WORK_DIR '/dev/null/work' cannot be a folder",
+        ),
+        ({"WORKER_ID": "w" * 200}, "WORKER_ID must be at most 128 characters, got 200"),
+        (
+            {"VIDEO_LEASE_SECONDS": "1000000000000"},
+            "VIDEO_LEASE_SECONDS must be between 1 and 86400",
+        ),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/one"}, "REDIS_URL's database must be a number"),
         (
             {"VIDEO_SQS_QUEUE_URL": "", "VIDEO_SQS_QUEUE_NAME": "no-such-queue"},
             "SQS queue 'no-such-queue' does not exist",
@@ -27,6 +42,7 @@ def test_bad_configuration_exits_1_with_clear_message(spawn, env, message):
     assert worker.wait(60) == 1
     err = worker.err_path.read_text()
     assert f"configuration error: {message}" in err
+    assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
 
 

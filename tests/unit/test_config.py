@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_postgres_url_is_parsed():
         ({"DJANGO_DEBUG": "0", "DATABASE_URL": "postgres://h/db"}, "DJANGO_SECRET_KEY"),
         ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "k"}, "DATABASE_URL"),
         ({"VIDEO_LEASE_SECONDS": "abc"}, "VIDEO_LEASE_SECONDS must be an integer, got 'abc'"),
-        ({"VIDEO_HEARTBEAT_TTL": "0"}, "VIDEO_HEARTBEAT_TTL must be at least 1"),
+        ({"VIDEO_HEARTBEAT_TTL": "0"}, "VIDEO_HEARTBEAT_TTL must be between 1 and 3600"),
         ({"VIDEO_VISIBILITY_TIMEOUT": "50000"}, "VIDEO_VISIBILITY_TIMEOUT must be between"),
         ({"VIDEO_FAST_ACK": "maybe"}, "VIDEO_FAST_ACK must be 0 or 1"),
         ({"DATABASE_URL": "mysql://h/db"}, "DATABASE_URL must start with"),
@@ -53,6 +54,102 @@ def test_postgres_url_is_parsed():
 def test_bad_settings_name_the_variable(env, needle):
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
         load_config(env)
+
+
+# Settings that used to pass start-up and then fail every job (or every claim).
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        # renewed every 20 s, expires after 30 s: one slow renewal and a healthy job is reclaimed
+        ({"VIDEO_HEARTBEAT_TTL": "60", "VIDEO_LEASE_SECONDS": "30"}, "VIDEO_LEASE_SECONDS (30)"),
+        ({"VIDEO_HEARTBEAT_TTL": "90", "VIDEO_LEASE_SECONDS": "30"}, "every VIDEO_HEARTBEAT_TTL"),
+        ({"WORKER_ID": "w" * 129}, "WORKER_ID must be at most 128 characters, got 129"),
+        ({"WORKER_ID": "worker one"}, "WORKER_ID must be printable ASCII without spaces"),
+        ({"VIDEO_LEASE_SECONDS": "999999999999"}, "VIDEO_LEASE_SECONDS must be between 1 and"),
+        ({"VIDEO_HEARTBEAT_TTL": "100000"}, "VIDEO_HEARTBEAT_TTL must be between 1 and 3600"),
+        ({"VIDEO_STALL_SECONDS": "10000000"}, "VIDEO_STALL_SECONDS must be between"),
+        ({"VIDEO_REENQUEUE_AFTER_SECONDS": "9" * 15}, "VIDEO_REENQUEUE_AFTER_SECONDS must be"),
+        ({"VIDEO_SHUTDOWN_GRACE_SECONDS": "86400"}, "VIDEO_SHUTDOWN_GRACE_SECONDS must be"),
+        ({"VIDEO_MAX_DURATION_SECONDS": "1000000"}, "VIDEO_MAX_DURATION_SECONDS must be"),
+        ({"VIDEO_MAX_SOURCE_BYTES": str(2**60)}, "VIDEO_MAX_SOURCE_BYTES must be between"),
+        ({"VIDEO_MAX_WIDTH": "1"}, "VIDEO_MAX_WIDTH must be between 2 and 16384"),
+        ({"VIDEO_MAX_HEIGHT": "100000"}, "VIDEO_MAX_HEIGHT must be between 2 and 16384"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/zero"}, "REDIS_URL's database must be a number"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379?db=x"}, "REDIS_URL's database must be a number"),
+        ({"REDIS_URL": "redis://127.0.0.1:port/0"}, "REDIS_URL has an invalid port"),
+        ({"REDIS_URL": "redis:///0"}, "REDIS_URL must name a host"),
+        ({"VIDEO_SQS_QUEUE_URL": "http:///123/q"}, "VIDEO_SQS_QUEUE_URL must name a host"),
+        ({"AWS_ENDPOINT_URL": "http://localhost:99999"}, "AWS_ENDPOINT_URL has an invalid port"),
+        ({"VIDEO_SQS_QUEUE_NAME": "videos jobs"}, "VIDEO_SQS_QUEUE_NAME must be 1-80 letters"),
+        ({"VIDEO_SQS_QUEUE_NAME": "q" * 81}, "VIDEO_SQS_QUEUE_NAME must be 1-80 letters"),
+        ({"AWS_DEFAULT_REGION": "moon"}, "AWS_DEFAULT_REGION must be a region"),
+        ({"VIDEO_STORAGE_URL": "file://relative/media"}, "VIDEO_STORAGE_URL must be file:///"),
+        ({"VIDEO_STORAGE_URL": "s3:///prefix"}, "VIDEO_STORAGE_URL must be s3://bucket/prefix"),
+        ({"VIDEO_WORK_DIR": "relative/work"}, "VIDEO_WORK_DIR must be an absolute path"),
+        ({"DATABASE_URL": "postgres://u@db.example:5432"}, "DATABASE_URL must name a database"),
+        ({"DATABASE_URL": "sqlite://relative.db"}, "DATABASE_URL must name an absolute file"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO"),
+    ],
+)
+def test_settings_that_would_fail_every_job_stop_start_up(env, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(env)
+
+
+def test_lease_spanning_two_renewals_is_accepted():
+    cfg = load_config({"VIDEO_HEARTBEAT_TTL": "3", "VIDEO_LEASE_SECONDS": "2"})
+    assert cfg.heartbeat_interval == 1.0 and cfg.lease_seconds == 2
+
+
+def test_worker_id_limit_is_the_column_length():
+    from academy.config import WORKER_ID_MAX_LENGTH
+    from apps.support.video.models import Video
+
+    assert Video._meta.get_field("leased_by").max_length == WORKER_ID_MAX_LENGTH
+    assert load_config({"WORKER_ID": "w" * WORKER_ID_MAX_LENGTH}).worker_id == "w" * 128
+
+
+def test_default_worker_id_fits_the_column_whatever_the_host_name(monkeypatch):
+    monkeypatch.setattr("socket.gethostname", lambda: "h" * 300)
+    assert len(load_config({}).worker_id) <= 128
+
+
+@pytest.mark.parametrize("variable", ["VIDEO_WORK_DIR", "VIDEO_STORAGE_URL", "DATABASE_URL"])
+def test_folders_that_cannot_be_created_stop_start_up(tmp_path, variable):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    path = blocker / "sub"
+    value = {
+        "VIDEO_WORK_DIR": str(path),
+        "VIDEO_STORAGE_URL": f"file://{path}",
+        "DATABASE_URL": f"sqlite:///{path}/db.sqlite3",
+    }[variable]
+    with pytest.raises(ConfigError, match=f"^{variable}.*is not a folder"):
+        load_config({variable: value})
+
+
+def test_work_dir_on_a_read_only_filesystem_stops_start_up(read_only_dir):
+    with pytest.raises(ConfigError, match=r"VIDEO_WORK_DIR .* cannot be created in"):
+        load_config({"VIDEO_WORK_DIR": str(read_only_dir / "work")})
+    with pytest.raises(ConfigError, match=r"VIDEO_WORK_DIR .* is not writable"):
+        load_config({"VIDEO_WORK_DIR": str(read_only_dir)})
+
+
+def test_work_dir_that_can_be_created_is_accepted_and_not_created(tmp_path):
+    cfg = load_config({"VIDEO_WORK_DIR": str(tmp_path / "new" / "work")})
+    assert cfg.work_dir == str(tmp_path / "new" / "work")
+    assert not (tmp_path / "new").exists()  # start-up checks, the first job creates it
+
+
+def test_config_errors_never_echo_credentials():
+    for env in (
+        {"AWS_ENDPOINT_URL": "http://key:s3cr3t@localhost:port"},
+        {"REDIS_URL": "redis://:s3cr3t@cache:6379/db"},
+        {"DATABASE_URL": "postgres://u:s3cr3t@db.example:5432"},
+    ):
+        with pytest.raises(ConfigError) as info:
+            load_config(env)
+        assert "s3cr3t" not in str(info.value)
 
 
 def test_summary_never_contains_credentials():
