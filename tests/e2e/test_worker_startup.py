@@ -50,3 +50,14 @@ def test_bad_arguments_exit_2(spawn):
     worker = spawn("worker", worker_args(None, "--max-messages", "0"))
     assert worker.wait(60) == 2
     assert "--max-messages must be at least 1" in worker.err_path.read_text()
+
+
+@pytest.mark.parametrize("idle", ["nan", "inf", "0", "0.001", "-3", "1e300", "later"])
+def test_exit_when_idle_must_be_finite_and_at_least_a_second(spawn, idle):
+    # Before: nan and 1e300 ended in a traceback, inf never exited, 0.001 spun the poll.
+    worker = spawn("worker", worker_args(None, f"--exit-when-idle={idle}"))
+    assert worker.wait(60) == 2
+    err = worker.err_path.read_text()
+    assert err.startswith("usage: sqs_main")
+    assert "argument --exit-when-idle: must be a number of seconds from 1 to 604800" in err
+    assert "Traceback" not in err and not worker.events("WORKER_STARTED")

@@ -298,6 +298,9 @@ def test_redis_down_reclaims_on_lease_expiry_only_and_says_so(cfg, sqs, rows, mi
 
 
 # -- the command as a process -----------------------------------------------------------------
+FAKE_SQS = types.SimpleNamespace(endpoint="http://127.0.0.1:9", url="http://127.0.0.1:9/0/q")
+
+
 def process_env(sqs_like, tmp_path, **extra) -> dict[str, str]:
     return base_env(
         database_url(connection.settings_dict),
@@ -399,6 +402,18 @@ def test_loop_retries_a_failed_resend_when_sqs_comes_back_and_stops_on_sigterm(t
         loop.kill()
         if server is not None:
             server.stop()
+
+
+@pytest.mark.parametrize("interval", ["nan", "inf", "-inf", "0", "1e-9", "0.1", "1e12", "soon"])
+def test_loop_interval_must_be_finite_and_sane_else_usage_and_exit_2(tmp_path, interval):
+    # Before: nan ran passes back to back, 1e-9 thousands a second, inf slept forever
+    # while looking alive, 1e12 overflowed into a traceback.
+    env = base_env("postgres://postgres@127.0.0.1:5432/unused", FAKE_SQS, tmp_path)
+    done = run_process(env, f"--loop={interval}")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("usage: manage.py reconcile_video_processing")
+    assert "argument --loop: must be a number of seconds from 0.25 to 86400" in done.stderr
+    assert "Traceback" not in done.stderr and "RECONCILE_TICK" not in done.stdout
 
 
 @TRANSACTIONAL_DB

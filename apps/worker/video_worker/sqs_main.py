@@ -9,18 +9,27 @@ from collections.abc import Sequence
 
 import structlog
 
+from academy.cli import seconds_type
+
+# The loop waits in whole seconds (the long poll's unit), so a shorter idle limit means
+# nothing; a week bounds the arithmetic on it.
+EXIT_WHEN_IDLE_MIN_SECONDS = 1.0
+EXIT_WHEN_IDLE_MAX_SECONDS = 7 * 24 * 3600.0
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sqs_main", description="Academy video SQS worker")
     parser.add_argument("--max-messages", type=int, default=None, help="exit after N messages")
     parser.add_argument(
-        "--exit-when-idle", type=float, default=None, help="exit after SECONDS without a message"
+        "--exit-when-idle",
+        type=seconds_type(EXIT_WHEN_IDLE_MIN_SECONDS, EXIT_WHEN_IDLE_MAX_SECONDS),
+        default=None,
+        metavar="SECONDS",
+        help=f"exit after SECONDS without a message (at least {EXIT_WHEN_IDLE_MIN_SECONDS:g})",
     )
     args = parser.parse_args(argv)
     if args.max_messages is not None and args.max_messages < 1:
         parser.error("--max-messages must be at least 1")
-    if args.exit_when_idle is not None and args.exit_when_idle <= 0:
-        parser.error("--exit-when-idle must be positive")
     return args
 
 

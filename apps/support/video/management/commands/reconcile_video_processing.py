@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from academy.bootstrap import build_progress, build_queue, build_repository
+from academy.cli import seconds_type
 from src.application.reconcile import Reconciler, ReconcileReport, heartbeat_grace
 
 log = structlog.get_logger("apps.support.video.reconcile")
@@ -33,6 +34,10 @@ FAILED = 1
 USAGE = 2
 # How often the loop looks at its stop flag while it waits for the next pass.
 STOP_CHECK_SECONDS = 0.1
+# --loop bounds: each pass costs a few queries, so at most four a second; at most a day
+# between passes (the deployed value is 30 s).
+LOOP_MIN_SECONDS = 0.25
+LOOP_MAX_SECONDS = 24 * 3600.0
 
 
 class Command(BaseCommand):
@@ -45,10 +50,11 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="change nothing; print plan")
         parser.add_argument(
             "--loop",
-            type=float,
+            type=seconds_type(LOOP_MIN_SECONDS, LOOP_MAX_SECONDS),
             default=None,
             metavar="SECONDS",
-            help="run a pass every SECONDS until SIGTERM/SIGINT (how it is deployed)",
+            help=f"run a pass every SECONDS (at least {LOOP_MIN_SECONDS:g}) until SIGTERM/SIGINT"
+            " (how it is deployed)",
         )
         parser.add_argument(
             "--limit", type=int, default=100, help="rows looked at per rule per pass (100)"
@@ -70,8 +76,6 @@ class Command(BaseCommand):
             raise CommandError(
                 "--force is a one-off: it cannot be combined with --loop", returncode=USAGE
             )
-        if loop is not None and loop <= 0:
-            raise CommandError("--loop SECONDS must be positive", returncode=USAGE)
         if options["limit"] < 1:
             raise CommandError("--limit must be at least 1", returncode=USAGE)
 
