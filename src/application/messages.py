@@ -6,6 +6,15 @@ import json
 import uuid
 from dataclasses import dataclass
 
+# A trace id is a correlation key, not data: every log line, re-sent message and upload keeps
+# at most this much of one, so a huge message attribute cannot flood the logs.
+MAX_TRACE_ID_LENGTH = 128
+
+
+def bounded_trace_id(value: str | None) -> str:
+    """The trace id as every layer uses it: at most MAX_TRACE_ID_LENGTH characters."""
+    return (value or "")[:MAX_TRACE_ID_LENGTH]
+
 
 class MessageRejected(Exception):
     """The body cannot be a job: it is logged and deleted, never retried."""
@@ -42,5 +51,5 @@ def parse_job_message(body: str, trace_id: str = "") -> JobMessage:
         video_id=_positive_int(data, "video_id"),
         tenant_id=_positive_int(data, "tenant_id"),
         request_id=request_id,
-        trace_id=trace_id[:128],
+        trace_id=bounded_trace_id(trace_id),
     )

@@ -249,3 +249,22 @@ def test_heartbeat_and_progress_keys_have_contract_ttls(sqs, spawn, make_video):
     assert worker.wait(30) == 0
     assert not r.exists(hb), "heartbeat must go when the job ends"
     assert json.loads(r.get(progress))["percent"] == 100
+
+
+def test_a_200000_character_trace_id_never_floods_the_log(sqs, spawn, make_video):
+    # Before: every line of the job carried the whole attribute, 800 KB of log for one message.
+    video = make_video()
+    huge = "t" * 200_000
+    for body in (json.dumps({"video_id": video.id, "tenant_id": video.tenant_id}), "{not json"):
+        sqs.client.send_message(
+            QueueUrl=sqs.url,
+            MessageBody=body,
+            MessageAttributes={"trace_id": {"DataType": "String", "StringValue": huge}},
+        )
+    worker = spawn("worker", worker_args(0.1, "--max-messages", "2"), FAKE_TRANSCODE_SECONDS="0.1")
+    assert worker.wait(60) == 0, worker.tail()
+    assert status_of(video) == "READY"
+    assert len(worker.events("SQS_MESSAGE_REJECTED")) == 1
+    traced = [e["trace_id"] for e in worker.lines() if "trace_id" in e]
+    assert len(traced) >= 8 and set(traced) == {"t" * 128}
+    assert worker.path.stat().st_size < 40_000

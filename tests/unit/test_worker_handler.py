@@ -243,3 +243,16 @@ def test_missing_source_is_a_clear_failure(tmp_path):
     result, _ = w.handle(w.message(vid))
     assert result == "fail"
     assert w.repo.get(vid).error_code == ErrorCode.SOURCE_MISSING
+
+
+def test_a_huge_trace_id_is_cut_to_128_characters_in_logs_and_resent_messages(tmp_path):
+    err = VideoProcessingError(ErrorCode.TRANSCODE_STALLED, "no progress", retryable=True)
+    w = World(tmp_path, fast_ack=True, transcoder=FakeTranscoder(error=err))
+    vid = w.video()
+    msg = w.queue.put(
+        json.dumps({"video_id": vid, "tenant_id": 7, "request_id": "r"}), trace_id="t" * 200_000
+    )
+    result, logs = w.handle(msg)
+    assert result == "retry"
+    assert {len(entry["trace_id"]) for entry in logs if "trace_id" in entry} == {128}
+    assert [len(sent["trace_id"]) for sent in w.queue.sent] == [128]

@@ -61,12 +61,12 @@ class VideoMessageHandler:
         received_at = received_at if received_at is not None else time.monotonic()
         log = structlog.get_logger().bind(
             receipt_handle_suffix=message.receipt_handle_suffix,
-            trace_id=message.attributes.get("trace_id", ""),
+            trace_id=message.trace_id,
         )
         # Parsing is pure and takes microseconds, so the receipt log line can carry the ids
         # and the fast ack still happens right after receipt, before any I/O.
         try:
-            job = parse_job_message(message.body, message.attributes.get("trace_id", ""))
+            job = parse_job_message(message.body, message.trace_id)
             rejected = ""
         except MessageRejected as exc:
             job, rejected = None, str(exc)
@@ -244,7 +244,7 @@ class VideoMessageHandler:
             lease.video_id,
             lease.tenant_id,
             request_id,
-            trace_id=message.attributes.get("trace_id") or None,
+            trace_id=message.trace_id or None,
             delay_seconds=delay,
         )
         if not fast_acked:

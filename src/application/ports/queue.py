@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 
+from src.application.messages import bounded_trace_id
+
 
 @dataclass(frozen=True)
 class QueueMessage:
@@ -13,6 +15,11 @@ class QueueMessage:
     message_id: str = ""
     receive_count: int = 1
     attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def trace_id(self) -> str:
+        """The `trace_id` attribute, capped like every trace id (a producer may send 256 KB)."""
+        return bounded_trace_id(self.attributes.get("trace_id"))
 
     @property
     def receipt_handle_suffix(self) -> str:

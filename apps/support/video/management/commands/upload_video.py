@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 
 from academy.bootstrap import build_queue, build_repository, build_storage
 from apps.support.video.models import Tenant, Video
+from src.application.messages import MAX_TRACE_ID_LENGTH
 from src.application.upload_video import (
     EnqueueFailed,
     StoredUpload,
@@ -32,7 +33,6 @@ log = structlog.get_logger("apps.support.video.upload")
 
 NOTHING_CREATED = 2
 NOT_ENQUEUED = 1
-MAX_TRACE_ID = 128  # the worker keeps at most this much of a trace id (messages.py)
 
 
 def _max_length(model, field: str) -> int:
@@ -144,7 +144,7 @@ class Command(BaseCommand):
             ("--tenant", slug, _max_length(Tenant, "slug")),
             ("--title", title, _max_length(Video, "title")),
             ("--tenant-name", tenant_name, _max_length(Tenant, "name")),
-            ("--trace-id", trace_id or "", MAX_TRACE_ID),
+            ("--trace-id", trace_id or "", MAX_TRACE_ID_LENGTH),
         ]
         problems += [f"{flag} is longer than {n} characters" for flag, v, n in limits if len(v) > n]
         if problems:
