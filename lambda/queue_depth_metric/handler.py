@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -373,6 +374,11 @@ def _measure_and_publish(
     result["ok"] = True
 
 
+# The zip holds this file alone, so it carries its own copy of src/application/domain/redaction.py's
+# rule: botocore puts the endpoint URL, credentials included, into its error text.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/\"'<>]*@")
+
+
 def run(env: Mapping[str, str], *, sqs: Any = None, cloudwatch: Any = None) -> dict[str, Any]:
     """One measurement: read, compute, publish, print one JSON line, return the dict."""
     started = time.monotonic()
@@ -408,6 +414,8 @@ def run(env: Mapping[str, str], *, sqs: Any = None, cloudwatch: Any = None) -> d
             error_code="INTERNAL_ERROR",
             retryable=False,
         )
+    if isinstance(result.get("error"), str):
+        result["error"] = _URL_USERINFO.sub(r"\1***@", result["error"])
     result["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
     _log(result)
     return result

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from src.application.domain import VideoStatus
+from src.application.domain.redaction import redact_url_credentials
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import VideoQueue
 from src.application.ports.video_repository import ProcessingRow, VideoRepository
@@ -112,6 +113,7 @@ class ReconcileReport:
 
     def error(self, video_id: int | None, stage: str, exc: BaseException | str) -> None:
         text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        text = redact_url_credentials(text)  # printed on stdout/stderr, not only logged
         self.errors.append({"video_id": video_id, "stage": stage, "error": text[:500]})
         if video_id is not None:
             self.actions.append(VideoAction(video_id, None, "error", f"{stage}: {text[:200]}"))

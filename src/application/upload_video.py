@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from src.application.domain.redaction import redact_url_credentials
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
 from src.application.ports.video_repository import VideoRepository
@@ -22,6 +23,9 @@ class UploadRejected(Exception):
 
 class UploadFailed(Exception):
     """Storing the source or recording the row failed; what was written has been removed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_url_credentials(message))
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class EnqueueFailed(Exception):
     """The row is committed (UPLOADED, source stored) but its job message was not sent."""
 
     def __init__(self, upload: StoredUpload, cause: BaseException) -> None:
-        super().__init__(f"{type(cause).__name__}: {cause}")
+        super().__init__(redact_url_credentials(f"{type(cause).__name__}: {cause}"))
         self.upload = upload
         self.cause = cause
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import structlog
 
+from src.application.domain.redaction import redact_value
+
 _STATIC: dict[str, Any] = {}
 _CONFIGURED = False
 
@@ -16,6 +18,11 @@ def _add_static_fields(_logger: Any, _name: str, event_dict: dict[str, Any]) -> 
     for key, value in _STATIC.items():
         event_dict.setdefault(key, value)
     return event_dict
+
+
+def redact_credentials(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Every field, the rendered traceback included, without URL credentials."""
+    return redact_value(event_dict)
 
 
 def set_worker_id(worker_id: str) -> None:
@@ -40,6 +47,7 @@ def configure_logging(level: str = "INFO", worker_id: str | None = None) -> None
         processors=[
             *shared,
             structlog.processors.format_exc_info,
+            redact_credentials,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
@@ -49,7 +57,12 @@ def configure_logging(level: str = "INFO", worker_id: str | None = None) -> None
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=structlog.processors.JSONRenderer(),
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_credentials,
+                structlog.processors.JSONRenderer(),
+            ],
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )
     )

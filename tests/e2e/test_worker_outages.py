@@ -112,3 +112,22 @@ def test_database_down_nothing_acknowledged_then_recovers(sqs, spawn, make_video
     assert len(worker.events("SQS_JOB_COMPLETED")) == 1
     assert sqs.counts() == (0, 0, 0)
     proxy.cut()
+
+
+def test_credentials_in_aws_endpoint_url_never_reach_the_log(spawn):
+    # Before: botocore's "Could not connect to the endpoint URL: http://key:secret@…" was
+    # logged as it is, in WORKER_LOOP_ERROR and in its traceback.
+    endpoint = f"http://AKIAKEY:s3cr3tpw@127.0.0.1:{free_port()}"
+    worker = spawn(
+        "worker",
+        worker_args(0.1),
+        AWS_ENDPOINT_URL=endpoint,
+        VIDEO_SQS_QUEUE_URL=f"{endpoint}/000000000000/videos",
+    )
+    error = worker.wait_event("WORKER_LOOP_ERROR", timeout=60)
+    assert "http://***@127.0.0.1" in error["error"]
+    worker.signal()
+    assert worker.wait(60) == 0
+    everything = worker.path.read_text() + worker.err_path.read_text()
+    assert "Could not connect to the endpoint URL" in everything
+    assert "s3cr3tpw" not in everything and "AKIAKEY" not in everything

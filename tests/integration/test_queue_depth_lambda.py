@@ -324,3 +324,22 @@ def test_fast_ack_with_redis_down_withholds_desired(aws, monkeypatch, capsys):
         "video_visible",
     ]
     assert one_log_line(capsys)["event"] == "QUEUE_DEPTH_METRIC_FAILED"
+
+
+def test_credentials_in_the_endpoint_url_never_reach_the_log(aws, capsys):
+    from botocore.config import Config
+
+    from tests.e2e.harness import free_port
+
+    _, cloudwatch = aws
+    unreachable = boto3.client(
+        "sqs",
+        endpoint_url=f"http://AKIAKEY:s3cr3tpw@127.0.0.1:{free_port()}",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2),
+    )
+    result = handler.run({}, sqs=unreachable, cloudwatch=cloudwatch)
+    assert result["error_code"] == "AWS_UNAVAILABLE"
+    assert "http://***@127.0.0.1:" in result["error"]  # botocore names the URL; we hide its secret
+    logged = capsys.readouterr().out
+    assert "s3cr3tpw" not in logged and "AKIAKEY" not in logged
+    assert "s3cr3tpw" not in json.dumps(result)

@@ -327,9 +327,11 @@ def run_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 def test_sqs_down_single_run_exits_1_with_a_clear_message(tmp_path, rows):
     expired = rows.processing("w-dead", lease_left=-5, started_ago=60, heartbeat=False)
     down = types.SimpleNamespace(
-        endpoint=f"http://127.0.0.1:{free_port()}", url="http://127.0.0.1:1/000000000000/q"
+        endpoint=f"http://AKIAKEY:s3cr3tpw@127.0.0.1:{free_port()}",
+        url="http://127.0.0.1:1/000000000000/q",
     )
     done = run_process(process_env(down, tmp_path), "--json")
+    assert "s3cr3tpw" not in done.stdout + done.stderr
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert report["reclaimed"] == [expired] and report["reenqueued"] == []

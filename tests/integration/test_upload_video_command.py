@@ -397,9 +397,12 @@ def test_subprocess_file_too_large_and_sqs_down(upload_process, queue, tenant, v
     assert "more than VIDEO_MAX_SOURCE_BYTES (100)" in too_big.stderr
     assert_nothing_created(media, queue)
 
-    closed = f"http://127.0.0.1:{closed_port()}"
+    closed = f"http://AKIAKEY:s3cr3tpw@127.0.0.1:{closed_port()}"
     down = upload_process(str(video_file), "--tenant", tenant.slug, AWS_ENDPOINT_URL=closed)
     assert down.returncode == 1
     assert "could not be sent to SQS" in down.stderr
+    # botocore's message names the endpoint: its credentials are hidden, here and in the log.
+    assert "http://***@127.0.0.1" in down.stderr
+    assert "s3cr3tpw" not in down.stderr + down.stdout
     video = Video.objects.get(pk=int(down.stdout.splitlines()[-1]))
     assert video.status == Video.Status.UPLOADED and video.source_key

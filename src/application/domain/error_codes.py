@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import enum
 
+from src.application.domain.redaction import redact_url_credentials
+
 
 class ErrorCode(enum.StrEnum):
     # name = (value, retryable by default, what it means to the academy)
@@ -42,6 +44,7 @@ class VideoProcessingError(Exception):
     """
 
     def __init__(self, code: ErrorCode | str, message: str, *, retryable: bool | None = None):
+        message = redact_url_credentials(message)  # it is logged and stored on the row
         self.code = ErrorCode(code)
         super().__init__(f"{self.code}: {message}")
         self.message = message
