@@ -49,13 +49,19 @@ class EnqueueFailed(Exception):
 
 
 def check_source_file(path: Path, max_bytes: int) -> int:
-    """The size of a readable, non-empty regular file within `max_bytes`; UploadRejected if not."""
+    """The size of a readable, non-empty regular file within `max_bytes`; UploadRejected if not.
+
+    The path itself must be the file: a symbolic link is refused, never followed, so an
+    upload cannot store what the link points at (another user's file, /etc/passwd).
+    """
     try:
-        info = os.stat(path)
+        info = os.lstat(path)
     except FileNotFoundError:
         raise UploadRejected(f"{path}: no such file") from None
     except OSError as exc:
         raise UploadRejected(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UploadRejected(f"{path}: is a symbolic link; give the file itself")
     if stat.S_ISDIR(info.st_mode):
         raise UploadRejected(f"{path}: is a directory, not a video file")
     if not stat.S_ISREG(info.st_mode):
@@ -67,7 +73,9 @@ def check_source_file(path: Path, max_bytes: int) -> int:
             f"{path}: is {info.st_size} bytes, more than VIDEO_MAX_SOURCE_BYTES ({max_bytes})"
         )
     try:
-        with open(path, "rb") as f:
+        # O_NOFOLLOW: a link swapped in since the lstat is refused too.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
             f.read(1)
     except OSError as exc:
         raise UploadRejected(f"{path}: cannot be read ({exc.strerror or exc})") from None

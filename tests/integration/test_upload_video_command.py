@@ -193,15 +193,19 @@ def test_missing_file(config, tenant, tmp_path, media, queue):
         (lambda p: p.mkdir(), "is a directory, not a video file"),
         (lambda p: p.write_bytes(b""), "is empty"),
         (lambda p: os.mkfifo(p), "is not a regular file"),
+        # Before: the link was followed and /etc/passwd stored as the tenant's video.
+        (lambda p: p.symlink_to("/etc/passwd"), "is a symbolic link; give the file itself"),
+        (lambda p: p.symlink_to(p.parent / "missing.mp4"), "is a symbolic link; give the file"),
+        (lambda p: p.symlink_to("/dev/zero"), "is a symbolic link; give the file itself"),
     ],
-    ids=["directory", "empty", "fifo"],
+    ids=["directory", "empty", "fifo", "link-to-passwd", "dangling-link", "link-to-device"],
 )
 def test_unusable_paths_create_nothing(config, tenant, tmp_path, media, queue, make, needle):
     target = tmp_path / "thing.mp4"
     make(target)
     code, _out, err = upload(str(target), "--tenant", tenant.slug)
     assert code == 2
-    assert err == f"{target}: {needle}"
+    assert err.startswith(f"{target}: {needle}")
     assert_nothing_created(media, queue)
 
 
@@ -406,3 +410,12 @@ def test_subprocess_file_too_large_and_sqs_down(upload_process, queue, tenant, v
     assert "s3cr3tpw" not in down.stderr + down.stdout
     video = Video.objects.get(pk=int(down.stdout.splitlines()[-1]))
     assert video.status == Video.Status.UPLOADED and video.source_key
+
+
+def test_subprocess_symlink_is_refused_not_followed(upload_process, queue, tenant, tmp_path, media):
+    link = tmp_path / "lecture.mp4"
+    link.symlink_to("/etc/passwd")
+    proc = upload_process(str(link), "--tenant", tenant.slug)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == f"CommandError: {link}: is a symbolic link; give the file itself"
+    assert_nothing_created(media, queue)
