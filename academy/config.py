@@ -70,6 +70,7 @@ class AppConfig:
     stall_seconds: int
     reenqueue_after_seconds: int
     work_dir: str
+    work_dir_min_free_bytes: int
     log_level: str
 
     @property
@@ -94,6 +95,8 @@ class AppConfig:
             "max_attempts": self.max_attempts,
             "visibility_timeout": self.visibility_timeout,
             "shutdown_grace_seconds": self.shutdown_grace_seconds,
+            "work_dir": self.work_dir,
+            "work_dir_min_free_bytes": self.work_dir_min_free_bytes,
         }
 
 
@@ -323,5 +326,8 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         stall_seconds=_int(env, "VIDEO_STALL_SECONDS", 120, maximum=DAY),
         reenqueue_after_seconds=_int(env, "VIDEO_REENQUEUE_AFTER_SECONDS", 600, maximum=7 * DAY),
         work_dir=_work_dir(env),
+        work_dir_min_free_bytes=_int(
+            env, "VIDEO_WORK_DIR_MIN_FREE_BYTES", 256 * 1024**2, minimum=0, maximum=1024**4
+        ),
         log_level=_log_level(env),
     )

@@ -17,7 +17,7 @@ from src.application.domain import (
     VideoProcessingError,
 )
 from src.application.job_control import JobControl
-from src.application.ports.storage import Storage, StorageError
+from src.application.ports.storage import NO_SPACE_ERRNOS, Storage, StorageError, StorageFull
 from src.application.ports.transcoder import ProgressCallback, Transcoder
 from src.application.ports.video_repository import VideoRepository, VideoResult
 
@@ -26,6 +26,20 @@ from src.application.ports.video_repository import VideoRepository, VideoResult
 class JobOutcome:
     hls_key: str
     stage_timings_ms: dict[str, int] = field(default_factory=dict)
+
+
+def storage_failure(exc: StorageError) -> VideoProcessingError:
+    """A storage error as a job failure: NO_SPACE_LEFT when a disk is full, else STORAGE_FAILED."""
+    code = ErrorCode.NO_SPACE_LEFT if isinstance(exc, StorageFull) else ErrorCode.STORAGE_FAILED
+    return VideoProcessingError(code, str(exc), retryable=True)
+
+
+def work_dir_error(exc: OSError, where: Path) -> VideoProcessingError:
+    """The job's own folder could not be made: a full disk, or a worker that cannot work."""
+    code = ErrorCode.NO_SPACE_LEFT if exc.errno in NO_SPACE_ERRNOS else ErrorCode.INTERNAL_ERROR
+    return VideoProcessingError(
+        code, f"cannot create a job folder in {where}: {exc.strerror or exc}", retryable=True
+    )
 
 
 def _ms(start: float) -> int:
@@ -46,9 +60,12 @@ class ProcessVideo:
         self.work_root = Path(work_root or Path(tempfile.gettempdir()) / "academy-video-jobs")
 
     def make_work_dir(self, lease: Lease) -> Path:
-        self.work_root.mkdir(parents=True, exist_ok=True)
         prefix = f"video-{lease.video_id}-{lease.token}-"
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.work_root))
+        try:
+            self.work_root.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=self.work_root))
+        except OSError as exc:
+            raise work_dir_error(exc, self.work_root) from exc
 
     def __call__(
         self, lease: Lease, on_progress: ProgressCallback, control: JobControl
@@ -70,7 +87,7 @@ class ProcessVideo:
             try:
                 self.storage.put_directory(output.output_dir, prefix)
             except StorageError as exc:
-                raise VideoProcessingError(ErrorCode.STORAGE_FAILED, str(exc)) from exc
+                raise storage_failure(exc) from exc
             timings["upload"] = _ms(t)
             hls_key = f"{prefix}/{output.master_playlist}"
             result = VideoResult(
@@ -106,7 +123,10 @@ class ProcessVideo:
         if not lease.source_key:
             raise VideoProcessingError(ErrorCode.SOURCE_MISSING, "video has no source_key")
         source_dir = work_dir / "source"
-        source_dir.mkdir()
+        try:
+            source_dir.mkdir()
+        except OSError as exc:
+            raise work_dir_error(exc, work_dir) from exc
         name = storage_keys.safe_filename(lease.source_key.rsplit("/", 1)[-1])
         target = source_dir / name
         try:
@@ -116,6 +136,6 @@ class ProcessVideo:
                 ErrorCode.SOURCE_MISSING, f"source object {lease.source_key} does not exist"
             ) from None
         except StorageError as exc:
-            raise VideoProcessingError(ErrorCode.STORAGE_FAILED, str(exc)) from exc
+            raise storage_failure(exc) from exc
         timings["download"] = _ms(t)
         return target

@@ -164,17 +164,14 @@ def test_locate_is_the_absolute_path_under_root(local, tmp_path):
     assert where.read_bytes() == b"data"
 
 
-def test_failed_write_keeps_the_old_object_and_leaves_no_temporary(local, tmp_path, monkeypatch):
+def test_failed_write_keeps_the_old_object_and_leaves_no_temporary(tiny_fs, tmp_path):
+    from src.application.ports.storage import StorageFull
+
+    local = LocalStorage(tiny_fs)  # a real 64 KB disk: the new content cannot fit
     key = "tenants/1/videos/2/source/a.mp4"
     local.put_file(write(tmp_path / "old", b"old content"), key)
-
-    def copy_half_then_fail(src, dst, length=0):
-        dst.write(src.read(3))
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(local_storage.shutil, "copyfileobj", copy_half_then_fail)
-    with pytest.raises(OSError, match="No space left"):
-        local.put_file(write(tmp_path / "new", b"new content that never lands"), key)
+    with pytest.raises(StorageFull, match="No space left"):
+        local.put_file(write(tmp_path / "new", os.urandom(256 * 1024)), key)
     assert Path(local.locate(key)).read_bytes() == b"old content"
     assert os.listdir(Path(local.locate(key)).parent) == ["a.mp4"]
 
@@ -234,3 +231,34 @@ def test_factory_reports_a_root_that_cannot_be_created(tmp_path):
     blocker = write(tmp_path / "file", b"x")
     with pytest.raises(ValueError, match="VIDEO_STORAGE_URL folder"):
         storage_from_url(f"file://{blocker}/media")
+
+
+# -- a full disk (a real 64 KB tmpfs) ---------------------------------------------------------
+@pytest.fixture
+def tiny_fs(tmp_path):
+    from tests.filesystems import tmpfs
+
+    with tmpfs(tmp_path / "tiny", "64k") as path:
+        yield path
+
+
+def test_storing_on_a_full_disk_is_storage_full_and_leaves_nothing(tiny_fs, tmp_path):
+    from src.application.ports.storage import StorageFull
+
+    storage = LocalStorage(tiny_fs)
+    big = write(tmp_path / "lecture.mp4", os.urandom(256 * 1024))
+    # Before: a bare OSError (ENOSPC) escaped the adapter and the job ended INTERNAL_ERROR.
+    with pytest.raises(StorageFull, match="No space left on device"):
+        storage.put_file(big, "tenants/1/videos/2/hls/3/360p/seg_00000.ts")
+    assert storage.list_keys("") == []
+    assert [p for p in tiny_fs.rglob("*") if p.is_file()] == []  # no half-written temp file
+
+
+def test_copying_to_a_full_work_folder_is_storage_full(tiny_fs, tmp_path):
+    from src.application.ports.storage import StorageFull
+
+    storage = LocalStorage(tmp_path / "media")
+    storage.put_file(write(tmp_path / "in.mp4", os.urandom(256 * 1024)), "src/lecture.mp4")
+    with pytest.raises(StorageFull, match="No space left on device"):
+        storage.get_file("src/lecture.mp4", tiny_fs / "job" / "lecture.mp4")
+    assert [p for p in tiny_fs.rglob("*") if p.is_file()] == []

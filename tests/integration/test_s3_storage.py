@@ -217,3 +217,16 @@ def test_factory_s3_round_trip_through_moto(aws, tmp_path):
     storage = storage_from_url(f"s3://{BUCKET}/root")
     storage.put_file(write(tmp_path / "f", b"hello"), "k/v.mp4")
     assert aws.get_object(Bucket=BUCKET, Key="root/k/v.mp4")["Body"].read() == b"hello"
+
+
+def test_download_into_a_full_work_folder_is_storage_full(aws, tmp_path):
+    from src.application.ports.storage import StorageFull
+    from tests.filesystems import tmpfs
+
+    storage = S3Storage(aws, BUCKET)
+    storage.put_file(write(tmp_path / "in.mp4", bytes(300 * 1024)), "src/lecture.mp4")
+    with tmpfs(tmp_path / "work", "64k") as work:
+        # Before: the OSError from the local write escaped the adapter as it was.
+        with pytest.raises(StorageFull, match="No space left on device"):
+            storage.get_file("src/lecture.mp4", work / "job" / "lecture.mp4")
+        assert not [p for p in work.rglob("*") if p.is_file()]

@@ -205,6 +205,15 @@ def test_release_returns_the_video_without_counting_the_attempt(backend: Backend
     assert again is not None and (again.attempt, again.token) == (1, 2)
 
 
+def test_release_can_record_why_without_counting_the_attempt(backend: Backend):
+    video_id, lease = backend.claimed_video()
+    assert backend.repo.release(lease, "NO_SPACE_LEFT", "work folder full")
+    row = backend.repo.get(video_id)
+    assert (row.status, row.attempts) == (VideoStatus.UPLOADED, 0)
+    assert (row.error_code, row.error_message) == ("NO_SPACE_LEFT", "work folder full")
+    assert backend.repo.release(lease, "NO_SPACE_LEFT", "again") is False  # fenced
+
+
 def test_cancel(backend: Backend):
     waiting = backend.new_video()
     assert backend.repo.cancel(waiting) is True

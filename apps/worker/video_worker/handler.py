@@ -21,6 +21,7 @@ from src.application.domain import (
     VideoStatus,
     fail_outcome,
     retry_delay,
+    spends_attempt,
 )
 from src.application.job_control import JobControl
 from src.application.messages import MessageRejected, parse_job_message
@@ -194,10 +195,21 @@ class VideoMessageHandler:
             # This receipt cannot be hidden any longer: a retry needs a fresh message.
             return self._failed(log, message, fast_acked, lease, err, request_id, resend=True)
         # Shutdown: hand the video back without counting the attempt, and the message with it.
-        released = self.repository.release(lease)
-        log.warning("VIDEO_RELEASED", reason=reason, released=released)
+        return self._release(log, message, fast_acked, lease, request_id, reason, delay=0)
+
+    def _release(self, log, message, fast_acked, lease, request_id, reason, delay, err=None) -> str:
+        """Back to UPLOADED without counting the attempt: the upload is not to blame."""
+        code, text = (err.code, err.message) if err else ("", "")
+        released = self.repository.release(lease, code, text)
+        log.warning(
+            "VIDEO_RELEASED",
+            reason=reason,
+            released=released,
+            retry_in_seconds=delay,
+            **({"error_code": code, "error_message": text[:500]} if err else {}),
+        )
         if released:
-            self._requeue(message, fast_acked, lease, request_id, delay=0)
+            self._requeue(message, fast_acked, lease, request_id, delay=delay)
         elif not fast_acked:
             self.queue.delete(message)
         return self._result(log, "retry")
@@ -205,6 +217,13 @@ class VideoMessageHandler:
     def _failed(
         self, log, message, fast_acked, lease, err: VideoProcessingError, request_id, resend=False
     ):
+        if not spends_attempt(err.code) and not resend:
+            # A full disk says nothing about the upload: its attempts are not spent, and
+            # the worker stops taking jobs until its work folder has room (loop.py).
+            delay = retry_delay(message.receive_count, self.retry_base_seconds)
+            return self._release(
+                log, message, fast_acked, lease, request_id, "no_space", delay, err
+            )
         took = self.repository.fail(lease, err.code, err.message, err.retryable)
         if not took:
             log.error("VIDEO_LEASE_LOST", error_code=err.code)

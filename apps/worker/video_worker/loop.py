@@ -12,6 +12,7 @@ import structlog
 
 from apps.worker.video_worker.handler import VideoMessageHandler
 from apps.worker.video_worker.poller import InterruptiblePoller
+from apps.worker.video_worker.readiness import Hold, ReadinessCheck
 from src.application.domain import StopReason
 from src.application.ports.queue import VideoQueue
 from src.infrastructure.queue.sqs_queue import LONG_POLL_SECONDS
@@ -23,6 +24,8 @@ SIGNAL_WATCH_SECONDS = 0.05
 # Backoff after an error outside a job (database or SQS down): 1 s doubling to 30 s.
 ERROR_BACKOFF_FIRST = 1.0
 ERROR_BACKOFF_MAX = 30.0
+# While a readiness check fails (work folder full), it is looked at again this often.
+HOLD_RECHECK_SECONDS = 2.0
 
 
 def _is_database_error(exc: BaseException) -> bool:
@@ -46,6 +49,8 @@ class WorkerLoop:
         exit_when_idle: float | None = None,
         wait_seconds: int = LONG_POLL_SECONDS,
         heartbeat_seconds: float = WORKER_HEARTBEAT_SECONDS,
+        readiness: list[ReadinessCheck] | None = None,
+        hold_recheck_seconds: float = HOLD_RECHECK_SECONDS,
     ) -> None:
         self.queue = queue
         self.handler = handler
@@ -57,6 +62,9 @@ class WorkerLoop:
             queue, wait_seconds, visibility_timeout, return_abandoned=not handler.config.fast_ack
         )
         self.heartbeat_seconds = heartbeat_seconds
+        self.readiness = list(readiness or [])
+        self.hold_recheck_seconds = hold_recheck_seconds
+        self._holds: dict[str, Hold] = {}
         self.stopping = threading.Event()
         self._signals: list[str] = []
         self._done = threading.Event()
@@ -127,6 +135,9 @@ class WorkerLoop:
                         break
                     wait = max(1, math.ceil(left))
                 self.iterations += 1
+                if self._on_hold():
+                    self.stopping.wait(self.hold_recheck_seconds)
+                    continue
                 message = None
                 try:
                     message, received_at = self.poller.poll(self.stopping, wait)
@@ -156,6 +167,20 @@ class WorkerLoop:
                 uptime_seconds=round(time.monotonic() - started, 1),
             )
         return 0
+
+    def _on_hold(self) -> bool:
+        """Whether a readiness check fails; logs once when one starts and when it ends."""
+        for check in self.readiness:
+            hold = check.hold()
+            if hold is not None and check.name not in self._holds:
+                self.log.warning(hold.event, check=check.name, receiving=False, **hold.fields)
+            elif hold is None and check.name in self._holds:
+                self.log.info("WORKER_RESUMED", check=check.name, receiving=True)
+            if hold is None:
+                self._holds.pop(check.name, None)
+            else:
+                self._holds[check.name] = hold
+        return bool(self._holds)
 
     def _on_error(self, exc: Exception, message, backoff: float) -> float:
         self.errors += 1
@@ -189,4 +214,5 @@ class WorkerLoop:
                 handled=self.handled,
                 errors=self.errors,
                 busy=self.handler.current is not None,
+                on_hold=sorted(self._holds),
             )

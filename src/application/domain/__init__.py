@@ -13,6 +13,7 @@ from src.application.domain.retry_policy import (
     exhausted_message,
     fail_outcome,
     retry_delay,
+    spends_attempt,
 )
 from src.application.domain.status import VideoStatus
 from src.application.domain.stop_reason import JobStopped, StopReason
@@ -30,4 +31,5 @@ __all__ = [
     "exhausted_message",
     "fail_outcome",
     "retry_delay",
+    "spends_attempt",
 ]

@@ -20,6 +20,8 @@ class ErrorCode(enum.StrEnum):
     TRANSCODE_FAILED = ("TRANSCODE_FAILED", False, "the video could not be converted")
     TRANSCODE_STALLED = ("TRANSCODE_STALLED", True, "the conversion stopped making progress")
     STORAGE_FAILED = ("STORAGE_FAILED", True, "storing or fetching media failed")
+    # Retried without counting the attempt: nothing is wrong with the upload.
+    NO_SPACE_LEFT = ("NO_SPACE_LEFT", True, "a worker's disk or the media storage was full")
     MAX_ATTEMPTS_EXCEEDED = ("MAX_ATTEMPTS_EXCEEDED", False, "every allowed attempt failed")
     VISIBILITY_CAP_REACHED = (
         "VISIBILITY_CAP_REACHED",

@@ -19,6 +19,16 @@ def retry_delay(count: int, base: int = RETRY_BASE_SECONDS) -> int:
     return int(min(base * 2 ** max(count - 1, 0), RETRY_MAX_SECONDS))
 
 
+# Failures that are the machine's, never the upload's: the video goes back to UPLOADED
+# without spending an attempt (like a graceful shutdown), its message after the backoff.
+NOT_THE_UPLOADS_FAULT = frozenset({ErrorCode.NO_SPACE_LEFT})
+
+
+def spends_attempt(code: ErrorCode | str) -> bool:
+    """Whether a failure with `code` counts against the video's attempts."""
+    return ErrorCode(code) not in NOT_THE_UPLOADS_FAULT
+
+
 def exhausted_message(attempts: int, last_code: str = "", last_message: str = "") -> str:
     """The error_message of a video that ran out of attempts, naming the last error."""
     last = ": ".join(part for part in (last_code, last_message) if part) or "none recorded"

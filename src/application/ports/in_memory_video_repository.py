@@ -143,17 +143,19 @@ class InMemoryVideoRepository(VideoRepository):
             )
             return True
 
-    def release(self, lease: Lease) -> bool:
+    def release(self, lease: Lease, error_code: str = "", message: str = "") -> bool:
         with self._lock:
             row = self._held(lease)
             if row is None:
                 return False
+            errors = {"error_code": error_code, "error_message": message[:2000]}
             self._update(
                 lease.video_id,
                 status=VideoStatus.UPLOADED,
                 leased_by="",
                 leased_until=None,
                 attempts=max(row.attempts - 1, 0),
+                **(errors if error_code else {}),
             )
             return True
 

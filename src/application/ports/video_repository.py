@@ -114,8 +114,12 @@ class VideoRepository(abc.ABC):
         """
 
     @abc.abstractmethod
-    def release(self, lease: Lease) -> bool:
-        """Back to UPLOADED without counting the attempt (graceful shutdown)."""
+    def release(self, lease: Lease, error_code: str = "", message: str = "") -> bool:
+        """Back to UPLOADED without counting the attempt, fenced on the lease.
+
+        For failures that are no fault of the upload: a graceful shutdown (no error), or the
+        worker's disk being full (`error_code` and `message` are then recorded on the row).
+        """
 
     @abc.abstractmethod
     def cancel(self, video_id: int) -> bool:

@@ -8,20 +8,23 @@ by a signal (the OOM killer's SIGKILL, a shutdown's SIGTERM), out of memory or d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from src.application.domain import ErrorCode, VideoProcessingError
+from src.application.ports.storage import NO_SPACE_ERRNOS
 from src.application.ports.transcoder import (
     ProgressCallback,
     StopCheck,
     TranscodeOutput,
     Transcoder,
 )
+from src.infrastructure import disk_space
 from src.infrastructure.media import ffmpeg_command
 from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
 from src.infrastructure.media.ladder import DEFAULT_LADDER, Rendition, Rung, plan_ladder
@@ -45,7 +48,8 @@ PROGRESS_MIN_INTERVAL = 0.25
 END_TOLERANCE_SECONDS = 0.5
 END_TOLERANCE_FRACTION = 0.02
 # stderr phrases that blame the machine, not the input.
-_RESOURCE_ERRORS = ("No space left on device", "Cannot allocate memory", "received signal")
+_NO_SPACE = "No space left on device"
+_RESOURCE_ERRORS = (_NO_SPACE, "Cannot allocate memory", "received signal")
 
 
 class FfmpegTranscoder(Transcoder):
@@ -118,18 +122,19 @@ class FfmpegTranscoder(Transcoder):
         started = time.monotonic()
         out_dir = work_dir / ffmpeg_command.OUTPUT_DIR
         shutil.rmtree(out_dir, ignore_errors=True)  # a previous attempt's leftovers
-        for rendition in renditions:
-            (out_dir / rendition.name).mkdir(parents=True)
-        self._encode(relative, work_dir, info, renditions, on_progress, stop_reason)
-        variants = self._complete_master(out_dir, work_dir, renditions, info, stop_reason)
-        timings["transcode"] = _ms_since(started)
+        with _blaming_a_full_disk(work_dir):
+            for rendition in renditions:
+                (out_dir / rendition.name).mkdir(parents=True)
+            self._encode(relative, work_dir, info, renditions, on_progress, stop_reason)
+            variants = self._complete_master(out_dir, work_dir, renditions, info, stop_reason)
+            timings["transcode"] = _ms_since(started)
 
-        started = time.monotonic()
-        thumbnail = out_dir / ffmpeg_command.THUMBNAIL
-        if not (thumbnail.is_file() and thumbnail.stat().st_size > 0):
-            # The encode's own thumbnail branch found no frame (odd timestamps): seek for one.
-            self._thumbnail(relative, work_dir, info, stop_reason)
-        timings["thumbnail"] = _ms_since(started)
+            started = time.monotonic()
+            thumbnail = out_dir / ffmpeg_command.THUMBNAIL
+            if not (thumbnail.is_file() and thumbnail.stat().st_size > 0):
+                # The encode's thumbnail branch found no frame (odd timestamps): seek for one.
+                self._thumbnail(relative, work_dir, info, stop_reason)
+            timings["thumbnail"] = _ms_since(started)
         on_progress(100.0, "thumbnail")
 
         return TranscodeOutput(
@@ -415,6 +420,34 @@ def _inside(source: Path, work_dir: Path) -> str:
             retryable=False,  # a caller's mistake: another attempt makes the same one
         )
     return str(relative)
+
+
+@contextlib.contextmanager
+def _blaming_a_full_disk(work_dir: Path) -> Iterator[None]:
+    """A failed encode on a full work folder is NO_SPACE_LEFT, whatever ffmpeg said.
+
+    On a full disk ffmpeg's HLS muxer may even exit 0 with empty or missing segments, which
+    the checks after it would blame on the upload (TRANSCODE_FAILED, not retryable).
+    """
+    try:
+        yield
+    except VideoProcessingError as exc:
+        if exc.code != ErrorCode.NO_SPACE_LEFT and (
+            _NO_SPACE in exc.message or disk_space.is_full(work_dir)
+        ):
+            raise VideoProcessingError(
+                ErrorCode.NO_SPACE_LEFT,
+                f"the work folder's disk is full ({disk_space.free_bytes(work_dir)} bytes free); "
+                f"the encode failed with: {exc.message[:500]}",
+                retryable=True,
+            ) from exc
+        raise
+    except OSError as exc:  # writing the master playlist or the thumbnail ourselves
+        if exc.errno in NO_SPACE_ERRNOS:
+            raise VideoProcessingError(
+                ErrorCode.NO_SPACE_LEFT, f"the work folder's disk is full: {exc}", retryable=True
+            ) from exc
+        raise
 
 
 def _encode_failure(what: str, returncode: int, stderr_tail: str) -> VideoProcessingError:

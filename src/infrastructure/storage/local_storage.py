@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from src.application.ports.storage import Storage
+from src.application.ports.storage import Storage, storage_error_from
 
 # Files being written carry this prefix until os.replace gives them their name; listings skip
 # them, so a crash mid-write never shows up as an object.
@@ -87,13 +87,22 @@ class LocalStorage(Storage):
         return path
 
     def put_file(self, local_path: Path, key: str) -> None:
-        _atomic_copy(Path(local_path), self._path(key))
+        target = self._path(key)
+        try:
+            _atomic_copy(Path(local_path), target)
+        except OSError as exc:
+            raise storage_error_from(exc, f"storing {key!r} at {target}") from exc
 
     def get_file(self, key: str, local_path: Path) -> None:
         path = self._path(key)
         if not path.is_file():
             raise FileNotFoundError(f"no object at {key!r}")
-        _atomic_copy(path, Path(local_path))
+        try:
+            _atomic_copy(path, Path(local_path))
+        except OSError as exc:
+            if not path.is_file():  # deleted while we copied it
+                raise FileNotFoundError(f"no object at {key!r}") from None
+            raise storage_error_from(exc, f"copying {key!r} to {local_path}") from exc
 
     def put_directory(self, local_dir: Path, prefix: str) -> list[str]:
         keys = []
@@ -134,7 +143,10 @@ class LocalStorage(Storage):
         deleted = 0
         folders = set()
         for _key, path in list(self._walk(prefix)):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise storage_error_from(exc, f"deleting {path}") from exc
             folders.update(path.parents)
             deleted += not path.name.startswith(TEMP_PREFIX)
         # Prune folders left empty, deepest first, never the root itself.

@@ -12,7 +12,7 @@ from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from src.application.ports.storage import Storage, StorageError
+from src.application.ports.storage import Storage, StorageError, storage_error_from
 from src.infrastructure.storage.local_storage import check_key, files_below, join_key
 
 MIB = 1024 * 1024
@@ -107,6 +107,8 @@ class S3Storage(Storage):
             raise StorageError(f"S3 {what} {where} failed: {exc}") from exc
         except BotoCoreError as exc:  # endpoint unreachable, credentials missing, timeouts
             raise StorageError(f"S3 {what} {where} failed: {exc}") from exc
+        except OSError as exc:  # the local side: reading the upload, writing a download
+            raise storage_error_from(exc, f"S3 {what} {where}") from exc
 
     def _no_bucket(self, what: str, where: str) -> StorageError:
         return StorageError(f"S3 {what} {where} failed: bucket {self.bucket!r} does not exist")
@@ -140,7 +142,10 @@ class S3Storage(Storage):
     def get_file(self, key: str, local_path: Path) -> None:
         full = self._full(key)
         local_path = Path(local_path)
-        local_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            local_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error_from(exc, f"creating {local_path.parent}") from exc
         # s3transfer writes to a temporary name and renames it at the end: never a half file.
         self._call(
             "download of",

@@ -210,7 +210,8 @@ class DjangoVideoRepository(VideoRepository):
             )
         )
 
-    def release(self, lease: Lease) -> bool:
+    def release(self, lease: Lease, error_code: str = "", message: str = "") -> bool:
+        errors = {"error_code": error_code, "error_message": message[:2000]}
         return bool(
             self._fenced(lease).update(
                 status=S.UPLOADED,
@@ -220,6 +221,7 @@ class DjangoVideoRepository(VideoRepository):
                     When(attempts__gt=0, then=F("attempts") - 1),
                     default=Value(0),
                 ),
+                **(errors if error_code else {}),
                 updated_at=Now(),
             )
         )
