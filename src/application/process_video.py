@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from src.application.domain import (
     VideoProcessingError,
 )
 from src.application.job_control import JobControl
+from src.application.job_folders import JobFolder, create_job_folder, remove_orphan_job_folders
 from src.application.ports.storage import NO_SPACE_ERRNOS, Storage, StorageError, StorageFull
 from src.application.ports.transcoder import ProgressCallback, Transcoder
 from src.application.ports.video_repository import VideoRepository, VideoResult
@@ -59,13 +59,15 @@ class ProcessVideo:
         self.transcoder = transcoder
         self.work_root = Path(work_root or Path(tempfile.gettempdir()) / "academy-video-jobs")
 
-    def make_work_dir(self, lease: Lease) -> Path:
-        prefix = f"video-{lease.video_id}-{lease.token}-"
+    def make_work_dir(self, lease: Lease) -> JobFolder:
         try:
-            self.work_root.mkdir(parents=True, exist_ok=True)
-            return Path(tempfile.mkdtemp(prefix=prefix, dir=self.work_root))
+            return create_job_folder(self.work_root, f"{lease.video_id}-{lease.token}-")
         except OSError as exc:
             raise work_dir_error(exc, self.work_root) from exc
+
+    def remove_orphan_folders(self) -> list[str]:
+        """Remove job folders that no live worker owns (theirs was killed); their names."""
+        return remove_orphan_job_folders(self.work_root)
 
     def __call__(
         self, lease: Lease, on_progress: ProgressCallback, control: JobControl
@@ -73,7 +75,8 @@ class ProcessVideo:
         """Run the job; raises VideoProcessingError or JobStopped. Always removes its folder."""
         started = time.monotonic()
         timings: dict[str, int] = {}
-        work_dir = self.make_work_dir(lease)
+        folder = self.make_work_dir(lease)
+        work_dir = folder.path
         try:
             source = self._download(lease, work_dir, timings)
             self._check(control)
@@ -110,7 +113,7 @@ class ProcessVideo:
             timings["total"] = _ms(started)
             return JobOutcome(hls_key=hls_key, stage_timings_ms=timings)
         finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            folder.remove()
 
     @staticmethod
     def _check(control: JobControl) -> None:

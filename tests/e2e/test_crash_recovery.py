@@ -268,3 +268,38 @@ def test_long_job_with_a_short_lease_is_never_reclaimed_while_its_worker_lives(
     assert len(looked) >= 2, "reconcile must have seen the job running, and left it alone"
     assert_published_output_is_complete(storage_root, video, token=1)
     assert worker.problems() == [] and reconcile.problems() == []
+
+
+def test_worker_killed_alone_takes_its_ffmpeg_along_and_the_next_removes_its_folder(
+    sqs, spawn, make_video, clip, storage_root
+):
+    from src.application.job_folders import create_job_folder
+    from tests.media import is_running, processes_in
+
+    work = storage_root.parent / "work"  # VIDEO_WORK_DIR in the e2e environment
+    video = make_video(clip)
+    victim = spawn("worker-victim", worker_args(None), **env())
+    sqs.send(video.pk, video.tenant_id)
+    victim.wait_event("VIDEO_CLAIMED", timeout=60, video_id=video.pk)
+
+    def encoding():
+        for folder in work.glob("video-*"):
+            pids = processes_in(folder)  # ffmpeg runs with the job folder as its cwd
+            if pids:
+                return folder, pids
+        return None
+
+    folder, pids = wait_until(encoding, 60, what="ffmpeg at work in the job folder")
+    other_workers_job = create_job_folder(work, "999999-1-")  # held by a live process: us
+    # SIGKILL to the worker alone: none of its cleanup runs. Before: ffmpeg, in its own
+    # session, went on encoding for nobody, and the job folder stayed for good.
+    os.kill(victim.pid, signal.SIGKILL)
+    wait_until(lambda: not any(map(is_running, pids)), 10, what="ffmpeg to die with its worker")
+    assert folder.is_dir()
+
+    successor = spawn("worker-next", worker_args(None, "--exit-when-idle", "1"), **env())
+    removed = successor.wait_event("WORKER_ORPHAN_FOLDERS_REMOVED", timeout=60)
+    assert removed["folders"] == [folder.name]
+    assert not folder.exists() and other_workers_job.path.is_dir()
+    assert successor.wait(60) == 0
+    other_workers_job.remove()

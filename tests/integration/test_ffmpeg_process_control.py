@@ -166,3 +166,32 @@ def test_master_without_codecs_is_completed_from_the_segments(tmp_path, work_dir
     master = (output.output_dir / output.master_playlist).read_text()
     assert 'RESOLUTION=320x180,CODECS="avc1.' in master
     assert "mp4a.40.2" in master
+
+
+def test_the_child_dies_with_the_worker_that_started_it(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.harness import ROOT, wait_until
+
+    # A stand-in worker runs a quiet child (no output to fail on) under run_process, then is
+    # killed with SIGKILL: no cleanup code of ours runs. Before: the child, in its own
+    # session, lived on for its whole 300 s.
+    worker_code = (
+        "from pathlib import Path\n"
+        "from src.infrastructure.media.process_runner import run_process\n"
+        f"run_process(['sleep', '300'], cwd=Path({str(tmp_path)!r}),"
+        " stop_reason=lambda: None, stall_seconds=600)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", worker_code], cwd=ROOT)
+    try:
+        [child] = wait_until(lambda: processes_in(tmp_path), 30, what="the child to start")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        wait_until(lambda: not is_running(child), 10, what="the child to die with its worker")
+    finally:
+        worker.kill()
+        for leftover in processes_in(tmp_path):  # only if the test failed
+            os.kill(leftover, signal.SIGKILL)

@@ -72,6 +72,10 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     process = ProcessVideo(
         services.repository, services.storage, services.transcoder, config.work_dir or None
     )
+    # Folders of jobs whose worker was killed on this machine (no one else will remove them).
+    orphans = process.remove_orphan_folders()
+    if orphans:
+        log.warning("WORKER_ORPHAN_FOLDERS_REMOVED", work_dir=config.work_dir, folders=orphans)
     handler = VideoMessageHandler(
         config, services.repository, services.queue, services.progress, process
     )

@@ -3,12 +3,17 @@
 The child starts in its own session, so the whole process group (the binary and anything it
 spawned) is killed together. The watchdog runs in the caller's thread and polls `stop_reason`
 every `poll_interval` seconds whatever the child prints; reader threads only collect output.
+The child also dies with the worker: it is started through util-linux's `setpriv
+--pdeathsig KILL`, so a worker killed with SIGKILL (which runs no cleanup) takes its ffmpeg
+along instead of leaving it encoding for nobody in its own session.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -28,6 +33,20 @@ STDERR_TAIL_BYTES = 4096
 STDOUT_CAPTURE_LIMIT = 8 * 1024 * 1024
 # How long reader threads may take to drain pipes once the group is gone.
 _READER_JOIN_SECONDS = 5.0
+# The kernel sends the child SIGKILL when the thread that started it dies (our process, here:
+# jobs run on the worker's main thread). setpriv sets it and then execs the binary in place.
+_SETPRIV = shutil.which("setpriv")
+DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
+
+
+def _executable(name: str) -> str:
+    """The path of `name` (as the shell finds it); the OSError Popen would raise if none."""
+    found = shutil.which(name)
+    if found:
+        return found
+    if os.path.exists(name):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
 
 
 class LineWatcher(Protocol):
@@ -125,8 +144,9 @@ def run_process(
     if reason:
         raise JobStopped(reason)
     started = time.monotonic()
+    argv = [_executable(cmd[0]), *cmd[1:]]
     proc = subprocess.Popen(
-        list(cmd),
+        [*DIE_WITH_PARENT, *argv],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
