@@ -149,3 +149,42 @@ def test_missing_source_and_source_outside_the_work_folder(small_clip, work_dir)
         FfmpegTranscoder().transcode(inside_out, work_dir, lambda *_: None, lambda: None)
     assert caught.value.code == ErrorCode.INTERNAL_ERROR
     assert inside_out.is_file()
+
+
+def _frames_then_a_gap(path: Path, *quality: str) -> Path:
+    """One second of picture, a two-hour jump in the timestamps, one more second: a file that
+    declares 7202 s and holds 50 frames."""
+    from tests.media import run_ffmpeg
+
+    source = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=2"]
+    jump = ["-vf", "setpts='if(gte(N,25),PTS+2*3600/TB,PTS)'", "-fps_mode", "passthrough"]
+    run_ffmpeg([*source, *jump, "-c:v", "libx264", "-preset", "ultrafast", *quality, str(path)])
+    return path
+
+
+def test_a_small_file_declaring_hours_is_refused_at_once(work_dir):
+    # Before: ffmpeg invented two hours of duplicate frames, about 40 minutes of CPU for
+    # a file of a few hundred KB, progress stuck at 0 %.
+    upload = _frames_then_a_gap(work_dir / "source.mp4", "-crf", "40")
+    err = _fail(upload, work_dir)
+    assert (err.code, err.retryable) == (ErrorCode.IMPLAUSIBLE_DURATION, False)
+    assert "declares 7202 s" in err.message
+
+
+def test_a_gap_of_hours_costs_only_the_frames_the_file_holds(work_dir):
+    # Enough bytes to pass the probe's check: the encode itself must not fill the gap.
+    upload = _frames_then_a_gap(work_dir / "source.mp4", "-qp", "0")
+    out = FfmpegTranscoder().transcode(upload, work_dir, lambda *_: None, lambda: None)
+    counted = subprocess.run(
+        [
+            *("ffprobe", "-v", "error", "-count_packets", "-select_streams", "v:0"),
+            *("-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"),
+            str(out.output_dir / "360p" / "index.m3u8"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert int(counted.stdout.split()[0]) == 50  # not 7202 s x 25 fps
+    assert out.probe.duration_seconds > 7200

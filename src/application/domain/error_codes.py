@@ -16,6 +16,11 @@ class ErrorCode(enum.StrEnum):
     PROBE_FAILED = ("PROBE_FAILED", False, "the upload could not be read as a video")
     INPUT_TOO_LARGE = ("INPUT_TOO_LARGE", False, "the upload is larger than the limits allow")
     DURATION_TOO_LONG = ("DURATION_TOO_LONG", False, "the upload is longer than the limit allows")
+    IMPLAUSIBLE_DURATION = (
+        "IMPLAUSIBLE_DURATION",
+        False,
+        "the upload declares a duration its data cannot fill",
+    )
     SOURCE_MISSING = ("SOURCE_MISSING", False, "the uploaded file is missing from storage")
     TRANSCODE_FAILED = ("TRANSCODE_FAILED", False, "the video could not be converted")
     TRANSCODE_STALLED = ("TRANSCODE_STALLED", True, "the conversion stopped making progress")

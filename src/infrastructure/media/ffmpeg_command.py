@@ -83,6 +83,9 @@ def ladder_command(
         force_key_frames=f"expr:gte(t,n_forced*{segment_seconds})",
         map_metadata=-1,
         max_muxing_queue_size=MAX_MUXING_QUEUE,
+        # Pass frames through with their own timestamps: never duplicate frames to fill a
+        # gap, so a few frames that declare hours cost a few frames of work, not hours.
+        fps_mode="vfr",
         f="hls",
         hls_time=segment_seconds,
         hls_playlist_type="vod",

@@ -43,6 +43,11 @@ PROBE_TIMEOUT_SECONDS = 30.0
 THUMBNAIL_TIMEOUT_SECONDS = 60.0
 # Progress callbacks at most this often (they go to Redis).
 PROGRESS_MIN_INTERVAL = 0.25
+# A file's timestamps can declare hours its bytes cannot hold (a few frames, a three-hour
+# gap). The encode never invents frames to fill such a gap (fps_mode vfr), so its work follows
+# what the file carries; this refuses the absurd ones at once with a clear code. 64 bytes a
+# second is half a kbit/s, a hundred times below any real lecture, audio alone included.
+MIN_BYTES_PER_DECLARED_SECOND = 64
 # The encode must reach the source's end minus this much, else the upload was cut short:
 # ffmpeg exits 0 on a truncated mp4 whose index survived and encodes what is there.
 END_TOLERANCE_SECONDS = 0.5
@@ -219,6 +224,14 @@ class FfmpegTranscoder(Transcoder):
                 ErrorCode.DURATION_TOO_LONG,
                 f"the video lasts {probe.duration_seconds:.0f} s, "
                 f"the limit is {self.max_duration_seconds:g} s",
+            )
+        carried = probe.size_bytes / probe.duration_seconds
+        if carried < MIN_BYTES_PER_DECLARED_SECOND:
+            raise VideoProcessingError(
+                ErrorCode.IMPLAUSIBLE_DURATION,
+                f"the upload declares {probe.duration_seconds:.0f} s but holds only "
+                f"{probe.size_bytes} bytes ({carried:.1f} bytes a second, a real video has far "
+                f"more than {MIN_BYTES_PER_DECLARED_SECOND})",
             )
         # Compared side by side whatever the orientation: a portrait 2160x3840 phone video
         # is as large as a landscape 3840x2160 one.
