@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import structlog
+
 from src.application import storage_keys
 from src.application.domain import (
     ErrorCode,
@@ -18,7 +20,7 @@ from src.application.domain import (
 from src.application.job_control import JobControl
 from src.application.job_folders import JobFolder, create_job_folder, remove_orphan_job_folders
 from src.application.ports.storage import NO_SPACE_ERRNOS, Storage, StorageError, StorageFull
-from src.application.ports.transcoder import ProgressCallback, Transcoder
+from src.application.ports.transcoder import ProgressCallback, TranscodeOutput, Transcoder
 from src.application.ports.video_repository import VideoRepository, VideoResult
 
 
@@ -85,7 +87,27 @@ class ProcessVideo:
             timings.update(output.stage_timings_ms)
             self._check(control)
             on_progress(100.0, "upload")
-            prefix = storage_keys.job_output_prefix(lease.tenant_id, lease.video_id, lease.token)
+            return self._publish(lease, output, control, timings, started)
+        finally:
+            folder.remove()
+
+    def _publish(
+        self,
+        lease: Lease,
+        output: TranscodeOutput,
+        control: JobControl,
+        timings: dict[str, int],
+        started: float,
+    ) -> JobOutcome:
+        """Store the outputs under this claim's prefix and complete the row, fenced.
+
+        On every failure the prefix is deleted again: no row names it, so whatever was stored
+        there is only waste. The one exception is a `complete` whose answer never came (the
+        database went away mid-call): the row may name the prefix now, so it stays.
+        """
+        prefix = storage_keys.job_output_prefix(lease.tenant_id, lease.video_id, lease.token)
+        keep = False
+        try:
             t = time.monotonic()
             try:
                 self.storage.put_directory(output.output_dir, prefix)
@@ -104,16 +126,30 @@ class ProcessVideo:
                 stage_timings_ms={**timings, "total": _ms(started)},
             )
             t = time.monotonic()
-            if not self.repository.complete(lease, result):
-                # Fenced out: what we stored sits under our own prefix, which no row names.
-                self.storage.delete_prefix(prefix + "/")
+            keep = True  # from here until `complete` answers, the row may name the prefix
+            completed = self.repository.complete(lease, result)
+            keep = completed
+            if not completed:  # fenced out: another claim owns the video now
                 control.stop(StopReason.LEASE_LOST)
                 raise JobStopped(StopReason.LEASE_LOST)
             timings["complete"] = _ms(t)
             timings["total"] = _ms(started)
             return JobOutcome(hls_key=hls_key, stage_timings_ms=timings)
         finally:
-            folder.remove()
+            if not keep:
+                self._discard(prefix + "/")
+
+    def _discard(self, prefix: str) -> None:
+        """Best effort: a storage that fails now too leaves the prefix to a later sweep."""
+        try:
+            removed = self.storage.delete_prefix(prefix)
+        except Exception as exc:  # noqa: BLE001 - the job's own failure is the one to report
+            structlog.get_logger().warning(
+                "VIDEO_OUTPUT_CLEANUP_FAILED", prefix=prefix, error=f"{type(exc).__name__}: {exc}"
+            )
+            return
+        if removed:
+            structlog.get_logger().info("VIDEO_OUTPUT_DISCARDED", prefix=prefix, objects=removed)
 
     @staticmethod
     def _check(control: JobControl) -> None:

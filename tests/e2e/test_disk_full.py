@@ -73,16 +73,19 @@ def test_work_folder_full_during_the_download(sqs, spawn, make_video, tmp_path):
 
 
 def test_storage_full_during_the_publish(sqs, spawn, make_video, storage_root):
-    # Before: a bare OSError from LocalStorage, INTERNAL_ERROR with a traceback.
+    # Before: a bare OSError from LocalStorage, INTERNAL_ERROR with a traceback, and the
+    # files stored before the disk filled up left under the claim's prefix.
     with tmpfs(storage_root, "256k"):
         video = make_video()
-        fill(storage_root)
+        fill(storage_root, leave_bytes=8192)  # room for two of the job's files, not three
         sqs.send(video.pk, video.tenant_id)
         worker = spawn("worker", worker_args(0.1, "--max-messages", "1"))
         released = assert_released_for_space(worker, video)
         assert "storing" in released["error_message"]
+        discarded = worker.wait_event("VIDEO_OUTPUT_DISCARDED", timeout=5)
+        assert discarded["objects"] == 2, "two files were stored before the disk was full"
         outputs = storage_root / f"tenants/{video.tenant_id}/videos/{video.pk}/hls"
-        assert not [p for p in outputs.rglob("*") if p.is_file()]
+        assert not outputs.exists() or not [p for p in outputs.rglob("*") if p.is_file()]
 
 
 def test_worker_without_room_takes_no_job_until_it_has(sqs, spawn, make_video, tmp_path):

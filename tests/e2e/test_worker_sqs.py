@@ -106,6 +106,11 @@ def test_bad_messages_are_rejected_deleted_and_worker_keeps_going(sqs, spawn, ma
     sqs.send(999_999_999, tenant.id)
     sqs.send(good.id, tenant.id + 1000)
     sqs.send(None, None, body=json.dumps({"video_id": -3, "tenant_id": "x"}))
+    # Before: json.loads raised RecursionError, which escaped before SQS_MESSAGE_RECEIVED: a
+    # traceback at every receive, never deleted, and the worker-wide backoff grew to 30 s.
+    sqs.send(None, None, body="[" * 2000 + "]" * 2000)
+    # Before: accepted, then the database lookup failed (bigint out of range), as above.
+    sqs.send(None, None, body=json.dumps({"video_id": 2**64, "tenant_id": tenant.id}))
     sqs.send(good.id, tenant.id)
     worker = spawn(
         "worker", worker_args(0.1, "--exit-when-idle", "3"), FAKE_TRANSCODE_SECONDS="0.1"
@@ -113,13 +118,17 @@ def test_bad_messages_are_rejected_deleted_and_worker_keeps_going(sqs, spawn, ma
     assert worker.wait(60) == 0, worker.tail()
     reasons = sorted(e["reason"] for e in worker.events("SQS_MESSAGE_REJECTED"))
     assert reasons == [
+        "body is nested too deeply to be a job",
         "body is not valid JSON",
         "no such video",
         "video does not belong to tenant",
-        "video_id must be a positive integer",
+        "video_id must be a positive integer (at most 9223372036854775807)",
+        "video_id must be a positive integer (at most 9223372036854775807)",
     ]
     assert status_of(good) == "READY"
-    assert sqs.counts() == (0, 0, 0)
+    assert sqs.counts() == (0, 0, 0)  # every bad one deleted at its first receive
+    assert not worker.events("WORKER_LOOP_ERROR")  # so no backoff slowed the good one
+    assert {e["receive_count"] for e in worker.events("SQS_MESSAGE_RECEIVED")} == {1}
     assert worker.problems() == []
 
 

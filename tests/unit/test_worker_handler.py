@@ -95,13 +95,21 @@ def test_success_publishes_and_deletes_exactly_once(tmp_path, fast_ack):
     assert w.progress.progress[(7, vid)]["percent"] >= 0
 
 
+BIGINT = "(at most 9223372036854775807)"
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
         ("{not json", "body is not valid JSON"),
         ('["a"]', "body is not a JSON object"),
-        ('{"video_id": "1", "tenant_id": 7}', "video_id must be a positive integer"),
+        ('{"video_id": "1", "tenant_id": 7}', f"video_id must be a positive integer {BIGINT}"),
         ('{"video_id": 99999, "tenant_id": 7}', "no such video"),
+        ("[" * 2000 + "]" * 2000, "body is nested too deeply to be a job"),
+        (
+            f'{{"video_id": 7, "tenant_id": {2**63}}}',
+            f"tenant_id must be a positive integer {BIGINT}",
+        ),
     ],
 )
 def test_bad_messages_are_rejected_and_deleted(tmp_path, body, reason):

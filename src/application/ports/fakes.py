@@ -13,7 +13,7 @@ from typing import Any
 from src.application.domain import JobStopped, VideoProcessingError
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import QueueMessage, VideoQueue
-from src.application.ports.storage import Storage
+from src.application.ports.storage import Storage, StorageFull
 from src.application.ports.transcoder import (
     ProbeResult,
     ProgressCallback,
@@ -113,11 +113,17 @@ class InMemoryProgress(ProgressPort):
 
 
 class InMemoryStorage(Storage):
-    def __init__(self) -> None:
+    def __init__(self, capacity_bytes: int | None = None) -> None:
         self.objects: dict[str, bytes] = {}
+        self.capacity_bytes = capacity_bytes  # None: unlimited; else a full disk past it
 
     def put_file(self, local_path: Path, key: str) -> None:
-        self.objects[key] = Path(local_path).read_bytes()
+        data = Path(local_path).read_bytes()
+        if self.capacity_bytes is not None:
+            used = sum(len(v) for k, v in self.objects.items() if k != key)
+            if used + len(data) > self.capacity_bytes:
+                raise StorageFull(f"storing {key!r} failed: No space left on device")
+        self.objects[key] = data
 
     def get_file(self, key: str, local_path: Path) -> None:
         if key not in self.objects:
