@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services ffmpeg bench clean
+.PHONY: demo test lint services ffmpeg bench clean serve
+
+# The HTTP API (and the admin) under ASGI; HOST/PORT/WEB_WORKERS override the defaults.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_WORKERS ?= 1
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +31,11 @@ test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests
+
+serve: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/uvicorn academy.asgi:application --host $(HOST) --port $(PORT) \
+		--workers $(WEB_WORKERS) --no-access-log --proxy-headers
 
 demo: $(STAMP) ffmpeg
 	$(BIN)/python scripts/demo.py

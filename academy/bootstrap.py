@@ -6,11 +6,13 @@ import os
 from dataclasses import dataclass
 
 from academy.config import AppConfig, load_config
+from src.application.direct_upload import DirectUpload, UploadLimits
 from src.application.ports.progress import ProgressPort
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
 from src.application.ports.transcoder import Transcoder
 from src.application.ports.video_repository import VideoRepository
+from src.application.video_queries import VideoQueries
 
 
 @dataclass
@@ -88,4 +90,49 @@ def bootstrap(
         progress=progress or build_progress(config),
         storage=storage or build_storage(config),
         transcoder=transcoder or build_transcoder(config),
+    )
+
+
+@dataclass
+class ApiUseCases:
+    """What the HTTP API calls: every use case on one set of adapters."""
+
+    config: AppConfig
+    uploads: DirectUpload
+    queries: VideoQueries
+    storage: Storage
+    repository: VideoRepository
+    queue: VideoQueue
+    progress: ProgressPort
+
+
+def api_use_cases(
+    config: AppConfig | None = None,
+    *,
+    repository: VideoRepository | None = None,
+    queue: VideoQueue | None = None,
+    progress: ProgressPort | None = None,
+    storage: Storage | None = None,
+) -> ApiUseCases:
+    """The API's object graph (no transcoder: the API never runs ffmpeg)."""
+    config = config or load_config()
+    if repository is None:
+        setup_django()
+    repository = repository or build_repository(config)
+    queue = queue or build_queue(config)
+    progress = progress or build_progress(config)
+    storage = storage or build_storage(config)
+    limits = UploadLimits(
+        max_source_bytes=config.max_source_bytes,
+        upload_ttl_seconds=config.upload_ttl_seconds,
+        part_bytes=config.upload_part_bytes,
+    )
+    return ApiUseCases(
+        config=config,
+        uploads=DirectUpload(repository, storage, queue, limits),
+        queries=VideoQueries(repository, progress),
+        storage=storage,
+        repository=repository,
+        queue=queue,
+        progress=progress,
     )

@@ -72,6 +72,11 @@ class AppConfig:
     work_dir: str
     work_dir_min_free_bytes: int
     log_level: str
+    api_key_pepper: str
+    api_cors_origins: tuple[str, ...]
+    upload_ttl_seconds: int
+    upload_part_bytes: int
+    public_base_url: str
 
     @property
     def heartbeat_interval(self) -> float:
@@ -281,6 +286,31 @@ def heartbeat_interval(ttl: float) -> float:
     return max(ttl / 3.0, 0.2)
 
 
+def _origins(env: environ.Env, name: str) -> tuple[str, ...]:
+    """A comma-separated list of scheme://host[:port] origins (no path), as browsers send them."""
+    origins = []
+    for raw in env.str(name, default="").split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        parsed = urlparse(origin)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc or parsed.path:
+            raise ConfigError(f"{name} must list origins like https://app.example.com, got {raw!r}")
+        origins.append(origin)
+    return tuple(origins)
+
+
+def _pepper(env: environ.Env, debug: bool) -> str:
+    pepper = env.str("API_KEY_PEPPER", default="").strip()
+    if not pepper:
+        if not debug:
+            raise ConfigError("API_KEY_PEPPER is required when DJANGO_DEBUG=0")
+        pepper = "insecure-local-development-pepper"
+    elif len(pepper) < 16:
+        raise ConfigError("API_KEY_PEPPER must be at least 16 characters")
+    return pepper
+
+
 def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
     """Parse the environment; raises ConfigError naming the first bad variable."""
     source = dict(os.environ if environ_map is None else environ_map)
@@ -330,4 +360,13 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
             env, "VIDEO_WORK_DIR_MIN_FREE_BYTES", 256 * 1024**2, minimum=0, maximum=1024**4
         ),
         log_level=_log_level(env),
+        api_key_pepper=_pepper(env, debug),
+        api_cors_origins=_origins(env, "VIDEO_API_CORS_ORIGINS"),
+        # A direct upload not completed within this time is expired by reconcile's loop.
+        upload_ttl_seconds=_int(env, "VIDEO_UPLOAD_TTL_SECONDS", DAY, minimum=60, maximum=7 * DAY),
+        # S3 multipart: parts of this size (S3's minimum is 5 MiB, its maximum 10 000 parts).
+        upload_part_bytes=_int(
+            env, "VIDEO_UPLOAD_PART_BYTES", 64 * 1024**2, minimum=5 * 1024**2, maximum=5 * 1024**3
+        ),
+        public_base_url=_url(env, "VIDEO_PUBLIC_BASE_URL", "", {"http", "https"}).rstrip("/"),
     )

@@ -18,9 +18,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "apps.support.video.apps.VideoConfig",
+    "apps.api.apps.ApiConfig",
+    "corsheaders",
+    "ninja",
 ]
 
 MIDDLEWARE = [
+    "apps.api.middleware.RequestContextMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -28,7 +33,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.api.middleware.ProblemFallbackMiddleware",
 ]
+
+# CORS: only the listed origins (the academies' own web apps) may call the API from a browser.
+CORS_ALLOWED_ORIGINS = list(CONFIG.api_cors_origins)
+CORS_URLS_REGEX = r"^/(api|media)/"
+CORS_ALLOW_HEADERS = [
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "traceparent",
+    "x-api-key",
+    "x-request-id",
+]
+CORS_EXPOSE_HEADERS = ["location", "x-trace-id", "retry-after", "idempotency-replayed"]
+
+# JSON bodies stay small; sources are streamed (PUT /source, multipart POST), never read whole.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Behind a proxy, absolute URLs (upload and asset links) use the host the client used.
+USE_X_FORWARDED_HOST = True
 
 ROOT_URLCONF = "academy.urls"
 WSGI_APPLICATION = "academy.wsgi.application"

@@ -243,7 +243,7 @@ def test_compose_has_the_local_stack(compose):
         == ("python -m apps.worker.video_worker.sqs_main")
     )
     assert "reconcile_video_processing --loop" in commands["reconcile"]
-    assert "runserver 0.0.0.0:8000" in commands["web"]
+    assert commands["web"].startswith("uvicorn academy.asgi:application --host=0.0.0.0 --port=8000")
     assert "migrate" in commands["setup"] and "create_local_queues.py" in commands["setup"]
     worker_ids = {services[name]["environment"]["WORKER_ID"] for name in ("worker-1", "worker-2")}
     assert len(worker_ids) == 2
@@ -277,7 +277,7 @@ def test_dockerfile_installs_the_project_with_ffmpeg():
     assert text.index(f"COPY {package} ") < text.index("RUN pip install .")
     for copied in ("manage.py", "infra/create_local_queues.py"):
         assert (REPO / copied).is_file() and f"COPY {copied} " in text
-    assert 'CMD ["python", "manage.py", "runserver", "0.0.0.0:8000"]' in text
+    assert 'CMD ["uvicorn", "academy.asgi:application", "--host=0.0.0.0", "--port=8000"' in text
 
 
 def test_create_local_queues_matches_the_stack(monkeypatch):

@@ -44,6 +44,18 @@ class Video(models.Model):
     renditions = models.JSONField(default=list, blank=True)
     stage_timings_ms = models.JSONField(default=dict, blank=True)
 
+    # The producer's own reference and free-form data, returned as given (HTTP API).
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    # The trace id of the request that created the video; sent with every job message.
+    trace_id = models.CharField(max_length=128, blank=True, default="")
+    # Direct uploads: the size announced at creation, the storage's multipart upload id,
+    # when an unfinished upload expires, and when the bytes were confirmed.
+    declared_size_bytes = models.BigIntegerField(null=True, blank=True)
+    upload_id = models.CharField(max_length=1024, blank=True, default="")
+    upload_expires_at = models.DateTimeField(null=True, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processing_completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -64,6 +76,19 @@ class Video(models.Model):
                 condition=Q(status=VideoStatus.UPLOADED),
             ),
             models.Index(fields=["tenant", "status"], name="video_tenant_status_idx"),
+            # API listing: a tenant's videos newest first, by external id.
+            models.Index(fields=["tenant", "-id"], name="video_tenant_id_idx"),
+            models.Index(
+                fields=["tenant", "external_id"],
+                name="video_tenant_external_idx",
+                condition=~Q(external_id=""),
+            ),
+            # Reconcile: "AWAITING_UPLOAD rows whose upload expired" is a range scan.
+            models.Index(
+                fields=["upload_expires_at"],
+                name="video_awaiting_expiry_idx",
+                condition=Q(status=VideoStatus.AWAITING_UPLOAD),
+            ),
         ]
 
     def __str__(self) -> str:

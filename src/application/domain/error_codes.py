@@ -34,6 +34,30 @@ class ErrorCode(enum.StrEnum):
         "the job outlived the queue's 12-hour limit",
     )
     INTERNAL_ERROR = ("INTERNAL_ERROR", True, "an unexpected error in the pipeline")
+    # The HTTP API's problem codes (the same enum: one place for every code).
+    VALIDATION_FAILED = ("VALIDATION_FAILED", False, "a field or parameter is not valid")
+    MALFORMED_REQUEST = ("MALFORMED_REQUEST", False, "the body is not UTF-8 JSON")
+    UNSUPPORTED_CONTENT_TYPE = (
+        "UNSUPPORTED_CONTENT_TYPE",
+        False,
+        "the body's Content-Type is not one the route accepts",
+    )
+    PAYLOAD_TOO_LARGE = ("PAYLOAD_TOO_LARGE", False, "the request body is larger than allowed")
+    UNAUTHENTICATED = ("UNAUTHENTICATED", False, "the API key is missing, invalid or revoked")
+    NOT_FOUND = ("NOT_FOUND", False, "no such resource for this tenant")
+    METHOD_NOT_ALLOWED = ("METHOD_NOT_ALLOWED", False, "the route does not take this method")
+    INVALID_STATE = ("INVALID_STATE", False, "the video's status does not allow the request")
+    UPLOAD_NOT_FOUND = (
+        "UPLOAD_NOT_FOUND",
+        False,
+        "the source is missing, empty, not the declared size, or its upload expired",
+    )
+    UPLOAD_EXPIRED = (
+        "UPLOAD_EXPIRED",
+        False,
+        "the upload was not completed within VIDEO_UPLOAD_TTL_SECONDS",
+    )
+    SERVICE_UNAVAILABLE = ("SERVICE_UNAVAILABLE", True, "a service the API needs is unavailable")
 
     def __new__(cls, value: str, retryable: bool, description: str) -> ErrorCode:
         member = str.__new__(cls, value)

@@ -8,12 +8,12 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from src.application.domain import JobStopped, VideoProcessingError
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import QueueMessage, VideoQueue
-from src.application.ports.storage import Storage, StorageFull
+from src.application.ports.storage import Storage, StorageFull, StreamTooLarge
 from src.application.ports.transcoder import (
     ProbeResult,
     ProgressCallback,
@@ -124,6 +124,13 @@ class InMemoryStorage(Storage):
             if used + len(data) > self.capacity_bytes:
                 raise StorageFull(f"storing {key!r} failed: No space left on device")
         self.objects[key] = data
+
+    def put_stream(self, stream: BinaryIO, key: str, max_bytes: int) -> int:
+        data = stream.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise StreamTooLarge(max_bytes)
+        self.objects[key] = data
+        return len(data)
 
     def get_file(self, key: str, local_path: Path) -> None:
         if key not in self.objects:

@@ -15,7 +15,13 @@ from src.application.domain import (
     fail_outcome,
 )
 from src.application.ports.video_repository import (
+    CANCELABLE,
+    RETRYABLE,
+    UPLOAD_EXPIRED_MESSAGE,
+    NewUpload,
     ProcessingRow,
+    SourceKeyFor,
+    VideoFilter,
     VideoRecord,
     VideoRepository,
     VideoResult,
@@ -65,8 +71,121 @@ class InMemoryVideoRepository(VideoRepository):
                 source_key=source_key,
                 created_at=now,
                 updated_at=now,
+                uploaded_at=now,
             )
             return video_id
+
+    def create_awaiting_upload(self, new: NewUpload, key_for: SourceKeyFor) -> VideoRecord:
+        with self._lock:
+            video_id = self._next_id
+            self._next_id += 1
+            now = self._clock()
+            row = VideoRecord(
+                id=video_id,
+                tenant_id=new.tenant_id,
+                status=VideoStatus.AWAITING_UPLOAD,
+                title=new.title,
+                source_key=key_for(new.tenant_id, video_id),
+                external_id=new.external_id,
+                metadata=dict(new.metadata),
+                trace_id=new.trace_id,
+                declared_size_bytes=new.declared_size_bytes,
+                upload_expires_at=now + timedelta(seconds=new.upload_ttl_seconds),
+                created_at=now,
+                updated_at=now,
+            )
+            self._rows[video_id] = row
+            return row
+
+    def set_upload_id(self, video_id: int, upload_id: str) -> bool:
+        with self._lock:
+            row = self._rows.get(video_id)
+            if row is None or row.status != VideoStatus.AWAITING_UPLOAD:
+                return False
+            self._update(video_id, upload_id=upload_id)
+            return True
+
+    def mark_uploaded(self, video_id: int, size_bytes: int) -> bool:
+        with self._lock:
+            row = self._rows.get(video_id)
+            now = self._clock()
+            if (
+                row is None
+                or row.status != VideoStatus.AWAITING_UPLOAD
+                or row.upload_expires_at is None
+                or row.upload_expires_at <= now
+            ):
+                return False
+            self._update(
+                video_id,
+                status=VideoStatus.UPLOADED,
+                size_bytes=size_bytes,
+                upload_id="",
+                upload_expires_at=None,
+                uploaded_at=now,
+            )
+            return True
+
+    def retry(self, video_id: int) -> bool:
+        with self._lock:
+            row = self._rows.get(video_id)
+            if row is None or row.status not in RETRYABLE or row.uploaded_at is None:
+                return False
+            self._update(
+                video_id,
+                status=VideoStatus.UPLOADED,
+                attempts=0,
+                error_code="",
+                error_message="",
+                leased_by="",
+                leased_until=None,
+                processing_started_at=None,
+                processing_completed_at=None,
+            )
+            return True
+
+    def delete(self, video_id: int) -> bool:
+        with self._lock:
+            return self._rows.pop(video_id, None) is not None
+
+    def list_videos(self, query: VideoFilter) -> list[VideoRecord]:
+        with self._lock:
+            rows = [
+                r
+                for r in self._rows.values()
+                if r.tenant_id == query.tenant_id
+                and (query.status is None or r.status == query.status)
+                and (query.external_id is None or r.external_id == query.external_id)
+                and (
+                    query.created_after is None
+                    or (r.created_at is not None and r.created_at > query.created_after)
+                )
+                and (query.before_id is None or r.id < query.before_id)
+            ]
+        return sorted(rows, key=lambda r: r.id, reverse=True)[: query.limit]
+
+    def expire_uploads(self, limit: int = 100) -> list[VideoRecord]:
+        now = self._clock()
+        with self._lock:
+            due = sorted(
+                (
+                    r
+                    for r in self._rows.values()
+                    if r.status == VideoStatus.AWAITING_UPLOAD
+                    and r.upload_expires_at is not None
+                    and r.upload_expires_at < now
+                ),
+                key=lambda r: r.upload_expires_at,
+            )[:limit]
+            for row in due:
+                self._update(
+                    row.id,
+                    status=VideoStatus.CANCELED,
+                    error_code=str(ErrorCode.UPLOAD_EXPIRED),
+                    error_message=UPLOAD_EXPIRED_MESSAGE,
+                    processing_completed_at=now,
+                )
+            return due
 
     def set_source_key(self, video_id: int, source_key: str) -> bool:
         with self._lock:
@@ -162,9 +281,15 @@ class InMemoryVideoRepository(VideoRepository):
     def cancel(self, video_id: int) -> bool:
         with self._lock:
             row = self._rows.get(video_id)
-            if row is None or row.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+            if row is None or row.status not in CANCELABLE:
                 return False
-            self._update(video_id, status=VideoStatus.CANCELED, leased_by="", leased_until=None)
+            self._update(
+                video_id,
+                status=VideoStatus.CANCELED,
+                leased_by="",
+                leased_until=None,
+                processing_completed_at=self._clock(),
+            )
             return True
 
     def try_reclaim_video(

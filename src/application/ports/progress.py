@@ -11,6 +11,9 @@ class TelemetryUnavailable(Exception):
 
 
 class ProgressPort(abc.ABC):
+    def ping(self) -> None:  # noqa: B027 - a no-op for stores that are always there (fakes)
+        """Raise TelemetryUnavailable when the store does not answer (readiness checks)."""
+
     @abc.abstractmethod
     def record_progress(
         self, tenant_id: int, video_id: int, percent: float, step: str, worker_id: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import errno
 from pathlib import Path
+from typing import BinaryIO
 
 # The disk (or the quota) is full: the machine's problem, never the upload's.
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -28,6 +29,13 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def put_file(self, local_path: Path, key: str) -> None:
         """Store one local file under `key`."""
+
+    @abc.abstractmethod
+    def put_stream(self, stream: BinaryIO, key: str, max_bytes: int) -> int:
+        """Store what `stream` yields under `key`, in bounded memory; returns the size.
+
+        More than `max_bytes` raises StreamTooLarge and stores nothing.
+        """
 
     @abc.abstractmethod
     def get_file(self, key: str, local_path: Path) -> None:
@@ -60,3 +68,42 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def locate(self, key: str) -> str:
         """Where a person finds the object: a filesystem path or an s3:// URL."""
+
+
+class StreamTooLarge(Exception):
+    """A stream brought more bytes than allowed; nothing was stored."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+class MultipartRejected(Exception):
+    """The storage refused to assemble a multipart upload (unknown upload, parts or ETags)."""
+
+
+class DirectUploads(abc.ABC):
+    """Storages a client can upload to directly, with presigned URLs (S3)."""
+
+    @abc.abstractmethod
+    def presign_put(self, key: str, expires_seconds: int) -> str:
+        """A URL a client PUTs the whole object to, valid for `expires_seconds`."""
+
+    @abc.abstractmethod
+    def start_multipart(self, key: str) -> str:
+        """Open a multipart upload to `key`; returns its upload id."""
+
+    @abc.abstractmethod
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_seconds: int) -> str:
+        """A URL a client PUTs part `part_number` (from 1) to."""
+
+    @abc.abstractmethod
+    def complete_multipart(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]] | None
+    ) -> None:
+        """Assemble the parts (number, ETag); with None, every part the storage holds.
+        Raises MultipartRejected."""
+
+    @abc.abstractmethod
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished multipart upload and its parts (no error when already gone)."""

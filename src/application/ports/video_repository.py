@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,39 @@ class VideoRecord:
     processing_completed_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    external_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    trace_id: str = ""
+    upload_expires_at: datetime | None = None
+    declared_size_bytes: int | None = None
+    upload_id: str = ""
+    uploaded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """A video whose bytes are still to come (direct upload through the API)."""
+
+    tenant_id: int
+    title: str
+    upload_ttl_seconds: int
+    source_name: str = "source"
+    external_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    trace_id: str = ""
+    declared_size_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class VideoFilter:
+    """One page of a tenant's videos, newest first; `before_id` is the cursor."""
+
+    tenant_id: int
+    limit: int = 50
+    status: VideoStatus | None = None
+    external_id: str | None = None
+    created_after: datetime | None = None
+    before_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +99,12 @@ class VideoResult:
     stage_timings_ms: dict[str, int] = field(default_factory=dict)
 
 
+SourceKeyFor = Callable[[int, int], str]
+CANCELABLE = (VideoStatus.AWAITING_UPLOAD, VideoStatus.UPLOADED, VideoStatus.PROCESSING)
+RETRYABLE = (VideoStatus.FAILED, VideoStatus.CANCELED)
+UPLOAD_EXPIRED_MESSAGE = "the upload was not completed before it expired"
+
+
 class VideoRepository(abc.ABC):
     """Conditional writes only: each method says whether it took effect."""
 
@@ -81,6 +121,36 @@ class VideoRepository(abc.ABC):
     @abc.abstractmethod
     def set_source_key(self, video_id: int, source_key: str) -> bool:
         """Record where the upload was stored (only while UPLOADED)."""
+
+    @abc.abstractmethod
+    def create_awaiting_upload(self, new: NewUpload, key_for: SourceKeyFor) -> VideoRecord:
+        """Insert an AWAITING_UPLOAD video; its upload expires `upload_ttl_seconds` from now()
+        (database clock) and its source key is `key_for(tenant_id, video_id)`."""
+
+    @abc.abstractmethod
+    def set_upload_id(self, video_id: int, upload_id: str) -> bool:
+        """Remember the storage's multipart upload id (only while AWAITING_UPLOAD)."""
+
+    @abc.abstractmethod
+    def mark_uploaded(self, video_id: int, size_bytes: int) -> bool:
+        """AWAITING_UPLOAD (not expired) -> UPLOADED with the stored size (conditional UPDATE)."""
+
+    @abc.abstractmethod
+    def retry(self, video_id: int) -> bool:
+        """FAILED or CANCELED with an uploaded source -> UPLOADED, attempts and error reset."""
+
+    @abc.abstractmethod
+    def delete(self, video_id: int) -> bool:
+        """Remove the row; False when there was none."""
+
+    @abc.abstractmethod
+    def list_videos(self, query: VideoFilter) -> list[VideoRecord]:
+        """A tenant's videos, newest (highest id) first, below `before_id` when given."""
+
+    @abc.abstractmethod
+    def expire_uploads(self, limit: int = 100) -> list[VideoRecord]:
+        """AWAITING_UPLOAD rows past their upload expiry -> CANCELED (UPLOAD_EXPIRED); the
+        rows as they were before, so their partial uploads can be removed."""
 
     @abc.abstractmethod
     def get(self, video_id: int) -> VideoRecord | None:
@@ -123,7 +193,8 @@ class VideoRepository(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, video_id: int) -> bool:
-        """UPLOADED or PROCESSING -> CANCELED; the worker notices at its next renewal."""
+        """AWAITING_UPLOAD, UPLOADED or PROCESSING -> CANCELED; a worker notices at its next
+        lease renewal."""
 
     @abc.abstractmethod
     def try_reclaim_video(

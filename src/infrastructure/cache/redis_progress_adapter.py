@@ -35,6 +35,9 @@ class RedisProgressAdapter(ProgressPort):
         except (redis.RedisError, OSError) as exc:
             raise TelemetryUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
+    def ping(self) -> None:
+        self._call(lambda client: client.ping())
+
     def record_progress(
         self, tenant_id: int, video_id: int, percent: float, step: str, worker_id: str
     ) -> None:

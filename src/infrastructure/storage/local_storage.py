@@ -7,12 +7,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-from src.application.ports.storage import Storage, storage_error_from
+from src.application.ports.storage import Storage, StreamTooLarge, storage_error_from
 
 # Files being written carry this prefix until os.replace gives them their name; listings skip
 # them, so a crash mid-write never shows up as an object.
 TEMP_PREFIX = ".partial-"
+# Streams are copied in pieces of this size: memory stays flat whatever the upload's size.
+STREAM_CHUNK_BYTES = 1024 * 1024
 
 
 def check_key(key: str, *, prefix: bool = False) -> str:
@@ -58,6 +61,30 @@ def join_key(prefix: str, name: str) -> str:
     return f"{prefix.rstrip('/')}/{name}" if prefix.strip("/") else name
 
 
+def _atomic_write(stream: BinaryIO, target: Path, max_bytes: int) -> int:
+    """`_atomic_copy` for a stream, counting: more than `max_bytes` raises StreamTooLarge and
+    leaves nothing behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+    tmp = Path(tmp_name)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(STREAM_CHUNK_BYTES):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise StreamTooLarge(max_bytes)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; media must stay readable by a web server
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return written
+
+
 def _atomic_copy(source: Path, target: Path) -> None:
     """Copy to a temporary file beside `target`, then rename: readers see old or new, never half."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +117,13 @@ class LocalStorage(Storage):
         target = self._path(key)
         try:
             _atomic_copy(Path(local_path), target)
+        except OSError as exc:
+            raise storage_error_from(exc, f"storing {key!r} at {target}") from exc
+
+    def put_stream(self, stream: BinaryIO, key: str, max_bytes: int) -> int:
+        target = self._path(key)
+        try:
+            return _atomic_write(stream, target, max_bytes)
         except OSError as exc:
             raise storage_error_from(exc, f"storing {key!r} at {target}") from exc
 

@@ -6,13 +6,20 @@ import mimetypes
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from src.application.ports.storage import Storage, StorageError, storage_error_from
+from src.application.ports.storage import (
+    DirectUploads,
+    MultipartRejected,
+    Storage,
+    StorageError,
+    StreamTooLarge,
+    storage_error_from,
+)
 from src.infrastructure.storage.local_storage import check_key, files_below, join_key
 
 MIB = 1024 * 1024
@@ -53,7 +60,25 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-class S3Storage(Storage):
+class _CountingReader:
+    """A read-only view of a stream that refuses to yield more than `limit` bytes."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.count = 0
+        self.exceeded = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.count += len(chunk)
+        if self.count > self.limit:
+            self.exceeded = True
+            raise StreamTooLarge(self.limit)
+        return chunk
+
+
+class S3Storage(Storage, DirectUploads):
     def __init__(
         self,
         client: Any,
@@ -138,6 +163,110 @@ class S3Storage(Storage):
                 Config=self.transfer_config,
             ),
         )
+
+    def put_stream(self, stream: BinaryIO, key: str, max_bytes: int) -> int:
+        full = self._full(key)
+        reader = _CountingReader(stream, max_bytes)
+        try:
+            # upload_fileobj reads part by part (multipart above the threshold) and aborts the
+            # multipart upload when a read fails: a refused stream leaves no object behind.
+            self._call(
+                "upload to",
+                full,
+                lambda: self.client.upload_fileobj(
+                    reader,
+                    self.bucket,
+                    full,
+                    ExtraArgs={"ContentType": content_type(full)},
+                    Config=self.transfer_config,
+                ),
+            )
+        except Exception:
+            if reader.exceeded:
+                raise StreamTooLarge(max_bytes) from None
+            raise
+        return reader.count
+
+    # -- direct uploads -------------------------------------------------------------------------
+
+    def presign_put(self, key: str, expires_seconds: int) -> str:
+        full = self._full(key)
+        return self.client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": full},
+            ExpiresIn=expires_seconds,
+            HttpMethod="PUT",
+        )
+
+    def start_multipart(self, key: str) -> str:
+        full = self._full(key)
+        response = self._call(
+            "multipart start of",
+            full,
+            lambda: self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=full, ContentType=content_type(full)
+            ),
+        )
+        return str(response["UploadId"])
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_seconds: int) -> str:
+        full = self._full(key)
+        return self.client.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.bucket,
+                "Key": full,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+            },
+            ExpiresIn=expires_seconds,
+            HttpMethod="PUT",
+        )
+
+    def complete_multipart(
+        self, key: str, upload_id: str, parts: list[tuple[int, str]] | None
+    ) -> None:
+        full = self._full(key)
+        try:
+            if parts is None:
+                paginator = self.client.get_paginator("list_parts")
+                parts = [
+                    (p["PartNumber"], p["ETag"])
+                    for page in paginator.paginate(Bucket=self.bucket, Key=full, UploadId=upload_id)
+                    for p in page.get("Parts", [])
+                ]
+            if not parts:
+                raise MultipartRejected("no part has been uploaded")
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=full,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [
+                        {"PartNumber": n, "ETag": etag if etag.startswith('"') else f'"{etag}"'}
+                        for n, etag in sorted(parts)
+                    ]
+                },
+            )
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in {"NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"}:
+                raise MultipartRejected(
+                    f"{code}: {exc.response['Error'].get('Message', '')}"
+                ) from None
+            raise StorageError(f"S3 multipart completion of {full} failed: {code}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 multipart completion of {full} failed: {exc}") from exc
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        full = self._full(key)
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+        except ClientError as exc:
+            if _error_code(exc) != "NoSuchUpload":
+                raise StorageError(f"S3 multipart abort of {full} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 multipart abort of {full} failed: {exc}") from exc
 
     def get_file(self, key: str, local_path: Path) -> None:
         full = self._full(key)

@@ -26,7 +26,13 @@ from src.application.domain import (
     fail_outcome,
 )
 from src.application.ports.video_repository import (
+    CANCELABLE,
+    RETRYABLE,
+    UPLOAD_EXPIRED_MESSAGE,
+    NewUpload,
     ProcessingRow,
+    SourceKeyFor,
+    VideoFilter,
     VideoRecord,
     VideoRepository,
     VideoResult,
@@ -78,6 +84,13 @@ def to_record(v: Video) -> VideoRecord:
         processing_completed_at=v.processing_completed_at,
         created_at=v.created_at,
         updated_at=v.updated_at,
+        external_id=v.external_id,
+        metadata=dict(v.metadata or {}),
+        trace_id=v.trace_id,
+        upload_expires_at=v.upload_expires_at,
+        declared_size_bytes=v.declared_size_bytes,
+        upload_id=v.upload_id,
+        uploaded_at=v.uploaded_at,
     )
 
 
@@ -118,7 +131,97 @@ class DjangoVideoRepository(VideoRepository):
         )
 
     def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
-        return self._videos.create(tenant_id=tenant_id, title=title, source_key=source_key).pk
+        return self._videos.create(
+            tenant_id=tenant_id, title=title, source_key=source_key, uploaded_at=Now()
+        ).pk
+
+    def create_awaiting_upload(self, new: NewUpload, key_for: SourceKeyFor) -> VideoRecord:
+        with transaction.atomic(using=self.using):
+            video = self._videos.create(
+                tenant_id=new.tenant_id,
+                title=new.title,
+                status=S.AWAITING_UPLOAD,
+                external_id=new.external_id,
+                metadata=dict(new.metadata),
+                trace_id=new.trace_id,
+                declared_size_bytes=new.declared_size_bytes,
+                upload_expires_at=_now_plus(new.upload_ttl_seconds),
+            )
+            self._videos.filter(pk=video.pk).update(source_key=key_for(new.tenant_id, video.pk))
+            return to_record(self._videos.get(pk=video.pk))
+
+    def set_upload_id(self, video_id: int, upload_id: str) -> bool:
+        return bool(
+            self._videos.filter(pk=video_id, status=S.AWAITING_UPLOAD).update(
+                upload_id=upload_id, updated_at=Now()
+            )
+        )
+
+    def mark_uploaded(self, video_id: int, size_bytes: int) -> bool:
+        return bool(
+            self._videos.filter(
+                pk=video_id, status=S.AWAITING_UPLOAD, upload_expires_at__gt=Now()
+            ).update(
+                status=S.UPLOADED,
+                size_bytes=size_bytes,
+                upload_id="",
+                upload_expires_at=None,
+                uploaded_at=Now(),
+                updated_at=Now(),
+            )
+        )
+
+    def retry(self, video_id: int) -> bool:
+        return bool(
+            self._videos.filter(
+                pk=video_id, status__in=RETRYABLE, uploaded_at__isnull=False
+            ).update(
+                status=S.UPLOADED,
+                attempts=0,
+                error_code="",
+                error_message="",
+                leased_by="",
+                leased_until=None,
+                processing_started_at=None,
+                processing_completed_at=None,
+                updated_at=Now(),
+            )
+        )
+
+    def delete(self, video_id: int) -> bool:
+        deleted, _ = self._videos.filter(pk=video_id).delete()
+        return bool(deleted)
+
+    def list_videos(self, query: VideoFilter) -> list[VideoRecord]:
+        qs = self._videos.filter(tenant_id=query.tenant_id)
+        if query.status is not None:
+            qs = qs.filter(status=query.status)
+        if query.external_id is not None:
+            qs = qs.filter(external_id=query.external_id)
+        if query.created_after is not None:
+            qs = qs.filter(created_at__gt=query.created_after)
+        if query.before_id is not None:
+            qs = qs.filter(pk__lt=query.before_id)
+        return [to_record(v) for v in qs.order_by("-pk")[: query.limit]]
+
+    def expire_uploads(self, limit: int = 100) -> list[VideoRecord]:
+        expired = []
+        rows = self._videos.filter(status=S.AWAITING_UPLOAD, upload_expires_at__lt=Now()).order_by(
+            "upload_expires_at"
+        )[:limit]
+        for video in rows:
+            took = self._videos.filter(
+                pk=video.pk, status=S.AWAITING_UPLOAD, upload_expires_at__lt=Now()
+            ).update(
+                status=S.CANCELED,
+                error_code=ErrorCode.UPLOAD_EXPIRED,
+                error_message=UPLOAD_EXPIRED_MESSAGE,
+                processing_completed_at=Now(),
+                updated_at=Now(),
+            )
+            if took:
+                expired.append(to_record(video))
+        return expired
 
     def set_source_key(self, video_id: int, source_key: str) -> bool:
         return bool(
@@ -228,7 +331,7 @@ class DjangoVideoRepository(VideoRepository):
 
     def cancel(self, video_id: int) -> bool:
         return bool(
-            self._videos.filter(pk=video_id, status__in=[S.UPLOADED, S.PROCESSING]).update(
+            self._videos.filter(pk=video_id, status__in=CANCELABLE).update(
                 status=S.CANCELED,
                 leased_by="",
                 leased_until=None,

@@ -1,0 +1,84 @@
+"""Request context (trace id, one access log line) and the problem+json safety net.
+
+Order in settings.MIDDLEWARE: RequestContextMiddleware first (every later step, errors
+included, knows the trace id), ProblemFallbackMiddleware last (it sees view exceptions
+first). Part of the stack that acts per API key (rate limits) belongs after authentication,
+in apps/api/auth.py, not here: no key is known yet at this level.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+from django.http import HttpRequest, HttpResponse
+
+from apps.api.problems import code_for_status, is_problem, problem
+from apps.api.trace import RESPONSE_HEADER, trace_id_from
+
+log = structlog.get_logger("apps.api")
+
+# Django's admin keeps its own HTML pages; everything else answers in problem+json.
+HTML_PREFIXES = ("/admin/",)
+
+
+def _is_html_path(path: str) -> bool:
+    return path.startswith(HTML_PREFIXES)
+
+
+class RequestContextMiddleware:
+    """Give the request its trace id, echo it, and log one API_REQUEST line (no headers)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        trace_id = trace_id_from(request.headers)
+        request.trace_id = trace_id
+        started = time.monotonic()
+        structlog.contextvars.bind_contextvars(trace_id=trace_id)
+        try:
+            response = self.get_response(request)
+            response[RESPONSE_HEADER] = trace_id
+            principal = getattr(request, "auth", None)
+            log.info(
+                "API_REQUEST",
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                api_key_id=getattr(principal, "key_id", None),
+                **getattr(request, "log_fields", {}),
+            )
+            return response
+        finally:
+            structlog.contextvars.unbind_contextvars("trace_id", "tenant_id")
+
+
+class ProblemFallbackMiddleware:
+    """Any error the API's own handlers did not shape (unknown routes, 405s, CSRF, a crash
+    outside a view) becomes a problem response; tracebacks go to the log only."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or is_problem(response) or _is_html_path(request.path):
+            return response
+        status = response.status_code
+        code = code_for_status(status)
+        detail = {
+            404: f"there is nothing at {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+        }.get(status, "the request could not be handled")
+        headers = {"Allow": response["Allow"]} if response.has_header("Allow") else None
+        return problem(request, status, code, detail, headers=headers)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if _is_html_path(request.path):
+            return None
+        from apps.api.errors import response_for_exception
+
+        return response_for_exception(request, exception)

@@ -1,0 +1,100 @@
+"""Use-case results to response bodies: video views, upload instructions, asset URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
+from src.application.ports.video_repository import VideoRecord, VideoStatus
+from src.application.video_queries import Progress
+
+API_PREFIX = "/api/v1"
+MEDIA_PREFIX = "/media/"
+
+
+def video_path(video_id: int) -> str:
+    return f"{API_PREFIX}/videos/{video_id}"
+
+
+def asset_url(request: HttpRequest, key: str) -> str:
+    """VIDEO_PUBLIC_BASE_URL + key when set (a CDN or bucket in front of the storage root),
+    else this API's own /media/ route, which serves READY outputs only."""
+    base = settings.CONFIG.public_base_url
+    if base:
+        return f"{base}/{key}"
+    return request.build_absolute_uri(f"{MEDIA_PREFIX}{key}")
+
+
+def assets(request: HttpRequest, video: VideoRecord) -> dict[str, Any] | None:
+    if video.status != VideoStatus.READY or not video.hls_key:
+        return None
+    return {
+        "master_playlist_url": asset_url(request, video.hls_key),
+        "thumbnail_url": asset_url(request, video.thumbnail_key) if video.thumbnail_key else None,
+    }
+
+
+def video_body(request: HttpRequest, video: VideoRecord, progress: Progress) -> dict[str, Any]:
+    return {
+        "id": video.id,
+        "status": str(video.status),
+        "title": video.title,
+        "external_id": video.external_id or None,
+        "metadata": video.metadata,
+        "trace_id": video.trace_id,
+        "progress": {
+            "percent": progress.percent,
+            "step": progress.step,
+            "source": progress.source,
+            "updated_at": progress.updated_at,
+        },
+        "attempts": video.attempts,
+        "error": {"code": video.error_code, "message": video.error_message}
+        if video.error_code
+        else None,
+        "timings_ms": video.stage_timings_ms,
+        "duration_seconds": video.duration_seconds,
+        "size_bytes": video.size_bytes,
+        "width": video.width,
+        "height": video.height,
+        "renditions": video.renditions,
+        "created_at": video.created_at,
+        "updated_at": video.updated_at,
+        "upload_expires_at": video.upload_expires_at,
+        "uploaded_at": video.uploaded_at,
+        "processing_started_at": video.processing_started_at,
+        "processing_completed_at": video.processing_completed_at,
+        "assets": assets(request, video),
+    }
+
+
+def upload_body(request: HttpRequest, video: VideoRecord, plan: UploadPlan) -> dict[str, Any]:
+    complete_url = request.build_absolute_uri(f"{video_path(video.id)}/upload-complete")
+    if plan.kind == API_PUT:
+        return {
+            "method": "PUT",
+            "url": request.build_absolute_uri(f"{video_path(video.id)}/source"),
+            "headers": {"Content-Type": "application/octet-stream"},
+            "expires_at": plan.expires_at,
+            "complete_url": complete_url,
+        }
+    if plan.kind == MULTIPART:
+        return {
+            "method": "PUT",
+            "url": None,
+            "headers": {},
+            "expires_at": plan.expires_at,
+            "part_size": plan.part_size,
+            "parts": [{"part_number": n, "url": url} for n, url in enumerate(plan.part_urls, 1)],
+            "complete_url": complete_url,
+        }
+    return {
+        "method": "PUT",
+        "url": plan.url,
+        "headers": {},
+        "expires_at": plan.expires_at,
+        "complete_url": complete_url,
+    }

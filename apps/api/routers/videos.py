@@ -1,0 +1,248 @@
+"""/api/v1/videos: create (JSON: direct upload; multipart: one-request upload), send the bytes,
+confirm the upload, read one video, list them.
+
+Idempotency-Key handling wraps the POST handlers here (a decorator on each); nothing in them
+depends on being called once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import structlog
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.http import HttpRequest, HttpResponse
+from ninja import Path, Query, Router
+from ninja.errors import ValidationError
+
+from apps.api.bodies import JSON, json_body, validate
+from apps.api.errors import UnsupportedContentType
+from apps.api.presenters import upload_body, video_body, video_path
+from apps.api.schemas import (
+    MAX_ID,
+    CompleteUploadIn,
+    CreatedVideoOut,
+    CreateVideoIn,
+    ProblemOut,
+    VideoListOut,
+    VideoOut,
+)
+from apps.api.services import use_cases
+from src.application.ports.video_repository import VideoRecord, VideoStatus
+from src.application.video_errors import SourceTooLarge
+from src.application.video_queries import MAX_PAGE, row_progress
+
+router = Router(tags=["videos"])
+log = structlog.get_logger("apps.api")
+
+VideoId = Path(..., ge=1, le=MAX_ID, description="the video's id")
+ERRORS = {
+    400: ProblemOut,
+    401: ProblemOut,
+    404: ProblemOut,
+    409: ProblemOut,
+    413: ProblemOut,
+    415: ProblemOut,
+    422: ProblemOut,
+    503: ProblemOut,
+}
+MULTIPART = "multipart/form-data"
+FORM_FIELDS = {"title", "external_id", "metadata"}
+
+CREATE_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON: {"schema": CreateVideoIn.model_json_schema()},
+            MULTIPART: {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "title"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "title": {"type": "string", "minLength": 1, "maxLength": 300},
+                        "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "metadata": {"type": "string", "description": "a JSON object"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _bind_video(request: HttpRequest, video: VideoRecord) -> None:
+    """Log lines of this request name the video and the trace id it was created under."""
+    request.log_fields = {
+        **getattr(request, "log_fields", {}),
+        "video_id": video.id,
+        "video_trace_id": video.trace_id,
+    }
+
+
+class _SizeLimitedUpload(TemporaryFileUploadHandler):
+    """Multipart files go to a temporary file, never memory, and stop at the size limit."""
+
+    def __init__(self, request: HttpRequest, limit: int) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            raise SourceTooLarge(
+                f"the file is more than VIDEO_MAX_SOURCE_BYTES ({self.limit} bytes)"
+            )
+        return super().receive_data_chunk(raw_data, start)
+
+
+@router.post(
+    "/videos",
+    response={201: CreatedVideoOut, 202: VideoOut, **ERRORS},
+    summary="Create a video (JSON: get upload instructions; multipart: upload in one request)",
+    openapi_extra=CREATE_REQUEST_BODY,
+)
+def create_video(request: HttpRequest, response: HttpResponse):
+    if request.content_type == MULTIPART:
+        return _upload_in_one_request(request, response)
+    if request.content_type != JSON:
+        raise UnsupportedContentType(
+            f"POST /videos takes {JSON} or {MULTIPART}, not {request.content_type or 'untyped'}"
+        )
+    body = json_body(request, CreateVideoIn)
+    created = use_cases().uploads.create(
+        request.auth.tenant_id,
+        body.title,
+        external_id=body.external_id or "",
+        metadata=body.metadata,
+        trace_id=request.trace_id,
+        size_bytes=body.size_bytes,
+        filename=body.filename or "source",
+    )
+    video = created.video
+    _bind_video(request, video)
+    log.info("VIDEO_CREATED", video_id=video.id, upload=created.upload.kind)
+    response["Location"] = video_path(video.id)
+    return 201, {
+        **video_body(request, video, row_progress(video)),
+        "upload": upload_body(request, video, created.upload),
+    }
+
+
+def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
+    limit = use_cases().config.max_source_bytes
+    request.upload_handlers = [_SizeLimitedUpload(request, limit)]
+    unknown = sorted(set(request.POST) - FORM_FIELDS) + sorted(set(request.FILES) - {"file"})
+    fields: dict[str, Any] = {k: request.POST[k] for k in FORM_FIELDS & set(request.POST)}
+    if "metadata" in fields:
+        try:
+            fields["metadata"] = json.loads(fields["metadata"])
+        except json.JSONDecodeError:
+            fields["metadata"] = "not JSON"  # the schema reports it as a field error
+    data = {**fields, **{name: "" for name in unknown}}
+    form = validate(CreateVideoIn, data, where="form")
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ValidationError(
+            [{"loc": ("form", "file"), "msg": "a file is required", "type": "missing"}]
+        )
+    with upload:
+        completed = use_cases().uploads.upload_in_one_request(
+            request.auth.tenant_id,
+            form.title,
+            upload.file,
+            filename=upload.name or "source",
+            external_id=form.external_id or "",
+            metadata=form.metadata,
+            trace_id=request.trace_id,
+        )
+    return _accepted(request, response, completed)
+
+
+def _accepted(request: HttpRequest, response: HttpResponse, completed) -> tuple[int, dict]:
+    video = completed.video
+    _bind_video(request, video)
+    if completed.enqueued:
+        log.info("VIDEO_UPLOADED", video_id=video.id, message_id=completed.message_id)
+    else:
+        log.error("VIDEO_ENQUEUE_FAILED", video_id=video.id, error=completed.enqueue_error)
+    response["Location"] = video_path(video.id)
+    return 202, video_body(request, video, row_progress(video))
+
+
+@router.put(
+    "/videos/{video_id}/source",
+    response={200: VideoOut, **ERRORS},
+    summary="Send the source's bytes (file storage): streamed to storage, at most the size "
+    "declared at creation",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+def put_source(request: HttpRequest, video_id: int = VideoId):
+    length = request.META.get("CONTENT_LENGTH")
+    video = use_cases().uploads.receive_source(
+        request.auth.tenant_id,
+        video_id,
+        request,
+        int(length) if length and length.isdigit() else None,
+    )
+    _bind_video(request, video)
+    log.info("VIDEO_SOURCE_RECEIVED", video_id=video.id)
+    view = use_cases().queries.get(request.auth.tenant_id, video_id)
+    return 200, video_body(request, view.video, view.progress)
+
+
+@router.post(
+    "/videos/{video_id}/upload-complete",
+    response={202: VideoOut, **ERRORS},
+    summary="Confirm the upload: checks the stored source, then queues the video",
+)
+def upload_complete(
+    request: HttpRequest,
+    response: HttpResponse,
+    video_id: int = VideoId,
+    payload: CompleteUploadIn | None = None,
+):
+    parts = [(p.part_number, p.etag) for p in payload.parts] if payload and payload.parts else None
+    completed = use_cases().uploads.complete(request.auth.tenant_id, video_id, parts=parts)
+    return _accepted(request, response, completed)
+
+
+@router.get("/videos/{video_id}", response={200: VideoOut, **ERRORS}, summary="One video")
+def get_video(request: HttpRequest, video_id: int = VideoId):
+    view = use_cases().queries.get(request.auth.tenant_id, video_id)
+    _bind_video(request, view.video)
+    return 200, video_body(request, view.video, view.progress)
+
+
+@router.get("/videos", response={200: VideoListOut, **ERRORS}, summary="The tenant's videos")
+def list_videos(
+    request: HttpRequest,
+    status: VideoStatus | None = None,
+    external_id: str | None = Query(None, min_length=1, max_length=200),
+    created_after: datetime | None = None,
+    cursor: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+):
+    """Newest first. `next_cursor` fetches the next page; pages never shift under inserts."""
+    queries = use_cases().queries
+    page = queries.list(
+        request.auth.tenant_id,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        external_id=external_id,
+        created_after=created_after,
+    )
+    items = [video_body(request, v, queries.live_progress(v)) for v in page.videos]
+    return 200, {"items": items, "next_cursor": page.next_cursor}

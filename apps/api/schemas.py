@@ -1,0 +1,138 @@
+"""The API's request and response shapes (OpenAPI is generated from them)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+from pydantic import ConfigDict, Field, field_validator
+
+MAX_METADATA_BYTES = 16 * 1024  # metadata is the producer's own small record, not a payload
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+
+
+class StrictSchema(Schema):
+    """Unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateVideoIn(StrictSchema):
+    title: str = Field(min_length=1, max_length=300)
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    metadata: dict[str, Any] | None = None
+    size_bytes: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="the source's size; S3 uses it to plan parts"
+    )
+    filename: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("title must not be blank")
+        return value.strip()
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value)) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        return value
+
+
+class PartIn(StrictSchema):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class CompleteUploadIn(StrictSchema):
+    parts: list[PartIn] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="S3 multipart: each part's ETag; omitted, every stored part is used",
+    )
+
+
+class UploadPartOut(Schema):
+    part_number: int
+    url: str
+
+
+class UploadOut(Schema):
+    method: str
+    url: str | None
+    headers: dict[str, str]
+    expires_at: datetime | None
+    part_size: int | None = None
+    parts: list[UploadPartOut] | None = None
+    complete_url: str
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+class ProgressOut(Schema):
+    percent: float
+    step: str
+    source: str = Field(description="redis: the worker's live record; database: the row alone")
+    updated_at: str | None = None
+
+
+class AssetsOut(Schema):
+    master_playlist_url: str
+    thumbnail_url: str | None
+
+
+class VideoOut(Schema):
+    id: int
+    status: str
+    title: str
+    external_id: str | None
+    metadata: dict[str, Any]
+    trace_id: str
+    progress: ProgressOut
+    attempts: int
+    error: ErrorOut | None
+    timings_ms: dict[str, int]
+    duration_seconds: float | None
+    size_bytes: int | None
+    width: int | None
+    height: int | None
+    renditions: list[dict[str, Any]]
+    created_at: datetime | None
+    updated_at: datetime | None
+    upload_expires_at: datetime | None
+    uploaded_at: datetime | None
+    processing_started_at: datetime | None
+    processing_completed_at: datetime | None
+    assets: AssetsOut | None
+
+
+class CreatedVideoOut(VideoOut):
+    upload: UploadOut
+
+
+class VideoListOut(Schema):
+    items: list[VideoOut]
+    next_cursor: str | None
+
+
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+    type: str
+
+
+class ProblemOut(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    trace_id: str
+    errors: list[FieldErrorOut] | None = None

@@ -1,0 +1,138 @@
+"""The API under Django's test client, on the real PostgreSQL and Redis, SQS on moto."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from academy.adapters.db.django.repositories_video import DjangoVideoRepository
+from academy.bootstrap import ApiUseCases, api_use_cases
+from apps.api import services
+from apps.api.keys import issue_key
+from apps.support.video.models import Tenant
+from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
+from src.infrastructure.queue.sqs_queue import SqsVideoQueue
+from src.infrastructure.storage.local_storage import LocalStorage
+from tests.aws_helpers import use_fake_aws
+
+# A Redis database of its own: tenant and video ids restart with every test database, and
+# other suites use database 0.
+API_TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@dataclass
+class ApiHarness:
+    client: Client
+    tenant: Tenant
+    key: str
+    use_cases: ApiUseCases
+    storage_root: Path
+    sqs: object
+    queue_url: str
+    others: list[tuple[Tenant, str]] = field(default_factory=list)
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}"}
+
+    def post_json(self, path: str, body: object, key: str | None = None, **headers):
+        return self.client.post(
+            path,
+            data=json.dumps(body),
+            content_type="application/json",
+            headers={**self.headers(key), **headers},
+        )
+
+    def get(self, path: str, key: str | None = None, **headers):
+        return self.client.get(path, headers={**self.headers(key), **headers})
+
+    def put_bytes(self, path: str, data: bytes, key: str | None = None):
+        return self.client.put(
+            path, data=data, content_type="application/octet-stream", headers=self.headers(key)
+        )
+
+    def messages(self) -> list[dict]:
+        """Every job message sent so far (received and hidden, so each shows up once)."""
+        out = []
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=600,
+            ).get("Messages", [])
+            if not got:
+                return out
+            out.extend(got)
+
+    def rebuild(self, **config_changes) -> ApiUseCases:
+        """Serve with the same adapters and these settings changed (limits, TTLs)."""
+        cases = self.use_cases
+        self.use_cases = api_use_cases(
+            dataclasses.replace(cases.config, **config_changes),
+            repository=cases.repository,
+            queue=cases.queue,
+            progress=cases.progress,
+            storage=cases.storage,
+        )
+        services.override(self.use_cases)
+        return self.use_cases
+
+    def create(self, **body) -> dict:
+        response = self.post_json("/api/v1/videos", {"title": "Lecture", **body})
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    def uploaded(self, data: bytes = b"source bytes", **body) -> dict:
+        video = self.create(**body)
+        assert self.put_bytes(f"/api/v1/videos/{video['id']}/source", data).status_code == 200
+        done = self.post_json(f"/api/v1/videos/{video['id']}/upload-complete", {})
+        assert done.status_code == 202, done.content
+        return done.json()
+
+    def new_tenant(self, slug: str) -> tuple[Tenant, str]:
+        tenant = Tenant.objects.create(slug=slug, name=slug)
+        _row, key = issue_key(tenant, "other", settings.CONFIG.api_key_pepper)
+        return tenant, key
+
+
+@pytest.fixture
+def redis_progress():
+    client = redis_client(API_TEST_REDIS_URL)
+    yield RedisProgressAdapter(client)
+    for key in client.scan_iter("tenant:*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def api(db, tmp_path, monkeypatch, redis_progress) -> ApiHarness:
+    from moto import mock_aws
+
+    use_fake_aws(monkeypatch)
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName=f"api-test-{os.getpid()}")["QueueUrl"]
+        root = tmp_path / "media"
+        root.mkdir()
+        cases = api_use_cases(
+            settings.CONFIG,
+            repository=DjangoVideoRepository(),
+            queue=SqsVideoQueue(sqs, queue_url=queue_url),
+            progress=redis_progress,
+            storage=LocalStorage(root),
+        )
+        services.override(cases)
+        tenant = Tenant.objects.create(slug="academy-a", name="Academy A")
+        _row, key = issue_key(tenant, "tests", settings.CONFIG.api_key_pepper)
+        try:
+            yield ApiHarness(Client(), tenant, key, cases, root, sqs, queue_url)
+        finally:
+            services.override(None)
