@@ -12,6 +12,7 @@ from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
 from src.application.ports.transcoder import Transcoder
 from src.application.ports.video_repository import VideoRepository
+from src.application.video_commands import VideoCommands
 from src.application.video_queries import VideoQueries
 
 
@@ -100,6 +101,7 @@ class ApiUseCases:
     config: AppConfig
     uploads: DirectUpload
     queries: VideoQueries
+    commands: VideoCommands
     storage: Storage
     repository: VideoRepository
     queue: VideoQueue
@@ -131,6 +133,7 @@ def api_use_cases(
         config=config,
         uploads=DirectUpload(repository, storage, queue, limits),
         queries=VideoQueries(repository, progress),
+        commands=VideoCommands(repository, storage, queue),
         storage=storage,
         repository=repository,
         queue=queue,

@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import path
 
 from apps.api.api import api
+from apps.api.media import serve_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    # READY outputs, when no VIDEO_PUBLIC_BASE_URL (a CDN) serves them (apps/api/media.py).
+    path("media/<path:key>", serve_media, name="media"),
 ]

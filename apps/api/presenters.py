@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +36,27 @@ def assets(request: HttpRequest, video: VideoRecord) -> dict[str, Any] | None:
         "master_playlist_url": asset_url(request, video.hls_key),
         "thumbnail_url": asset_url(request, video.thumbnail_key) if video.thumbnail_key else None,
     }
+
+
+def published_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any] | None:
+    """Every published URL of a READY video: master, thumbnail, one playlist per rendition."""
+    links = assets(request, video)
+    if links is None:
+        return None
+    folder = posixpath.dirname(video.hls_key)
+    renditions = []
+    for rendition in video.renditions:
+        playlist = rendition.get("playlist")
+        renditions.append(
+            {
+                "name": str(rendition.get("name", "")),
+                "width": rendition.get("width"),
+                "height": rendition.get("height"),
+                "bandwidth": rendition.get("bandwidth"),
+                "playlist_url": asset_url(request, f"{folder}/{playlist}") if playlist else None,
+            }
+        )
+    return {"video_id": video.id, **links, "renditions": renditions}
 
 
 def video_body(request: HttpRequest, video: VideoRecord, progress: Progress) -> dict[str, Any]:

@@ -88,6 +88,21 @@ class AssetsOut(Schema):
     thumbnail_url: str | None
 
 
+class RenditionAssetOut(Schema):
+    name: str
+    width: int | None
+    height: int | None
+    bandwidth: int | None
+    playlist_url: str | None
+
+
+class PublishedAssetsOut(Schema):
+    video_id: int
+    master_playlist_url: str
+    thumbnail_url: str | None
+    renditions: list[RenditionAssetOut]
+
+
 class VideoOut(Schema):
     id: int
     status: str

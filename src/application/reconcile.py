@@ -18,6 +18,11 @@ The rows are the truth (ARCHITECTURE.md, invariants 4, 5 and 9). One pass:
    conditional UPDATE (`mark_enqueued`): two reconcilers never both re-send it, and the same
    row is not re-sent every tick. Duplicates would be harmless anyway: the claim decides.
 
+4. AWAITING_UPLOAD rows whose upload expired (VIDEO_UPLOAD_TTL_SECONDS after creation, on
+   the database clock) become CANCELED with UPLOAD_EXPIRED, each by one conditional UPDATE;
+   what the client had stored of them (an unfinished multipart upload, a partial source) is
+   removed.
+
 A failed send leaves the row UPLOADED: this Reconciler retries it on its next pass, and rule
 3 catches it one period later whatever happens to this process.
 
@@ -41,6 +46,7 @@ from src.application.domain import VideoStatus
 from src.application.domain.redaction import redact_url_credentials
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import VideoQueue
+from src.application.ports.storage import DirectUploads, Storage
 from src.application.ports.video_repository import ProcessingRow, VideoRepository
 
 # The first heartbeat lands just after the claim; on a loaded machine that can take a moment,
@@ -54,6 +60,7 @@ FORCED = "forced"
 RECLAIMED = "reclaimed"
 STALE_UPLOADED = "stale_uploaded"
 ENQUEUE_RETRY = "enqueue_retry"
+UPLOAD_EXPIRED = "upload_expired"
 
 # Why a video was left alone.
 HEARTBEAT_ALIVE = "heartbeat_alive"
@@ -97,6 +104,7 @@ class ReconcileReport:
     redis_available: bool = True
     reclaimed: list[int] = field(default_factory=list)
     reenqueued: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     actions: list[VideoAction] = field(default_factory=list)
@@ -133,6 +141,7 @@ class ReconcileReport:
             "redis_available": self.redis_available,
             "reclaimed": list(self.reclaimed),
             "reenqueued": list(self.reenqueued),
+            "expired": list(self.expired),
             "skipped": list(self.skipped),
             "errors": list(self.errors),
             "actions": [asdict(a) for a in self.actions],
@@ -151,6 +160,7 @@ class Reconciler:
         heartbeat_grace_seconds: float,
         reenqueue_after_seconds: int,
         limit: int = 100,
+        storage: Storage | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -160,6 +170,7 @@ class Reconciler:
         self.heartbeat_grace_seconds = heartbeat_grace_seconds
         self.reenqueue_after_seconds = reenqueue_after_seconds
         self.limit = limit
+        self.storage = storage  # to remove what expired uploads left; None: rows only
         # video_id -> tenant_id of re-sends that failed: retried first on the next pass.
         self.failed_enqueues: dict[int, int] = {}
         self._queue_down = False
@@ -176,6 +187,7 @@ class Reconciler:
             self._retry_failed_enqueues(report, done)
             self._reclaim_dead(report, done)
             self._reenqueue_stale(report, done)
+            self._expire_uploads(report)
         if not report.redis_available:
             report.note(REDIS_DOWN_NOTE)
         report.duration_ms = int((time.monotonic() - started) * 1000)
@@ -200,6 +212,28 @@ class Reconciler:
                 report.skip(video_id, tenant_id, NO_LONGER_UPLOADED)
                 continue
             self._enqueue(video_id, tenant_id, ENQUEUE_RETRY, report)
+
+    # -- 4. direct uploads never completed ----------------------------------------------------
+    def _expire_uploads(self, report: ReconcileReport) -> None:
+        if report.dry_run:
+            return  # expiry is one UPDATE per row: nothing to preview without doing it
+        try:
+            expired = self.repository.expire_uploads(self.limit)
+        except Exception as exc:  # noqa: BLE001 - reported; the next pass tries again
+            report.error(None, "expire_uploads", exc)
+            return
+        for row in expired:
+            report.expired.append(row.id)
+            report.actions.append(VideoAction(row.id, row.tenant_id, "expired", UPLOAD_EXPIRED))
+            if self.storage is None:
+                continue
+            try:
+                if row.upload_id and isinstance(self.storage, DirectUploads):
+                    self.storage.abort_multipart(row.source_key, row.upload_id)
+                if row.source_key:
+                    self.storage.delete_prefix(row.source_key)
+            except Exception as exc:  # noqa: BLE001 - the row is CANCELED; leftovers are reported
+                report.error(row.id, "expire_cleanup", exc)
 
     # -- 2. PROCESSING rows whose worker is gone ---------------------------------------------
     def _reclaim_dead(self, report: ReconcileReport, done: set[int]) -> None:

@@ -359,7 +359,7 @@ def test_database_down_single_run_exits_1_and_loop_keeps_trying(tmp_path, sqs):
         assert loop.wait(15) == 0, loop.tail()
         ticks = loop.events("RECONCILE_TICK")
         stages = {e["stage"] for t in ticks for e in t["errors"]}
-        assert stages == {"list_processing", "list_stale_uploaded"}
+        assert stages == {"list_processing", "list_stale_uploaded", "expire_uploads"}
         assert {t["level"] for t in ticks} == {"warning"} and loop.problems() == []
     finally:
         loop.kill()

@@ -19,19 +19,20 @@ from ninja.errors import ValidationError
 
 from apps.api.bodies import JSON, json_body, validate
 from apps.api.errors import UnsupportedContentType
-from apps.api.presenters import upload_body, video_body, video_path
+from apps.api.presenters import published_body, upload_body, video_body, video_path
 from apps.api.schemas import (
     MAX_ID,
     CompleteUploadIn,
     CreatedVideoOut,
     CreateVideoIn,
     ProblemOut,
+    PublishedAssetsOut,
     VideoListOut,
     VideoOut,
 )
 from apps.api.services import use_cases
 from src.application.ports.video_repository import VideoRecord, VideoStatus
-from src.application.video_errors import SourceTooLarge
+from src.application.video_errors import SourceTooLarge, VideoNotFound
 from src.application.video_queries import MAX_PAGE, row_progress
 
 router = Router(tags=["videos"])
@@ -246,3 +247,54 @@ def list_videos(
     )
     items = [video_body(request, v, queries.live_progress(v)) for v in page.videos]
     return 200, {"items": items, "next_cursor": page.next_cursor}
+
+
+@router.post(
+    "/videos/{video_id}/cancel",
+    response={200: VideoOut, **ERRORS},
+    summary="Cancel: AWAITING_UPLOAD, UPLOADED or PROCESSING -> CANCELED (409 for READY/FAILED)",
+)
+def cancel_video(request: HttpRequest, video_id: int = VideoId):
+    cases = use_cases()
+    video = cases.commands.cancel(request.auth.tenant_id, video_id)
+    _bind_video(request, video)
+    log.info("VIDEO_CANCEL_REQUESTED", video_id=video.id)
+    return 200, video_body(request, video, row_progress(video))
+
+
+@router.post(
+    "/videos/{video_id}/retry",
+    response={202: VideoOut, **ERRORS},
+    summary="Retry: FAILED or CANCELED -> UPLOADED with attempts reset, queued again",
+)
+def retry_video(request: HttpRequest, response: HttpResponse, video_id: int = VideoId):
+    retried = use_cases().commands.retry(
+        request.auth.tenant_id, video_id, trace_id=request.trace_id
+    )
+    return _accepted(request, response, retried)
+
+
+@router.delete(
+    "/videos/{video_id}",
+    response={204: None, **ERRORS},
+    summary="Delete: cancels if needed, removes source, outputs and row (idempotent)",
+)
+def delete_video(request: HttpRequest, video_id: int = VideoId):
+    deleted = use_cases().commands.delete(request.auth.tenant_id, video_id)
+    request.log_fields = {**getattr(request, "log_fields", {}), "video_id": video_id}
+    log.info("VIDEO_DELETED" if deleted else "VIDEO_DELETE_NOTHING", video_id=video_id)
+    return 204, None
+
+
+@router.get(
+    "/videos/{video_id}/assets/published",
+    response={200: PublishedAssetsOut, **ERRORS},
+    summary="The published HLS assets (404 until READY)",
+)
+def published_assets(request: HttpRequest, video_id: int = VideoId):
+    view = use_cases().queries.get(request.auth.tenant_id, video_id)
+    _bind_video(request, view.video)
+    body = published_body(request, view.video)
+    if body is None:
+        raise VideoNotFound(f"video {video_id} is {view.video.status}: nothing is published yet")
+    return 200, body

@@ -7,6 +7,7 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -146,6 +147,11 @@ class InMemoryStorage(Storage):
                 self.put_file(path, key)
                 keys.append(key)
         return keys
+
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        if key not in self.objects:
+            raise FileNotFoundError(key)
+        return iter([self.objects[key][start : end + 1]])
 
     def exists(self, key: str) -> bool:
         return key in self.objects

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import errno
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,6 +45,11 @@ class Storage(abc.ABC):
         Every method raises StorageError (StorageFull when a disk has no room) for other
         failures, never a bare OSError.
         """
+
+    @abc.abstractmethod
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes `start` to `end` (inclusive) of the object at `key`, in pieces of bounded size;
+        FileNotFoundError when absent."""
 
     @abc.abstractmethod
     def put_directory(self, local_dir: Path, prefix: str) -> list[str]:

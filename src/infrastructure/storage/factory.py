@@ -26,6 +26,8 @@ def s3_client(region: str = "us-east-1", endpoint_url: str = ""):
             read_timeout=60,
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=S3_MAX_POOL_CONNECTIONS,
+            # Presigned upload URLs: SigV4, the only signature every region accepts.
+            signature_version="s3v4",
             # moto and LocalStack on loopback have no DNS for bucket subdomains.
             s3={"addressing_style": "path"} if endpoint_url else None,
         ),

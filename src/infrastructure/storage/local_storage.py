@@ -102,6 +102,18 @@ def _atomic_copy(source: Path, target: Path) -> None:
         raise
 
 
+def _file_range(path: Path, start: int, end: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = end - start + 1
+        while left > 0:
+            chunk = f.read(min(STREAM_CHUNK_BYTES, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
+
+
 class LocalStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
@@ -137,6 +149,12 @@ class LocalStorage(Storage):
             if not path.is_file():  # deleted while we copied it
                 raise FileNotFoundError(f"no object at {key!r}") from None
             raise storage_error_from(exc, f"copying {key!r} to {local_path}") from exc
+
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object at {key!r}")
+        return _file_range(path, start, end)
 
     def put_directory(self, local_dir: Path, prefix: str) -> list[str]:
         keys = []

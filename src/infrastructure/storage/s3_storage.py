@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -20,7 +19,13 @@ from src.application.ports.storage import (
     StreamTooLarge,
     storage_error_from,
 )
-from src.infrastructure.storage.local_storage import check_key, files_below, join_key
+from src.infrastructure.storage.content_types import content_type
+from src.infrastructure.storage.local_storage import (
+    STREAM_CHUNK_BYTES,
+    check_key,
+    files_below,
+    join_key,
+)
 
 MIB = 1024 * 1024
 # Sources run to gigabytes: 8 MiB parts keep memory flat and let a failed part be retried alone;
@@ -33,27 +38,10 @@ DIRECTORY_WORKERS = 4
 # The DeleteObjects API takes at most 1000 keys per call.
 DELETE_BATCH = 1000
 
-CONTENT_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".ts": "video/mp2t",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".json": "application/json",
-    ".vtt": "text/vtt",
-}
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _NO_BUCKET = {"NoSuchBucket"}
 
 T = TypeVar("T")
-
-
-def content_type(name: str) -> str:
-    """The Content-Type players expect for a media file name; octet-stream when unknown."""
-    suffix = Path(name).suffix.lower()
-    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _error_code(exc: ClientError) -> str:
@@ -284,6 +272,18 @@ class S3Storage(Storage, DirectUploads):
             ),
             missing_ok=True,
         )
+
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        full = self._full(key)
+        response = self._call(
+            "read of",
+            full,
+            lambda: self.client.get_object(
+                Bucket=self.bucket, Key=full, Range=f"bytes={start}-{end}"
+            ),
+            missing_ok=True,
+        )
+        return response["Body"].iter_chunks(STREAM_CHUNK_BYTES)
 
     def put_directory(self, local_dir: Path, prefix: str) -> list[str]:
         check_key(prefix, prefix=True)

@@ -136,3 +136,42 @@ def api(db, tmp_path, monkeypatch, redis_progress) -> ApiHarness:
             yield ApiHarness(Client(), tenant, key, cases, root, sqs, queue_url)
         finally:
             services.override(None)
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """moto as a real HTTP server on loopback: presigned URLs are fetched like S3's."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from tests.e2e.harness import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_api(api: ApiHarness, moto_server, monkeypatch) -> ApiHarness:
+    """The same API with its sources in a bucket on moto's server (part size 5 MiB)."""
+    from src.infrastructure.storage.factory import s3_client
+    from src.infrastructure.storage.s3_storage import S3Storage
+
+    client = s3_client("us-east-1", moto_server)
+    bucket = f"media-{os.getpid()}-{id(api)}"
+    client.create_bucket(Bucket=bucket)
+    api.s3 = client
+    api.bucket = bucket
+    api.use_cases = api_use_cases(
+        dataclasses.replace(api.use_cases.config, upload_part_bytes=5 * 1024 * 1024),
+        repository=api.use_cases.repository,
+        queue=api.use_cases.queue,
+        progress=api.use_cases.progress,
+        storage=S3Storage(client, bucket, "media"),
+    )
+    services.override(api.use_cases)
+    return api

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from academy.bootstrap import build_progress, build_queue, build_repository
+from academy.bootstrap import build_progress, build_queue, build_repository, build_storage
 from academy.cli import seconds_type
 from src.application.reconcile import Reconciler, ReconcileReport, heartbeat_grace
 
@@ -87,6 +87,7 @@ class Command(BaseCommand):
             heartbeat_grace_seconds=heartbeat_grace(config.heartbeat_interval),
             reenqueue_after_seconds=config.reenqueue_after_seconds,
             limit=options["limit"],
+            storage=build_storage(config),
         )
         if loop is not None:
             self._loop(reconciler, loop, options["dry_run"])
@@ -145,6 +146,7 @@ def log_tick(report: ReconcileReport, tick: int, reconciler: Reconciler) -> None
         dry_run=report.dry_run,
         reclaimed=report.reclaimed,
         reenqueued=report.reenqueued,
+        expired_uploads=report.expired,
         would=[
             {"video_id": a.video_id, "action": a.action, "reason": a.reason}
             for a in report.actions
@@ -170,6 +172,8 @@ def summary(report: ReconcileReport) -> str:
         counts = f"would reclaim {would_reclaim}, would re-enqueue {would_send + would_reclaim}"
     else:
         counts = f"reclaimed {len(report.reclaimed)}, re-enqueued {len(report.reenqueued)}"
+        if report.expired:
+            counts += f", expired {len(report.expired)} upload(s)"
     lines = [
         f"{head}{counts}, skipped {len(report.skipped)}, errors {len(report.errors)}"
         f" (redis {'available' if report.redis_available else 'UNAVAILABLE'})"
@@ -189,7 +193,8 @@ def failure_message(report: ReconcileReport) -> str:
     stages = sorted({e["stage"] for e in report.errors})
     first = report.errors[0]["error"]
     hint = ""
-    if any(s in ("list_processing", "list_stale_uploaded", "mark_enqueued") for s in stages):
+    database_stages = ("list_processing", "list_stale_uploaded", "mark_enqueued", "expire_uploads")
+    if any(s in database_stages for s in stages):
         hint += " Is the database (DATABASE_URL) reachable?"
     if "enqueue" in stages:
         hint += (

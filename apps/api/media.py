@@ -1,0 +1,93 @@
+"""/media/<key>: the API serves published outputs itself when no VIDEO_PUBLIC_BASE_URL is set
+(development, the demo, a deployment without a CDN).
+
+Only files of a READY video's published prefix (the folder of its `hls_key`) are served:
+another tenant's path, an unpublished claim's prefix, a source, or anything else is a 404
+problem. HLS content types, single byte ranges (players and hls.js seek with them), HEAD.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_http_methods
+
+from apps.api.problems import problem
+from apps.api.services import use_cases
+from src.application.domain import ErrorCode, VideoStatus
+from src.infrastructure.storage.content_types import content_type
+
+_PUBLISHED = re.compile(r"^tenants/(\d{1,19})/videos/(\d{1,19})/hls/\d{1,19}/[A-Za-z0-9._/-]+$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Playlists of a READY video never change (a new claim writes a new prefix): cache them.
+CACHE_CONTROL = "public, max-age=3600"
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return problem(request, 404, ErrorCode.NOT_FOUND, f"there is nothing at {request.path}")
+
+
+def published(key: str) -> bool:
+    """Whether `key` is a file of a READY video's published output."""
+    match = _PUBLISHED.match(key)
+    if not match or ".." in key.split("/"):
+        return False
+    tenant_id, video_id = int(match.group(1)), int(match.group(2))
+    row = use_cases().repository.get(video_id)
+    if row is None or row.tenant_id != tenant_id or row.status != VideoStatus.READY:
+        return False
+    folder = posixpath.dirname(row.hls_key)
+    return bool(row.hls_key) and key.startswith(folder + "/")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) of a single `bytes=` range; None when it cannot be satisfied."""
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        length = int(last)
+        return (max(size - length, 0), size - 1) if length > 0 and size > 0 else None
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    return (start, end) if start <= end and start < size else None
+
+
+@require_http_methods(["GET", "HEAD"])
+def serve_media(request: HttpRequest, key: str) -> HttpResponse:
+    if not published(key):
+        return _not_found(request)
+    storage = use_cases().storage
+    try:
+        size = storage.size(key)
+    except FileNotFoundError:
+        return _not_found(request)
+    status, start, end = 200, 0, size - 1
+    header = request.headers.get("Range", "")
+    if header:
+        wanted = _byte_range(header, size)
+        if wanted is None:
+            response = problem(
+                request,
+                416,
+                ErrorCode.VALIDATION_FAILED,
+                f"the range {header!r} cannot be satisfied (the file is {size} bytes)",
+            )
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        status, (start, end) = 206, wanted
+    length = max(end - start + 1, 0)
+    if request.method == "HEAD" or length == 0:
+        response = HttpResponse(status=status)
+    else:
+        response = StreamingHttpResponse(storage.read_range(key, start, end), status=status)
+    response["Content-Type"] = content_type(key)
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = CACHE_CONTROL
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
