@@ -37,6 +37,8 @@ class RequestContextMiddleware:
         trace_id = trace_id_from(request.headers)
         request.trace_id = trace_id
         started = time.monotonic()
+        # A thread serves many requests: start from nothing, end with nothing.
+        structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(trace_id=trace_id)
         try:
             response = self.get_response(request)
@@ -49,11 +51,10 @@ class RequestContextMiddleware:
                 status=response.status_code,
                 duration_ms=int((time.monotonic() - started) * 1000),
                 api_key_id=getattr(principal, "key_id", None),
-                **getattr(request, "log_fields", {}),
             )
             return response
         finally:
-            structlog.contextvars.unbind_contextvars("trace_id", "tenant_id")
+            structlog.contextvars.clear_contextvars()
 
 
 class ProblemFallbackMiddleware:

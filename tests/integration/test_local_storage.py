@@ -3,12 +3,14 @@ LocalStorage's own promises: keys never leave the root, writes are atomic."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
 
 from src.application.ports.fakes import InMemoryStorage
+from src.application.ports.storage import StreamTooLarge
 from src.application.storage_keys import source_key, video_prefix
 from src.infrastructure.storage import local_storage
 from src.infrastructure.storage.factory import storage_from_url
@@ -42,6 +44,26 @@ class StorageContract:
         assert (tmp_path / "out" / "deep" / "copy.bin").read_bytes() == ALL_BYTES
         assert storage.exists(key)
         assert storage.size(key) == len(ALL_BYTES)
+
+    def test_put_stream_stores_up_to_the_limit(self, storage):
+        key = source_key(7, 43, "streamed.mp4")
+        assert storage.put_stream(io.BytesIO(ALL_BYTES), key, max_bytes=len(ALL_BYTES)) == len(
+            ALL_BYTES
+        )
+        assert storage.size(key) == len(ALL_BYTES)
+        assert b"".join(storage.read_range(key, 10, 19)) == ALL_BYTES[10:20]
+        assert b"".join(storage.read_range(key, 0, len(ALL_BYTES) - 1)) == ALL_BYTES
+
+    def test_put_stream_beyond_the_limit_stores_nothing(self, storage):
+        key = source_key(7, 44, "too-big.mp4")
+        with pytest.raises(StreamTooLarge):
+            storage.put_stream(io.BytesIO(ALL_BYTES), key, max_bytes=len(ALL_BYTES) - 1)
+        assert not storage.exists(key)
+        assert storage.list_keys("tenants/7/videos/44/") == []
+
+    def test_read_range_of_a_missing_key_is_file_not_found(self, storage):
+        with pytest.raises(FileNotFoundError):
+            list(storage.read_range("no/such/key", 0, 9))
 
     def test_put_overwrites(self, storage, tmp_path):
         storage.put_file(write(tmp_path / "a", b"first version"), "k/obj")
