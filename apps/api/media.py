@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import AsyncIterator, Iterator
 
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
@@ -56,6 +59,15 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     return (start, end) if start <= end and start < size else None
 
 
+async def _async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Each piece read in a worker thread: bounded memory, the event loop never blocked."""
+    while True:
+        chunk = await sync_to_async(next, thread_sensitive=False)(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
 @require_http_methods(["GET", "HEAD"])
 def serve_media(request: HttpRequest, key: str) -> HttpResponse:
     if not published(key):
@@ -83,7 +95,10 @@ def serve_media(request: HttpRequest, key: str) -> HttpResponse:
     if request.method == "HEAD" or length == 0:
         response = HttpResponse(status=status)
     else:
-        response = StreamingHttpResponse(storage.read_range(key, start, end), status=status)
+        chunks = storage.read_range(key, start, end)
+        if isinstance(request, ASGIRequest):
+            chunks = _async(chunks)  # under ASGI a sync iterator would be read whole first
+        response = StreamingHttpResponse(chunks, status=status)
     response["Content-Type"] = content_type(key)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"

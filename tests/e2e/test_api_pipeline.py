@@ -7,6 +7,7 @@ worker logs shows the whole life of the upload."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+import redis
 
-from tests.e2e.harness import ProcessLog, free_port, wait_until
+from apps.support.video.models import Video
+from apps.support.video.redis_status_cache import progress_key
+from tests.e2e.harness import TEST_REDIS_URL, ProcessLog, free_port, wait_until
 from tests.media import make_clip, run_ffmpeg
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -179,11 +183,76 @@ def test_file_storage_upload_through_the_api_to_a_played_playlist(spawn, tmp_pat
         f"/api/v1/videos/{created['id']}/source",
         f"/api/v1/videos/{created['id']}/upload-complete",
     ]
-    worker.wait_event("SQS_JOB_COMPLETED", video_id=created["id"])
+    worker.wait_event("handler.handle() returned", video_id=created["id"], result="ok")
     worker_events = [e["event"] for e in grep(worker, TRACE)]
     for event in ("SQS_MESSAGE_RECEIVED", "VIDEO_CLAIMED", "SQS_JOB_COMPLETED"):
         assert event in worker_events
+    job_lines = [e for e in worker.lines() if e.get("video_id") == created["id"]]
+    assert job_lines and all(e.get("trace_id") == TRACE for e in job_lines)
+    # The worker wrote the trace id into the live progress value too.
+    row = Video.objects.get(pk=created["id"])
+    progress = redis.Redis.from_url(TEST_REDIS_URL).get(progress_key(row.tenant_id, row.id))
+    assert json.loads(progress)["trace_id"] == TRACE
     assert web.problems() == [] and worker.problems() == []
+
+
+def test_cancel_stops_a_running_worker_which_publishes_nothing(spawn, tmp_path, storage_root):
+    # Renewals every second (VIDEO_HEARTBEAT_TTL / 3): the worker notices within one of them.
+    env = {"VIDEO_HEARTBEAT_TTL": 3, "VIDEO_LEASE_SECONDS": 30}
+    _web, base = serve(spawn, **env)
+    worker, _reconcile = run_pipeline(spawn, **env)
+    client = Client(base, create_key(spawn, "academy-cancel", **env))
+    source = make_clip(tmp_path / "long.mp4", 1280, 720, seconds=40.0)
+    status, created = client.json("POST", "/api/v1/videos", {"title": "Long"})
+    video_id = created["id"]
+    client.call("PUT", created["upload"]["url"], data=source.read_bytes(), headers=OCTETS)
+    assert client.call("POST", created["upload"]["complete_url"])[0] == 202
+
+    def transcoding():
+        body = client.json("GET", f"/api/v1/videos/{video_id}")[1]
+        progress = body["progress"]
+        return progress["source"] == "redis" and progress["step"] == "transcode"
+
+    wait_until(transcoding, 120, interval=0.2, what="the worker to be transcoding")
+    assert ffmpeg_under(worker.pid)  # an encode is running
+    status, body = client.json("POST", f"/api/v1/videos/{video_id}/cancel")
+    assert status == 200 and body["status"] == "CANCELED"
+    done = worker.wait_event("handler.handle() returned", 30, video_id=video_id)
+    assert done["result"] == "skip:cancel"
+    assert worker.events("VIDEO_CANCELED")
+    assert ffmpeg_under(worker.pid) == []  # ffmpeg was stopped with the job
+    row = Video.objects.get(pk=video_id)
+    assert (row.status, row.hls_key) == ("CANCELED", "")
+    hls = storage_root / f"tenants/{row.tenant_id}/videos/{video_id}/hls"
+    assert not hls.exists() or not any(p.is_file() for p in hls.rglob("*"))
+    status, body = client.json("POST", f"/api/v1/videos/{video_id}/cancel")
+    assert status == 200  # asking again changes nothing
+
+
+def ffmpeg_under(pid: int) -> list[int]:
+    """Live ffmpeg processes descending from `pid` (the worker's encodes)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if rest[0] not in ("Z", "X"):
+            parents[int(entry)], names[int(entry)] = int(rest[1]), name
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent:
+                frontier.append(child)
+                if names[child] == "ffmpeg":
+                    found.append(child)
+    return found
 
 
 @pytest.fixture

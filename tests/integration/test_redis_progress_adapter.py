@@ -40,6 +40,15 @@ def test_progress_refreshes_heartbeat_with_contract_ttls(ids):
     assert not adapter.has_heartbeat(tenant, video)
 
 
+def test_progress_carries_the_jobs_trace_id(ids):
+    tenant, video = ids
+    adapter = RedisProgressAdapter(redis_client(TEST_REDIS_URL))
+    adapter.record_progress(tenant, video, 12.0, "transcode", "worker-a", trace_id="trace-77")
+    assert adapter.get_progress(tenant, video)["trace_id"] == "trace-77"
+    adapter.record_progress(tenant, video, 13.0, "transcode", "worker-a")
+    assert "trace_id" not in adapter.get_progress(tenant, video)
+
+
 def test_redis_down_is_telemetry_unavailable_not_a_missing_heartbeat(ids):
     tenant, video = ids
     adapter = RedisProgressAdapter(redis_client(f"redis://127.0.0.1:{free_port()}/0"))

@@ -59,6 +59,12 @@ class VideoMessageHandler:
 
     # -- the message --------------------------------------------------------------------
     def handle(self, message: QueueMessage, received_at: float | None = None) -> str:
+        # Every line this thread logs for the job (process, storage, warnings) carries the
+        # trace id the producer sent: one grep follows an upload from the API to here.
+        with structlog.contextvars.bound_contextvars(trace_id=message.trace_id):
+            return self._handle(message, received_at)
+
+    def _handle(self, message: QueueMessage, received_at: float | None = None) -> str:
         received_at = received_at if received_at is not None else time.monotonic()
         log = structlog.get_logger().bind(
             receipt_handle_suffix=message.receipt_handle_suffix,
@@ -140,6 +146,7 @@ class VideoMessageHandler:
             lease_seconds=self.config.lease_seconds,
             interval=self.config.heartbeat_interval,
             redis_warning=self.redis_warning,
+            trace_id=message.trace_id,
         )
         extender = None
         if not fast_acked:

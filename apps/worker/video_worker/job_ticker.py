@@ -30,6 +30,7 @@ class JobTicker:
         interval: float,
         redis_warning: RateLimitedWarning,
         progress_period: float = PROGRESS_PERIOD_SECONDS,
+        trace_id: str = "",
     ) -> None:
         self.lease = lease
         self.repository = repository
@@ -43,7 +44,10 @@ class JobTicker:
         self._published: tuple[float, str] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-ticker", daemon=True)
-        self.log = structlog.get_logger().bind(video_id=lease.video_id, tenant_id=lease.tenant_id)
+        self.trace_id = trace_id  # in the progress value and every line of this thread
+        self.log = structlog.get_logger().bind(
+            video_id=lease.video_id, tenant_id=lease.tenant_id, trace_id=trace_id
+        )
 
     def on_progress(self, percent: float, step: str) -> None:
         """Called from the transcoder's thread: only remembers the value (never blocks it)."""
@@ -120,6 +124,7 @@ class JobTicker:
                 latest[0],
                 latest[1],
                 self.lease.worker_id,
+                trace_id=self.trace_id,
             )
             self._published = latest
         except TelemetryUnavailable as exc:

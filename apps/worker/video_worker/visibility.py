@@ -37,7 +37,7 @@ class VisibilityExtender:
         self.extensions = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqs-visibility", daemon=True)
-        self.log = structlog.get_logger()
+        self.log = structlog.get_logger().bind(trace_id=message.trace_id)
 
     def start(self) -> None:
         self._thread.start()

@@ -87,12 +87,13 @@ class InMemoryProgress(ProgressPort):
         if not self.available:
             raise TelemetryUnavailable("telemetry store down (fake)")
 
-    def record_progress(self, tenant_id, video_id, percent, step, worker_id) -> None:
+    def record_progress(self, tenant_id, video_id, percent, step, worker_id, trace_id="") -> None:
         self._check()
         self.progress[(tenant_id, video_id)] = {
             "percent": percent,
             "step": step,
             "worker_id": worker_id,
+            **({"trace_id": trace_id} if trace_id else {}),
         }
         self.set_heartbeat(tenant_id, video_id, worker_id)
 

@@ -16,9 +16,16 @@ class ProgressPort(abc.ABC):
 
     @abc.abstractmethod
     def record_progress(
-        self, tenant_id: int, video_id: int, percent: float, step: str, worker_id: str
+        self,
+        tenant_id: int,
+        video_id: int,
+        percent: float,
+        step: str,
+        worker_id: str,
+        trace_id: str = "",
     ) -> None:
-        """Write progress and refresh the heartbeat; raises TelemetryUnavailable."""
+        """Write progress (with the job's trace id, when it has one) and refresh the heartbeat;
+        raises TelemetryUnavailable."""
 
     @abc.abstractmethod
     def set_heartbeat(self, tenant_id: int, video_id: int, worker_id: str) -> None:

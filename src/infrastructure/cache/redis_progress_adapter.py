@@ -39,7 +39,13 @@ class RedisProgressAdapter(ProgressPort):
         self._call(lambda client: client.ping())
 
     def record_progress(
-        self, tenant_id: int, video_id: int, percent: float, step: str, worker_id: str
+        self,
+        tenant_id: int,
+        video_id: int,
+        percent: float,
+        step: str,
+        worker_id: str,
+        trace_id: str = "",
     ) -> None:
         record = {
             "percent": round(max(0.0, min(100.0, percent)), 1),
@@ -47,6 +53,8 @@ class RedisProgressAdapter(ProgressPort):
             "worker_id": worker_id,
             "updated_at": datetime.now(UTC).isoformat(),
         }
+        if trace_id:
+            record["trace_id"] = trace_id
         self._call(
             cache.set_video_progress, tenant_id, video_id, record, (worker_id, self.heartbeat_ttl)
         )

@@ -1,0 +1,34 @@
+"""The job ticker writes the job's trace id into every progress value it publishes."""
+
+from __future__ import annotations
+
+from apps.worker.video_worker.job_ticker import JobTicker
+from apps.worker.video_worker.rate_limited import RateLimitedWarning
+from src.application.job_control import JobControl
+from src.application.ports.fakes import InMemoryProgress
+from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
+
+
+def test_progress_values_carry_the_trace_id():
+    repo = InMemoryVideoRepository()
+    progress = InMemoryProgress()
+    video_id = repo.create_video(7, "lecture", source_key="tenants/7/videos/1/source/a.mp4")
+    lease = repo.try_claim_video(video_id, "worker-1")
+    ticker = JobTicker(
+        lease,
+        repo,
+        progress,
+        JobControl(),
+        lease_seconds=30,
+        interval=10,
+        redis_warning=RateLimitedWarning("REDIS_UNAVAILABLE", 10),
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+    )
+    ticker.on_progress(40.0, "transcode")
+    ticker.publish_final("ready", 100.0)
+    assert progress.progress[(7, video_id)] == {
+        "percent": 100.0,
+        "step": "ready",
+        "worker_id": "worker-1",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    }
