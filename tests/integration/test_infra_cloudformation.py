@@ -97,6 +97,7 @@ def stack(monkeypatch, tmp_path):
             "TargetBacklogPerWorker": "2",
             "MaxWorkers": "8",
             "EnvironmentName": "staging",
+            "ApiCorsOrigins": "https://editor.academy.test,https://app.academy.test",
         }
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -124,6 +125,52 @@ def stack(monkeypatch, tmp_path):
             "skipped": skipped,
             "zip": zip_path,
         }
+
+
+def test_stack_creates_the_media_bucket(stack):
+    bucket = stack["outputs"]["MediaBucketName"]
+    assert (
+        boto3.client("s3").head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    )
+
+
+def test_media_bucket_cors_lets_browsers_upload_and_read_etags(template, monkeypatch):
+    """moto's CloudFormation does not apply CorsConfiguration: check the rules themselves, and
+    that S3's own API accepts them as CloudFormation passes them on."""
+    origins = ["https://editor.academy.test", "https://app.academy.test"]
+    bucket = resolve(template["Resources"]["MediaBucket"], {"ApiCorsOrigins": origins})
+    rules = {r["Id"]: r for r in bucket["Properties"]["CorsConfiguration"]["CorsRules"]}
+    upload = rules["direct-uploads"]
+    assert (upload["AllowedMethods"], upload["AllowedOrigins"]) == (["PUT"], origins)
+    assert upload["ExposedHeaders"] == ["ETag"]  # the client sends each part's ETag back
+    assert rules["playback"]["AllowedMethods"] == ["GET", "HEAD"]
+    assert "Range" in rules["playback"]["AllowedHeaders"]
+    lifecycle = bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]
+    assert lifecycle["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == {
+        "Ref": "IncompleteUploadDays"
+    }
+    use_fake_aws(monkeypatch)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="media")
+        s3.put_bucket_cors(
+            Bucket="media",
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "ID": r["Id"],
+                        "AllowedMethods": r["AllowedMethods"],
+                        "AllowedOrigins": r["AllowedOrigins"],
+                        "AllowedHeaders": r["AllowedHeaders"],
+                        "ExposeHeaders": r["ExposedHeaders"],
+                        "MaxAgeSeconds": r["MaxAge"],
+                    }
+                    for r in rules.values()
+                ]
+            },
+        )
+        stored = {r["ID"]: r for r in s3.get_bucket_cors(Bucket="media")["CORSRules"]}
+        assert stored["direct-uploads"]["ExposeHeaders"] == ["ETag"]
 
 
 def test_stack_creates_queues_with_redrive_policy(stack):
