@@ -6,6 +6,7 @@ worker logs shows the whole life of the upload."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -332,3 +333,29 @@ def test_s3_single_presigned_put(spawn, tmp_path, bucket):
     assert status == 202
     video = client.wait_ready(created["id"])
     decode_over_http(video["assets"]["master_playlist_url"])
+
+
+def test_an_oversized_upload_is_refused_before_its_bytes_are_read(spawn):
+    _web, base = serve(spawn, VIDEO_MAX_SOURCE_BYTES=10_000_000)
+    client = Client(base, create_key(spawn, "academy-huge"))
+    status, created = client.json("POST", "/api/v1/videos", {"title": "huge"})
+    assert status == 201
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    # Announce 50 GB and send 1 KB: the answer comes at once, not after 50 GB.
+    connection.putrequest("PUT", f"/api/v1/videos/{created['id']}/source")
+    for name, value in {
+        "Authorization": f"Bearer {client.key}",
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(50 * 1024**3),
+        "X-Request-ID": "huge-upload",
+    }.items():
+        connection.putheader(name, value)
+    connection.endheaders(b"x" * 1024)
+    response = connection.getresponse()
+    problem = json.loads(response.read())
+    assert response.status == 413
+    assert (problem["code"], problem["trace_id"]) == ("PAYLOAD_TOO_LARGE", "huge-upload")
+    connection.close()
+    status, video = client.json("GET", f"/api/v1/videos/{created['id']}")
+    assert video["status"] == "AWAITING_UPLOAD"
