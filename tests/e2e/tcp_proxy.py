@@ -14,6 +14,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self.refusing = False  # accept, count and hang up: the server "is down" but observable
+        self.refused = 0
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
@@ -41,12 +43,27 @@ class TcpProxy:
                 c.shutdown(socket.SHUT_RDWR)
             c.close()
 
+    def refuse(self) -> None:
+        """Reset every open connection and hang up on new ones, counting them in `refused`:
+        a test sees each attempt a client makes to reach a server that is down."""
+        self.cut()
+        self.refusing = True
+        self.start()
+
+    def restore(self) -> None:
+        """Pass connections through again (after `refuse`)."""
+        self.refusing = False
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self.refusing:
+                self.refused += 1
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -131,3 +131,106 @@ def test_credentials_in_aws_endpoint_url_never_reach_the_log(spawn):
     everything = worker.path.read_text() + worker.err_path.read_text()
     assert "Could not connect to the endpoint URL" in everything
     assert "s3cr3tpw" not in everything and "AKIAKEY" not in everything
+
+
+def test_database_outage_holds_receiving_and_spends_no_receive_budget(
+    sqs, spawn, make_video, db_url
+):
+    import json
+
+    from django.db import connection
+
+    # The shipped redrive: five receives and the message goes to the dead-letter queue.
+    dlq_url = sqs.client.create_queue(QueueName=f"{sqs.name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
+    policy = {"deadLetterTargetArn": dlq_arn["Attributes"]["QueueArn"], "maxReceiveCount": 5}
+    sqs.client.set_queue_attributes(
+        QueueUrl=sqs.url, Attributes={"RedrivePolicy": json.dumps(policy)}
+    )
+    settings = connection.settings_dict
+    proxy = TcpProxy(int(settings.get("PORT") or 5432))
+    proxy.refuse()  # the database is down before the worker starts
+    proxied = db_url.replace(
+        f"@{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/",
+        f"@127.0.0.1:{proxy.port}/",
+    )
+    video = make_video()
+    worker = spawn(
+        "worker",
+        worker_args(0.2, "--max-messages", "1"),
+        FAKE_TRANSCODE_SECONDS="0.2",
+        DATABASE_URL=proxied,
+    )
+    try:
+        at_start = worker.wait_event("WORKER_DEPENDENCY_DOWN", timeout=30)
+        assert (at_start["dependency"], at_start["receiving"]) == ("database", False)
+        proxy.restore()
+        worker.wait_event("WORKER_RESUMED", timeout=30, check="dependency:database")
+
+        proxy.refuse()  # down again, between two jobs
+        sqs.send(video.id, video.tenant_id)
+        wait_until(lambda: len(worker.events("WORKER_DEPENDENCY_DOWN")) == 2, 30, what="hold")
+        # Before: every receive met the error and the message came back 1, 2, 4, 8 s later:
+        # five receives in about 30 s, then the dead-letter queue. Now the worker keeps
+        # looking at the database, not at the queue.
+        looked = proxy.refused
+        wait_until(lambda: proxy.refused >= looked + 5, 60, what="five more database checks")
+        assert len(worker.events("SQS_MESSAGE_RECEIVED")) == 1
+        assert sum(sqs.counts()) == 1  # still in the queue, not dead-lettered
+
+        proxy.restore()
+        done = worker.wait_event("SQS_JOB_COMPLETED", timeout=60, video_id=video.pk)
+        assert worker.wait(30) == 0, worker.tail()
+        assert [e["receive_count"] for e in worker.events("SQS_MESSAGE_RECEIVED")] == [1, 2]
+        assert done["video_id"] == video.pk and Video.objects.get(pk=video.pk).status == "READY"
+        dead = sqs.client.get_queue_attributes(
+            QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        assert dead["Attributes"]["ApproximateNumberOfMessages"] == "0"
+    finally:
+        proxy.cut()
+
+
+def test_completion_is_logged_when_the_delete_fails_and_the_duplicate_is_skipped(
+    moto_endpoint, spawn, make_video
+):
+    from urllib.parse import urlparse
+
+    from tests.e2e.harness import SqsFixture
+
+    sqs = SqsFixture(moto_endpoint)
+    proxy = TcpProxy(urlparse(moto_endpoint).port)  # the worker reaches SQS through it
+    proxy.start()
+    via_proxy = f"http://127.0.0.1:{proxy.port}"
+    video = make_video()
+    sqs.send(video.id, video.tenant_id)
+    worker = spawn(
+        "worker",
+        worker_args(3, "--max-messages", "1"),
+        FAKE_TRANSCODE_SECONDS="3",
+        sqs=sqs,
+        VIDEO_VISIBILITY_TIMEOUT=2,  # an unextended receipt comes back 2 s later
+        AWS_ENDPOINT_URL=via_proxy,
+        VIDEO_SQS_QUEUE_URL=sqs.url.replace(moto_endpoint, via_proxy),
+    )
+    try:
+        worker.wait_event("VIDEO_CLAIMED", timeout=30)
+        proxy.cut()  # SQS unreachable for the rest of the job: the delete will fail
+        # Before: the delete's error escaped as WORKER_LOOP_ERROR and no SQS_JOB_COMPLETED
+        # was logged, although the row was READY.
+        completed = worker.wait_event("SQS_JOB_COMPLETED", timeout=60, video_id=video.pk)
+        failed = worker.wait_event("SQS_ACK_FAILED", timeout=60, video_id=video.pk)
+        assert failed["action"] == "delete" and "EndpointConnectionError" in failed["error"]
+        assert worker.wait(60) == 0, worker.tail()
+        assert not worker.events("WORKER_LOOP_ERROR")
+        assert completed["hls_key"] and Video.objects.get(pk=video.pk).status == "READY"
+        results = [e["result"] for e in worker.events("handler.handle() returned")]
+        assert results == ["ok"]
+    finally:
+        proxy.cut()
+    # The undeleted message comes back; the next worker's claim finds the video READY.
+    second = spawn("worker-2", worker_args(0.1, "--max-messages", "1"), sqs=sqs)
+    assert second.wait(60) == 0, second.tail()
+    assert second.events("handler.handle() returned")[0]["result"] == "skip:claimed"
+    assert sqs.counts() == (0, 0, 0)
+    assert Video.objects.get(pk=video.pk).lease_token == 1  # never processed twice

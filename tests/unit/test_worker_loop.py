@@ -62,7 +62,11 @@ def test_max_messages_and_errors_never_kill_the_loop(tmp_path):
     with capture_logs() as logs:
         assert loop.run() == 0
     assert loop.errors == 1 and loop.handled == 2
-    assert [e for e in logs if e["event"] == "WORKER_LOOP_ERROR"]
+    [error] = [e for e in logs if e["event"] == "WORKER_LOOP_ERROR"]
+    # The failure came with one message: that message waits (30 s, by its receive count),
+    # the worker does not. Before: the whole worker slept 1 s, doubling to 30 s.
+    assert (error["retry_in_seconds"], error["message_retry_in_seconds"]) == (0, 30)
+    assert [seconds for _handle, seconds in w.queue.visibility_changes] == [30]
     ready = [v for v in vids if w.repo.get(v).status == VideoStatus.READY]
     assert len(ready) == 2
 

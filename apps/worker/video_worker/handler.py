@@ -178,13 +178,14 @@ class VideoMessageHandler:
         ticker.publish_final("ready", 100.0)
         timings = {"claim": claim_ms, **outcome.stage_timings_ms}
         timings["total"] = int((time.monotonic() - started) * 1000) + claim_ms
-        if not fast_acked:
-            self.queue.delete(message)
+        # The row is READY: that is the completion, whatever happens to the message next.
         log.info(
             "SQS_JOB_COMPLETED",
             hls_key=outcome.hls_key,
             **{f"{k}_ms": v for k, v in timings.items()},
         )
+        if not fast_acked:
+            self._ack(log, "delete", lambda: self.queue.delete(message))
         return self._result(log, "ok")
 
     def _stopped(self, log, message, fast_acked, lease, reason, request_id) -> str:
@@ -216,9 +217,9 @@ class VideoMessageHandler:
             **({"error_code": code, "error_message": text[:500]} if err else {}),
         )
         if released:
-            self._requeue(message, fast_acked, lease, request_id, delay=delay)
+            self._requeue(log, message, fast_acked, lease, request_id, delay=delay)
         elif not fast_acked:
-            self.queue.delete(message)
+            self._ack(log, "delete", lambda: self.queue.delete(message))
         return self._result(log, "retry")
 
     def _failed(
@@ -246,7 +247,7 @@ class VideoMessageHandler:
                 error_message=err.message[:500],
                 retry_in_seconds=delay,
             )
-            self._requeue(message, fast_acked, lease, request_id, delay=delay, resend=resend)
+            self._requeue(log, message, fast_acked, lease, request_id, delay=delay, resend=resend)
             return self._result(log, "retry")
         log.error(
             "VIDEO_PROCESSING_FAILED",
@@ -255,16 +256,18 @@ class VideoMessageHandler:
             retryable=err.retryable,
         )
         if not fast_acked:
-            self.queue.delete(message)
+            self._ack(log, "delete", lambda: self.queue.delete(message))
         return self._result(log, "fail")
 
     def _requeue(
-        self, message, fast_acked, lease: Lease, request_id, delay: int, resend: bool = False
+        self, log, message, fast_acked, lease: Lease, request_id, delay: int, resend=False
     ) -> None:
         """Make the video's message come back after `delay`: same message, or a new one."""
         if not fast_acked and not resend:
             # ChangeMessageVisibility keyed on the receive count (SQS allows up to 12 h).
-            self.queue.change_visibility(message, delay)
+            self._ack(
+                log, "change_visibility", lambda: self.queue.change_visibility(message, delay)
+            )
             return
         self.queue.send(
             lease.video_id,
@@ -274,7 +277,20 @@ class VideoMessageHandler:
             delay_seconds=delay,
         )
         if not fast_acked:
-            self.queue.delete(message)
+            self._ack(log, "delete", lambda: self.queue.delete(message))
+
+    @staticmethod
+    def _ack(log, action: str, call) -> None:
+        """Settle the message after the row is settled; a failure here is logged, not raised.
+
+        The row already says what happened. An undeleted message comes back after its
+        visibility timeout and its claim skips the video; one whose visibility could not be
+        changed comes back after the timeout instead of the backoff.
+        """
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - SQS down or the receipt expired
+            log.warning("SQS_ACK_FAILED", action=action, error=f"{type(exc).__name__}: {exc}"[:500])
 
     def _drop_heartbeat(self, lease: Lease) -> None:
         try:
@@ -289,7 +305,7 @@ class VideoMessageHandler:
 
     def _settled(self, log, message, fast_acked, result: str, **fields) -> str:
         if not fast_acked:
-            self.queue.delete(message)
+            self._ack(log, "delete", lambda: self.queue.delete(message))
         return self._result(log, result, **fields)
 
     @staticmethod

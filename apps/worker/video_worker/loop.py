@@ -13,7 +13,7 @@ import structlog
 from apps.worker.video_worker.handler import VideoMessageHandler
 from apps.worker.video_worker.poller import InterruptiblePoller
 from apps.worker.video_worker.readiness import Hold, ReadinessCheck
-from src.application.domain import StopReason
+from src.application.domain import StopReason, retry_delay
 from src.application.ports.queue import VideoQueue
 from src.infrastructure.queue.sqs_queue import LONG_POLL_SECONDS
 
@@ -21,10 +21,11 @@ from src.infrastructure.queue.sqs_queue import LONG_POLL_SECONDS
 WORKER_HEARTBEAT_SECONDS = 60
 # How quickly a received signal is acted on.
 SIGNAL_WATCH_SECONDS = 0.05
-# Backoff after an error outside a job (database or SQS down): 1 s doubling to 30 s.
+# Backoff after a failed receive (SQS down): 1 s doubling to 30 s.
 ERROR_BACKOFF_FIRST = 1.0
 ERROR_BACKOFF_MAX = 30.0
-# While a readiness check fails (work folder full), it is looked at again this often.
+# While a readiness check fails (work folder full, database down), it is looked at again
+# this often.
 HOLD_RECHECK_SECONDS = 2.0
 
 
@@ -183,27 +184,46 @@ class WorkerLoop:
         return bool(self._holds)
 
     def _on_error(self, exc: Exception, message, backoff: float) -> float:
+        """Log an error outside a job, and decide who waits (returns the next SQS backoff).
+
+        - The receive failed (SQS unreachable): the worker waits, 1 s doubling to 30 s.
+        - The database failed: the worker stops receiving until a check of the database
+          succeeds (readiness), so an outage spends no message's receive count.
+        - Anything else came with one message: that message comes back later (its
+          visibility, by its receive count); the next message is handled at once.
+        """
         self.errors += 1
         db = _is_database_error(exc)
-        self.log.error(
-            "WORKER_LOOP_ERROR",
-            error=f"{type(exc).__name__}: {exc}"[:500],
-            database_error=db,
-            retry_in_seconds=backoff,
-            receipt_handle_suffix=message.receipt_handle_suffix if message else "",
-            exc_info=not db,
-        )
         if db:
             from django.db import connections
 
             connections.close_all()
+        if message is None:
+            worker_waits, message_waits = backoff, 0
+        elif db:
+            worker_waits, message_waits = 0.0, int(self.hold_recheck_seconds) + 1
+            for check in self.readiness:
+                check.suspect()
+        else:
+            worker_waits, message_waits = 0.0, retry_delay(message.receive_count)
+        self.log.error(
+            "WORKER_LOOP_ERROR",
+            error=f"{type(exc).__name__}: {exc}"[:500],
+            database_error=db,
+            retry_in_seconds=worker_waits,
+            message_retry_in_seconds=message_waits,
+            receipt_handle_suffix=message.receipt_handle_suffix if message else "",
+            exc_info=not db,
+        )
         if message is not None and not self.handler.config.fast_ack:
-            # Not acknowledged: let it come back after the backoff, not a whole visibility timeout.
+            # Not acknowledged: let it come back after its wait, not a whole visibility timeout.
             try:
-                self.queue.change_visibility(message, int(backoff) + 1)
+                self.queue.change_visibility(message, message_waits)
             except Exception:  # noqa: BLE001, S110 - SQS down too; the timeout brings it back
                 pass
-        self.stopping.wait(backoff)
+        if message is not None:
+            return backoff
+        self.stopping.wait(worker_waits)
         return min(backoff * 2, ERROR_BACKOFF_MAX)
 
     def _heartbeat_log(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,35 @@ class ReadinessCheck(abc.ABC):
     @abc.abstractmethod
     def hold(self) -> Hold | None:
         """None when jobs can be taken, else why not. Must not raise."""
+
+    def suspect(self) -> None:  # noqa: B027 - most checks look every time anyway
+        """Something failed: look again before the next receive."""
+
+
+class DependencyUp(ReadinessCheck):
+    """A service no job can do without (the database): looked at when the worker starts and
+    after an error, not before every message. While it is down the worker receives nothing,
+    so an outage does not spend the messages' receive count (SQS's redrive budget)."""
+
+    def __init__(self, dependency: str, probe: Callable[[], None]) -> None:
+        self.name = f"dependency:{dependency}"
+        self.dependency = dependency
+        self._probe = probe
+        self._suspect = True  # checked once at start
+
+    def suspect(self) -> None:
+        self._suspect = True
+
+    def hold(self) -> Hold | None:
+        if not self._suspect:
+            return None
+        try:
+            self._probe()
+        except Exception as exc:  # noqa: BLE001 - any failure means the dependency is down
+            error = f"{type(exc).__name__}: {exc}".strip()[:300]
+            return Hold("WORKER_DEPENDENCY_DOWN", {"dependency": self.dependency, "error": error})
+        self._suspect = False
+        return None
 
 
 class WorkDirRoom(ReadinessCheck):

@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     from academy.bootstrap import bootstrap
     from apps.worker.video_worker.handler import VideoMessageHandler
     from apps.worker.video_worker.loop import WorkerLoop
-    from apps.worker.video_worker.readiness import WorkDirRoom
+    from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
     from src.application.process_video import ProcessVideo
 
     try:
@@ -87,7 +87,10 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
         grace_seconds=config.shutdown_grace_seconds,
         max_messages=args.max_messages,
         exit_when_idle=args.exit_when_idle,
-        readiness=[WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes)],
+        readiness=[
+            DependencyUp("database", services.repository.ping),
+            WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
+        ],
     )
     loop.install_signal_handlers()
     log.info("WORKER_STARTED", **config.summary(), max_messages=args.max_messages)

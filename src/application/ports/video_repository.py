@@ -114,6 +114,9 @@ class VideoRepository(abc.ABC):
         self.max_attempts = max_attempts
         self.default_lease_seconds = default_lease_seconds
 
+    def ping(self) -> None:  # noqa: B027 - stores that cannot be down need nothing here
+        """Raise if the store cannot be reached now (the worker holds receiving until it can)."""
+
     @abc.abstractmethod
     def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
         """Insert an UPLOADED video and return its id."""

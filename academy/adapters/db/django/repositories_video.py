@@ -113,6 +113,16 @@ class DjangoVideoRepository(VideoRepository):
         super().__init__(max_attempts, default_lease_seconds)
         self.using = using
 
+    def ping(self) -> None:
+        conn = connections[self.using]
+        try:
+            conn.close_if_unusable_or_obsolete()
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception:
+            conn.close()  # the next call opens a fresh one
+            raise
+
     @property
     def _videos(self):
         conn = connections[self.using]
