@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import environ
 
+from src.infrastructure.media.ladder import AUDIO_KBPS, DEFAULT_LADDER, Rung, parse_ladder
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -77,6 +79,8 @@ class AppConfig:
     upload_ttl_seconds: int
     upload_part_bytes: int
     public_base_url: str
+    video_ladder: tuple[Rung, ...] = DEFAULT_LADDER
+    video_audio_kbps: int = AUDIO_KBPS
 
     @property
     def heartbeat_interval(self) -> float:
@@ -369,4 +373,16 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
             env, "VIDEO_UPLOAD_PART_BYTES", 64 * 1024**2, minimum=5 * 1024**2, maximum=5 * 1024**3
         ),
         public_base_url=_url(env, "VIDEO_PUBLIC_BASE_URL", "", {"http", "https"}).rstrip("/"),
+        video_ladder=_ladder(env),
+        video_audio_kbps=_int(env, "VIDEO_AUDIO_KBPS", AUDIO_KBPS, minimum=32, maximum=320),
     )
+
+
+def _ladder(env: environ.Env) -> tuple[Rung, ...]:
+    raw = env.str("VIDEO_LADDER", default="").strip()
+    if not raw:
+        return DEFAULT_LADDER
+    try:
+        return parse_ladder(raw)
+    except ValueError as exc:
+        raise ConfigError(f"VIDEO_LADDER: {exc}") from None

@@ -127,11 +127,11 @@ def first_claimer(workers: Iterable[ProcessLog], video, timeout: float = 60) -> 
 
 
 def playlist_entries(path: Path) -> list[Path]:
-    """The files a playlist names: variant playlists, segments and init sections."""
+    """The files a playlist names: variant and audio playlists, segments and init sections."""
     out = []
     for line in path.read_text().splitlines():
         line = line.strip()
-        if line.startswith("#EXT-X-MAP:") and 'URI="' in line:
+        if line.startswith(("#EXT-X-MAP:", "#EXT-X-MEDIA:")) and 'URI="' in line:
             out.append(path.parent / line.split('URI="', 1)[1].split('"', 1)[0])
         elif line and not line.startswith("#"):
             out.append(path.parent / line)

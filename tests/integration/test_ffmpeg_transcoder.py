@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
-from tests.media import ffprobe_json, make_clip
+from tests.media import ffprobe_json, make_clip, run_ffmpeg
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +28,6 @@ def _master_variants(master: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def _segment_durations(playlist: Path) -> list[str]:
-    return [line for line in playlist.read_text().splitlines() if line.startswith("#EXTINF:")]
-
-
 def _run(tmp_path: Path, clip_args: dict, **transcoder_args):
     work_dir = tmp_path / "job"
     work_dir.mkdir()
@@ -42,6 +38,42 @@ def _run(tmp_path: Path, clip_args: dict, **transcoder_args):
         source, work_dir, lambda pct, step: calls.append((pct, step)), lambda: None
     )
     return output, calls
+
+
+def _segment_durations(playlist: Path) -> list[float]:
+    return [
+        float(line.split(":", 1)[1].rstrip(","))
+        for line in playlist.read_text().splitlines()
+        if line.startswith("#EXTINF:")
+    ]
+
+
+def _stream_types(segment: Path) -> list[str]:
+    return [s["codec_type"] for s in ffprobe_json(segment)["streams"]]
+
+
+def _plays_with_sound(out: Path, variants: int, seconds: float, fps: float) -> None:
+    """Each variant of the master (an ffmpeg 'program': its video plus the shared audio)
+    decodes end to end without an error, with as many frames and samples as the source."""
+    for program in range(variants):
+        decoded = subprocess.run(
+            [
+                *("ffmpeg", "-v", "error", "-protocol_whitelist", "file,hls"),
+                *("-i", "master.m3u8", "-map", f"0:p:{program}:v", "-map", f"0:p:{program}:a"),
+                *("-f", "framecrc", "-"),
+            ],
+            cwd=out,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert decoded.returncode == 0 and decoded.stderr == "", decoded.stderr
+        rows = [line.split(",") for line in decoded.stdout.splitlines() if line[:1].isdigit()]
+        frames = [r for r in rows if r[0].strip() == "0"]
+        samples = sum(int(r[3]) for r in rows if r[0].strip() == "1")  # duration in 1/48000
+        assert abs(len(frames) - seconds * fps) <= 2, (program, len(frames))
+        assert abs(samples / 48000 - seconds) < 0.1, (program, samples)
 
 
 def test_720p_source_gets_720_480_360_in_one_decodable_master(tmp_path):
@@ -61,50 +93,47 @@ def test_720p_source_gets_720_480_360_in_one_decodable_master(tmp_path):
     ]
     assert output.probe.has_audio and output.probe.width == 1280
     assert set(output.stage_timings_ms) == {"probe", "transcode", "thumbnail"}
+    # The test clip is x264 ultrafast: Constrained Baseline, not a profile to pass through.
+    top = output.renditions[0]
+    assert (top["video"], top["passthrough"]) == ("libx264", False)
+    assert top["passthrough_reason"] == "H.264 profile 'Constrained Baseline' is not High or Main"
+    assert all(r["crf"] == 23 for r in output.renditions)
 
+    text = (out / output.master_playlist).read_text()
+    assert text.count("#EXT-X-MEDIA:TYPE=AUDIO") == 1
+    assert 'URI="audio/index.m3u8"' in text
     variants = _master_variants(out / output.master_playlist)
     assert list(variants) == ["720p/index.m3u8", "480p/index.m3u8", "360p/index.m3u8"]
     for rendition in output.renditions:
         attrs = variants[rendition["playlist"]]
-        assert int(attrs["BANDWIDTH"]) == rendition["bandwidth"] > rendition["video_bitrate_kbps"]
+        assert int(attrs["BANDWIDTH"]) == rendition["bandwidth"]
+        assert int(attrs["AVERAGE-BANDWIDTH"]) == rendition["average_bandwidth"]
+        assert rendition["bandwidth"] >= rendition["average_bandwidth"] > 0
         assert attrs["RESOLUTION"] == f"{rendition['width']}x{rendition['height']}"
+        assert attrs["AUDIO"] == '"audio"'
         assert attrs["CODECS"].startswith('"avc1.6400') and attrs["CODECS"].endswith(',mp4a.40.2"')
+        # BANDWIDTH is what was written: the variant's video bytes plus the shared audio's.
+        stored = sum(p.stat().st_size for p in (out / rendition["name"]).glob("seg_*.ts"))
+        stored += sum(p.stat().st_size for p in (out / "audio").glob("seg_*.ts"))
+        assert rendition["average_bandwidth"] == pytest.approx(stored * 8 / 3, rel=0.05)
     assert variants["720p/index.m3u8"]["CODECS"] == '"avc1.64001f,mp4a.40.2"'
+
+    # Audio once: its own segments, none in the video variants.
+    assert {_stream_types(p)[0] for p in (out / "audio").glob("seg_*.ts")} == {"audio"}
+    for segment in out.glob("*p/seg_*.ts"):
+        assert _stream_types(segment) == ["video"], segment
 
     # Keyframe-aligned: the same segment cuts in every rendition, each starting on a keyframe.
     durations = {r["name"]: _segment_durations(out / r["playlist"]) for r in output.renditions}
     assert len(durations["720p"]) == 3
     assert durations["480p"] == durations["720p"] == durations["360p"]
-    for segment in sorted(out.glob("*/seg_*.ts")):
+    for segment in sorted(out.glob("*p/seg_*.ts")):
         first = ffprobe_json(
             segment, "-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1"
         )["packets"][0]
         assert first["flags"].startswith("K"), segment
 
-    # The master plays end to end: every variant, video and audio.
-    decoded = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-protocol_whitelist",
-            "file,hls",
-            "-i",
-            "master.m3u8",
-            "-map",
-            "0",
-            "-f",
-            "null",
-            "-",
-        ],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert decoded.returncode == 0, decoded.stderr
-    assert decoded.stderr == ""
+    _plays_with_sound(out, 3, 3.0, 25)
 
     thumb = ffprobe_json(out / output.thumbnail)["streams"][0]
     assert (thumb["codec_name"], thumb["width"], thumb["height"]) == ("mjpeg", 640, 360)
@@ -115,6 +144,94 @@ def test_720p_source_gets_720_480_360_in_one_decodable_master(tmp_path):
     assert transcode == sorted(transcode)
     assert transcode[-1] == 100.0
     assert len([p for p in transcode if 0 < p < 100]) >= 2, calls
+
+
+def _low_rate_h264(path: Path, *, seconds: int, keyframe_seconds: float, fps: int = 25) -> Path:
+    """A 1280x720 H.264 High upload with a static-ish picture at a low rate (a passthrough
+    candidate), keyframes every `keyframe_seconds`, and a tone."""
+    gop = round(keyframe_seconds * fps)
+    run_ffmpeg(
+        [
+            *("-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={fps}:duration={seconds}"),
+            *("-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}"),
+            *("-c:v", "libx264", "-preset", "veryfast", "-crf", "38", "-profile:v", "high"),
+            *("-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"),
+            *("-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-shortest", str(path)),
+        ]
+    )
+    return path
+
+
+def _decoded_frame_hashes(path: Path) -> list[str]:
+    done = subprocess.run(
+        [
+            *("ffmpeg", "-v", "error", "-protocol_whitelist", "file,hls", "-i", str(path)),
+            *("-map", "0:v:0", "-f", "framemd5", "-"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [line.rsplit(",", 1)[1].strip() for line in done.stdout.splitlines() if line[:1] == "0"]
+
+
+def test_low_rate_h264_source_is_the_top_rung_as_is_with_aligned_segments(tmp_path):
+    work_dir = tmp_path / "job"
+    work_dir.mkdir()
+    source = _low_rate_h264(work_dir / "source.mp4", seconds=8, keyframe_seconds=2)
+    output = FfmpegTranscoder(segment_seconds=2, preset="ultrafast").transcode(
+        source, work_dir, lambda *_: None, lambda: None
+    )
+    out = output.output_dir
+    top, *others = output.renditions
+    assert (top["name"], top["video"], top["crf"], top["passthrough"]) == (
+        "720p",
+        "copy",
+        None,
+        True,
+    )
+    assert "at or below 1000 kb/s" in top["passthrough_reason"]
+    assert [r["video"] for r in others] == ["libx264", "libx264"]
+
+    # The top rung's video is the source's own: the same pictures, bit for bit, and the
+    # same packets (the stream was not re-encoded).
+    assert _decoded_frame_hashes(out / "720p" / "index.m3u8") == _decoded_frame_hashes(source)
+    source_video = ffprobe_json(source)["streams"][0]
+    copied = ffprobe_json(next((out / "720p").glob("seg_*.ts")))["streams"][0]
+    for key in ("codec_name", "profile", "level", "width", "height"):
+        assert copied[key] == source_video[key], key
+
+    # Segments aligned: every variant is cut at the same instants, each on a keyframe.
+    durations = [_segment_durations(out / r["playlist"]) for r in output.renditions]
+    assert len(durations[0]) == 4
+    assert all(len(d) == 4 and d[:-1] == durations[0][:-1] for d in durations), durations
+    for segment in sorted(out.glob("*p/seg_*.ts")):
+        first = ffprobe_json(
+            segment, "-select_streams", "v:0", "-show_packets", "-read_intervals", "%+#1"
+        )["packets"][0]
+        assert first["flags"].startswith("K"), segment
+
+    # The master names the copied stream's own codec; every variant plays with the shared audio.
+    variants = _master_variants(out / "master.m3u8")
+    assert variants["720p/index.m3u8"]["CODECS"] == '"avc1.64001f,mp4a.40.2"'
+    _plays_with_sound(out, 3, 8.0, 25)
+
+
+def test_sparse_keyframes_mean_the_top_rung_is_encoded_and_why(tmp_path):
+    work_dir = tmp_path / "job"
+    work_dir.mkdir()
+    source = _low_rate_h264(work_dir / "source.mp4", seconds=6, keyframe_seconds=5)
+    output = FfmpegTranscoder(segment_seconds=2, preset="ultrafast").transcode(
+        source, work_dir, lambda *_: None, lambda: None
+    )
+    top = output.renditions[0]
+    assert (top["video"], top["passthrough"]) == ("libx264", False)
+    assert top["passthrough_reason"] == (
+        "the source's keyframes make a 5.0 s segment (target 2 s, at most 3)"
+    )
+    durations = [_segment_durations(output.output_dir / r["playlist"]) for r in output.renditions]
+    assert durations[0] == durations[1] == durations[2] and len(durations[0]) == 3
 
 
 def test_source_without_audio_gets_video_only_variants_at_its_own_size(tmp_path):
@@ -137,6 +254,7 @@ def test_480p_source_is_never_upscaled(tmp_path):
     assert sorted(p.name for p in output.output_dir.iterdir()) == [
         "360p",
         "480p",
+        "audio",
         "master.m3u8",
         "thumbnail.jpg",
     ]

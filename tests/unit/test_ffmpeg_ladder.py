@@ -9,7 +9,12 @@ import pytest
 from src.application.domain import ErrorCode, VideoProcessingError
 from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
 from src.infrastructure.media.ladder import DEFAULT_LADDER, Rung, plan_ladder
-from src.infrastructure.media.master_playlist import avc_codec, complete_master
+from src.infrastructure.media.master_playlist import (
+    MasterVariant,
+    avc_codec,
+    media_bandwidth,
+    write_master,
+)
 from src.infrastructure.media.probe import parse_probe, probe_failure
 
 
@@ -82,29 +87,48 @@ def test_probe_failure_names_the_refused_demuxer():
     assert probe_failure(-9, "").retryable
 
 
-def test_master_without_codecs_is_completed_and_wrong_values_fixed(tmp_path):
-    master = tmp_path / "master.m3u8"
-    master.write_text(
-        "#EXTM3U\n#EXT-X-VERSION:6\n"
-        "#EXT-X-STREAM-INF:BANDWIDTH=3220800,RESOLUTION=1280x720\n720p/index.m3u8\n\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=985600,RESOLUTION=1x1,CODECS="avc1.42e01e"\n'
-        "360p/index.m3u8\n"
+def _media_playlist(folder, segments, target=6):
+    """A media playlist of (duration, bytes) segments with files of those sizes."""
+    lines = ["#EXTM3U", f"#EXT-X-TARGETDURATION:{target}"]
+    for i, (duration, size) in enumerate(segments):
+        (folder / f"seg_{i}.ts").write_bytes(b"\0" * size)
+        lines += [f"#EXTINF:{duration:.6f},", f"seg_{i}.ts"]
+    (folder / "index.m3u8").write_text("\n".join([*lines, "#EXT-X-ENDLIST", ""]))
+    return folder / "index.m3u8"
+
+
+def test_bandwidth_is_the_measured_peak_and_average_of_the_segments(tmp_path):
+    # 6 s at 1 Mb/s, 6 s at 3 Mb/s (a slide change), 6 s at 1 Mb/s, then a 40 ms tail holding
+    # one keyframe (100 kB: 20 Mb/s over its own length, too short to count as a burst).
+    playlist = _media_playlist(
+        tmp_path, [(6, 750_000), (6, 2_250_000), (6, 750_000), (0.04, 100_000)]
     )
-    codecs = f"{avc_codec('High', 31)},mp4a.40.2"
-    expected = {
-        "720p/index.m3u8": ("1280x720", codecs),
-        "360p/index.m3u8": ("640x360", "avc1.64001e,mp4a.40.2"),
-    }
-    complete_master(master, expected)
-    assert master.read_text() == (
-        "#EXTM3U\n#EXT-X-VERSION:6\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=3220800,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"\n'
-        "720p/index.m3u8\n\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=985600,RESOLUTION=640x360,CODECS="avc1.64001e,mp4a.40.2"\n'
-        "360p/index.m3u8\n"
-    )
+    peak, average = media_bandwidth(playlist)
+    assert peak == 3_000_000
+    assert average == round((3_750_000 + 100_000) * 8 / 18.04)
+    (tmp_path / "empty.m3u8").write_text("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-ENDLIST\n")
     with pytest.raises(ValueError):
-        complete_master(master, {"720p/index.m3u8": ("1280x720", codecs)})
+        media_bandwidth(tmp_path / "empty.m3u8")
+
+
+def test_master_lists_the_shared_audio_once_and_every_video_variant_with_it(tmp_path):
+    master = tmp_path / "master.m3u8"
+    variant = MasterVariant(
+        "720p/index.m3u8", 1_500_000, 900_000, 1280, 720, "avc1.64001f,mp4a.40.2", 30
+    )
+    write_master(master, [variant], "audio/index.m3u8")
+    assert master.read_text() == (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
+        'CHANNELS="2",URI="audio/index.m3u8"\n\n'
+        "#EXT-X-STREAM-INF:BANDWIDTH=1500000,AVERAGE-BANDWIDTH=900000,RESOLUTION=1280x720,"
+        'FRAME-RATE=30.000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="audio"\n720p/index.m3u8\n'
+    )
+    write_master(master, [variant], None)  # a silent upload: no audio group
+    assert "EXT-X-MEDIA" not in master.read_text()
+    assert 'AUDIO="' not in master.read_text()
+    assert avc_codec("High", 31) == "avc1.64001f"
+    assert avc_codec("Main", 40) == "avc1.4d0028"
 
 
 def test_progress_counts_only_forward_movement():

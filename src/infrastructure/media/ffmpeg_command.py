@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import ffmpeg
 
 from src.infrastructure.media.input_guard import file_url, guarded_input_options
-from src.infrastructure.media.ladder import Rendition
+from src.infrastructure.media.ladder import AUDIO_KBPS, AUDIO_NAME, Rendition
 
 # Players and phones above 60 fps gain nothing from a lecture; a 120 fps phone clip is halved.
 MAX_FPS = 60.0
@@ -18,6 +18,10 @@ MAX_FPS = 60.0
 THUMBNAIL_MAX_WIDTH = 640
 # Split outputs run at different speeds; the default queue (128 packets) can overflow.
 MAX_MUXING_QUEUE = 4096
+# On top of the preset: diamond motion search and the fastest subpixel refinement. Measured
+# on the lecture-like and high-motion benches (docs/PERFORMANCE.md): about a fifth less CPU
+# than plain veryfast for 2 % (lecture) to 7 % (full-frame motion) more bytes at the same SSIM.
+X264_PARAMS = "me=dia:subme=1"
 OUTPUT_DIR = "out"
 SEGMENT_PATTERN = "seg_%05d.ts"
 MASTER_PLAYLIST = "master.m3u8"
@@ -36,51 +40,83 @@ def ladder_command(
     renditions: Sequence[Rendition],
     segment_seconds: int,
     preset: str,
+    audio_kbps: int = AUDIO_KBPS,
+    copy_keyint: int = 0,
     thumbnail: tuple[float, int, int] | None = None,
 ) -> list[str]:
-    """One decode, `split` into every rendition, libx264 + AAC, muxed as HLS with a master.
+    """One decode, `split` into every encoded rendition, libx264 at a capped CRF, one AAC
+    encode shared by every variant (an HLS audio group), muxed as HLS.
 
-    With `thumbnail` (at seconds, width, height) one more branch of the same decode writes
-    the JPEG of the first frame at or after that instant: no second pass over the upload.
+    With `copy_keyint` the first rendition is the source's own video, remuxed (`-c:v copy`),
+    and the encoded renditions put a keyframe on every frame that is one in the source and
+    nowhere else (a GOP of `copy_keyint` frames, longer than the source's longest), so the
+    HLS muxer cuts every variant at the same instants. With `thumbnail` (at seconds, width,
+    height) one more branch of the same decode writes the JPEG of the first frame at or
+    after that instant: no second pass over the upload.
+    ffmpeg's own master playlist is only a first draft (it lists the audio as a variant);
+    the transcoder writes the one that is served.
     """
+    passthrough = copy_keyint > 0
+    if passthrough and fps > MAX_FPS:
+        raise ValueError("a source above MAX_FPS cannot be passed through")
     upload = ffmpeg.input(file_url(source), **guarded_input_options(demuxer))
     picture = upload[str(video_index)]
     if fps > MAX_FPS:
         picture = picture.filter("fps", MAX_FPS)
         fps = MAX_FPS
+    encoded = renditions[1:] if passthrough else renditions
     # Convert once before the split: every rendition is 8-bit 4:2:0 (High profile players).
-    outputs = len(renditions) + (1 if thumbnail else 0)
-    branches = picture.filter("format", "yuv420p").filter_multi_output("split", outputs)
+    frames = picture.filter("format", "yuv420p")
+    thumbnail_frames = None
+    if thumbnail:
+        frames, thumbnail_frames = _split(frames)
+    pictures = _scaled(frames, encoded)
     streams = []
-    options: dict[str, str | int] = {}
+    options: dict[str, str | int | float] = {}
     var_stream_map = []
+    # Every rendition must cut its segments at the same instants, which players need to
+    # switch: no scene-cut keyframes, forced ones where the cuts must be, and a GOP that adds
+    # none in between. Encoding everything: a fixed GOP of one segment and keyframes by time
+    # (so variable frame rate sources stay aligned too). With a copied top rung: the source's
+    # own keyframes (by frame, so no timestamp offset can shift them).
+    if passthrough:
+        keyframes = "source"
+        gop, keyint_min = copy_keyint, 1
+    else:
+        keyframes = f"expr:gte(t,n_forced*{segment_seconds})"
+        gop = keyint_min = max(1, round(segment_seconds * fps))
     for i, rendition in enumerate(renditions):
-        scaled = branches.stream(i).filter("scale", rendition.width, rendition.height)
-        streams.append(scaled.filter("setsar", 1))
-        options[f"b:v:{i}"] = f"{rendition.video_kbps}k"
-        options[f"maxrate:v:{i}"] = f"{rendition.maxrate_kbps}k"
-        options[f"bufsize:v:{i}"] = f"{rendition.bufsize_kbps}k"
-        entry = f"v:{i}"
-        if audio_index is not None:
-            # The same source audio is mapped (and encoded) once per variant.
-            streams.append(upload[str(audio_index)])
-            options[f"b:a:{i}"] = f"{rendition.audio_kbps}k"
-            entry += f",a:{i}"
-        var_stream_map.append(f"{entry},name:{rendition.name}")
+        if passthrough and i == 0:
+            streams.append(upload[str(video_index)])
+            options["c:v:0"] = "copy"
+        else:
+            streams.append(pictures[i - 1 if passthrough else i])
+            options.update(
+                {
+                    f"c:v:{i}": "libx264",
+                    f"preset:v:{i}": preset,
+                    f"x264-params:v:{i}": X264_PARAMS,
+                    f"profile:v:{i}": "high",
+                    f"crf:v:{i}": f"{rendition.crf:g}",
+                    f"maxrate:v:{i}": f"{rendition.maxrate_kbps}k",
+                    f"bufsize:v:{i}": f"{rendition.bufsize_kbps}k",
+                    f"g:v:{i}": gop,
+                    f"keyint_min:v:{i}": keyint_min,
+                    f"sc_threshold:v:{i}": 0,
+                    f"force_key_frames:v:{i}": keyframes,
+                }
+            )
+        group = f",agroup:{AUDIO_NAME}" if audio_index is not None else ""
+        var_stream_map.append(f"v:{i}{group},name:{rendition.name}")
     if audio_index is not None:
-        options.update({"c:a": "aac", "ac": 2, "ar": 48000})
-    # Fixed GOP of one segment, no scene-cut keyframes, and a forced keyframe at every
-    # segment boundary (by time, so variable frame rate sources stay aligned too): every
-    # rendition cuts its segments at the same instants, which players need to switch.
-    gop = max(1, round(segment_seconds * fps))
+        # The audio is encoded once, in its own rendition that every variant refers to.
+        streams.append(upload[str(audio_index)])
+        options.update({"c:a": "aac", "b:a": f"{audio_kbps}k", "ac": 2, "ar": 48000})
+        var_stream_map.append(f"a:0,agroup:{AUDIO_NAME},name:{AUDIO_NAME}")
     output = ffmpeg.output(
         *streams,
         f"{OUTPUT_DIR}/%v/index.m3u8",
         **options,
-        vcodec="libx264",
-        preset=preset,
-        **{"profile:v": "high", "g": gop, "keyint_min": gop, "sc_threshold": 0},
-        force_key_frames=f"expr:gte(t,n_forced*{segment_seconds})",
         map_metadata=-1,
         max_muxing_queue_size=MAX_MUXING_QUEUE,
         # Pass frames through with their own timestamps: never duplicate frames to fill a
@@ -98,8 +134,7 @@ def ladder_command(
     if thumbnail:
         at_seconds, width, height = thumbnail
         frame = (
-            branches.stream(len(renditions))
-            .filter("select", f"gte(t,{at_seconds:.3f})")
+            thumbnail_frames.filter("select", f"gte(t,{at_seconds:.3f})")
             .filter("scale", width, height)
             .filter("setsar", 1)
         )
@@ -109,6 +144,26 @@ def ladder_command(
         .overwrite_output()
         .compile(cmd=ffmpeg_bin)
     )
+
+
+def _split(stream):
+    branches = stream.filter_multi_output("split", 2)
+    return branches.stream(0), branches.stream(1)
+
+
+def _scaled(frames, renditions: Sequence[Rendition]) -> list:
+    """Each rendition's picture, largest first, each scaled from the next larger one (the
+    first from the source): a 360p made from the 480p costs a fraction of one made from
+    1080p, and a downscale from a downscale is as sharp at these ratios."""
+    pictures = []
+    for k, rendition in enumerate(renditions):
+        frames = frames.filter("scale", rendition.width, rendition.height)
+        if k < len(renditions) - 1:
+            picture, frames = _split(frames)
+        else:
+            picture = frames
+        pictures.append(picture.filter("setsar", 1))
+    return pictures
 
 
 def _thumbnail_output(frame):

@@ -25,16 +25,40 @@ from src.application.ports.transcoder import (
     Transcoder,
 )
 from src.infrastructure import disk_space
+from src.infrastructure.logging import get_logger
 from src.infrastructure.media import ffmpeg_command
 from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
-from src.infrastructure.media.ladder import DEFAULT_LADDER, Rendition, Rung, plan_ladder
+from src.infrastructure.media.ladder import (
+    AUDIO_KBPS,
+    AUDIO_NAME,
+    DEFAULT_LADDER,
+    Rendition,
+    Rung,
+    format_ladder,
+    plan_ladder,
+)
 from src.infrastructure.media.master_playlist import (
+    MasterVariant,
     aac_codec,
     avc_codec,
-    complete_master,
+    media_bandwidth,
     read_variants,
+    write_master,
 )
-from src.infrastructure.media.probe import SourceInfo, parse_probe, probe_command, probe_failure
+from src.infrastructure.media.passthrough import (
+    PassthroughDecision,
+    decide,
+    keyint_frames,
+    refusal,
+)
+from src.infrastructure.media.probe import (
+    KeyframeTimes,
+    SourceInfo,
+    keyframes_command,
+    parse_probe,
+    probe_command,
+    probe_failure,
+)
 from src.infrastructure.media.process_runner import ProcessResult, ProcessStalled, run_process
 
 # ffprobe reads headers only; a real upload answers in well under a second.
@@ -68,6 +92,7 @@ class FfmpegTranscoder(Transcoder):
         segment_seconds: int = 6,
         stall_seconds: float = 120.0,
         ladder: Sequence[Rung] = DEFAULT_LADDER,
+        audio_kbps: int = AUDIO_KBPS,
         preset: str = "veryfast",
         ffmpeg_bin: str = "ffmpeg",
         ffprobe_bin: str = "ffprobe",
@@ -85,6 +110,7 @@ class FfmpegTranscoder(Transcoder):
         self.segment_seconds = segment_seconds
         self.stall_seconds = stall_seconds
         self.ladder = tuple(ladder)
+        self.audio_kbps = audio_kbps
         self.preset = preset
         self.ffmpeg_bin = ffmpeg_bin
         self.ffprobe_bin = ffprobe_bin
@@ -102,6 +128,8 @@ class FfmpegTranscoder(Transcoder):
             "max_height": cfg.max_height,
             "segment_seconds": cfg.hls_segment_seconds,
             "stall_seconds": cfg.stall_seconds,
+            "ladder": cfg.video_ladder,
+            "audio_kbps": cfg.video_audio_kbps,
         }
         values.update(overrides)
         return cls(**values)
@@ -121,27 +149,49 @@ class FfmpegTranscoder(Transcoder):
         on_progress(0.0, "probe")
         info = self._probe(relative, work_dir, stop_reason)
         self._check_limits(info)
-        renditions = plan_ladder(info.display_width, info.display_height, self.ladder)
+        renditions = plan_ladder(
+            info.display_width, info.display_height, self.ladder, info.video_kbps
+        )
+        decision = self._passthrough(relative, work_dir, info, renditions[0], stop_reason)
         timings["probe"] = _ms_since(started)
+        log = get_logger()
+        log.info(
+            "VIDEO_LADDER_PLANNED",
+            passthrough=decision.copy,
+            reason=decision.reason,
+            source_video_kbps=info.video_kbps,
+            ladder=format_ladder(self.ladder),
+            renditions=[f"{r.name} {r.width}x{r.height} cap {r.maxrate_kbps}k" for r in renditions],
+        )
 
         started = time.monotonic()
         out_dir = work_dir / ffmpeg_command.OUTPUT_DIR
-        shutil.rmtree(out_dir, ignore_errors=True)  # a previous attempt's leftovers
         with _blaming_a_full_disk(work_dir):
-            for rendition in renditions:
-                (out_dir / rendition.name).mkdir(parents=True)
-            self._encode(relative, work_dir, info, renditions, on_progress, stop_reason)
-            variants = self._complete_master(out_dir, work_dir, renditions, info, stop_reason)
+            self._encode(relative, work_dir, info, renditions, decision, on_progress, stop_reason)
+            if decision.copy and not _segments_aligned(out_dir, renditions):
+                # The copied stream was cut elsewhere than predicted: players could not switch
+                # cleanly, so this upload is encoded like any other.
+                decision = PassthroughDecision(
+                    False, "the copied top rung's segments did not line up with the others"
+                )
+                log.warning("VIDEO_PASSTHROUGH_ABANDONED", reason=decision.reason)
+                self._encode(
+                    relative, work_dir, info, renditions, decision, on_progress, stop_reason
+                )
+            measured = self._write_master(
+                out_dir, work_dir, renditions, info, decision, stop_reason
+            )
             timings["transcode"] = _ms_since(started)
 
             started = time.monotonic()
             thumbnail = out_dir / ffmpeg_command.THUMBNAIL
             if not (thumbnail.is_file() and thumbnail.stat().st_size > 0):
-                # The encode's thumbnail branch found no frame (odd timestamps): seek for one.
+                # The encode's own thumbnail branch found no frame (odd timestamps): seek for one.
                 self._thumbnail(relative, work_dir, info, stop_reason)
             timings["thumbnail"] = _ms_since(started)
         on_progress(100.0, "thumbnail")
 
+        has_audio = info.audio_index is not None
         return TranscodeOutput(
             output_dir=out_dir,
             master_playlist=ffmpeg_command.MASTER_PLAYLIST,
@@ -152,12 +202,22 @@ class FfmpegTranscoder(Transcoder):
                     "name": r.name,
                     "width": r.width,
                     "height": r.height,
-                    "video_bitrate_kbps": r.video_kbps,
-                    "audio_bitrate_kbps": r.audio_kbps if info.audio_index is not None else 0,
-                    "bandwidth": int(variants[r.playlist]["BANDWIDTH"]),
+                    "video": "copy" if decision.copy and i == 0 else "libx264",
+                    "crf": None if decision.copy and i == 0 else r.crf,
+                    "maxrate_kbps": r.maxrate_kbps,
+                    "maxrate_capped_from_kbps": r.capped_from_kbps or None,
+                    "audio_bitrate_kbps": self.audio_kbps if has_audio else 0,
+                    "audio_playlist": f"{AUDIO_NAME}/index.m3u8" if has_audio else None,
+                    "bandwidth": measured[r.playlist].bandwidth,
+                    "average_bandwidth": measured[r.playlist].average_bandwidth,
                     "playlist": r.playlist,
+                    **(
+                        {"passthrough": decision.copy, "passthrough_reason": decision.reason}
+                        if i == 0
+                        else {}
+                    ),
                 }
-                for r in renditions
+                for i, r in enumerate(renditions)
             ],
             stage_timings_ms=timings,
         )
@@ -245,15 +305,50 @@ class FfmpegTranscoder(Transcoder):
                 f"the limit is {self.max_width}x{self.max_height}",
             )
 
+    def _passthrough(
+        self,
+        relative: str,
+        work_dir: Path,
+        info: SourceInfo,
+        top: Rendition,
+        stop_reason: StopCheck,
+    ) -> PassthroughDecision:
+        """Whether the top rung is the source's own video; its keyframes are read (packets
+        only, no decoding) only when everything else already allows it."""
+        refused = refusal(info, top, ffmpeg_command.MAX_FPS)
+        if refused:
+            return PassthroughDecision(False, refused)
+        keyframes = KeyframeTimes(info.start_seconds)
+        quiet = VideoProcessingError(ErrorCode.PROBE_FAILED, "the packet listing stalled")
+        try:
+            result = self._run(
+                keyframes_command(self.ffprobe_bin, relative, info.video_index),
+                work_dir,
+                stop_reason,
+                PROBE_TIMEOUT_SECONDS,
+                quiet,
+                watcher=keyframes,
+            )
+        except VideoProcessingError:  # when in doubt, encode (a stop request still stops)
+            return PassthroughDecision(False, "the source's packets could not be listed in time")
+        if result.returncode != 0:
+            return PassthroughDecision(False, "the source's packets could not be listed")
+        return decide(info, top, keyframes.times, self.segment_seconds)
+
     def _encode(
         self,
         relative: str,
         work_dir: Path,
         info: SourceInfo,
         renditions: list[Rendition],
+        decision: PassthroughDecision,
         on_progress: ProgressCallback,
         stop_reason: StopCheck,
     ) -> None:
+        out_dir = work_dir / ffmpeg_command.OUTPUT_DIR
+        shutil.rmtree(out_dir, ignore_errors=True)  # a previous attempt's leftovers
+        for name in [r.name for r in renditions] + [AUDIO_NAME]:
+            (out_dir / name).mkdir(parents=True)
         cmd = ffmpeg_command.ladder_command(
             ffmpeg_bin=self.ffmpeg_bin,
             source=relative,
@@ -264,11 +359,15 @@ class FfmpegTranscoder(Transcoder):
             renditions=renditions,
             segment_seconds=self.segment_seconds,
             preset=self.preset,
+            audio_kbps=self.audio_kbps,
+            copy_keyint=keyint_frames(decision, info.fps) if decision.copy else 0,
             thumbnail=(
                 info.probe.duration_seconds * self.thumbnail_at,
                 *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),
             ),
         )
+        if info.audio_index is None:
+            (out_dir / AUDIO_NAME).rmdir()
         progress = FfmpegProgress()
         duration = info.probe.duration_seconds
         reported = {"percent": 0.0, "at": 0.0}
@@ -303,47 +402,71 @@ class FfmpegTranscoder(Transcoder):
             )
         on_progress(100.0, "transcode")
 
-    def _complete_master(
+    def _write_master(
         self,
         out_dir: Path,
         work_dir: Path,
         renditions: list[Rendition],
         info: SourceInfo,
+        decision: PassthroughDecision,
         stop_reason: StopCheck,
-    ) -> dict[str, dict[str, str]]:
-        """Check each rendition's first segment and make the master say what it holds."""
+    ) -> dict[str, MasterVariant]:
+        """Write the served master from what was written: measured BANDWIDTH (peak) and
+        AVERAGE-BANDWIDTH of each variant with the shared audio, RESOLUTION, CODECS."""
         master = out_dir / ffmpeg_command.MASTER_PLAYLIST
         if not master.is_file():
             raise VideoProcessingError(
                 ErrorCode.TRANSCODE_FAILED, "ffmpeg wrote no master playlist"
             )
-        trusted = _variants_as_planned(master, renditions, info.audio_index is not None)
-        if trusted is not None:
-            return trusted
-        expected = {}
-        for rendition in renditions:
-            video, audio = self._segment_streams(out_dir, work_dir, rendition, stop_reason)
-            if (video.get("width"), video.get("height")) != (rendition.width, rendition.height):
-                raise VideoProcessingError(
-                    ErrorCode.TRANSCODE_FAILED,
-                    f"{rendition.name} came out {video.get('width')}x{video.get('height')}",
-                )
-            try:
-                codecs = avc_codec(str(video.get("profile")), int(video.get("level", 0)))
-            except ValueError as exc:
-                raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, str(exc)) from exc
-            if info.audio_index is not None:
-                codecs += "," + aac_codec(str((audio or {}).get("profile", "LC")))
-            expected[rendition.playlist] = (f"{rendition.width}x{rendition.height}", codecs)
+        _header, drafts = read_variants(master)
+        draft = {variant.uri: variant.attributes for variant in drafts}
+        has_audio = info.audio_index is not None
+        audio_uri = f"{AUDIO_NAME}/index.m3u8" if has_audio else None
         try:
-            variants = complete_master(master, expected)
+            audio_peak, audio_average = (
+                media_bandwidth(out_dir / audio_uri) if audio_uri else (0, 0)
+            )
+            variants = {}
+            for i, rendition in enumerate(renditions):
+                if decision.copy and i == 0:
+                    codec = avc_codec(info.video_profile, info.video_level)
+                else:
+                    codec = _draft_codec(draft.get(rendition.playlist, {}), rendition)
+                    codec = codec or self._probed_codec(out_dir, work_dir, rendition, stop_reason)
+                peak, average = media_bandwidth(out_dir / rendition.playlist)
+                variants[rendition.playlist] = MasterVariant(
+                    uri=rendition.playlist,
+                    bandwidth=peak + audio_peak,
+                    average_bandwidth=average + audio_average,
+                    width=rendition.width,
+                    height=rendition.height,
+                    codecs=codec + ("," + aac_codec("LC") if has_audio else ""),
+                    frame_rate=min(info.fps, ffmpeg_command.MAX_FPS),
+                )
+        except (OSError, ValueError) as exc:
+            raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, str(exc)) from exc
+        write_master(master, list(variants.values()), audio_uri, AUDIO_NAME)
+        return variants
+
+    def _probed_codec(
+        self, out_dir: Path, work_dir: Path, rendition: Rendition, stop_reason: StopCheck
+    ) -> str:
+        """The RFC 6381 codec of a rendition, read off its first segment (ffmpeg's draft
+        master did not say), after checking the segment holds the planned size."""
+        video = self._segment_video(out_dir, work_dir, rendition, stop_reason)
+        if (video.get("width"), video.get("height")) != (rendition.width, rendition.height):
+            raise VideoProcessingError(
+                ErrorCode.TRANSCODE_FAILED,
+                f"{rendition.name} came out {video.get('width')}x{video.get('height')}",
+            )
+        try:
+            return avc_codec(str(video.get("profile")), int(video.get("level", 0)))
         except ValueError as exc:
             raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, str(exc)) from exc
-        return {variant.uri: variant.attributes for variant in variants}
 
-    def _segment_streams(
+    def _segment_video(
         self, out_dir: Path, work_dir: Path, rendition: Rendition, stop_reason: StopCheck
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    ) -> dict[str, Any]:
         first = sorted((out_dir / rendition.name).glob("seg_*.ts"))[:1]
         if not first:
             raise VideoProcessingError(
@@ -360,10 +483,9 @@ class FfmpegTranscoder(Transcoder):
         except ValueError:
             streams = []
         video = next((s for s in streams if s.get("codec_type") == "video"), None)
-        audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
         if video is None or video.get("codec_name") != "h264":
             raise unreadable
-        return video, audio
+        return video
 
     def _thumbnail(
         self, relative: str, work_dir: Path, info: SourceInfo, stop_reason: StopCheck
@@ -396,27 +518,34 @@ class FfmpegTranscoder(Transcoder):
         raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, "no frame for the thumbnail")
 
 
-def _variants_as_planned(
-    master: Path, renditions: list[Rendition], has_audio: bool
-) -> dict[str, dict[str, str]] | None:
-    """ffmpeg's own master, when it already names every planned variant with the planned
-    RESOLUTION, a BANDWIDTH and CODECS for each stream: then no segment needs probing."""
-    _header, variants = read_variants(master)
-    by_uri = {variant.uri: variant.attributes for variant in variants}
-    if sorted(by_uri) != sorted(r.playlist for r in renditions):
-        return None
-    for rendition in renditions:
-        attrs = by_uri[rendition.playlist]
-        codecs = attrs.get("CODECS", "").strip('"').split(",")
-        if (
-            attrs.get("RESOLUTION") != f"{rendition.width}x{rendition.height}"
-            or not attrs.get("BANDWIDTH", "").isdigit()
-            or not codecs[0].startswith("avc1.")
-            or (len(codecs) == 2) != has_audio
-            or (has_audio and not codecs[1].startswith("mp4a."))
-        ):
-            return None
-    return by_uri
+def _draft_codec(attrs: dict[str, str], rendition: Rendition) -> str | None:
+    """The video codec ffmpeg's draft master states for a variant, if it states one for the
+    planned size: then no segment needs probing."""
+    codec = attrs.get("CODECS", "").strip('"').split(",")[0]
+    if attrs.get("RESOLUTION") == f"{rendition.width}x{rendition.height}" and codec.startswith(
+        "avc1."
+    ):
+        return codec
+    return None
+
+
+def _segment_durations(playlist: Path) -> list[float]:
+    return [
+        float(line.split(":", 1)[1].split(",", 1)[0])
+        for line in playlist.read_text().splitlines()
+        if line.startswith("#EXTINF:")
+    ]
+
+
+def _segments_aligned(out_dir: Path, renditions: list[Rendition]) -> bool:
+    """Every variant cut at the same instants: as many segments, each but the last as long
+    (within 50 ms; the streams may end a few frames apart)."""
+    lists = [_segment_durations(out_dir / r.playlist) for r in renditions]
+    return all(
+        len(other) == len(lists[0])
+        and all(abs(a - b) < 0.05 for a, b in zip(other[:-1], lists[0][:-1], strict=True))
+        for other in lists[1:]
+    )
 
 
 def _inside(source: Path, work_dir: Path) -> str:

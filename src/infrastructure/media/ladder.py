@@ -1,4 +1,10 @@
-"""The HLS bitrate ladder and how a source's size picks its renditions (never upscaling)."""
+"""The HLS ladder: which renditions a source gets (never upscaled) and how each is rate-controlled.
+
+Each rung is encoded at a constant quality (x264 CRF) capped by a peak rate (`maxrate`, with
+a VBV buffer of BUFSIZE_FACTOR times that): a static slide costs few bits, a hard scene is
+still bounded so the player can trust the playlist's BANDWIDTH. No cap is ever set above
+what the source itself carries: a 2.9 Mb/s 1080p upload never becomes a 5 Mb/s rendition.
+"""
 
 from __future__ import annotations
 
@@ -6,55 +12,108 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Peak video rate allowed above the target, and the VBV buffer, as multiples of the target:
-# caps bursts so a player can trust BANDWIDTH without starving quality on hard scenes.
-MAXRATE_FACTOR = 1.1
+# VBV buffer as a multiple of the peak rate: two seconds of slack lets a slide change (an
+# I-frame-heavy moment) borrow bits from the static seconds around it.
 BUFSIZE_FACTOR = 2.0
+# No cap below this, whatever the source says: x264 needs room for a 1080p keyframe.
+MIN_CAP_KBPS = 200
 # Rendition names become folder names and var_stream_map entries.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# The shared audio rendition's folder; no rung may take this name.
+AUDIO_NAME = "audio"
+AUDIO_KBPS = 128
 
 
 @dataclass(frozen=True)
 class Rung:
-    """One step of the ladder: `height` is the short side (so portrait video works too)."""
+    """One step of the ladder: `height` is the short side (so portrait video works too).
+
+    `crf` is x264's constant-quality factor (lower is better and larger), `maxrate_kbps`
+    the peak video rate, and `passthrough_kbps` the highest source video rate at which a
+    source of exactly this rung's size is remuxed rather than re-encoded (0: never).
+    """
 
     name: str
     height: int
-    video_kbps: int
-    audio_kbps: int
+    crf: float
+    maxrate_kbps: int
+    passthrough_kbps: int = 0
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise ValueError(f"rung name {self.name!r} must match {_NAME.pattern}")
-        if self.height < 2 or self.video_kbps <= 0 or self.audio_kbps <= 0:
-            raise ValueError(f"rung {self.name!r} needs a height >= 2 and positive bitrates")
+        if not _NAME.match(self.name) or self.name == AUDIO_NAME:
+            raise ValueError(
+                f"rung name {self.name!r} must match {_NAME.pattern} and not be {AUDIO_NAME!r}"
+            )
+        if self.height < 2 or self.maxrate_kbps <= 0 or self.passthrough_kbps < 0:
+            raise ValueError(f"rung {self.name!r} needs a height >= 2 and a positive maxrate")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"rung {self.name!r}: crf must be between 0 and 51")
 
 
+# Defaults measured on the lecture-like and high-motion sources (docs/PERFORMANCE.md).
 DEFAULT_LADDER: tuple[Rung, ...] = (
-    Rung("1080p", 1080, 5000, 128),
-    Rung("720p", 720, 2800, 128),
-    Rung("480p", 480, 1400, 96),
-    Rung("360p", 360, 800, 96),
+    Rung("1080p", 1080, 23, 5000, passthrough_kbps=1500),
+    Rung("720p", 720, 23, 2800, passthrough_kbps=1000),
+    Rung("480p", 480, 23, 1400, passthrough_kbps=550),
+    Rung("360p", 360, 23, 800, passthrough_kbps=350),
 )
+
+
+def parse_ladder(text: str) -> tuple[Rung, ...]:
+    """`name:height:crf:maxrate_kbps[:passthrough_kbps]`, comma-separated, e.g.
+    "1080p:1080:23:5000:1500,720p:720:23:2800". Raises ValueError saying what is wrong."""
+    rungs = []
+    for item in text.split(","):
+        fields = item.strip().split(":")
+        if len(fields) not in (4, 5):
+            raise ValueError(
+                f"ladder rung {item.strip()!r} must be name:height:crf:maxrate_kbps"
+                "[:passthrough_kbps]"
+            )
+        try:
+            numbers = [int(fields[1]), float(fields[2]), *(int(f) for f in fields[3:])]
+        except ValueError:
+            raise ValueError(f"ladder rung {item.strip()!r} has a non-numeric field") from None
+        rungs.append(Rung(fields[0], numbers[0], numbers[1], *numbers[2:]))
+    validate_ladder(rungs)
+    return tuple(rungs)
+
+
+def format_ladder(ladder: Sequence[Rung]) -> str:
+    """The inverse of parse_ladder (for logs and docs)."""
+    return ",".join(
+        f"{r.name}:{r.height}:{r.crf:g}:{r.maxrate_kbps}"
+        + (f":{r.passthrough_kbps}" if r.passthrough_kbps else "")
+        for r in ladder
+    )
+
+
+def validate_ladder(ladder: Sequence[Rung]) -> None:
+    if not ladder:
+        raise ValueError("the ladder needs at least one rung")
+    if len({rung.name for rung in ladder}) != len(ladder):
+        raise ValueError("rung names must be unique")
+    if len({rung.height for rung in ladder}) != len(ladder):
+        raise ValueError("rung heights must be unique")
 
 
 @dataclass(frozen=True)
 class Rendition:
-    """A rung fitted to one source: the exact output size, both sides even."""
+    """A rung fitted to one source: the exact output size (both sides even) and the rate
+    control, its cap lowered to the source's own rate when the source carries less."""
 
     name: str
     width: int
     height: int
-    video_kbps: int
-    audio_kbps: int
-
-    @property
-    def maxrate_kbps(self) -> int:
-        return round(self.video_kbps * MAXRATE_FACTOR)
+    crf: float
+    maxrate_kbps: int
+    passthrough_kbps: int = 0
+    # Set when the cap was lowered to the source's rate (the rung's own cap, for the record).
+    capped_from_kbps: int = 0
 
     @property
     def bufsize_kbps(self) -> int:
-        return round(self.video_kbps * BUFSIZE_FACTOR)
+        return round(self.maxrate_kbps * BUFSIZE_FACTOR)
 
     @property
     def playlist(self) -> str:
@@ -66,28 +125,36 @@ def _even(value: float) -> int:
 
 
 def plan_ladder(
-    width: int, height: int, ladder: Sequence[Rung] = DEFAULT_LADDER
+    width: int,
+    height: int,
+    ladder: Sequence[Rung] = DEFAULT_LADDER,
+    source_video_kbps: int | None = None,
 ) -> list[Rendition]:
     """Renditions for a source displayed at width x height, largest first.
 
     Every rung whose short side fits the source's short side is kept; a source smaller than
-    the smallest rung gets one rendition at its own (even) size with that rung's bitrates.
+    the smallest rung gets one rendition at its own (even) size with that rung's settings.
+    With `source_video_kbps` known, no rendition's cap exceeds it (nor goes below
+    MIN_CAP_KBPS): a rendition never gets more bits than the source has to give.
     """
-    if not ladder:
-        raise ValueError("the ladder needs at least one rung")
-    if len({rung.name for rung in ladder}) != len(ladder):
-        raise ValueError("rung names must be unique")
+    validate_ladder(ladder)
     short, long = min(width, height), max(width, height)
     rungs = sorted(ladder, key=lambda rung: rung.height, reverse=True)
     fitting = [rung for rung in rungs if rung.height <= short]
     if not fitting:
         smallest = rungs[-1]
-        own = Rung(f"{_even(short)}p", _even(short), smallest.video_kbps, smallest.audio_kbps)
-        fitting = [own]
+        fitting = [Rung(f"{_even(short)}p", _even(short), smallest.crf, smallest.maxrate_kbps)]
     renditions = []
     for rung in fitting:
         new_short = _even(rung.height)
         new_long = _even(round(long * rung.height / short))
         w, h = (new_long, new_short) if width >= height else (new_short, new_long)
-        renditions.append(Rendition(rung.name, w, h, rung.video_kbps, rung.audio_kbps))
+        cap, capped_from = rung.maxrate_kbps, 0
+        if source_video_kbps and source_video_kbps > 0:
+            source_cap = max(MIN_CAP_KBPS, source_video_kbps)
+            if source_cap < cap:
+                cap, capped_from = source_cap, rung.maxrate_kbps
+        renditions.append(
+            Rendition(rung.name, w, h, rung.crf, cap, rung.passthrough_kbps, capped_from)
+        )
     return renditions

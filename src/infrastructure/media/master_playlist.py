@@ -1,8 +1,9 @@
-"""Read and complete the HLS master playlist: every variant needs BANDWIDTH, RESOLUTION, CODECS.
+"""The HLS master playlist: read ffmpeg's draft, measure each variant, write the served one.
 
-ffmpeg 5.1 writes CODECS only when it could read the codec's parameters in time; players
-(Safari, ExoPlayer) pick variants by these attributes, so missing ones are filled in from
-what the segments really hold and wrong ones are corrected.
+ffmpeg 5.1 writes CODECS only when it could read the codec's parameters in time, lists the
+shared audio as a variant of its own and states BANDWIDTH from the rate caps, not from what
+was written. Players (Safari, ExoPlayer, hls.js) pick variants by these attributes, so the
+served master is written from what the segments really hold.
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ class Variant:
     uri: str
     attributes: dict[str, str] = field(default_factory=dict)
 
-    def render(self) -> str:
-        attrs = ",".join(f"{key}={value}" for key, value in self.attributes.items())
-        return f"{_STREAM_INF}{attrs}\n{self.uri}"
-
 
 def avc_codec(profile: str, level: int) -> str:
     """RFC 6381 string for H.264, e.g. ("High", 31) -> "avc1.64001f"."""
@@ -68,31 +65,74 @@ def read_variants(path: Path) -> tuple[list[str], list[Variant]]:
     return header, variants
 
 
-def write_variants(path: Path, header: list[str], variants: list[Variant]) -> None:
-    body = "\n\n".join(variant.render() for variant in variants)
-    path.write_text("\n".join(header) + "\n" + body + "\n")
+def media_bandwidth(playlist: Path) -> tuple[int, int]:
+    """(peak, average) bits per second of a media playlist's segments as stored.
 
-
-def complete_master(path: Path, expected: dict[str, tuple[str, str]]) -> list[Variant]:
-    """Make every variant say RESOLUTION and CODECS as `expected` (uri -> (WxH, codecs)).
-
-    Rewrites the file only when something was missing or wrong; returns the variants.
-    Raises ValueError when the playlist does not list exactly the expected variants.
+    The peak is the HLS definition: the highest rate of any run of consecutive segments
+    lasting 0.5 to 1.5 times the target duration (so a 40 ms last segment holding one
+    keyframe does not count as a burst); the average is all bytes over all seconds.
     """
-    header, variants = read_variants(path)
-    uris = [variant.uri for variant in variants]
-    if sorted(uris) != sorted(expected):
-        raise ValueError(f"master playlist lists {uris}, expected {sorted(expected)}")
-    changed = False
-    for variant in variants:
-        resolution, codecs = expected[variant.uri]
-        wanted = {"RESOLUTION": resolution, "CODECS": f'"{codecs}"'}
-        for key, value in wanted.items():
-            if variant.attributes.get(key) != value:
-                variant.attributes[key] = value
-                changed = True
-        if not variant.attributes.get("BANDWIDTH", "").isdigit():
-            raise ValueError(f"variant {variant.uri} has no BANDWIDTH")
-    if changed:
-        write_variants(path, header, variants)
-    return variants
+    segments: list[tuple[float, int]] = []
+    target = 0.0
+    duration: float | None = None
+    for line in playlist.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            target = float(line.split(":", 1)[1])
+        elif line.startswith("#EXTINF:"):
+            duration = float(line.split(":", 1)[1].split(",", 1)[0])
+        elif line and not line.startswith("#") and duration is not None:
+            segments.append((duration, (playlist.parent / line).stat().st_size * 8))
+            duration = None
+    total_seconds = sum(d for d, _ in segments)
+    if not segments or total_seconds <= 0:
+        raise ValueError(f"{playlist} lists no segments")
+    average = sum(bits for _, bits in segments) / total_seconds
+    peak = 0.0
+    for i in range(len(segments)):
+        seconds = bits = 0.0
+        for d, b in segments[i:]:
+            seconds, bits = seconds + d, bits + b
+            if seconds > 1.5 * target:
+                break
+            if seconds >= 0.5 * target:
+                peak = max(peak, bits / seconds)
+    return round(max(peak, average)), round(average)
+
+
+@dataclass(frozen=True)
+class MasterVariant:
+    uri: str
+    bandwidth: int
+    average_bandwidth: int
+    width: int
+    height: int
+    codecs: str
+    frame_rate: float
+
+
+def write_master(
+    path: Path,
+    variants: list[MasterVariant],
+    audio_uri: str | None = None,
+    audio_group: str = "audio",
+) -> None:
+    """The served master playlist: the shared audio rendition (when there is one) and every
+    video variant with measured BANDWIDTH / AVERAGE-BANDWIDTH (audio included)."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    group = ""
+    if audio_uri:
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{audio_group}",NAME="{audio_group}",'
+            f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="{audio_uri}"'
+        )
+        group = f',AUDIO="{audio_group}"'
+    for v in variants:
+        lines += [
+            "",
+            f"{_STREAM_INF}BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
+            f'RESOLUTION={v.width}x{v.height},FRAME-RATE={v.frame_rate:.3f},CODECS="{v.codecs}"'
+            f"{group}",
+            v.uri,
+        ]
+    path.write_text("\n".join(lines) + "\n")

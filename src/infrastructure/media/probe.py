@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,16 @@ class SourceInfo:
     fps: float
     display_width: int
     display_height: int
+    # What the passthrough decision needs to know about the video stream.
+    video_profile: str = ""
+    video_level: int = 0
+    pix_fmt: str = ""
+    progressive: bool = False
+    square_pixels: bool = True
+    rotated: bool = False
+    start_seconds: float = 0.0
+    # The video stream's own rate, else the container's minus the audio's; None if unknown.
+    video_kbps: int | None = None
 
 
 def probe_command(ffprobe_bin: str, source: str, *entries: str) -> list[str]:
@@ -85,6 +96,7 @@ def parse_probe(stdout: str, size_bytes: int) -> SourceInfo:
     if not duration or duration <= 0:
         raise VideoProcessingError(ErrorCode.PROBE_FAILED, "the upload's duration is unknown")
     display_width, display_height = _display_size(video, width, height)
+    sar = _ratio(video.get("sample_aspect_ratio"))
     probe = ProbeResult(
         format_name=format_name,
         duration_seconds=duration,
@@ -102,7 +114,73 @@ def parse_probe(stdout: str, size_bytes: int) -> SourceInfo:
         fps=_fps(video),
         display_width=display_width,
         display_height=display_height,
+        video_profile=str(video.get("profile", "")),
+        video_level=int(_float(video.get("level")) or 0),
+        pix_fmt=str(video.get("pix_fmt", "")),
+        progressive=video.get("field_order") == "progressive",
+        square_pixels=sar is None or abs(sar - 1.0) < 1e-6,
+        rotated=_rotation(video) % 360 != 0,
+        start_seconds=_float(video.get("start_time")) or 0.0,
+        video_kbps=_video_kbps(fmt, video, audio, duration, size_bytes),
     )
+
+
+def keyframes_command(ffprobe_bin: str, source: str, video_index: int) -> list[str]:
+    """The presentation time and flags of every video packet (no decoding), as CSV lines."""
+    return [
+        ffprobe_bin,
+        "-hide_banner",
+        "-v",
+        "error",
+        *guarded_input_args(),
+        "-select_streams",
+        str(video_index),
+        "-show_entries",
+        "packet=pts_time,flags",
+        "-of",
+        "csv=p=0",
+        file_url(source),
+    ]
+
+
+class KeyframeTimes:
+    """Collects keyframe times from keyframes_command's CSV lines, fed line by line from a
+    reader thread (so a long upload's million packets are never held as one string)."""
+
+    def __init__(self, start_seconds: float = 0.0) -> None:
+        self.start_seconds = start_seconds
+        self._times: set[float] = set()
+        self.last_activity = time.monotonic()
+
+    def feed(self, line: str) -> None:
+        self.last_activity = time.monotonic()
+        pts, _, flags = line.strip().partition(",")
+        value = _float(pts)
+        if value is not None and flags.startswith("K"):
+            self._times.add(round(value - self.start_seconds, 6))
+
+    @property
+    def times(self) -> list[float]:
+        """Sorted keyframe times relative to the stream's start."""
+        return sorted(self._times)
+
+
+def _video_kbps(
+    fmt: dict[str, Any],
+    video: dict[str, Any],
+    audio: dict[str, Any] | None,
+    duration: float,
+    size_bytes: int,
+) -> int | None:
+    own = _float(video.get("bit_rate"))
+    if own and own > 0:
+        return round(own / 1000)
+    total = _float(fmt.get("bit_rate")) or (size_bytes * 8 / duration if duration > 0 else None)
+    if not total:
+        return None
+    audio_rate = _float((audio or {}).get("bit_rate")) or 0.0
+    # Unknown audio rate: the whole container's rate, an upper bound (caps stay generous).
+    return max(1, round((total - audio_rate) / 1000))
 
 
 def _is_moving_picture(stream: dict[str, Any]) -> bool:
@@ -141,10 +219,15 @@ def _display_size(video: dict[str, Any], width: int, height: int) -> tuple[int, 
     """
     sar = _ratio(video.get("sample_aspect_ratio")) or 1.0
     display_width = max(2, round(width * sar))
+    if _rotation(video) % 180 == 90:
+        return height, display_width
+    return display_width, height
+
+
+def _rotation(video: dict[str, Any]) -> int:
+    """Degrees the player turns the picture (container tag or display matrix), 0..359."""
     rotation = _float((video.get("tags") or {}).get("rotate")) or 0.0
     for side_data in video.get("side_data_list") or []:
         if "rotation" in side_data:
             rotation = _float(side_data["rotation"]) or 0.0
-    if round(abs(rotation)) % 180 == 90:
-        return height, display_width
-    return display_width, height
+    return round(rotation) % 360
