@@ -116,8 +116,9 @@ def main() -> None:
     print(f"ffmpeg: {version.stdout.splitlines()[0]}")
     print(
         f"source: {WIDTH}x{HEIGHT} {FPS} fps testsrc2 + sine, {args.seconds} s; ladder: "
-        + ", ".join(f"{r.name} {r.video_kbps}k" for r in ladder)
-        + f"; libx264 {PRESET}, AAC per rendition, {SEGMENT_SECONDS} s HLS segments"
+        + ", ".join(f"{r.name} CRF {r.crf:g} cap {r.maxrate_kbps}k" for r in ladder)
+        + f"; libx264 {PRESET}; AAC once per process (one audio rendition each); "
+        + f"{SEGMENT_SECONDS} s HLS segments"
     )
     variants = {"A single pass": single_pass, "B per rendition": per_rendition}
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
