@@ -344,7 +344,8 @@ def main() -> None:
                     print(
                         f"run {run + 1} {name} {variant}: cpu {sample.cpu:.1f} s, "
                         f"wall {sample.wall:.1f} s, {_mb(sample.total_bytes)} MB "
-                        + " ".join(f"{r}={_mb(b)}" for r, b in sample.rung_bytes.items()),
+                        + " ".join(f"{r}={_mb(b)}" for r, b in sample.rung_bytes.items())
+                        + "".join(f" ssim {r}={v:.4f}" for r, v in scores.items()),
                         flush=True,
                     )
         print(f"\nload average after: {os.getloadavg()}")
