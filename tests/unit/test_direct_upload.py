@@ -49,15 +49,14 @@ def test_create_receive_complete(parts):
     uploads.receive_source(TENANT, video.id, io.BytesIO(b"x" * 10))
     done = uploads.complete(TENANT, video.id, request_id="r-1")
     assert done.enqueued and done.video.status == VideoStatus.UPLOADED
-    assert queue.sent == [
-        {
-            "video_id": video.id,
-            "tenant_id": TENANT,
-            "request_id": "r-1",
-            "trace_id": "t-1",
-            "delay_seconds": 0,
-        }
-    ]
+    [message] = queue.messages()  # one job message, deliverable at once
+    assert (
+        message["video_id"],
+        message["tenant_id"],
+        message["request_id"],
+        message["trace_id"],
+        message["visible_in"],
+    ) == (video.id, TENANT, "r-1", "t-1", 0)
     assert repo.get(video.id).size_bytes == 10
 
 
@@ -98,7 +97,7 @@ def test_one_request_upload_removes_everything_on_failure(parts):
     repo, storage, queue, _progress, uploads, _queries = parts
     with pytest.raises(SourceTooLarge):
         uploads.upload_in_one_request(TENANT, "t", io.BytesIO(b"x" * 1001), filename="a.mp4")
-    assert storage.objects == {} and queue.sent == []
+    assert storage.objects == {} and queue.messages() == []
     assert repo.list_videos(VideoFilter(tenant_id=TENANT)) == []
 
 

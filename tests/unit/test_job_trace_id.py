@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from apps.worker.video_worker.job_ticker import JobTicker
-from apps.worker.video_worker.rate_limited import RateLimitedWarning
 from src.application.job_control import JobControl
+from src.application.job_ticker import JobTicker
 from src.application.ports.fakes import InMemoryProgress
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
+from src.application.rate_limited_warning import RateLimitedWarning
 
 
 def test_progress_values_carry_the_trace_id():

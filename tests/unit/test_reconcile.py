@@ -74,7 +74,7 @@ class World:
         return self.repo.get(video_id).status
 
     def sent_ids(self) -> list[int]:
-        return [m["video_id"] for m in self.queue.sent]
+        return [m["video_id"] for m in self.queue.messages()]
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_expired_lease_is_reclaimed_and_reenqueued_once(world):
     assert report.reclaimed == [video_id] and report.reenqueued == [video_id]
     row = world.repo.get(video_id)
     assert (row.status, row.leased_by, row.leased_until) == (VideoStatus.UPLOADED, "", None)
-    [message] = world.queue.sent
+    [message] = world.queue.messages()
     assert (message["video_id"], message["tenant_id"]) == (video_id, TENANT)
     assert uuid.UUID(message["request_id"]).version == 4
     reclaimed = [a for a in report.actions if a.action == "reclaimed"]
@@ -105,7 +105,7 @@ def test_expired_lease_is_reclaimed_and_reenqueued_once(world):
     ]
     assert report.ok and report.redis_available
     again = world.reconciler().run_once()
-    assert again.reclaimed == [] and again.reenqueued == [] and len(world.queue.sent) == 1
+    assert again.reclaimed == [] and again.reenqueued == [] and len(world.queue.messages()) == 1
 
 
 def test_expired_lease_is_reclaimed_even_with_a_heartbeat(world):
@@ -119,7 +119,7 @@ def test_live_lease_with_heartbeat_is_left_alone(world):
     video_id = world.claimed()
     world.clock.advance(GRACE + 30)
     report = world.reconciler().run_once()
-    assert report.reclaimed == [] and world.queue.sent == []
+    assert report.reclaimed == [] and world.queue.messages() == []
     assert report.skipped == [{"video_id": video_id, "reason": rc.HEARTBEAT_ALIVE}]
     assert world.status(video_id) == VideoStatus.PROCESSING
 
@@ -138,7 +138,7 @@ def test_fresh_claim_whose_first_heartbeat_has_not_landed_is_not_reclaimed(world
     world.clock.advance(GRACE - 1)
     report = world.reconciler().run_once()
     assert report.skipped == [{"video_id": video_id, "reason": rc.HEARTBEAT_GRACE}]
-    assert world.status(video_id) == VideoStatus.PROCESSING and world.queue.sent == []
+    assert world.status(video_id) == VideoStatus.PROCESSING and world.queue.messages() == []
 
 
 def test_grace_is_one_heartbeat_interval_but_never_below_the_minimum():
@@ -185,7 +185,7 @@ def test_heartbeat_that_comes_back_before_the_forced_update_saves_the_job(world)
     world.progress = SequencedProgress([False, True])
     report = world.reconciler().run_once()
     assert report.skipped == [{"video_id": video_id, "reason": rc.HEARTBEAT_RETURNED}]
-    assert world.status(video_id) == VideoStatus.PROCESSING and world.queue.sent == []
+    assert world.status(video_id) == VideoStatus.PROCESSING and world.queue.messages() == []
 
 
 def test_forced_reclaim_is_fenced_on_the_claim_that_was_looked_at(world):
@@ -202,7 +202,7 @@ def test_forced_reclaim_is_fenced_on_the_claim_that_was_looked_at(world):
     assert report.skipped == [{"video_id": video_id, "reason": rc.NOT_RECLAIMABLE}]
     row = world.repo.get(video_id)
     assert (row.status, row.leased_by, row.lease_token) == (VideoStatus.PROCESSING, "worker-b", 2)
-    assert world.queue.sent == []
+    assert world.queue.messages() == []
 
 
 def test_dry_run_changes_nothing_and_says_what_it_would_do(world):
@@ -255,7 +255,7 @@ def test_a_stale_row_claimed_meanwhile_is_not_resent(world):
     world.repo.list_stale_uploaded = listing_then_claim
     report = world.reconciler().run_once()
     assert report.skipped == [{"video_id": stale, "reason": rc.NO_LONGER_STALE}]
-    assert world.queue.sent == []
+    assert world.queue.messages() == []
 
 
 def test_sqs_down_reclaims_then_resends_on_the_next_pass(world):
@@ -320,7 +320,7 @@ def test_failed_resend_of_a_video_claimed_meanwhile_is_dropped(world):
     world.progress.set_heartbeat(TENANT, video_id, "worker-b")
     report = reconciler.run_once()
     assert {"video_id": video_id, "reason": rc.NO_LONGER_UPLOADED} in report.skipped
-    assert reconciler.failed_enqueues == {} and world.queue.sent == []
+    assert reconciler.failed_enqueues == {} and world.queue.messages() == []
 
 
 def test_force_reclaims_a_healthy_job(world):
@@ -335,7 +335,7 @@ def test_force_on_a_video_that_is_not_processing_or_missing(world):
     uploaded = world.repo.create_video(TENANT)
     report = world.reconciler().run_once(force_video_id=uploaded)
     assert report.skipped == [{"video_id": uploaded, "reason": "not_processing:UPLOADED"}]
-    assert report.ok and world.queue.sent == []
+    assert report.ok and world.queue.messages() == []
     missing = world.reconciler().run_once(force_video_id=999)
     assert [(e["video_id"], e["error"]) for e in missing.errors] == [(999, "no such video")]
 
@@ -344,7 +344,7 @@ def test_force_dry_run_changes_nothing(world):
     video_id = world.claimed()
     report = world.reconciler().run_once(dry_run=True, force_video_id=video_id)
     assert [(a.action, a.reason) for a in report.actions] == [("would_reclaim", rc.FORCED)]
-    assert world.status(video_id) == VideoStatus.PROCESSING and world.queue.sent == []
+    assert world.status(video_id) == VideoStatus.PROCESSING and world.queue.messages() == []
 
 
 def test_database_error_is_reported_and_the_other_rule_still_runs(world):

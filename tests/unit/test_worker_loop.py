@@ -14,13 +14,12 @@ from structlog.testing import capture_logs
 
 from apps.worker.video_worker.loop import WorkerLoop
 from apps.worker.video_worker.visibility import VisibilityExtender
-from src.application.domain import ErrorCode, StopReason, VideoStatus
+from src.application.domain import StopReason, VideoStatus
 from src.application.job_control import JobControl
-from src.application.ports.fakes import FakeTranscoder, InMemoryQueue
-from tests.unit.test_worker_handler import World
+from src.application.ports.fakes import FakeClock, FakeTranscoder, InMemoryQueue
 
 
-def _loop(world: World, **kwargs) -> WorkerLoop:
+def _loop(world, **kwargs) -> WorkerLoop:
     return WorkerLoop(
         world.queue,
         world.handler,
@@ -32,8 +31,8 @@ def _loop(world: World, **kwargs) -> WorkerLoop:
     )
 
 
-def test_idle_exit_and_worker_heartbeat_lines(tmp_path):
-    w = World(tmp_path)
+def test_idle_exit_and_worker_heartbeat_lines(world):
+    w = world
     loop = _loop(w, exit_when_idle=1.0, heartbeat_seconds=0.3)
     with capture_logs() as logs:
         assert loop.run() == 0
@@ -43,8 +42,8 @@ def test_idle_exit_and_worker_heartbeat_lines(tmp_path):
     assert [e["event"] for e in logs][-1] == "WORKER_SHUTDOWN"
 
 
-def test_max_messages_and_errors_never_kill_the_loop(tmp_path):
-    w = World(tmp_path)
+def test_max_messages_and_errors_never_kill_the_loop(world):
+    w = world
     vids = [w.video() for _ in range(3)]
     for vid in vids:
         w.message(vid)
@@ -66,13 +65,15 @@ def test_max_messages_and_errors_never_kill_the_loop(tmp_path):
     # The failure came with one message: that message waits (30 s, by its receive count),
     # the worker does not. Before: the whole worker slept 1 s, doubling to 30 s.
     assert (error["retry_in_seconds"], error["message_retry_in_seconds"]) == (0, 30)
-    assert [seconds for _handle, seconds in w.queue.visibility_changes] == [30]
     ready = [v for v in vids if w.repo.get(v).status == VideoStatus.READY]
     assert len(ready) == 2
+    # The failed message is still queued, hidden for those 30 s, then back.
+    [left] = w.queue.messages()
+    assert (left["video_id"], left["visible_in"]) == (vids[0], 30)
 
 
-def test_sigterm_mid_job_past_grace_releases_and_exits_zero(tmp_path):
-    w = World(tmp_path, transcoder=FakeTranscoder(seconds=30, steps=300))
+def test_sigterm_mid_job_past_grace_releases_and_exits_zero(make_world):
+    w = make_world(transcoder=FakeTranscoder(seconds=30, steps=300))
     vid = w.video()
     w.message(vid)
     loop = _loop(w, grace_seconds=0.5)
@@ -92,32 +93,17 @@ def test_sigterm_mid_job_past_grace_releases_and_exits_zero(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
-def test_visibility_extender_extends_then_fails_closed_at_cap():
-    queue = InMemoryQueue()
-    msg = queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
+def test_visibility_extender_keeps_the_message_hidden_then_fails_closed_at_cap():
+    queue = InMemoryQueue(visibility_timeout=1)
+    queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
+    msg = queue.receive(0)
     control = JobControl()
-    extender = VisibilityExtender(queue, msg, control, timeout=1, cap_seconds=3)
-    extender.start()
-    assert control.stopped.wait(5), "extender never hit the cap"
-    extender.stop()
+    with VisibilityExtender(queue, msg, control, timeout=1, cap_seconds=3) as extender:
+        assert control.stopped.wait(5), "extender never hit the cap"
+        # Extended every third of the timeout: hidden the whole time, two seconds past it.
+        assert queue.receive(0) is None
     assert control.stop_reason() == StopReason.VISIBILITY_CAP
     assert extender.extensions >= 2
-    assert all(seconds == 1 for _, seconds in queue.visibility_changes)
-
-
-def test_visibility_cap_resends_instead_of_extending(tmp_path):
-    w = World(tmp_path, transcoder=FakeTranscoder(seconds=10, steps=100))
-    vid = w.video()
-    msg = w.message(vid)
-    received = w.queue.receive(0)
-    stop_soon = threading.Timer(0.3, w.handler.stop_current, args=(StopReason.VISIBILITY_CAP,))
-    stop_soon.start()
-    result = w.handler.handle(received)
-    assert result == "retry"
-    row = w.repo.get(vid)
-    assert (row.status, row.error_code) == (VideoStatus.UPLOADED, ErrorCode.VISIBILITY_CAP_REACHED)
-    assert len(w.queue.sent) == 1 and w.queue.sent[0]["video_id"] == vid
-    assert w.queue.deleted == [msg.receipt_handle]
 
 
 class _LatePollQueue(InMemoryQueue):
@@ -132,24 +118,28 @@ class _LatePollQueue(InMemoryQueue):
 def test_message_of_an_abandoned_poll(fast_ack):
     from apps.worker.video_worker.poller import InterruptiblePoller
 
-    queue = _LatePollQueue()
-    msg = queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
+    clock = FakeClock()
+    queue = _LatePollQueue(visibility_timeout=30, clock=clock)
+    queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
     poller = InterruptiblePoller(queue, 20, 30, return_abandoned=not fast_ack)
     stop = threading.Event()
     threading.Timer(0.1, stop.set).start()
     assert poller.poll(stop)[0] is None
     assert poller.drain(5) == 1
-    # Off: handed straight back. On: never ChangeMessageVisibility (invariant 9).
-    assert queue.visibility_changes == ([] if fast_ack else [(msg.receipt_handle, 0)])
+    # Off: handed straight back. On: never ChangeMessageVisibility (invariant 9), so the
+    # message returns only after its visibility timeout.
+    [message] = queue.messages()
+    assert (message["receive_count"], message["visible_in"]) == (1, 30 if fast_ack else 0)
 
 
 def test_message_answered_as_the_stop_arrives_is_not_handled():
     from apps.worker.video_worker.poller import InterruptiblePoller
 
-    queue = InMemoryQueue()
-    msg = queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
+    queue = InMemoryQueue(clock=FakeClock())
+    queue.put(json.dumps({"video_id": 1, "tenant_id": 1}))
     stop = threading.Event()
     stop.set()  # the stop and the poll's answer land in the same check interval
     got, _ = InterruptiblePoller(queue, 20, 30).poll(stop)
     assert got is None
-    assert queue.visibility_changes == [(msg.receipt_handle, 0)]
+    [message] = queue.messages()
+    assert (message["receive_count"], message["visible_in"]) == (1, 0)

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from apps.worker.video_worker.handler import VideoMessageHandler
+from apps.worker.video_worker.handler import MessageHandler
 from apps.worker.video_worker.poller import InterruptiblePoller
 from apps.worker.video_worker.readiness import Hold, ReadinessCheck
 from src.application.domain import StopReason, retry_delay
@@ -41,7 +41,7 @@ class WorkerLoop:
     def __init__(
         self,
         queue: VideoQueue,
-        handler: VideoMessageHandler,
+        handler: MessageHandler,
         *,
         worker_id: str,
         visibility_timeout: int,
@@ -60,7 +60,7 @@ class WorkerLoop:
         self.max_messages = max_messages
         self.exit_when_idle = exit_when_idle
         self.poller = InterruptiblePoller(
-            queue, wait_seconds, visibility_timeout, return_abandoned=not handler.config.fast_ack
+            queue, wait_seconds, visibility_timeout, return_abandoned=not handler.fast_ack
         )
         self.heartbeat_seconds = heartbeat_seconds
         self.readiness = list(readiness or [])
@@ -215,7 +215,7 @@ class WorkerLoop:
             receipt_handle_suffix=message.receipt_handle_suffix if message else "",
             exc_info=not db,
         )
-        if message is not None and not self.handler.config.fast_ack:
+        if message is not None and not self.handler.fast_ack:
             # Not acknowledged: let it come back after its wait, not a whole visibility timeout.
             try:
                 self.queue.change_visibility(message, message_waits)
@@ -233,6 +233,6 @@ class WorkerLoop:
                 iterations=self.iterations,
                 handled=self.handled,
                 errors=self.errors,
-                busy=self.handler.current is not None,
+                busy=self.handler.busy,
                 on_hold=sorted(self._holds),
             )

@@ -50,9 +50,11 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     log = structlog.get_logger()
 
     from academy.bootstrap import bootstrap
-    from apps.worker.video_worker.handler import VideoMessageHandler
+    from apps.worker.video_worker.ack import Acknowledger
+    from apps.worker.video_worker.handler import MessageHandler
     from apps.worker.video_worker.loop import WorkerLoop
     from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
+    from src.application.handle_job import HandleJob
     from src.application.process_video import ProcessVideo
 
     try:
@@ -76,9 +78,19 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     orphans = process.remove_orphan_folders()
     if orphans:
         log.warning("WORKER_ORPHAN_FOLDERS_REMOVED", work_dir=config.work_dir, folders=orphans)
-    handler = VideoMessageHandler(
-        config, services.repository, services.queue, services.progress, process
+    ack = Acknowledger(
+        services.queue, fast_ack=config.fast_ack, visibility_timeout=config.visibility_timeout
     )
+    handle_job = HandleJob(
+        services.repository,
+        services.progress,
+        process,
+        worker_id=config.worker_id,
+        lease_seconds=config.lease_seconds,
+        heartbeat_interval=config.heartbeat_interval,
+        keep_in_flight=ack.keep_in_flight,
+    )
+    handler = MessageHandler(handle_job, ack)
     loop = WorkerLoop(
         services.queue,
         handler,

@@ -47,6 +47,13 @@ class VisibilityExtender:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
+    def __enter__(self) -> VisibilityExtender:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def _run(self) -> None:
         while not self._stop.wait(self.period):
             elapsed = time.monotonic() - self.received_at

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,57 +25,140 @@ from src.application.ports.transcoder import (
 )
 
 
-class InMemoryQueue(VideoQueue):
-    def __init__(self) -> None:
-        self.pending: deque[QueueMessage] = deque()
-        self.in_flight: dict[str, QueueMessage] = {}
-        self.deleted: list[str] = []
-        self.visibility_changes: list[tuple[str, int]] = []
-        self.sent: list[dict[str, Any]] = []
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+class FakeClock:
+    """Monotonic seconds that move only when a test says so."""
 
-    def put(self, body: str, receive_count: int = 1, **attributes: str) -> QueueMessage:
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class _Stored:
+    message_id: str
+    body: str
+    attributes: dict[str, str]
+    visible_at: float
+    receive_count: int = 0
+    receipt_handle: str = ""  # the latest delivery's; older ones are stale
+
+
+class InMemoryQueue(VideoQueue):
+    """Behaves like one SQS queue: a received message is hidden for the visibility timeout
+    and comes back unless it is deleted; `change_visibility` moves that moment; `send`
+    honours `delay_seconds`. Time comes from `clock`, so a test moves it instead of sleeping.
+
+    As with SQS, a stale receipt handle (from an earlier delivery) deletes or hides nothing.
+    """
+
+    # A long poll on an empty fake waits at most this long (real time): the fake clock does
+    # not move on its own, so waiting longer could only slow the caller down.
+    MAX_REAL_WAIT_SECONDS = 0.05
+
+    def __init__(
+        self, visibility_timeout: int = 30, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.visibility_timeout = visibility_timeout
+        self.clock = clock
+        self._messages: dict[str, _Stored] = {}
+        self._ids = itertools.count(1)
+        self._cond = threading.Condition()
+
+    def put(self, body: str, *, delay_seconds: int = 0, **attributes: str) -> str:
+        """Enqueue a raw body (any text, for tests of bad input); returns its message id."""
         n = next(self._ids)
-        msg = QueueMessage(body, f"receipt-handle-{n:020d}", f"m{n}", receive_count, attributes)
-        with self._lock:
-            self.pending.append(msg)
-        return msg
+        stored = _Stored(f"m{n}", body, dict(attributes), self.clock() + delay_seconds)
+        with self._cond:
+            self._messages[stored.message_id] = stored
+            self._cond.notify_all()
+        return stored.message_id
 
     def receive(
         self, wait_seconds: int, visibility_timeout: int | None = None
     ) -> QueueMessage | None:
-        with self._lock:
-            empty = not self.pending
-        if empty:
-            time.sleep(min(wait_seconds, 0.05))  # a short stand-in for the long poll
-        with self._lock:
-            if not self.pending:
-                return None
-            msg = self.pending.popleft()
-            self.in_flight[msg.receipt_handle] = msg
-            return msg
+        deadline = time.monotonic() + min(wait_seconds, self.MAX_REAL_WAIT_SECONDS)
+        with self._cond:
+            while True:
+                now = self.clock()
+                ready = [m for m in self._messages.values() if m.visible_at <= now]
+                if ready:
+                    stored = min(ready, key=lambda m: (m.visible_at, m.message_id))
+                    stored.receive_count += 1
+                    stored.receipt_handle = (
+                        f"receipt-{stored.message_id}-{stored.receive_count}-{next(self._ids):012d}"
+                    )
+                    hidden = (
+                        self.visibility_timeout
+                        if visibility_timeout is None
+                        else visibility_timeout
+                    )
+                    stored.visible_at = now + hidden
+                    return QueueMessage(
+                        stored.body,
+                        stored.receipt_handle,
+                        stored.message_id,
+                        stored.receive_count,
+                        dict(stored.attributes),
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
+    def _current(self, message: QueueMessage) -> _Stored | None:
+        stored = self._messages.get(message.message_id)
+        if stored is None or stored.receipt_handle != message.receipt_handle:
+            return None
+        return stored
 
     def delete(self, message: QueueMessage) -> None:
-        with self._lock:
-            self.in_flight.pop(message.receipt_handle, None)
-            self.deleted.append(message.receipt_handle)
+        with self._cond:
+            if self._current(message) is not None:
+                del self._messages[message.message_id]
 
     def change_visibility(self, message: QueueMessage, seconds: int) -> None:
-        with self._lock:
-            self.visibility_changes.append((message.receipt_handle, seconds))
+        with self._cond:
+            stored = self._current(message)
+            if stored is not None and stored.visible_at > self.clock():  # still in flight
+                stored.visible_at = self.clock() + seconds
+                self._cond.notify_all()
 
     def send(self, video_id, tenant_id, request_id, trace_id=None, delay_seconds=0) -> str:
-        record = {
-            "video_id": video_id,
-            "tenant_id": tenant_id,
-            "request_id": request_id,
-            "trace_id": trace_id,
-            "delay_seconds": delay_seconds,
-        }
-        with self._lock:
-            self.sent.append(record)
-        return f"sent-{len(self.sent)}"
+        body = json.dumps({"video_id": video_id, "tenant_id": tenant_id, "request_id": request_id})
+        attributes = {"trace_id": trace_id} if trace_id else {}
+        return self.put(body, delay_seconds=delay_seconds, **attributes)
+
+    # -- what a test looks at ------------------------------------------------------------
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message the queue holds, oldest first: its body's fields (when it is a JSON
+        object), `visible_in` seconds (0 when receivable now) and `receive_count`."""
+        with self._cond:
+            now = self.clock()
+            out = []
+            for stored in sorted(self._messages.values(), key=lambda m: int(m.message_id[1:])):
+                try:
+                    fields = json.loads(stored.body)
+                except ValueError:
+                    fields = None
+                out.append(
+                    {
+                        **(fields if isinstance(fields, dict) else {"body": stored.body}),
+                        "message_id": stored.message_id,
+                        "visible_in": max(stored.visible_at - now, 0),
+                        "receive_count": stored.receive_count,
+                        **(
+                            {"trace_id": stored.attributes["trace_id"]}
+                            if "trace_id" in stored.attributes
+                            else {}
+                        ),
+                    }
+                )
+            return out
 
 
 class InMemoryProgress(ProgressPort):
@@ -190,11 +274,13 @@ class FakeTranscoder(Transcoder):
         self.error = error
         self.duration = duration
         self.calls: list[Path] = []
+        self.started = threading.Event()  # set when a transcode begins: tests wait on it
 
     def transcode(
         self, source: Path, work_dir: Path, on_progress: ProgressCallback, stop_reason: StopCheck
     ) -> TranscodeOutput:
         self.calls.append(source)
+        self.started.set()
         started = time.monotonic()
         for i in range(1, self.steps + 1):
             target = started + self.seconds * i / self.steps

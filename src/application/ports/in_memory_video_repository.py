@@ -18,6 +18,7 @@ from src.application.ports.video_repository import (
     CANCELABLE,
     RETRYABLE,
     UPLOAD_EXPIRED_MESSAGE,
+    Claim,
     NewUpload,
     ProcessingRow,
     SourceKeyFor,
@@ -199,14 +200,12 @@ class InMemoryVideoRepository(VideoRepository):
         with self._lock:
             return self._rows.get(video_id)
 
-    def try_claim_video(
-        self, video_id: int, worker_id: str, lease_seconds: int | None = None
-    ) -> Lease | None:
+    def claim_video(self, video_id: int, worker_id: str, lease_seconds: int | None = None) -> Claim:
         seconds = lease_seconds or self.default_lease_seconds
         with self._lock:
             row = self._rows.get(video_id)
             if row is None or row.status != VideoStatus.UPLOADED:
-                return None
+                return Claim(None)
             if row.attempts >= self.max_attempts:
                 self._update(
                     video_id,
@@ -217,7 +216,7 @@ class InMemoryVideoRepository(VideoRepository):
                     ),
                     processing_completed_at=self._clock(),
                 )
-                return None
+                return Claim(None, exhausted=True)
             now = self._clock()
             row = self._update(
                 video_id,
@@ -228,7 +227,7 @@ class InMemoryVideoRepository(VideoRepository):
                 attempts=row.attempts + 1,
                 processing_started_at=now,
             )
-            return _lease_of(row)
+            return Claim(_lease_of(row))
 
     def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
         with self._lock:

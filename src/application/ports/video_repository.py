@@ -86,6 +86,14 @@ class ProcessingRow:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """What a claim did: won the lease, or (`exhausted`) used up the video's last attempt."""
+
+    lease: Lease | None
+    exhausted: bool = False  # this call marked the video FAILED with MAX_ATTEMPTS_EXCEEDED
+
+
+@dataclass(frozen=True)
 class VideoResult:
     """What a finished job writes on the row."""
 
@@ -160,14 +168,18 @@ class VideoRepository(abc.ABC):
         """The row, or None when there is no such video."""
 
     @abc.abstractmethod
+    def claim_video(self, video_id: int, worker_id: str, lease_seconds: int | None = None) -> Claim:
+        """Claim an UPLOADED video; exactly one concurrent caller wins the lease.
+
+        A claim that would pass `max_attempts` marks the video FAILED with
+        MAX_ATTEMPTS_EXCEEDED instead; of concurrent callers exactly one is told so.
+        """
+
     def try_claim_video(
         self, video_id: int, worker_id: str, lease_seconds: int | None = None
     ) -> Lease | None:
-        """Claim an UPLOADED video; exactly one concurrent caller wins.
-
-        A claim that would pass `max_attempts` marks the video FAILED with
-        MAX_ATTEMPTS_EXCEEDED and returns None.
-        """
+        """The lease of a successful claim, else None (see `claim_video`)."""
+        return self.claim_video(video_id, worker_id, lease_seconds).lease
 
     @abc.abstractmethod
     def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:

@@ -29,6 +29,7 @@ from src.application.ports.video_repository import (
     CANCELABLE,
     RETRYABLE,
     UPLOAD_EXPIRED_MESSAGE,
+    Claim,
     NewUpload,
     ProcessingRow,
     SourceKeyFor,
@@ -244,9 +245,7 @@ class DjangoVideoRepository(VideoRepository):
         v = self._videos.filter(pk=video_id).first()
         return to_record(v) if v else None
 
-    def try_claim_video(
-        self, video_id: int, worker_id: str, lease_seconds: int | None = None
-    ) -> Lease | None:
+    def claim_video(self, video_id: int, worker_id: str, lease_seconds: int | None = None) -> Claim:
         seconds = lease_seconds or self.default_lease_seconds
         with transaction.atomic(using=self.using):
             claimed = self._videos.filter(
@@ -262,9 +261,8 @@ class DjangoVideoRepository(VideoRepository):
                 updated_at=Now(),
             )
             if claimed:
-                return _lease_of(self._videos.get(pk=video_id))
-        self._fail_exhausted(video_id)
-        return None
+                return Claim(_lease_of(self._videos.get(pk=video_id)))
+        return Claim(None, exhausted=self._fail_exhausted(video_id))
 
     def _fail_exhausted(self, video_id: int) -> bool:
         """UPLOADED with no attempts left -> FAILED (MAX_ATTEMPTS_EXCEEDED), naming the last

@@ -8,11 +8,11 @@ import time
 
 import structlog
 
-from apps.worker.video_worker.rate_limited import RateLimitedWarning
 from src.application.domain import Lease, StopReason, VideoStatus
 from src.application.job_control import JobControl
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.video_repository import VideoRepository
+from src.application.rate_limited_warning import RateLimitedWarning
 
 # Progress is published at most this often: enough for a live bar, cheap for Redis.
 PROGRESS_PERIOD_SECONDS = 1.0
