@@ -1,7 +1,7 @@
 """Recovery time after a worker dies: SIGKILL a worker in the middle of a job and time how long
 until another worker has claimed the video again (the row's lease_token goes from 1 to 2).
 
-Real processes throughout: workers (`tests.e2e.fake_worker`: the real worker with the
+Real processes throughout: workers (`bench.fake_worker`: the real worker with the
 FakeTranscoder, so a job lasts as long as we like), `manage.py reconcile_video_processing
 --loop R`, moto's SQS server, PostgreSQL (database `bench_recovery`, recreated and migrated)
 and Redis database 3.
@@ -41,10 +41,10 @@ from datetime import datetime
 from pathlib import Path
 
 from academy.config import load_config
+from bench.harness import FAKE_WORKER, ProcessLog, wait_until
 from bench.support import BenchEnv, bench_env, enqueue, make_videos
-from tests.e2e.harness import ProcessLog, wait_until
 
-WORKER = [sys.executable, "-m", "tests.e2e.fake_worker"]
+WORKER = FAKE_WORKER
 RECONCILE = [sys.executable, "manage.py", "reconcile_video_processing", "--loop"]
 # The victim's job: far longer than any measurement, so only the kill ends it.
 VICTIM_JOB_SECONDS = 3600

@@ -24,7 +24,7 @@ def run_once(env, messages: int, fast_ack: str) -> dict:
     with open(log, "w") as out:
         t0 = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.fake_worker", "--max-messages", str(messages)],
+            [sys.executable, "-m", "bench.fake_worker", "--max-messages", str(messages)],
             cwd=ROOT,
             env=env.env(VIDEO_FAST_ACK=fast_ack, FAKE_TRANSCODE_SECONDS="0"),
             stdout=out,

@@ -1,45 +1,37 @@
-"""Shared fixtures: the real PostgreSQL and Redis must be up (make test starts them)."""
+"""Fixtures every tier may use. Unit tests need no service; the integration and e2e conftests
+check PostgreSQL, Redis and ffmpeg before their first test (tests/services.py)."""
 
 from __future__ import annotations
 
-import shutil
-import socket
+import os
 
 import pytest
 
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
+from bench.harness import free_port
+from tests.e2e.harness import AWS_ENV, SqsFixture
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    missing = [
-        f"{name} at 127.0.0.1:{port}"
-        for name, port in (("PostgreSQL", 5432), ("Redis", 6379))
-        if not _reachable("127.0.0.1", port)
-    ]
-    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
-        missing.append("ffmpeg/ffprobe on PATH")
-    if missing:
-        pytest.exit(
-            "required services are not running: "
-            + ", ".join(missing)
-            + " (run `make services` or `make test`, which start or install them)",
-            returncode=3,
-        )
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's server on a free loopback port: SQS (and S3) as boto3 sees them, in-process."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+
+    for key, value in AWS_ENV.items():
+        os.environ.setdefault(key, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
 
 
 @pytest.fixture
-def redis_client():
-    import redis
-
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
-    yield client
-    client.close()
+def sqs(moto_endpoint):
+    return SqsFixture(moto_endpoint)
 
 
 @pytest.fixture

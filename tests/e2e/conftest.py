@@ -1,4 +1,6 @@
-"""Fixtures for end-to-end tests: moto's server, a queue, storage, the test database's URL."""
+"""Fixtures for end-to-end tests: storage, the test database's URL, videos, processes.
+
+moto's server and the queue fixture are in tests/conftest.py (integration tests use them too)."""
 
 from __future__ import annotations
 
@@ -7,37 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import (
-    AWS_ENV,
-    TEST_REDIS_URL,
-    ProcessLog,
-    SqsFixture,
-    base_env,
-    database_url,
-    free_port,
-)
+from bench.harness import ProcessLog
+from tests.e2e.harness import TEST_REDIS_URL, base_env, database_url
+from tests.services import require_services
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-
-    for key, value in AWS_ENV.items():
-        os.environ.setdefault(key, value)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def sqs(moto_endpoint):
-    return SqsFixture(moto_endpoint)
+@pytest.fixture(scope="session", autouse=True)
+def services_up() -> None:
+    require_services()
 
 
 @pytest.fixture

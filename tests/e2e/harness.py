@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.harness import FAKE_WORKER
+
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -24,22 +20,6 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 TEST_REDIS_URL = "redis://127.0.0.1:6379/2"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 def database_url(settings_dict: dict[str, Any]) -> str:
@@ -89,86 +69,11 @@ class SqsFixture:
         ).get("Messages", [])
 
 
-class ProcessLog:
-    """A child process whose stdout (JSON lines) goes to a file we can read at any time."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.path = log_dir / f"{name}.log"
-        self.err_path = log_dir / f"{name}.err"
-        self._out = open(self.path, "w")
-        self._err = open(self.err_path, "w")
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self._out, stderr=self._err, start_new_session=True
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for raw in self.path.read_text().splitlines():
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                out.append(value)
-        return out
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        return [e for e in self.lines() if name is None or e.get("event") == name]
-
-    def wait_event(self, name: str, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
-        def found():
-            for e in self.events(name):
-                if all(e.get(k) == v for k, v in match.items()):
-                    return e
-            if self.proc.poll() is not None and not self.events(name):
-                raise AssertionError(f"{self.name} exited before {name}:\n{self.tail()}")
-            return None
-
-        return wait_until(found, timeout, what=f"{name} in {self.name}")
-
-    def signal(self, sig: int = signal.SIGTERM) -> None:
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 60.0) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        finally:
-            self._out.flush()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=10)
-        self._out.close()
-        self._err.close()
-
-    def tail(self, n: int = 30) -> str:
-        out = self.path.read_text().splitlines()[-n:]
-        err = self.err_path.read_text().splitlines()[-n:]
-        return "\n".join([*out, "--- stderr ---", *err])
-
-    def problems(self) -> list[str]:
-        """Tracebacks and error-level lines: a healthy run has none."""
-        bad = [raw for raw in self.err_path.read_text().splitlines() if "Traceback" in raw]
-        for e in self.lines():
-            if e.get("exception") or e.get("level") in ("critical",):
-                bad.append(json.dumps(e)[:500])
-        return bad
-
-
 def worker_args(fake_seconds: float | None, *extra: str) -> list[str]:
     """A real worker; with `fake_seconds` it runs the FakeTranscoder instead of ffmpeg."""
     if fake_seconds is None:
         return [sys.executable, "-m", "apps.worker.video_worker.sqs_main", *extra]
-    return [sys.executable, "-m", "tests.e2e.fake_worker", *extra]
+    return [*FAKE_WORKER, *extra]
 
 
 def base_env(db_url: str, sqs: SqsFixture, storage_root: Path, **extra: Any) -> dict[str, str]:

@@ -21,7 +21,8 @@ import redis
 
 from apps.support.video.models import Video
 from apps.support.video.redis_status_cache import progress_key
-from tests.e2e.harness import TEST_REDIS_URL, ProcessLog, free_port, wait_until
+from bench.harness import ProcessLog, free_port, wait_until
+from tests.e2e.harness import TEST_REDIS_URL
 from tests.media import make_clip, run_ffmpeg
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

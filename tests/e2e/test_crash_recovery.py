@@ -21,7 +21,8 @@ import redis
 
 from apps.support.video import redis_status_cache as cache
 from apps.support.video.models import Tenant, Video
-from tests.e2e.harness import TEST_REDIS_URL, ProcessLog, wait_until, worker_args
+from bench.harness import ProcessLog, wait_until
+from tests.e2e.harness import TEST_REDIS_URL, worker_args
 from tests.media import decodes, make_clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -193,7 +194,8 @@ def test_worker_killed_mid_encode_video_is_finished_once_by_another(
     killed_at = time.monotonic()
     wait_until(lambda: row(video).lease_token == 2, 60, interval=0.05, what="a second claim")
     recovered_in = time.monotonic() - killed_at
-    wait_until(lambda: row(video).status == "READY", 90, what="the video to be READY")
+    # The row turns READY a moment before the worker logs the job: wait for the log line.
+    survivor.wait_event("SQS_JOB_COMPLETED", timeout=90, video_id=video.pk)
 
     video = row(video)
     assert (video.status, video.lease_token, video.attempts) == ("READY", 2, 2)
@@ -205,7 +207,8 @@ def test_worker_killed_mid_encode_video_is_finished_once_by_another(
     # The dead worker's claim published nothing: its prefix does not even exist.
     assert not (storage_root / f"tenants/{video.tenant_id}/videos/{video.pk}/hls/1").exists()
 
-    ticks = reclaim_ticks(reconcile, video)
+    # The tick is logged after its re-send, which the survivor may answer first.
+    ticks = wait_until(lambda: reclaim_ticks(reconcile, video), 10, what="the reclaiming tick")
     assert len(ticks) == 1 and ticks[0]["reenqueued"] == [video.pk], ticks
     assert ticks[0]["reclaim_reasons"][str(video.pk)] in ("heartbeat_missing", "lease_expired")
     assert recovered_in < RECOVERY_BOUND_SECONDS, f"recovery took {recovered_in:.1f} s"
@@ -231,7 +234,7 @@ def test_frozen_worker_past_its_lease_is_fenced_out_when_it_wakes(
     signal_machine(first, signal.SIGSTOP)
     try:
         second = spawn("worker-second", worker_args(None), **env())
-        wait_until(lambda: row(video).status == "READY", 90, what="the second worker to finish")
+        second.wait_event("SQS_JOB_COMPLETED", timeout=90, video_id=video.pk)
     finally:
         signal_machine(first, signal.SIGCONT)
     lost = first.wait_event("VIDEO_LEASE_LOST", timeout=30, video_id=video.pk)
@@ -243,7 +246,7 @@ def test_frozen_worker_past_its_lease_is_fenced_out_when_it_wakes(
     assert completions([first, second], video) == [second.name]
     assert_published_output_is_complete(storage_root, video, token=2)
     assert not (storage_root / f"tenants/{video.tenant_id}/videos/{video.pk}/hls/1").exists()
-    assert len(reclaim_ticks(reconcile, video)) == 1
+    assert len(wait_until(lambda: reclaim_ticks(reconcile, video), 10, what="the tick")) == 1
     assert second.problems() == [] and first.problems() == []
 
 

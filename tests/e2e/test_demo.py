@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ROOT, free_port
+from bench.harness import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,9 @@ import boto3
 import pytest
 
 from apps.support.video.models import Video
+from bench.harness import ROOT
 from src.application.domain import ErrorCode
-from tests.e2e.harness import ROOT, base_env, worker_args
+from tests.e2e.harness import base_env, worker_args
 from tests.media import decodes, make_clip, make_hls_playlist, truncate_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository, db_now
-from apps.support.video.models import Tenant
 from src.application.domain import ErrorCode, Lease
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
 from src.application.ports.video_repository import VideoRepository, VideoResult
@@ -53,34 +52,10 @@ class Backend:
 BackendFactory = Callable[..., Backend]
 
 
-def _repo(alias: str | None, max_attempts: int, lease_seconds: int) -> VideoRepository:
+def make_repo(alias: str | None, max_attempts: int, lease_seconds: int) -> VideoRepository:
     if alias is None:
         return InMemoryVideoRepository(max_attempts, lease_seconds)
     return DjangoVideoRepository(max_attempts, lease_seconds, using=alias)
-
-
-@pytest.fixture(params=list(ALIASES))
-def make_backend(request) -> BackendFactory:
-    """Backends of one tenant, so a test can choose max_attempts and the default lease."""
-    name = request.param
-    alias = ALIASES[name]
-    tenant_ids: list[int] = []
-
-    def make(max_attempts: int = 3, lease_seconds: int = 300) -> Backend:
-        if not tenant_ids:
-            tenant_ids.append(
-                7
-                if alias is None
-                else Tenant.objects.using(alias).create(slug=f"academy-{name}", name=name).pk
-            )
-        return Backend(name, _repo(alias, max_attempts, lease_seconds), tenant_ids[0], alias)
-
-    return make
-
-
-@pytest.fixture
-def backend(make_backend: BackendFactory) -> Backend:
-    return make_backend()
 
 
 def wait_past_short_lease() -> None:

@@ -176,7 +176,7 @@ def test_the_child_dies_with_the_worker_that_started_it(tmp_path):
     import subprocess
     import sys
 
-    from tests.e2e.harness import ROOT, wait_until
+    from bench.harness import ROOT, wait_until
 
     # A stand-in worker runs a quiet child (no output to fail on) under run_process, then is
     # killed with SIGKILL: no cleanup code of ours runs. Before: the child, in its own

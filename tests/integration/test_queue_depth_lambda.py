@@ -329,7 +329,7 @@ def test_fast_ack_with_redis_down_withholds_desired(aws, monkeypatch, capsys):
 def test_credentials_in_the_endpoint_url_never_reach_the_log(aws, capsys):
     from botocore.config import Config
 
-    from tests.e2e.harness import free_port
+    from bench.harness import free_port
 
     _, cloudwatch = aws
     unreachable = boto3.client(

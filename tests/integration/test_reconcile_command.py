@@ -28,31 +28,18 @@ from django.utils import timezone
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
 from apps.support.video import redis_status_cache as cache
 from apps.support.video.models import Tenant, Video
+from bench.harness import ROOT, ProcessLog, free_port, wait_until
 from src.application import reconcile as rc
 from src.application.domain import VideoStatus
 from src.application.ports.fakes import InMemoryProgress
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
-from tests.e2e.conftest import moto_endpoint, sqs
-from tests.e2e.harness import (
-    ROOT,
-    TEST_REDIS_URL,
-    ProcessLog,
-    SqsFixture,
-    base_env,
-    database_url,
-    free_port,
-    wait_until,
-)
+from tests.e2e.harness import TEST_REDIS_URL, SqsFixture, base_env, database_url
 from tests.integration.repo_backends import (
     DJANGO_DB,
     SHORT_LEASE_SECONDS,
     Backend,
-    backend,
-    make_backend,
     wait_past_short_lease,
 )
-
-__all__ = ["backend", "make_backend", "moto_endpoint", "sqs"]  # fixtures, for pytest to find
 
 COMMAND = "reconcile_video_processing"
 HEARTBEAT_TTL = 3  # grace after a claim: max(TTL/3, 2 s) = 2 s

@@ -9,9 +9,10 @@ import pytest
 import redis
 
 from apps.support.video.redis_status_cache import heartbeat_key, progress_key
+from bench.harness import free_port
 from src.application.ports.progress import TelemetryUnavailable
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
-from tests.e2e.harness import TEST_REDIS_URL, free_port
+from tests.e2e.harness import TEST_REDIS_URL
 
 
 @pytest.fixture

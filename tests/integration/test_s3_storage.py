@@ -14,7 +14,7 @@ from moto import mock_aws
 from src.application.ports.storage import StorageError
 from src.infrastructure.storage.factory import storage_from_url
 from src.infrastructure.storage.s3_storage import MIB, S3Storage
-from tests.integration.test_local_storage import StorageContract, hls_tree, write
+from tests.contracts.storage import StorageContract, hls_tree, write
 
 BUCKET = "academy-media"
 

@@ -14,13 +14,9 @@ from tests.integration.repo_backends import (
     SHORT_LEASE_SECONDS,
     Backend,
     BackendFactory,
-    backend,
     fenced_writes,
-    make_backend,
     wait_past_short_lease,
 )
-
-__all__ = ["backend", "make_backend"]  # fixtures, imported for pytest to find
 
 pytestmark = DJANGO_DB
 
@@ -401,3 +397,15 @@ def test_a_claim_past_the_limit_names_the_last_recorded_error(make_backend: Back
     assert row.error_message == exhausted_message(2, ErrorCode.STORAGE_FAILED, "slow")
     assert row.error_message == "attempts exhausted (2); last error: STORAGE_FAILED: slow"
     assert row.processing_completed_at is not None
+
+
+def test_only_a_database_error_counts_as_the_store_failing(backend: Backend):
+    from django.db import OperationalError
+
+    # The worker's loop asks after an error outside a job: a database outage means backing
+    # off and reconnecting, anything else is an ordinary error.
+    is_django = backend.alias is not None
+    assert backend.repo.recover_from(OperationalError("server closed the connection")) is is_django
+    assert backend.repo.recover_from(ValueError("not the database")) is False
+    video_id = backend.new_video()  # the repository works on after dropping its connections
+    assert backend.repo.get(video_id).status == VideoStatus.UPLOADED

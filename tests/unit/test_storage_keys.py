@@ -14,7 +14,7 @@ from src.application.storage_keys import (
     thumbnail_key,
     video_prefix,
 )
-from src.infrastructure.storage.local_storage import check_key
+from src.infrastructure.storage.keys import check_key
 
 SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 

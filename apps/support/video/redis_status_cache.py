@@ -1,58 +1,27 @@
-"""Redis keys of a video's live status: the heartbeat and the progress record (contract keys)."""
+"""The video app's view of the Redis status keys (the module the design names).
 
-from __future__ import annotations
+The key formats, TTLs and the reads and writes on them live in one place,
+`src/infrastructure/cache/redis_keys.py`; this module only re-exports them for Django code.
+"""
 
-import json
-from typing import Any
+from src.infrastructure.cache.redis_keys import (
+    PROGRESS_TTL_SECONDS,
+    delete_video_heartbeat,
+    get_video_progress,
+    has_video_heartbeat,
+    heartbeat_key,
+    progress_key,
+    set_video_heartbeat,
+    set_video_progress,
+)
 
-import redis
-
-PROGRESS_TTL_SECONDS = 3600  # contract: progress outlives the job by an hour for late readers
-
-
-def progress_key(tenant_id: int, video_id: int) -> str:
-    return f"tenant:{tenant_id}:video:{video_id}:progress"
-
-
-def heartbeat_key(tenant_id: int, video_id: int) -> str:
-    return f"tenant:{tenant_id}:video:{video_id}:heartbeat"
-
-
-def set_video_heartbeat(
-    client: redis.Redis, tenant_id: int, video_id: int, worker_id: str, ttl: int
-) -> None:
-    client.set(heartbeat_key(tenant_id, video_id), worker_id, ex=ttl)
-
-
-def has_video_heartbeat(client: redis.Redis, tenant_id: int, video_id: int) -> bool:
-    return bool(client.exists(heartbeat_key(tenant_id, video_id)))
-
-
-def delete_video_heartbeat(client: redis.Redis, tenant_id: int, video_id: int) -> None:
-    client.delete(heartbeat_key(tenant_id, video_id))
-
-
-def set_video_progress(
-    client: redis.Redis,
-    tenant_id: int,
-    video_id: int,
-    record: dict[str, Any],
-    heartbeat: tuple[str, int] | None = None,
-) -> None:
-    """Write progress and, in the same round trip, refresh the heartbeat (worker id, TTL)."""
-    pipe = client.pipeline(transaction=False)
-    pipe.set(progress_key(tenant_id, video_id), json.dumps(record), ex=PROGRESS_TTL_SECONDS)
-    if heartbeat is not None:
-        pipe.set(heartbeat_key(tenant_id, video_id), heartbeat[0], ex=heartbeat[1])
-    pipe.execute()
-
-
-def get_video_progress(client: redis.Redis, tenant_id: int, video_id: int) -> dict[str, Any] | None:
-    raw = client.get(progress_key(tenant_id, video_id))
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+__all__ = [
+    "PROGRESS_TTL_SECONDS",
+    "delete_video_heartbeat",
+    "get_video_progress",
+    "has_video_heartbeat",
+    "heartbeat_key",
+    "progress_key",
+    "set_video_heartbeat",
+    "set_video_progress",
+]

@@ -30,6 +30,10 @@ class MessageHandler:
     def stop_current(self, reason: StopReason = StopReason.SHUTDOWN) -> bool:
         return self.handle_job.stop_current(reason)
 
+    def recover_from(self, exc: BaseException) -> bool:
+        """Whether `exc` was the database failing (its broken connections are then dropped)."""
+        return self.handle_job.repository.recover_from(exc)
+
     def handle(self, message: QueueMessage, received_at: float | None = None) -> str:
         # Every line this thread logs for the job (process, storage, warnings) carries the
         # trace id the producer sent: one grep follows an upload from the API to here.

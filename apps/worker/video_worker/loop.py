@@ -29,14 +29,6 @@ ERROR_BACKOFF_MAX = 30.0
 HOLD_RECHECK_SECONDS = 2.0
 
 
-def _is_database_error(exc: BaseException) -> bool:
-    try:
-        from django.db import Error as DjangoDbError
-    except ImportError:  # pragma: no cover - the worker always runs with Django
-        return False
-    return isinstance(exc, DjangoDbError)
-
-
 class WorkerLoop:
     def __init__(
         self,
@@ -193,11 +185,8 @@ class WorkerLoop:
           visibility, by its receive count); the next message is handled at once.
         """
         self.errors += 1
-        db = _is_database_error(exc)
-        if db:
-            from django.db import connections
-
-            connections.close_all()
+        # A database outage: the repository drops its broken connections as it answers.
+        db = self.handler.recover_from(exc)
         if message is None:
             worker_waits, message_waits = backoff, 0
         elif db:

@@ -125,6 +125,14 @@ class VideoRepository(abc.ABC):
     def ping(self) -> None:  # noqa: B027 - stores that cannot be down need nothing here
         """Raise if the store cannot be reached now (the worker holds receiving until it can)."""
 
+    def recover_from(self, exc: BaseException) -> bool:
+        """Whether `exc` is this repository's store failing (down, or a connection broken).
+
+        When it is, the adapter drops the connections it broke so the next call opens new
+        ones. Stores that cannot fail that way answer False.
+        """
+        return False
+
     @abc.abstractmethod
     def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
         """Insert an UPLOADED video and return its id."""

@@ -7,8 +7,8 @@ from typing import Any
 
 import redis
 
-from apps.support.video import redis_status_cache as cache
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
+from src.infrastructure.cache import redis_keys as cache
 
 # Redis is telemetry: a slow or absent server must never hold up a job for long.
 SOCKET_TIMEOUT_SECONDS = 2.0

@@ -10,55 +10,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from src.application.ports.storage import Storage, StreamTooLarge, storage_error_from
+from src.infrastructure.storage.keys import check_key, files_below, join_key
 
 # Files being written carry this prefix until os.replace gives them their name; listings skip
 # them, so a crash mid-write never shows up as an object.
 TEMP_PREFIX = ".partial-"
 # Streams are copied in pieces of this size: memory stays flat whatever the upload's size.
 STREAM_CHUNK_BYTES = 1024 * 1024
-
-
-def check_key(key: str, *, prefix: bool = False) -> str:
-    """`key` if it is a relative, slash-separated key that cannot leave its root; else ValueError.
-
-    With `prefix=True` the empty string (everything) and one trailing slash are allowed too.
-    """
-    if not isinstance(key, str):
-        raise ValueError(f"storage key must be a string, got {type(key).__name__}")
-    if prefix and key == "":
-        return key
-    body = key[:-1] if prefix and key.endswith("/") else key
-    problem = ""
-    if body == "":
-        problem = "is empty"
-    elif body.startswith("/"):
-        problem = "is absolute"
-    elif "\\" in body or "\x00" in body:
-        problem = "contains a backslash or NUL"
-    elif any(part in ("", ".", "..") for part in body.split("/")):
-        problem = "has an empty, '.' or '..' segment"
-    if problem:
-        raise ValueError(f"storage key {key!r} {problem}")
-    return key
-
-
-def files_below(local_dir: Path) -> list[tuple[Path, str]]:
-    """Regular files under `local_dir` with their relative POSIX names, sorted.
-
-    Symbolic links are skipped: an upload never follows a link out of its own folder.
-    """
-    local_dir = Path(local_dir)
-    found = []
-    for dirpath, _dirnames, filenames in os.walk(local_dir):  # os.walk never descends a link
-        for name in filenames:
-            path = Path(dirpath) / name
-            if path.is_file() and not path.is_symlink():
-                found.append((path, path.relative_to(local_dir).as_posix()))
-    return sorted(found, key=lambda item: item[1])
-
-
-def join_key(prefix: str, name: str) -> str:
-    return f"{prefix.rstrip('/')}/{name}" if prefix.strip("/") else name
 
 
 def _atomic_write(stream: BinaryIO, target: Path, max_bytes: int) -> int:

@@ -20,12 +20,8 @@ from src.application.ports.storage import (
     storage_error_from,
 )
 from src.infrastructure.storage.content_types import content_type
-from src.infrastructure.storage.local_storage import (
-    STREAM_CHUNK_BYTES,
-    check_key,
-    files_below,
-    join_key,
-)
+from src.infrastructure.storage.keys import check_key, files_below, join_key
+from src.infrastructure.storage.local_storage import STREAM_CHUNK_BYTES
 
 MIB = 1024 * 1024
 # Sources run to gigabytes: 8 MiB parts keep memory flat and let a failed part be retried alone;

@@ -145,7 +145,7 @@ def moto_server():
 
     from moto.server import ThreadedMotoServer
 
-    from tests.e2e.harness import free_port
+    from bench.harness import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()

@@ -387,8 +387,8 @@ def test_health_version_and_docs_need_no_key(api: ApiHarness):
 
 
 def test_ready_names_the_dependency_that_failed(api: ApiHarness):
+    from bench.harness import free_port
     from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
-    from tests.e2e.harness import free_port
 
     assert api.client.get("/api/v1/ready").json()["status"] == "ready"
     api.use_cases.progress = RedisProgressAdapter(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from apps.support.video.models import Video
+from bench.harness import free_port
 from src.application.ports.video_repository import VideoStatus
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
-from tests.e2e.harness import free_port
 from tests.integration.api.conftest import ApiHarness
 
 pytestmark = pytest.mark.django_db

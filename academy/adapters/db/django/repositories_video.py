@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from django.db import Error as DatabaseError
 from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
@@ -132,6 +133,12 @@ class DjangoVideoRepository(VideoRepository):
             # query below opens a new one (cheap when nothing went wrong: no round trip).
             conn.close_if_unusable_or_obsolete()
         return Video.objects.using(self.using)
+
+    def recover_from(self, exc: BaseException) -> bool:
+        if not isinstance(exc, DatabaseError):
+            return False
+        connections.close_all()
+        return True
 
     def _fenced(self, lease: Lease):
         return self._videos.filter(
