@@ -1,29 +1,40 @@
-"""The composition root: the worker, the commands and the tests build their object graph here."""
+"""The composition root: every entry point gets its object graph here.
+
+`bootstrap(config, **adapters)` returns the `Services`: each adapter is built from the
+configuration the first time it is used, unless the caller passed one (the unit tests pass
+fakes; `bench.fake_worker` passes the FakeTranscoder). From them it builds what the entry
+points run: the worker's loop (`sqs_main`), the `Reconciler` (`reconcile_video_processing`),
+the `UploadVideo` use case (`upload_video`), and the reads the demo makes.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from academy.config import AppConfig, load_config
 from src.application.direct_upload import DirectUpload, UploadLimits
 from src.application.ports.progress import ProgressPort
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
+from src.application.ports.tenants import TenantRepository
 from src.application.ports.transcoder import Transcoder
+from src.application.ports.unit_of_work import AbstractUnitOfWork
 from src.application.ports.video_repository import VideoRepository
 from src.application.video_commands import VideoCommands
 from src.application.video_queries import VideoQueries
 
-
-@dataclass
-class Services:
-    config: AppConfig
-    repository: VideoRepository
-    queue: VideoQueue
-    progress: ProgressPort
-    storage: Storage
-    transcoder: Transcoder
+if TYPE_CHECKING:
+    from apps.worker.video_worker.handler import MessageHandler
+    from apps.worker.video_worker.loop import WorkerLoop
+    from src.application.direct_upload import DirectUpload
+    from src.application.process_video import ProcessVideo
+    from src.application.reconcile import Reconciler
+    from src.application.upload_video import UploadVideo
+    from src.application.video_commands import VideoCommands
+    from src.application.video_queries import VideoQueries
 
 
 def setup_django() -> None:
@@ -36,12 +47,17 @@ def setup_django() -> None:
         django.setup()
 
 
-def build_repository(config: AppConfig) -> VideoRepository:
+# -- the adapters, from the configuration ------------------------------------------------------
+def build_unit_of_work(config: AppConfig) -> AbstractUnitOfWork:
+    setup_django()
+    from academy.adapters.db.django.repositories_tenant import DjangoTenantRepository
     from academy.adapters.db.django.repositories_video import DjangoVideoRepository
+    from academy.adapters.db.django.unit_of_work import DjangoUnitOfWork
 
-    return DjangoVideoRepository(
+    videos = DjangoVideoRepository(
         max_attempts=config.max_attempts, default_lease_seconds=config.lease_seconds
     )
+    return DjangoUnitOfWork(videos, DjangoTenantRepository(videos.using))
 
 
 def build_queue(config: AppConfig) -> VideoQueue:
@@ -58,6 +74,7 @@ def build_progress(config: AppConfig) -> ProgressPort:
 
 
 def build_storage(config: AppConfig) -> Storage:
+    """Raises ValueError for a VIDEO_STORAGE_URL it cannot use."""
     from src.infrastructure.storage.factory import storage_from_url
 
     return storage_from_url(
@@ -71,27 +88,165 @@ def build_transcoder(config: AppConfig) -> Transcoder:
     return FfmpegTranscoder.from_config(config)
 
 
-def bootstrap(
-    config: AppConfig | None = None,
-    *,
-    repository: VideoRepository | None = None,
-    queue: VideoQueue | None = None,
-    progress: ProgressPort | None = None,
-    storage: Storage | None = None,
-    transcoder: Transcoder | None = None,
-) -> Services:
-    """Wire the real adapters, except those the caller injects."""
-    config = config or load_config()
-    if repository is None:
-        setup_django()
-    return Services(
-        config=config,
-        repository=repository or build_repository(config),
-        queue=queue or build_queue(config),
-        progress=progress or build_progress(config),
-        storage=storage or build_storage(config),
-        transcoder=transcoder or build_transcoder(config),
-    )
+class Services:
+    """The adapters of one process, built on first use, and what the entry points run."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        unit_of_work: AbstractUnitOfWork | None = None,
+        queue: VideoQueue | None = None,
+        progress: ProgressPort | None = None,
+        storage: Storage | None = None,
+        transcoder: Transcoder | None = None,
+        repository: VideoRepository | None = None,
+    ) -> None:
+        self.config = config
+        injected = {
+            "unit_of_work": unit_of_work,
+            "repository": repository,
+            "queue": queue,
+            "progress": progress,
+            "storage": storage,
+            "transcoder": transcoder,
+        }
+        # An injected adapter takes the place of the cached property of the same name.
+        self.__dict__.update({name: value for name, value in injected.items() if value is not None})
+
+    @cached_property
+    def unit_of_work(self) -> AbstractUnitOfWork:
+        return build_unit_of_work(self.config)
+
+    @cached_property
+    def queue(self) -> VideoQueue:
+        return build_queue(self.config)
+
+    @cached_property
+    def progress(self) -> ProgressPort:
+        return build_progress(self.config)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return build_storage(self.config)
+
+    @cached_property
+    def transcoder(self) -> Transcoder:
+        return build_transcoder(self.config)
+
+    @cached_property
+    def process_video(self) -> ProcessVideo:
+        """The process-a-video use case (one per worker: it owns the job folders)."""
+        from src.application.process_video import ProcessVideo
+
+        return ProcessVideo(
+            self.repository, self.storage, self.transcoder, self.config.work_dir or None
+        )
+
+    @cached_property
+    def repository(self) -> VideoRepository:
+        """The unit of work's video repository, unless one was passed in."""
+        return self.unit_of_work.videos
+
+    @property
+    def tenants(self) -> TenantRepository:
+        return self.unit_of_work.tenants
+
+    # -- the worker ------------------------------------------------------------------------
+    def message_handler(self) -> MessageHandler:
+        """The handle-job use case and the acknowledgement policy, for one worker."""
+        from apps.worker.video_worker.ack import Acknowledger
+        from apps.worker.video_worker.handler import MessageHandler
+        from src.application.handle_job import HandleJob
+
+        config = self.config
+        process = self.process_video
+        ack = Acknowledger(
+            self.queue, fast_ack=config.fast_ack, visibility_timeout=config.visibility_timeout
+        )
+        handle_job = HandleJob(
+            self.repository,
+            self.progress,
+            process,
+            worker_id=config.worker_id,
+            lease_seconds=config.lease_seconds,
+            heartbeat_interval=config.heartbeat_interval,
+            keep_in_flight=ack.keep_in_flight,
+        )
+        return MessageHandler(handle_job, ack)
+
+    def worker_loop(self, handler: MessageHandler | None = None, **options: Any) -> WorkerLoop:
+        """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
+        takes no job while the database does not answer or its work folder lacks room
+        (VIDEO_WORK_DIR_MIN_FREE_BYTES)."""
+        from apps.worker.video_worker.loop import WorkerLoop
+        from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
+
+        config = self.config
+        options.setdefault(
+            "readiness",
+            [
+                DependencyUp("database", self.repository.ping),
+                WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
+            ],
+        )
+        return WorkerLoop(
+            self.queue,
+            handler or self.message_handler(),
+            worker_id=config.worker_id,
+            visibility_timeout=config.visibility_timeout,
+            grace_seconds=options.pop("grace_seconds", config.shutdown_grace_seconds),
+            **options,
+        )
+
+    # -- reconcile and upload --------------------------------------------------------------
+    def reconciler(self, *, limit: int = 100) -> Reconciler:
+        from src.application.reconcile import Reconciler, heartbeat_grace
+
+        return Reconciler(
+            self.repository,
+            self.queue,
+            self.progress,
+            heartbeat_grace_seconds=heartbeat_grace(self.config.heartbeat_interval),
+            reenqueue_after_seconds=self.config.reenqueue_after_seconds,
+            limit=limit,
+            storage=self.storage,
+        )
+
+    def upload_video(self) -> UploadVideo:
+        from src.application.upload_video import UploadVideo
+
+        return UploadVideo(
+            self.unit_of_work,
+            self.storage,
+            self.queue,
+            max_source_bytes=self.config.max_source_bytes,
+        )
+
+    # -- the HTTP API ----------------------------------------------------------------------
+    def api(self) -> ApiUseCases:
+        """What the HTTP API calls: every use case on this process's adapters (no transcoder:
+        the API never runs ffmpeg)."""
+        from src.application.direct_upload import DirectUpload
+        from src.application.video_commands import VideoCommands
+        from src.application.video_queries import VideoQueries
+
+        config = self.config
+        limits = UploadLimits(
+            max_source_bytes=config.max_source_bytes,
+            upload_ttl_seconds=config.upload_ttl_seconds,
+            part_bytes=config.upload_part_bytes,
+        )
+        return ApiUseCases(
+            config=config,
+            uploads=DirectUpload(self.repository, self.storage, self.queue, limits),
+            queries=VideoQueries(self.repository, self.progress),
+            commands=VideoCommands(self.repository, self.storage, self.queue),
+            storage=self.storage,
+            repository=self.repository,
+            queue=self.queue,
+            progress=self.progress,
+        )
 
 
 @dataclass
@@ -108,34 +263,13 @@ class ApiUseCases:
     progress: ProgressPort
 
 
-def api_use_cases(
-    config: AppConfig | None = None,
-    *,
-    repository: VideoRepository | None = None,
-    queue: VideoQueue | None = None,
-    progress: ProgressPort | None = None,
-    storage: Storage | None = None,
-) -> ApiUseCases:
-    """The API's object graph (no transcoder: the API never runs ffmpeg)."""
-    config = config or load_config()
-    if repository is None:
-        setup_django()
-    repository = repository or build_repository(config)
-    queue = queue or build_queue(config)
-    progress = progress or build_progress(config)
-    storage = storage or build_storage(config)
-    limits = UploadLimits(
-        max_source_bytes=config.max_source_bytes,
-        upload_ttl_seconds=config.upload_ttl_seconds,
-        part_bytes=config.upload_part_bytes,
-    )
-    return ApiUseCases(
-        config=config,
-        uploads=DirectUpload(repository, storage, queue, limits),
-        queries=VideoQueries(repository, progress),
-        commands=VideoCommands(repository, storage, queue),
-        storage=storage,
-        repository=repository,
-        queue=queue,
-        progress=progress,
-    )
+def api_use_cases(config: AppConfig | None = None, **adapters: Any) -> ApiUseCases:
+    """The API's object graph, from the composition root (`repository`, `queue`, `progress`
+    and `storage` may be passed in)."""
+    return bootstrap(config, **adapters).api()
+
+
+def bootstrap(config: AppConfig | None = None, **adapters: Any) -> Services:
+    """The services of this process: the configuration's adapters, except those passed in
+    (`unit_of_work` or just `repository`, `queue`, `progress`, `storage`, `transcoder`)."""
+    return Services(config or load_config(), **adapters)

@@ -255,7 +255,7 @@ class Demo:
         self.say(
             f"started {WORKERS} workers ({listed}); logs in {self.rel(self.logs)}/worker-N.log"
         )
-        self.setup_django()
+        self.services = self.connect()
         states = self.watch(samples)
         stop_all(self.workers, WORKER_STOP_SECONDS)
         codes = ", ".join(str(w.proc.returncode) for w in self.workers)
@@ -343,69 +343,57 @@ class Demo:
         return int(lines[-1])
 
     # -- watching ----------------------------------------------------------------------------
-    def setup_django(self) -> None:
-        """This process reads the demo's rows through the ORM, with the children's settings."""
+    def connect(self):
+        """This process reads the demo's rows and progress through the same composition root
+        as the workers, with the children's settings."""
         os.environ.clear()
         os.environ.update(self.env)
         os.environ["LOG_LEVEL"] = "ERROR"  # keep Django's log lines out of the progress view
         sys.path.insert(0, str(ROOT))
-        from academy.bootstrap import setup_django
+        from academy.bootstrap import bootstrap
 
-        setup_django()
+        return bootstrap()
 
     def watch(self, samples: list[Sample]) -> list[VideoState]:
         """Upload the samples one after another (ids follow their order) while every video's
         row and Redis progress key is shown; returns once all are terminal."""
-        import redis
+        from src.application.ports.progress import TelemetryUnavailable
 
-        from apps.support.video.models import Video
-        from apps.support.video.redis_status_cache import get_video_progress
-
+        repository, progress = self.services.repository, self.services.progress
         states = [VideoState(sample.title) for sample in samples]
-        client = redis.Redis.from_url(
-            self.env["REDIS_URL"], decode_responses=True, socket_timeout=1, socket_connect_timeout=1
-        )
         self.say(
             f"uploading with: manage.py upload_video FILE --tenant {TENANT} --create-tenant "
             '--title "..."; progress from the Redis keys tenant:{t}:video:{v}:progress'
         )
         view = ProgressView(self.out, self.tty, started=self.started)
         next_upload, upload = 0, None
-        try:
-            while True:
-                if upload is not None and not upload.alive:
-                    states[next_upload - 1].video_id = self.upload_result(upload)
-                    upload = None
-                if upload is None and next_upload < len(samples):
-                    upload = self.start_upload(samples[next_upload])
-                    states[next_upload].status = "UPLOADING"
-                    next_upload += 1
-                ids = [s.video_id for s in states if s.video_id is not None]
-                rows = Video.objects.filter(pk__in=ids).values(
-                    "id", "tenant_id", "status", "error_code"
-                )
-                by_id = {r["id"]: r for r in rows}
-                for state in states:
-                    row = by_id.get(state.video_id)
-                    if row is None:
-                        continue
-                    state.tenant_id = row["tenant_id"]
-                    state.status, state.error_code = row["status"], row["error_code"]
-                    try:
-                        record = get_video_progress(client, row["tenant_id"], row["id"])
-                    except (redis.RedisError, OSError):
-                        record = None  # telemetry only: the bar just stops moving
-                    self._apply(state, record)
-                alive = sum(w.alive for w in self.workers)
-                finished = all(s.terminal for s in states)
-                view.update(states, alive, final=finished)
-                if finished:
-                    return states
-                if not alive:
-                    raise DemoFailed("every worker exited before all videos were finished")
-                time.sleep(REFRESH_SECONDS)
-        finally:
-            client.close()
+        while True:
+            if upload is not None and not upload.alive:
+                states[next_upload - 1].video_id = self.upload_result(upload)
+                upload = None
+            if upload is None and next_upload < len(samples):
+                upload = self.start_upload(samples[next_upload])
+                states[next_upload].status = "UPLOADING"
+                next_upload += 1
+            for state in states:
+                row = repository.get(state.video_id) if state.video_id is not None else None
+                if row is None:
+                    continue
+                state.tenant_id = row.tenant_id
+                state.status, state.error_code = row.status, row.error_code
+                try:
+                    record = progress.get_progress(row.tenant_id, row.id)
+                except TelemetryUnavailable:
+                    record = None  # telemetry only: the bar just stops moving
+                self._apply(state, record)
+            alive = sum(w.alive for w in self.workers)
+            finished = all(s.terminal for s in states)
+            view.update(states, alive, final=finished)
+            if finished:
+                return states
+            if not alive:
+                raise DemoFailed("every worker exited before all videos were finished")
+            time.sleep(REFRESH_SECONDS)
 
     def _apply(self, state: VideoState, record: dict[str, Any] | None) -> None:
         when = _parse_time(record.get("updated_at")) if record else None
@@ -421,10 +409,9 @@ class Demo:
 
     # -- the end -----------------------------------------------------------------------------
     def report(self, states: list[VideoState]) -> int:
-        from apps.support.video.models import Video
-
         rows = []
-        for video in Video.objects.filter(pk__in=[s.video_id for s in states]).order_by("id"):
+        videos = [self.services.repository.get(s.video_id) for s in states]
+        for video in sorted((v for v in videos if v is not None), key=lambda v: v.id):
             wall = None
             if video.processing_started_at and video.processing_completed_at:
                 delta = video.processing_completed_at - video.processing_started_at
@@ -433,7 +420,7 @@ class Demo:
                 wall = video.stage_timings_ms["total"] / 1000
             rows.append(
                 VideoRow(
-                    video_id=video.pk,
+                    video_id=video.id,
                     title=video.title,
                     status=video.status,
                     error_code=video.error_code,

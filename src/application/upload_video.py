@@ -1,19 +1,17 @@
-"""Upload one source video: check the file, store it and record the row in one transaction,
+"""Upload one source video: check the file, store it and record the row in one unit of work,
 then enqueue its job once the row is committed. Ports only: no Django, no boto3."""
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from src.application.domain.redaction import redact_url_credentials
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
-from src.application.ports.video_repository import VideoRepository
+from src.application.ports.unit_of_work import AbstractUnitOfWork
 from src.application.storage_keys import source_key, video_prefix
 
 
@@ -91,55 +89,85 @@ def _remove_stored(storage: Storage, prefix: str) -> str:
     return ""
 
 
-def upload_video(
-    path: Path,
-    *,
-    resolve_tenant: Callable[[], int],
-    repository: VideoRepository,
-    storage: Storage,
-    queue: VideoQueue,
-    atomic: Callable[[], AbstractContextManager],
-    max_source_bytes: int,
-    request_id: str,
-    title: str = "",
-    trace_id: str | None = None,
-) -> StoredUpload:
-    """Store `path` as a new UPLOADED video and enqueue its job.
+class UploadVideo:
+    """Store a file as a new UPLOADED video of a tenant, then enqueue its job.
 
-    `atomic()` must open a transaction that is committed when it exits (not a nested savepoint),
-    so the message never names a row a worker cannot see yet. `resolve_tenant` runs inside it:
-    a tenant it creates is rolled back with the row. Raises UploadRejected or UploadFailed with
-    nothing left behind, or EnqueueFailed with the row committed (reconcile re-enqueues it).
+    The tenant, the row and the stored source are written in one unit of work; the job
+    message is sent once it is committed, so it never names a row a worker cannot see yet.
+    Raises UploadRejected or UploadFailed with nothing left behind, or EnqueueFailed with the
+    row committed (reconcile re-enqueues it).
     """
-    path = Path(path)
-    size = check_source_file(path, max_source_bytes)
-    stored_below = ""  # set once the source is stored: what to remove if a later step fails
-    try:
-        with atomic():
-            tenant_id = resolve_tenant()
-            video_id = repository.create_video(tenant_id, title=title)
-            key = source_key(tenant_id, video_id, path.name)
-            storage.put_file(path, key)  # atomic in every adapter: a failed put stores nothing
-            stored_below = video_prefix(tenant_id, video_id) + "/source/"
-            stored = storage.size(key)
-            if stored != size:
-                raise UploadFailed(
-                    f"stored object is {stored} bytes but {path} was {size} (changed meanwhile?)"
-                )
-            if not repository.set_source_key(video_id, key):
-                raise UploadFailed(f"video {video_id} left UPLOADED before its source was recorded")
-            location = storage.locate(key)
-    except UploadRejected:
-        raise
-    except Exception as exc:
-        note = _remove_stored(storage, stored_below) if stored_below else ""
-        if isinstance(exc, UploadFailed):
-            raise UploadFailed(f"{exc}{note}") from exc
-        raise UploadFailed(f"{type(exc).__name__}: {exc}{note}") from exc
 
-    upload = StoredUpload(video_id, tenant_id, key, size, location, request_id)
-    try:
-        message_id = queue.send(video_id, tenant_id, request_id=request_id, trace_id=trace_id)
-    except Exception as exc:  # any send failure leaves a committed, unsent row
-        raise EnqueueFailed(upload, exc) from exc
-    return replace(upload, message_id=message_id)
+    def __init__(
+        self,
+        uow: AbstractUnitOfWork,
+        storage: Storage,
+        queue: VideoQueue,
+        *,
+        max_source_bytes: int,
+    ) -> None:
+        self.uow = uow
+        self.storage = storage
+        self.queue = queue
+        self.max_source_bytes = max_source_bytes
+
+    def __call__(
+        self,
+        path: Path,
+        *,
+        tenant_slug: str,
+        request_id: str,
+        title: str = "",
+        create_tenant: bool = False,
+        tenant_name: str = "",
+        trace_id: str | None = None,
+    ) -> StoredUpload:
+        path = Path(path)
+        size = check_source_file(path, self.max_source_bytes)
+        stored_below = ""  # set once the source is stored: what to remove if a later step fails
+        try:
+            with self.uow:
+                tenant_id = self._tenant(tenant_slug, create_tenant, tenant_name)
+                video_id = self.uow.videos.create_video(tenant_id, title=title)
+                key = source_key(tenant_id, video_id, path.name)
+                self.storage.put_file(path, key)  # atomic in every adapter: all or nothing
+                stored_below = video_prefix(tenant_id, video_id) + "/source/"
+                stored = self.storage.size(key)
+                if stored != size:
+                    raise UploadFailed(
+                        f"stored object is {stored} bytes but {path} was {size} "
+                        "(changed meanwhile?)"
+                    )
+                if not self.uow.videos.set_source_key(video_id, key):
+                    raise UploadFailed(
+                        f"video {video_id} left UPLOADED before its source was recorded"
+                    )
+                location = self.storage.locate(key)
+                self.uow.commit()
+        except UploadRejected:
+            raise
+        except Exception as exc:
+            note = _remove_stored(self.storage, stored_below) if stored_below else ""
+            if isinstance(exc, UploadFailed):
+                raise UploadFailed(f"{exc}{note}") from exc
+            raise UploadFailed(f"{type(exc).__name__}: {exc}{note}") from exc
+
+        upload = StoredUpload(video_id, tenant_id, key, size, location, request_id)
+        try:
+            message_id = self.queue.send(
+                video_id, tenant_id, request_id=request_id, trace_id=trace_id
+            )
+        except Exception as exc:  # any send failure leaves a committed, unsent row
+            raise EnqueueFailed(upload, exc) from exc
+        return replace(upload, message_id=message_id)
+
+    def _tenant(self, slug: str, create: bool, name: str) -> int:
+        """Inside the unit of work: a tenant created here is rolled back with the row."""
+        found = self.uow.tenants.id_for_slug(slug)
+        if found is not None:
+            return found
+        if not create:
+            raise UploadRejected(
+                f"unknown tenant {slug!r} (no tenant has this slug; --create-tenant creates it)"
+            )
+        return self.uow.tenants.ensure(slug, name or slug)

@@ -18,7 +18,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.support.video.management.commands import upload_video as command_module
+from academy import bootstrap as bootstrap_module
 from apps.support.video.models import Tenant, Video
 from src.application.storage_keys import source_key
 from src.infrastructure.storage.local_storage import LocalStorage
@@ -303,7 +303,7 @@ def test_failure_after_storing_removes_the_stored_object(
         def size(self, key: str) -> int:
             return super().size(key) - 1  # as if the file changed during the upload
 
-    monkeypatch.setattr(command_module, "build_storage", lambda cfg: ShortWriteStorage(media))
+    monkeypatch.setattr(bootstrap_module, "build_storage", lambda cfg: ShortWriteStorage(media))
     code, _out, err = upload(str(video_file), "--tenant", tenant.slug)
     assert code == 2 and "changed meanwhile" in err
     assert_nothing_created(media, queue)

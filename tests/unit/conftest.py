@@ -8,57 +8,51 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from academy.bootstrap import bootstrap
 from academy.config import load_config
-from apps.worker.video_worker.ack import Acknowledger
-from apps.worker.video_worker.handler import MessageHandler
-from src.application.handle_job import HandleJob
 from src.application.ports.fakes import (
     FakeClock,
     FakeTranscoder,
     InMemoryProgress,
     InMemoryQueue,
     InMemoryStorage,
+    InMemoryUnitOfWork,
 )
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
-from src.application.process_video import ProcessVideo
 
 
 class World:
-    """A worker wired on fakes; the queue runs on a clock the test moves."""
+    """A worker wired by the composition root on fakes; the queue runs on a clock the test
+    moves."""
 
     def __init__(self, tmp_path: Path, fast_ack: bool = False, transcoder=None, **env) -> None:
-        self.config = load_config(
+        self.work_root = tmp_path / "work"
+        config = load_config(
             {
                 "VIDEO_FAST_ACK": "1" if fast_ack else "0",
                 "WORKER_ID": "worker-test",
                 "VIDEO_HEARTBEAT_TTL": "3",
                 "VIDEO_LEASE_SECONDS": "30",
+                "VIDEO_WORK_DIR": str(self.work_root),
                 **env,
             }
         )
         self.clock = FakeClock()
-        self.repo = InMemoryVideoRepository(max_attempts=self.config.max_attempts)
-        self.queue = InMemoryQueue(self.config.visibility_timeout, clock=self.clock)
-        self.progress = InMemoryProgress()
-        self.storage = InMemoryStorage()
-        self.transcoder = transcoder or FakeTranscoder()
-        self.work_root = tmp_path / "work"
-        self.process = ProcessVideo(self.repo, self.storage, self.transcoder, self.work_root)
-        self.ack = Acknowledger(
-            self.queue,
-            fast_ack=self.config.fast_ack,
-            visibility_timeout=self.config.visibility_timeout,
+        self.services = bootstrap(
+            config,
+            unit_of_work=InMemoryUnitOfWork(InMemoryVideoRepository(config.max_attempts)),
+            queue=InMemoryQueue(config.visibility_timeout, clock=self.clock),
+            progress=InMemoryProgress(),
+            storage=InMemoryStorage(),
+            transcoder=transcoder or FakeTranscoder(),
         )
-        self.handle_job = HandleJob(
-            self.repo,
-            self.progress,
-            self.process,
-            worker_id=self.config.worker_id,
-            lease_seconds=self.config.lease_seconds,
-            heartbeat_interval=self.config.heartbeat_interval,
-            keep_in_flight=self.ack.keep_in_flight,
-        )
-        self.handler = MessageHandler(self.handle_job, self.ack)
+        self.config = config
+        self.repo = self.services.repository
+        self.queue = self.services.queue
+        self.progress = self.services.progress
+        self.storage = self.services.storage
+        self.transcoder = self.services.transcoder
+        self.handler = self.services.message_handler()
 
     def video(self, tenant_id: int = 7) -> int:
         vid = self.repo.create_video(tenant_id, "lecture")

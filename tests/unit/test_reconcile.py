@@ -10,9 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from academy.bootstrap import bootstrap
+from academy.config import load_config
 from src.application import reconcile as rc
 from src.application.domain import Lease, VideoStatus
-from src.application.ports.fakes import InMemoryProgress, InMemoryQueue
+from src.application.ports.fakes import (
+    InMemoryProgress,
+    InMemoryQueue,
+    InMemoryStorage,
+    InMemoryUnitOfWork,
+)
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
 
 TENANT = 7
@@ -53,15 +60,27 @@ class World:
         self.repo = InMemoryVideoRepository(default_lease_seconds=LEASE, clock=self.clock)
         self.queue = FlakyQueue()
         self.progress = InMemoryProgress()
+        self.storage = InMemoryStorage()
 
-    def reconciler(self, **overrides) -> rc.Reconciler:
-        kwargs = {
-            "heartbeat_grace_seconds": GRACE,
-            "reenqueue_after_seconds": REENQUEUE_AFTER,
-            "limit": 100,
-        }
-        kwargs.update(overrides)
-        return rc.Reconciler(self.repo, self.queue, self.progress, **kwargs)
+    def reconciler(self, limit: int = 100) -> rc.Reconciler:
+        """The Reconciler as the command gets it from the composition root."""
+        config = load_config(
+            {
+                "VIDEO_HEARTBEAT_TTL": str(int(GRACE * 3)),  # the grace is one beat interval
+                "VIDEO_REENQUEUE_AFTER_SECONDS": str(REENQUEUE_AFTER),
+                "VIDEO_LEASE_SECONDS": str(LEASE),
+            }
+        )
+        services = bootstrap(
+            config,
+            unit_of_work=InMemoryUnitOfWork(self.repo),
+            queue=self.queue,
+            progress=self.progress,
+            storage=self.storage,
+        )
+        reconciler = services.reconciler(limit=limit)
+        assert reconciler.heartbeat_grace_seconds == GRACE
+        return reconciler
 
     def claimed(self, worker: str = "worker-a", heartbeat: bool = True) -> int:
         video_id = self.repo.create_video(TENANT, source_key="src")

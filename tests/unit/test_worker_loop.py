@@ -19,15 +19,10 @@ from src.application.job_control import JobControl
 from src.application.ports.fakes import FakeClock, FakeTranscoder, InMemoryQueue
 
 
-def _loop(world, **kwargs) -> WorkerLoop:
-    return WorkerLoop(
-        world.queue,
-        world.handler,
-        worker_id="worker-test",
-        visibility_timeout=30,
-        grace_seconds=kwargs.pop("grace_seconds", 5),
-        wait_seconds=1,
-        **kwargs,
+def _loop(world, **options) -> WorkerLoop:
+    """The worker's loop as sqs_main gets it from the composition root."""
+    return world.services.worker_loop(
+        world.handler, grace_seconds=options.pop("grace_seconds", 5), wait_seconds=1, **options
     )
 
 

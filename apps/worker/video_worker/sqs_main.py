@@ -50,20 +50,16 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     log = structlog.get_logger()
 
     from academy.bootstrap import bootstrap
-    from apps.worker.video_worker.ack import Acknowledger
-    from apps.worker.video_worker.handler import MessageHandler
-    from apps.worker.video_worker.loop import WorkerLoop
-    from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
-    from src.application.handle_job import HandleJob
-    from src.application.process_video import ProcessVideo
+    from src.application.ports.queue import QueueNotFound
 
+    services = bootstrap(config, **overrides)
     try:
-        services = bootstrap(config, **overrides)
+        # Built now, so a bad setting stops start-up with one line naming it.
+        for adapter in ("unit_of_work", "storage", "transcoder", "progress", "queue"):
+            getattr(services, adapter)
     except (ConfigError, ValueError) as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 1
-    from src.application.ports.queue import QueueNotFound
-
     try:
         services.queue.check()
     except QueueNotFound as exc:
@@ -71,39 +67,11 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
         return 1
     except Exception as exc:  # noqa: BLE001 - SQS unreachable: the loop retries with backoff
         log.warning("SQS_UNAVAILABLE_AT_START", error=f"{type(exc).__name__}: {exc}"[:300])
-    process = ProcessVideo(
-        services.repository, services.storage, services.transcoder, config.work_dir or None
-    )
     # Folders of jobs whose worker was killed on this machine (no one else will remove them).
-    orphans = process.remove_orphan_folders()
+    orphans = services.process_video.remove_orphan_folders()
     if orphans:
         log.warning("WORKER_ORPHAN_FOLDERS_REMOVED", work_dir=config.work_dir, folders=orphans)
-    ack = Acknowledger(
-        services.queue, fast_ack=config.fast_ack, visibility_timeout=config.visibility_timeout
-    )
-    handle_job = HandleJob(
-        services.repository,
-        services.progress,
-        process,
-        worker_id=config.worker_id,
-        lease_seconds=config.lease_seconds,
-        heartbeat_interval=config.heartbeat_interval,
-        keep_in_flight=ack.keep_in_flight,
-    )
-    handler = MessageHandler(handle_job, ack)
-    loop = WorkerLoop(
-        services.queue,
-        handler,
-        worker_id=config.worker_id,
-        visibility_timeout=config.visibility_timeout,
-        grace_seconds=config.shutdown_grace_seconds,
-        max_messages=args.max_messages,
-        exit_when_idle=args.exit_when_idle,
-        readiness=[
-            DependencyUp("database", services.repository.ping),
-            WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
-        ],
-    )
+    loop = services.worker_loop(max_messages=args.max_messages, exit_when_idle=args.exit_when_idle)
     loop.install_signal_handlers()
     log.info("WORKER_STARTED", **config.summary(), max_messages=args.max_messages)
     try:

@@ -1,4 +1,5 @@
-"""Fakes of the queue, telemetry, storage and transcoder ports, for tests of every tier."""
+"""Fakes of the queue, telemetry, storage, transcoder, tenants and unit-of-work ports, for tests
+of every tier (the video repository's fake is in_memory_video_repository.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from src.application.domain import JobStopped, VideoProcessingError
+from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.queue import QueueMessage, VideoQueue
 from src.application.ports.storage import Storage, StorageFull, StreamTooLarge
+from src.application.ports.tenants import TenantRepository
 from src.application.ports.transcoder import (
     ProbeResult,
     ProgressCallback,
@@ -23,6 +26,7 @@ from src.application.ports.transcoder import (
     TranscodeOutput,
     Transcoder,
 )
+from src.application.ports.unit_of_work import AbstractUnitOfWork
 
 
 class FakeClock:
@@ -316,3 +320,45 @@ class FakeTranscoder(Transcoder):
             renditions=[{"name": "360p", "width": 640, "height": 360, "bandwidth": 900000}],
             stage_timings_ms={"probe": 0, "transcode": elapsed},
         )
+
+
+class InMemoryTenantRepository(TenantRepository):
+    def __init__(self) -> None:
+        self.tenants: dict[str, tuple[int, str]] = {}  # slug -> (id, name)
+        self._lock = threading.Lock()
+
+    def id_for_slug(self, slug: str) -> int | None:
+        with self._lock:
+            found = self.tenants.get(slug)
+        return found[0] if found else None
+
+    def ensure(self, slug: str, name: str) -> int:
+        with self._lock:
+            if slug not in self.tenants:
+                self.tenants[slug] = (len(self.tenants) + 1, name)
+            return self.tenants[slug][0]
+
+
+class InMemoryUnitOfWork(AbstractUnitOfWork):
+    """The in-memory repositories; leaving a block without commit() restores what they held
+    when it began, as a rolled-back transaction would."""
+
+    def __init__(
+        self,
+        videos: InMemoryVideoRepository | None = None,
+        tenants: InMemoryTenantRepository | None = None,
+    ) -> None:
+        self.videos = videos or InMemoryVideoRepository()
+        self.tenants = tenants or InMemoryTenantRepository()
+        self.commits = 0
+
+    def _open(self) -> None:
+        self._saved = (self.videos.snapshot(), dict(self.tenants.tenants))
+
+    def _end(self, commit: bool) -> None:
+        if commit:
+            self.commits += 1
+            return
+        videos, tenants = self._saved
+        self.videos.restore(videos)
+        self.tenants.tenants = tenants

@@ -43,6 +43,17 @@ class InMemoryVideoRepository(VideoRepository):
         self._next_id = 1
         self._clock = clock or (lambda: datetime.now(UTC))
 
+    def snapshot(self) -> tuple[dict[int, VideoRecord], int]:
+        """Every row as it is now (rows are immutable records), for a unit of work."""
+        with self._lock:
+            return dict(self._rows), self._next_id
+
+    def restore(self, snapshot: tuple[dict[int, VideoRecord], int]) -> None:
+        with self._lock:
+            rows, next_id = snapshot
+            self._rows = dict(rows)
+            self._next_id = next_id
+
     def _update(self, video_id: int, **changes) -> VideoRecord:
         row = dataclasses.replace(self._rows[video_id], updated_at=self._clock(), **changes)
         self._rows[video_id] = row

@@ -24,9 +24,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from academy.bootstrap import build_progress, build_queue, build_repository, build_storage
+from academy.bootstrap import bootstrap
 from academy.cli import seconds_type
-from src.application.reconcile import Reconciler, ReconcileReport, heartbeat_grace
+from src.application.reconcile import Reconciler, ReconcileReport
 
 log = structlog.get_logger("apps.support.video.reconcile")
 
@@ -79,16 +79,7 @@ class Command(BaseCommand):
         if options["limit"] < 1:
             raise CommandError("--limit must be at least 1", returncode=USAGE)
 
-        config = settings.CONFIG
-        reconciler = Reconciler(
-            build_repository(config),
-            build_queue(config),
-            build_progress(config),
-            heartbeat_grace_seconds=heartbeat_grace(config.heartbeat_interval),
-            reenqueue_after_seconds=config.reenqueue_after_seconds,
-            limit=options["limit"],
-            storage=build_storage(config),
-        )
+        reconciler = bootstrap(settings.CONFIG).reconciler(limit=options["limit"])
         if loop is not None:
             self._loop(reconciler, loop, options["dry_run"])
             return

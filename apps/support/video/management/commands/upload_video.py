@@ -16,9 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_slug
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 
-from academy.bootstrap import build_queue, build_repository, build_storage
+from academy.bootstrap import bootstrap
 from apps.support.video.models import Tenant, Video
 from src.application.messages import MAX_TRACE_ID_LENGTH
 from src.application.upload_video import (
@@ -26,7 +25,6 @@ from src.application.upload_video import (
     StoredUpload,
     UploadFailed,
     UploadRejected,
-    upload_video,
 )
 
 log = structlog.get_logger("apps.support.video.upload")
@@ -83,24 +81,17 @@ class Command(BaseCommand):
         self._check_arguments(slug, title, tenant_name, trace_id)
 
         try:
-            storage = build_storage(config)
+            upload_video = bootstrap(config).upload_video()
         except ValueError as exc:
             raise CommandError(f"configuration error: {exc}", returncode=NOTHING_CREATED) from None
-        queue = build_queue(config)
-        repository = build_repository(config)
-        using = getattr(repository, "using", DEFAULT_DB_ALIAS)
         request_id = str(uuid.uuid4())
 
         try:
             upload = upload_video(
                 path,
-                resolve_tenant=lambda: self._tenant_id(slug, options["create_tenant"], tenant_name),
-                repository=repository,
-                storage=storage,
-                queue=queue,
-                # durable: the block is the outermost transaction, so leaving it means committed.
-                atomic=lambda: transaction.atomic(using=using, durable=True),
-                max_source_bytes=config.max_source_bytes,
+                tenant_slug=slug,
+                create_tenant=options["create_tenant"],
+                tenant_name=tenant_name,
                 request_id=request_id,
                 title=title,
                 trace_id=trace_id,
@@ -149,20 +140,3 @@ class Command(BaseCommand):
         problems += [f"{flag} is longer than {n} characters" for flag, v, n in limits if len(v) > n]
         if problems:
             raise CommandError("; ".join(problems), returncode=NOTHING_CREATED)
-
-    @staticmethod
-    def _tenant_id(slug: str, create: bool, name: str) -> int:
-        """The tenant's id; runs inside the upload's transaction, so a created tenant rolls back."""
-        tenant = Tenant.objects.filter(slug=slug).first()
-        if tenant is not None:
-            return tenant.pk
-        if not create:
-            raise UploadRejected(
-                f"unknown tenant {slug!r} (no tenant has this slug; --create-tenant creates it)"
-            )
-        try:
-            # A savepoint: a concurrent upload creating the same tenant must not poison ours.
-            with transaction.atomic():
-                return Tenant.objects.create(slug=slug, name=name).pk
-        except IntegrityError:
-            return Tenant.objects.get(slug=slug).pk
