@@ -1,17 +1,20 @@
-"""RedisProgressAdapter against the real Redis: contract keys, TTLs, and Redis down."""
+"""RedisProgressAdapter against the real Redis: the telemetry contract (the fake passes it
+too), the contract keys and TTLs, and Redis down."""
 
 from __future__ import annotations
 
 import json
 import random
+import time
 
 import pytest
 import redis
 
 from apps.support.video.redis_status_cache import heartbeat_key, progress_key
-from bench.harness import free_port
+from bench.harness import free_port, wait_until
 from src.application.ports.progress import TelemetryUnavailable
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
+from tests.contracts.progress import ProgressContract, Telemetry
 from tests.e2e.harness import TEST_REDIS_URL
 
 
@@ -60,3 +63,17 @@ def test_redis_down_is_telemetry_unavailable_not_a_missing_heartbeat(ids):
     ):
         with pytest.raises(TelemetryUnavailable, match="redis unavailable"):
             call()
+
+
+class TestRedisProgressContract(ProgressContract):
+    @pytest.fixture
+    def telemetry(self, ids) -> Telemetry:
+        down = RedisProgressAdapter(redis_client(f"redis://127.0.0.1:{free_port()}/0"))
+        port = RedisProgressAdapter(redis_client(TEST_REDIS_URL), heartbeat_ttl=1)
+        yield Telemetry(
+            port,
+            down,
+            lambda seconds: time.sleep(seconds),  # the TTL under test is the event
+            lambda fn: wait_until(fn, 5, interval=0.05, what="redis"),
+        )
+        redis.Redis.from_url(TEST_REDIS_URL).delete(progress_key(*ids), heartbeat_key(*ids))

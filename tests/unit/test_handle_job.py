@@ -59,8 +59,8 @@ def test_success_publishes_and_the_message_is_gone(make_world, fast_ack):
     assert {"claim_ms", "download_ms", "upload_ms", "total_ms"} <= set(done)
     assert done["video_id"] == vid and done["request_id"] == "req-1"
     assert not list(w.work_root.iterdir()), "job folder left behind"
-    assert (7, vid) not in w.progress.heartbeats, "heartbeat outlived the job"
-    assert w.progress.progress[(7, vid)]["step"] == "ready"
+    assert not w.progress.has_heartbeat(7, vid), "heartbeat outlived the job"
+    assert w.progress.get_progress(7, vid)["step"] == "ready"
 
 
 BIGINT = "(at most 9223372036854775807)"
@@ -210,7 +210,7 @@ def test_a_non_retryable_failure_ends_failed(make_world, fast_ack):
     assert (failed["error_code"], failed["retryable"]) == (ErrorCode.UNSUPPORTED_MEDIA, False)
     assert w.queue.messages() == []
     assert not list(w.work_root.iterdir())
-    assert w.progress.progress[(7, vid)]["step"] == "failed"
+    assert w.progress.get_progress(7, vid)["step"] == "failed"
 
 
 @BOTH

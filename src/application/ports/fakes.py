@@ -15,7 +15,12 @@ from typing import Any, BinaryIO
 
 from src.application.domain import JobStopped, VideoProcessingError
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
-from src.application.ports.progress import ProgressPort, TelemetryUnavailable
+from src.application.ports.progress import (
+    PROGRESS_TTL_SECONDS,
+    ProgressPort,
+    TelemetryUnavailable,
+    progress_record,
+)
 from src.application.ports.queue import QueueMessage, VideoQueue
 from src.application.ports.storage import Storage, StorageFull, StreamTooLarge
 from src.application.ports.tenants import TenantRepository
@@ -135,7 +140,8 @@ class InMemoryQueue(VideoQueue):
     def send(self, video_id, tenant_id, request_id, trace_id=None, delay_seconds=0) -> str:
         body = json.dumps({"video_id": video_id, "tenant_id": tenant_id, "request_id": request_id})
         attributes = {"trace_id": trace_id} if trace_id else {}
-        return self.put(body, delay_seconds=delay_seconds, **attributes)
+        # SQS refuses delays beyond 15 minutes; the adapter clamps, and so does the fake.
+        return self.put(body, delay_seconds=max(0, min(delay_seconds, 900)), **attributes)
 
     # -- what a test looks at ------------------------------------------------------------
     def messages(self) -> list[dict[str, Any]]:
@@ -166,40 +172,50 @@ class InMemoryQueue(VideoQueue):
 
 
 class InMemoryProgress(ProgressPort):
-    def __init__(self) -> None:
-        self.progress: dict[tuple[int, int], dict[str, Any]] = {}
-        self.heartbeats: dict[tuple[int, int], str] = {}
+    """Keys that expire like Redis's (heartbeat after `heartbeat_ttl`, progress after an hour)
+    on `clock`; `available = False` makes every call fail as a Redis outage does."""
+
+    def __init__(
+        self, heartbeat_ttl: int = 60, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.heartbeat_ttl = heartbeat_ttl
+        self.clock = clock
+        self._progress: dict[tuple[int, int], tuple[dict[str, Any], float]] = {}
+        self._heartbeats: dict[tuple[int, int], tuple[str, float]] = {}
         self.available = True
 
     def _check(self) -> None:
         if not self.available:
             raise TelemetryUnavailable("telemetry store down (fake)")
 
+    def _live(self, table: dict, key: tuple[int, int]):
+        found = table.get(key)
+        if found is None or found[1] <= self.clock():
+            table.pop(key, None)
+            return None
+        return found[0]
+
     def record_progress(self, tenant_id, video_id, percent, step, worker_id, trace_id="") -> None:
         self._check()
-        self.progress[(tenant_id, video_id)] = {
-            "percent": percent,
-            "step": step,
-            "worker_id": worker_id,
-            **({"trace_id": trace_id} if trace_id else {}),
-        }
+        record = progress_record(percent, step, worker_id, trace_id)
+        self._progress[(tenant_id, video_id)] = (record, self.clock() + PROGRESS_TTL_SECONDS)
         self.set_heartbeat(tenant_id, video_id, worker_id)
 
     def set_heartbeat(self, tenant_id, video_id, worker_id) -> None:
         self._check()
-        self.heartbeats[(tenant_id, video_id)] = worker_id
+        self._heartbeats[(tenant_id, video_id)] = (worker_id, self.clock() + self.heartbeat_ttl)
 
     def has_heartbeat(self, tenant_id, video_id) -> bool:
         self._check()
-        return (tenant_id, video_id) in self.heartbeats
+        return self._live(self._heartbeats, (tenant_id, video_id)) is not None
 
     def delete_heartbeat(self, tenant_id, video_id) -> None:
         self._check()
-        self.heartbeats.pop((tenant_id, video_id), None)
+        self._heartbeats.pop((tenant_id, video_id), None)
 
     def get_progress(self, tenant_id, video_id):
         self._check()
-        return self.progress.get((tenant_id, video_id))
+        return self._live(self._progress, (tenant_id, video_id))
 
 
 class InMemoryStorage(Storage):

@@ -3,7 +3,28 @@
 from __future__ import annotations
 
 import abc
+from datetime import UTC, datetime
 from typing import Any
+
+# Contract (docs/ARCHITECTURE.md, "Redis keys"): progress outlives the job by an hour for late
+# readers; the heartbeat lives VIDEO_HEARTBEAT_TTL seconds unless refreshed.
+PROGRESS_TTL_SECONDS = 3600
+
+
+def progress_record(
+    percent: float, step: str, worker_id: str, trace_id: str = ""
+) -> dict[str, Any]:
+    """The progress value as every adapter stores it: percent clamped to 0..100, one decimal,
+    and the job's trace id when it has one."""
+    record = {
+        "percent": round(max(0.0, min(100.0, float(percent))), 1),
+        "step": step,
+        "worker_id": worker_id,
+        "updated_at": datetime.now(UTC).isoformat(),
+    }
+    if trace_id:
+        record["trace_id"] = trace_id
+    return record
 
 
 class TelemetryUnavailable(Exception):

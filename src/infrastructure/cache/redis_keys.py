@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-PROGRESS_TTL_SECONDS = 3600  # contract: progress outlives the job by an hour for late readers
+from src.application.ports.progress import PROGRESS_TTL_SECONDS
 
 
 def progress_key(tenant_id: int, video_id: int) -> str:

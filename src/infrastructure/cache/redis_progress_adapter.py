@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from src.application.ports.progress import ProgressPort, TelemetryUnavailable
+from src.application.ports.progress import ProgressPort, TelemetryUnavailable, progress_record
 from src.infrastructure.cache import redis_keys as cache
 
 # Redis is telemetry: a slow or absent server must never hold up a job for long.
@@ -47,14 +46,7 @@ class RedisProgressAdapter(ProgressPort):
         worker_id: str,
         trace_id: str = "",
     ) -> None:
-        record = {
-            "percent": round(max(0.0, min(100.0, percent)), 1),
-            "step": step,
-            "worker_id": worker_id,
-            "updated_at": datetime.now(UTC).isoformat(),
-        }
-        if trace_id:
-            record["trace_id"] = trace_id
+        record = progress_record(percent, step, worker_id, trace_id)
         self._call(
             cache.set_video_progress, tenant_id, video_id, record, (worker_id, self.heartbeat_ttl)
         )
