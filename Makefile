@@ -1,10 +1,11 @@
-# The two commands: `make demo` and `make test`. Everything else is a step they need.
+# The two commands: `make demo` and `make test` (`make unit` runs the unit tier alone).
+# Benchmarks are run one by one: python -m bench.<name> (docs/PERFORMANCE.md).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services ffmpeg bench clean serve
+.PHONY: demo test unit lint services ffmpeg clean serve
 
 # The HTTP API (and the admin) under ASGI; HOST/PORT/WEB_WORKERS override the defaults.
 HOST ?= 127.0.0.1
@@ -37,11 +38,12 @@ serve: $(STAMP)
 	$(BIN)/uvicorn academy.asgi:application --host $(HOST) --port $(PORT) \
 		--workers $(WEB_WORKERS) --no-access-log --proxy-headers
 
+# The unit tier alone: fakes only, no PostgreSQL, Redis or ffmpeg needed.
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
 demo: $(STAMP) ffmpeg
 	$(BIN)/python scripts/demo.py
-
-bench: $(STAMP) services
-	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf var/demo var/tmp

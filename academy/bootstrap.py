@@ -10,6 +10,8 @@ the `UploadVideo` use case (`upload_video`), and the reads the demo makes.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -101,8 +103,10 @@ class Services:
         storage: Storage | None = None,
         transcoder: Transcoder | None = None,
         repository: VideoRepository | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self.clock = clock  # monotonic seconds for the worker's timings and rate limits
         injected = {
             "unit_of_work": unit_of_work,
             "repository": repository,
@@ -172,6 +176,7 @@ class Services:
             lease_seconds=config.lease_seconds,
             heartbeat_interval=config.heartbeat_interval,
             keep_in_flight=ack.keep_in_flight,
+            clock=self.clock,
         )
         return MessageHandler(handle_job, ack)
 
@@ -271,5 +276,6 @@ def api_use_cases(config: AppConfig | None = None, **adapters: Any) -> ApiUseCas
 
 def bootstrap(config: AppConfig | None = None, **adapters: Any) -> Services:
     """The services of this process: the configuration's adapters, except those passed in
-    (`unit_of_work` or just `repository`, `queue`, `progress`, `storage`, `transcoder`)."""
+    (`unit_of_work` or just `repository`, `queue`, `progress`, `storage`, `transcoder`) and
+    the `clock`."""
     return Services(config or load_config(), **adapters)

@@ -158,7 +158,7 @@ class HandleJob:
         self.retry_base_seconds = retry_base_seconds
         self.keep_in_flight = keep_in_flight
         self.clock = clock
-        self.redis_warning = RateLimitedWarning("REDIS_UNAVAILABLE", heartbeat_interval)
+        self.redis_warning = RateLimitedWarning("REDIS_UNAVAILABLE", heartbeat_interval, clock)
         self.current: JobControl | None = None
         self._current_lock = threading.Lock()
 
@@ -196,7 +196,8 @@ class HandleJob:
         return JobContext(
             message=message,
             fast_acked=fast_ack,
-            received_at=self.clock() if received_at is None else received_at,
+            # The poller's clock (the visibility extender measures the 12-hour cap with it).
+            received_at=time.monotonic() if received_at is None else received_at,
             job=job,
             rejected=rejected,
             log=log,

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 
 class RateLimitedWarning:
-    def __init__(self, event: str, interval: float) -> None:
+    def __init__(
+        self, event: str, interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.event = event
         self.interval = interval
+        self.clock = clock
         self._last = float("-inf")
         self._suppressed = 0
         self._lock = threading.Lock()
 
     def warn(self, **fields: Any) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             if now - self._last < self.interval:
                 self._suppressed += 1

@@ -45,6 +45,7 @@ class World:
             progress=InMemoryProgress(),
             storage=InMemoryStorage(),
             transcoder=transcoder or FakeTranscoder(),
+            clock=self.clock,
         )
         self.config = config
         self.repo = self.services.repository
