@@ -11,7 +11,6 @@ class JobControl:
     def __init__(self) -> None:
         self._reason: StopReason | None = None
         self._lock = threading.Lock()
-        self.stopped = threading.Event()
 
     def stop(self, reason: StopReason) -> bool:
         """Ask the job to stop; the first reason wins. Returns whether this call set it."""
@@ -19,7 +18,6 @@ class JobControl:
             if self._reason is not None:
                 return False
             self._reason = StopReason(reason)
-        self.stopped.set()
         return True
 
     def stop_reason(self) -> StopReason | None:

@@ -1,6 +1,6 @@
 """Reconcile: hand videos whose worker died back to the queue, and re-send lost job messages.
 
-The rows are the truth (ARCHITECTURE.md, invariants 4, 5 and 9). One pass:
+The rows are the truth (docs/ARCHITECTURE.md, invariants 4, 5 and 9). One pass:
 
 1. Videos whose re-send failed on an earlier pass of this Reconciler (loop mode) are sent
    again first: they are UPLOADED with a fresh `updated_at`, so rule 3 would only see them a

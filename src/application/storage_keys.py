@@ -1,4 +1,6 @@
-"""Storage keys as ARCHITECTURE.md gives them; no user string enters a key unsanitised."""
+"""Storage keys (docs/ARCHITECTURE.md, "Storage keys"): a video's source, and each claim's
+output under its own `hls/{lease_token}/` prefix. No user string enters a key unsanitised;
+src/infrastructure/storage/keys.py checks every key an adapter is given."""
 
 from __future__ import annotations
 
@@ -33,11 +35,3 @@ def job_output_prefix(tenant_id: int, video_id: int, lease_token: int) -> str:
     """Each claim writes under its own prefix, so a worker that lost its lease never
     overwrites what the row points to; the row's hls_key names the winner's playlist."""
     return f"{video_prefix(tenant_id, video_id)}/hls/{_id(lease_token)}"
-
-
-def master_playlist_key(tenant_id: int, video_id: int, lease_token: int) -> str:
-    return f"{job_output_prefix(tenant_id, video_id, lease_token)}/master.m3u8"
-
-
-def thumbnail_key(tenant_id: int, video_id: int, lease_token: int) -> str:
-    return f"{job_output_prefix(tenant_id, video_id, lease_token)}/thumbnail.jpg"

@@ -8,10 +8,9 @@ import pytest
 
 from src.application.storage_keys import (
     MAX_NAME,
-    master_playlist_key,
+    job_output_prefix,
     safe_filename,
     source_key,
-    thumbnail_key,
     video_prefix,
 )
 from src.infrastructure.storage.keys import check_key
@@ -76,8 +75,7 @@ def test_very_long_name_keeps_its_extension():
 def test_key_layout_matches_the_architecture():
     assert video_prefix(7, 42) == "tenants/7/videos/42"
     assert source_key(7, 42, "../../etc/passwd") == "tenants/7/videos/42/source/passwd"
-    assert master_playlist_key(7, 42, 3) == "tenants/7/videos/42/hls/3/master.m3u8"
-    assert thumbnail_key(7, 42, 3) == "tenants/7/videos/42/hls/3/thumbnail.jpg"
+    assert job_output_prefix(7, 42, 3) == "tenants/7/videos/42/hls/3"
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, "7", 1.0, None])

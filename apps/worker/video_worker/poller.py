@@ -24,7 +24,7 @@ class InterruptiblePoller:
         self.queue = queue
         self.wait_seconds = wait_seconds
         self.visibility_timeout = visibility_timeout
-        # Fast-ack mode never calls ChangeMessageVisibility (ARCHITECTURE invariant 9): a
+        # Fast-ack mode never calls ChangeMessageVisibility (docs/ARCHITECTURE.md, invariant 9): a
         # message an abandoned poll got then returns after its visibility timeout, and the
         # row, still UPLOADED, is re-enqueued by reconcile if it does not.
         self.return_abandoned = return_abandoned

@@ -34,7 +34,6 @@ class VisibilityExtender:
         self.received_at = received_at if received_at is not None else time.monotonic()
         self.cap_seconds = cap_seconds
         self.period = max(timeout / 3.0, 0.2)
-        self.extensions = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqs-visibility", daemon=True)
         self.log = structlog.get_logger().bind(trace_id=message.trace_id)
@@ -70,7 +69,6 @@ class VisibilityExtender:
                 return
             try:
                 self.queue.change_visibility(self.message, self.timeout)
-                self.extensions += 1
             except Exception as exc:  # noqa: BLE001 - keep trying; SQS may be briefly down
                 self.log.warning(
                     "SQS_VISIBILITY_EXTEND_FAILED", error=f"{type(exc).__name__}: {exc}"

@@ -19,8 +19,3 @@ class VideoStatus(enum.StrEnum):
     def label(self) -> str:
         """The human label: "Awaiting upload", "Uploaded", …"""
         return self.value.replace("_", " ").capitalize()
-
-    @property
-    def is_final(self) -> bool:
-        """READY, FAILED and CANCELED end the lifecycle (until a retry)."""
-        return self in (VideoStatus.READY, VideoStatus.FAILED, VideoStatus.CANCELED)
