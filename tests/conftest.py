@@ -3,12 +3,67 @@ check PostgreSQL, Redis and ffmpeg before their first test (tests/services.py)."
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import threading
+import time
 
 import pytest
 
 from bench.harness import free_port
 from tests.e2e.harness import AWS_ENV, SqsFixture
+
+
+@contextlib.contextmanager
+def atomic_moto_sqs():
+    """Make moto's SQS operations atomic, as SQS's are.
+
+    moto's server answers requests on several threads and its queue is not locked: two
+    deletes at once can rebuild the message list from the same snapshot, so one deleted
+    message comes back as in flight (seen as an e2e flake: four workers, `(0, 1, 0)` left
+    after every job was acknowledged). Each operation here holds one lock; a long poll
+    waits outside it, between non-blocking tries.
+    """
+    from moto.sqs.models import SQSBackend
+
+    lock = threading.RLock()
+    originals = {
+        name: getattr(SQSBackend, name)
+        for name in (
+            "receive_message",
+            "delete_message",
+            "change_message_visibility",
+            "send_message",
+        )
+    }
+
+    def locked(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            with lock:
+                return fn(*args, **kwargs)
+
+        return call
+
+    def receive_message(self, queue_name, count, wait_seconds_timeout, *args, **kwargs):
+        deadline = time.monotonic() + (wait_seconds_timeout or 0)
+        while True:
+            with lock:
+                found = originals["receive_message"](self, queue_name, count, 0, *args, **kwargs)
+            left = deadline - time.monotonic()
+            if found or left <= 0:
+                return found
+            self.get_queue(queue_name).wait_for_messages(min(1, left))
+
+    for name in ("delete_message", "change_message_visibility", "send_message"):
+        setattr(SQSBackend, name, locked(originals[name]))
+    SQSBackend.receive_message = receive_message
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(SQSBackend, name, fn)
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +79,10 @@ def moto_endpoint():
         os.environ.setdefault(key, value)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with atomic_moto_sqs():
+        server.start()
+        yield f"http://127.0.0.1:{port}"
+        server.stop()
 
 
 @pytest.fixture
