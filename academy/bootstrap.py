@@ -4,7 +4,8 @@
 configuration the first time it is used, unless the caller passed one (the unit tests pass
 fakes; `bench.fake_worker` passes the FakeTranscoder). From them it builds what the entry
 points run: the worker's loop (`sqs_main`), the `Reconciler` (`reconcile_video_processing`),
-the `UploadVideo` use case (`upload_video`), and the reads the demo makes.
+the `UploadVideo` use case (`upload_video`), the HTTP API's use cases (`api()`), and the
+reads the demo makes.
 """
 
 from __future__ import annotations
