@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from src.application.ports.video_repository import NewUpload, VideoFilter, VideoResult, VideoStatus
-from tests.integration.repo_backends import DJANGO_DB, Backend, backend, make_backend
-
-__all__ = ["backend", "make_backend"]  # fixtures, imported for pytest to find
+from src.application.domain import VideoStatus
+from src.application.ports.video_repository import NewUpload, VideoFilter, VideoResult
+from tests.integration.repo_backends import DJANGO_DB, Backend
 
 pytestmark = DJANGO_DB
 
