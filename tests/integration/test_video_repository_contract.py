@@ -203,11 +203,11 @@ def test_release_returns_the_video_without_counting_the_attempt(backend: Backend
 
 def test_release_can_record_why_without_counting_the_attempt(backend: Backend):
     video_id, lease = backend.claimed_video()
-    assert backend.repo.release(lease, "NO_SPACE_LEFT", "work folder full")
+    assert backend.repo.release(lease, ErrorCode.NO_SPACE_LEFT, "work folder full")
     row = backend.repo.get(video_id)
     assert (row.status, row.attempts) == (VideoStatus.UPLOADED, 0)
-    assert (row.error_code, row.error_message) == ("NO_SPACE_LEFT", "work folder full")
-    assert backend.repo.release(lease, "NO_SPACE_LEFT", "again") is False  # fenced
+    assert (row.error_code, row.error_message) == (ErrorCode.NO_SPACE_LEFT, "work folder full")
+    assert backend.repo.release(lease, ErrorCode.NO_SPACE_LEFT, "again") is False  # fenced
 
 
 def test_cancel(backend: Backend):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.support.video.models import Video
+from src.application.domain import ErrorCode
 from src.application.ports.video_repository import VideoResult
 from tests.integration.api.conftest import ApiHarness
 
@@ -76,7 +77,7 @@ def test_cancel_of_a_finished_video_is_409(api: ApiHarness, final: str):
         _publish(api, video["id"], FILES)
     else:
         lease = repo.try_claim_video(video["id"], "worker-1")
-        repo.fail(lease, "TRANSCODE_FAILED", "broken", retryable=False)
+        repo.fail(lease, ErrorCode.TRANSCODE_FAILED, "broken", retryable=False)
     response = api.post_json(f"/api/v1/videos/{video['id']}/cancel", {})
     assert response.status_code == 409
     assert response.json()["code"] == "INVALID_STATE"
@@ -88,7 +89,7 @@ def test_retry_a_failed_video_resets_attempts_and_queues_it(api: ApiHarness):
     api.messages()  # the first enqueue
     repo = api.use_cases.repository
     lease = repo.try_claim_video(video["id"], "worker-1")
-    repo.fail(lease, "TRANSCODE_FAILED", "broken", retryable=False)
+    repo.fail(lease, ErrorCode.TRANSCODE_FAILED, "broken", retryable=False)
     response = api.post_json(f"/api/v1/videos/{video['id']}/retry", {})
     assert response.status_code == 202
     body = response.json()
