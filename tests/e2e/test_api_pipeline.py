@@ -216,7 +216,8 @@ def test_cancel_stops_a_running_worker_which_publishes_nothing(spawn, tmp_path, 
         return progress["source"] == "redis" and progress["step"] == "transcode"
 
     wait_until(transcoding, 120, interval=0.2, what="the worker to be transcoding")
-    assert ffmpeg_under(worker.pid)  # an encode is running
+    # The step turns "transcode" before the probe runs: wait for ffmpeg itself to be running.
+    wait_until(lambda: ffmpeg_under(worker.pid), 60, interval=0.1, what="an encode running")
     status, body = client.json("POST", f"/api/v1/videos/{video_id}/cancel")
     assert status == 200 and body["status"] == "CANCELED"
     done = worker.wait_event("handler.handle() returned", 30, video_id=video_id)
