@@ -73,7 +73,11 @@ def build_queue(config: AppConfig) -> VideoQueue:
 def build_progress(config: AppConfig) -> ProgressPort:
     from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 
-    return RedisProgressAdapter(redis_client(config.redis_url), heartbeat_ttl=config.heartbeat_ttl)
+    return RedisProgressAdapter(
+        redis_client(config.redis_url),
+        heartbeat_ttl=config.heartbeat_ttl,
+        events_prefix=config.live_channel_prefix,
+    )
 
 
 def build_storage(config: AppConfig) -> Storage:
@@ -150,8 +154,11 @@ class Services:
 
     @cached_property
     def repository(self) -> VideoRepository:
-        """The unit of work's video repository, unless one was passed in."""
-        return self.unit_of_work.videos
+        """The unit of work's video repository, unless one was passed in; its status changes
+        are announced to live followers after each write (StatusAnnouncingRepository)."""
+        from src.application.status_announcements import StatusAnnouncingRepository
+
+        return StatusAnnouncingRepository(self.unit_of_work.videos, self.progress)
 
     @property
     def tenants(self) -> TenantRepository:

@@ -44,6 +44,9 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]+(\.fifo)?")
 QUEUE_NAME_MAX_LENGTH = 80
 _REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+-\d{1,2}")
 _WORKER_ID = re.compile(r"[!-~]+")  # printable ASCII, no spaces: it is a log field and a key
+# A Channels group name's characters; Redis pub/sub ignores database numbers, so deployments
+# (or test runs) sharing one Redis keep their live events apart by this prefix.
+_CHANNEL_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class AppConfig:
     upload_ttl_seconds: int
     upload_part_bytes: int
     public_base_url: str
+    progress_token_ttl_seconds: int
+    progress_poll_seconds: int
+    live_channel_prefix: str
     video_ladder: tuple[Rung, ...] = DEFAULT_LADDER
     video_audio_kbps: int = AUDIO_KBPS
 
@@ -315,6 +321,16 @@ def _pepper(env: environ.Env, debug: bool) -> str:
     return pepper
 
 
+def _channel_prefix(env: environ.Env) -> str:
+    prefix = env.str("VIDEO_LIVE_CHANNEL_PREFIX", default="").strip() or "academy-video"
+    if not _CHANNEL_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            "VIDEO_LIVE_CHANNEL_PREFIX must be 1-40 letters, digits, '.', '_' or '-', "
+            f"got {prefix[:60]!r}"
+        )
+    return prefix
+
+
 def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
     """Parse the environment; raises ConfigError naming the first bad variable."""
     source = dict(os.environ if environ_map is None else environ_map)
@@ -375,6 +391,14 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         public_base_url=_url(env, "VIDEO_PUBLIC_BASE_URL", "", {"http", "https"}).rstrip("/"),
         video_ladder=_ladder(env),
         video_audio_kbps=_int(env, "VIDEO_AUDIO_KBPS", AUDIO_KBPS, minimum=32, maximum=320),
+        # A progress_token only opens a stream (checked at connect): minutes are enough for a
+        # page to connect and reconnect; a day at most, so a leaked token dies soon.
+        progress_token_ttl_seconds=_int(
+            env, "VIDEO_PROGRESS_TOKEN_TTL_SECONDS", 15 * 60, minimum=10, maximum=DAY
+        ),
+        # How often a live stream reads the row while Redis is down (and the idle re-check).
+        progress_poll_seconds=_int(env, "VIDEO_PROGRESS_POLL_SECONDS", 5, maximum=60),
+        live_channel_prefix=_channel_prefix(env),
     )
 
 

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "apps.api.apps.ApiConfig",
     "corsheaders",
     "ninja",
+    "channels",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +74,19 @@ TEMPLATES = [
         },
     }
 ]
+
+# Live progress: Channels' Redis pub/sub layer, JSON on the wire, so that workers publish
+# events with a plain PUBLISH (src/infrastructure/cache/progress_events.py).
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": CONFIG.redis_url, "socket_connect_timeout": 2}],
+            "prefix": CONFIG.live_channel_prefix,
+            "serializer_format": "json",
+        },
+    }
+}
 
 DATABASES = {"default": CONFIG.database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import path
 
 from apps.api.api import api
+from apps.api.live.sse import video_events
 from apps.api.media import serve_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Server-Sent Events: an async view outside ninja, streamed by the ASGI server.
+    path("api/v1/videos/<int:video_id>/events", video_events, name="video-events"),
     path("api/v1/", api.urls),
     # READY outputs, when no VIDEO_PUBLIC_BASE_URL (a CDN) serves them (apps/api/media.py).
     path("media/<path:key>", serve_media, name="media"),

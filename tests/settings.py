@@ -7,6 +7,8 @@ import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("VIDEO_MAX_ATTEMPTS", "3")
+# Redis pub/sub ignores database numbers: live events of parallel runs stay apart by prefix.
+os.environ.setdefault("VIDEO_LIVE_CHANNEL_PREFIX", f"academy-video-test-{os.getpid()}")
 
 from academy.settings import *  # noqa: F403
 from academy.settings import DATABASES

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from apps.api.live.tokens import issue_token
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_queries import Progress
@@ -119,4 +120,21 @@ def upload_body(request: HttpRequest, video: VideoRecord, plan: UploadPlan) -> d
         "headers": {},
         "expires_at": plan.expires_at,
         "complete_url": complete_url,
+    }
+
+
+def live_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any]:
+    """A fresh progress_token for `video` and where to use it (WebSocket or SSE)."""
+    config = settings.CONFIG
+    issued = issue_token(
+        video.tenant_id, video.id, config.secret_key, config.progress_token_ttl_seconds
+    )
+    events = request.build_absolute_uri(f"{video_path(video.id)}/events")
+    websocket = request.build_absolute_uri(f"/ws/v1/videos/{video.id}")
+    websocket = "ws" + websocket.removeprefix("http")  # http -> ws, https -> wss
+    return {
+        "progress_token": issued.token,
+        "progress_token_expires_at": issued.expires_at,
+        "websocket_url": websocket,
+        "events_url": events,
     }

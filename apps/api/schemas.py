@@ -128,6 +128,20 @@ class VideoOut(Schema):
     assets: AssetsOut | None
 
 
+class LiveOut(Schema):
+    """How to follow the video live (browsers: the token; servers may send their API key)."""
+
+    progress_token: str
+    progress_token_expires_at: datetime
+    websocket_url: str
+    events_url: str
+
+
+class FollowedVideoOut(VideoOut):
+    progress_token: str
+    live: LiveOut
+
+
 class CreatedVideoOut(VideoOut):
     upload: UploadOut
 

@@ -79,6 +79,22 @@ def row_progress(video: VideoRecord) -> Progress:
     return Progress(percent, _ROW_STEP[video.status], FROM_DATABASE)
 
 
+def progress_from_record(record: dict[str, Any] | None) -> Progress:
+    """A worker's progress record (the Redis key, or a live event) as a Progress."""
+    if not record:
+        return Progress(0.0, "starting", FROM_REDIS)
+    try:
+        percent = max(0.0, min(100.0, float(record.get("percent", 0.0))))
+    except (TypeError, ValueError):
+        percent = 0.0
+    return Progress(
+        percent,
+        str(record.get("step") or "processing"),
+        FROM_REDIS,
+        str(record["updated_at"]) if record.get("updated_at") else None,
+    )
+
+
 class VideoQueries:
     def __init__(self, repository: VideoRepository, progress: ProgressPort) -> None:
         self.repository = repository
@@ -96,18 +112,7 @@ class VideoQueries:
             record: dict[str, Any] | None = self.progress.get_progress(video.tenant_id, video.id)
         except TelemetryUnavailable:
             return row_progress(video)
-        if not record:
-            return Progress(0.0, "starting", FROM_REDIS)
-        try:
-            percent = max(0.0, min(100.0, float(record.get("percent", 0.0))))
-        except (TypeError, ValueError):
-            percent = 0.0
-        return Progress(
-            percent,
-            str(record.get("step") or "processing"),
-            FROM_REDIS,
-            str(record["updated_at"]) if record.get("updated_at") else None,
-        )
+        return progress_from_record(record)
 
     def list(
         self,

@@ -25,6 +25,7 @@ def test_defaults_are_local_and_safe():
     assert cfg.heartbeat_ttl == 60
     assert cfg.max_attempts == 3
     assert cfg.storage_url.startswith("file://")
+    assert (cfg.progress_token_ttl_seconds, cfg.progress_poll_seconds) == (900, 5)
 
 
 def test_postgres_url_is_parsed():
@@ -89,6 +90,16 @@ def test_bad_settings_name_the_variable(env, needle):
         ({"DATABASE_URL": "postgres://u@db.example:5432"}, "DATABASE_URL must name a database"),
         ({"DATABASE_URL": "sqlite://relative.db"}, "DATABASE_URL must name an absolute file"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO"),
+        (
+            {"VIDEO_PROGRESS_TOKEN_TTL_SECONDS": "0"},
+            "VIDEO_PROGRESS_TOKEN_TTL_SECONDS must be between 10 and 86400, got 0",
+        ),
+        (
+            {"VIDEO_PROGRESS_TOKEN_TTL_SECONDS": "a week"},
+            "VIDEO_PROGRESS_TOKEN_TTL_SECONDS must be an integer",
+        ),
+        ({"VIDEO_PROGRESS_POLL_SECONDS": "600"}, "VIDEO_PROGRESS_POLL_SECONDS must be between 1"),
+        ({"VIDEO_LIVE_CHANNEL_PREFIX": "a:b"}, "VIDEO_LIVE_CHANNEL_PREFIX must be 1-40 letters"),
     ],
 )
 def test_settings_that_would_fail_every_job_stop_start_up(env, needle):

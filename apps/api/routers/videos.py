@@ -19,12 +19,19 @@ from ninja.errors import ValidationError
 
 from apps.api.bodies import JSON, json_body, validate
 from apps.api.errors import UnsupportedContentType
-from apps.api.presenters import published_body, upload_body, video_body, video_path
+from apps.api.presenters import (
+    live_body,
+    published_body,
+    upload_body,
+    video_body,
+    video_path,
+)
 from apps.api.schemas import (
     MAX_ID,
     CompleteUploadIn,
     CreatedVideoOut,
     CreateVideoIn,
+    FollowedVideoOut,
     ProblemOut,
     PublishedAssetsOut,
     VideoListOut,
@@ -216,11 +223,23 @@ def upload_complete(
     return _accepted(request, response, completed)
 
 
-@router.get("/videos/{video_id}", response={200: VideoOut, **ERRORS}, summary="One video")
+@router.get(
+    "/videos/{video_id}",
+    response={200: FollowedVideoOut, **ERRORS},
+    summary="One video, with a progress_token to follow it live (WebSocket or SSE)",
+)
 def get_video(request: HttpRequest, video_id: int = VideoId):
+    """`progress_token` (also in `live`, with the stream URLs) opens
+    `/ws/v1/videos/{id}?token=…` or `/api/v1/videos/{id}/events?token=…` for
+    VIDEO_PROGRESS_TOKEN_TTL_SECONDS; it is checked when the stream opens."""
     view = use_cases().queries.get(request.auth.tenant_id, video_id)
     _bind_video(request, view.video)
-    return 200, video_body(request, view.video, view.progress)
+    live = live_body(request, view.video)
+    return 200, {
+        **video_body(request, view.video, view.progress),
+        "progress_token": live["progress_token"],
+        "live": live,
+    }
 
 
 @router.get("/videos", response={200: VideoListOut, **ERRORS}, summary="The tenant's videos")

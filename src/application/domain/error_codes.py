@@ -44,6 +44,7 @@ class ErrorCode(enum.StrEnum):
     )
     PAYLOAD_TOO_LARGE = ("PAYLOAD_TOO_LARGE", False, "the request body is larger than allowed")
     UNAUTHENTICATED = ("UNAUTHENTICATED", False, "the API key is missing, invalid or revoked")
+    FORBIDDEN = ("FORBIDDEN", False, "the credential does not cover this resource")
     NOT_FOUND = ("NOT_FOUND", False, "no such resource for this tenant")
     METHOD_NOT_ALLOWED = ("METHOD_NOT_ALLOWED", False, "the route does not take this method")
     INVALID_STATE = ("INVALID_STATE", False, "the video's status does not allow the request")

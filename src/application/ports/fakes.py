@@ -3,6 +3,7 @@ of every tier (the video repository's fake is in_memory_video_repository.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import shutil
@@ -21,6 +22,7 @@ from src.application.ports.progress import (
     TelemetryUnavailable,
     progress_record,
 )
+from src.application.ports.progress_feed import FeedSubscription, FeedUnavailable, ProgressFeed
 from src.application.ports.queue import QueueMessage, VideoQueue
 from src.application.ports.storage import Storage, StorageFull, StreamTooLarge
 from src.application.ports.tenants import TenantRepository
@@ -176,12 +178,19 @@ class InMemoryProgress(ProgressPort):
     on `clock`; `available = False` makes every call fail as a Redis outage does."""
 
     def __init__(
-        self, heartbeat_ttl: int = 60, clock: Callable[[], float] = time.monotonic
+        self,
+        heartbeat_ttl: int = 60,
+        clock: Callable[[], float] = time.monotonic,
+        feed: InMemoryProgressFeed | None = None,
     ) -> None:
         self.heartbeat_ttl = heartbeat_ttl
         self.clock = clock
+        # With a feed, progress records and status announcements are also published on it,
+        # as the Redis adapter publishes on pub/sub.
+        self.feed = feed
         self._progress: dict[tuple[int, int], tuple[dict[str, Any], float]] = {}
         self._heartbeats: dict[tuple[int, int], tuple[str, float]] = {}
+        self.announced: list[tuple[int, int, str]] = []
         self.available = True
 
     def _check(self) -> None:
@@ -200,6 +209,8 @@ class InMemoryProgress(ProgressPort):
         record = progress_record(percent, step, worker_id, trace_id)
         self._progress[(tenant_id, video_id)] = (record, self.clock() + PROGRESS_TTL_SECONDS)
         self.set_heartbeat(tenant_id, video_id, worker_id)
+        if self.feed is not None:
+            self.feed.publish(tenant_id, video_id, {"type": "video.progress", **record})
 
     def set_heartbeat(self, tenant_id, video_id, worker_id) -> None:
         self._check()
@@ -216,6 +227,51 @@ class InMemoryProgress(ProgressPort):
     def get_progress(self, tenant_id, video_id):
         self._check()
         return self._live(self._progress, (tenant_id, video_id))
+
+    def publish_status(self, tenant_id, video_id, status) -> None:
+        if self.available:  # a store that is down loses the announcement, silently
+            self.announced.append((tenant_id, video_id, str(status)))
+            if self.feed is not None:
+                self.feed.publish(tenant_id, video_id, {"type": "video.status", "status": status})
+
+
+class _InMemorySubscription(FeedSubscription):
+    def __init__(self, feed: InMemoryProgressFeed, key: tuple[int, int]) -> None:
+        self.feed = feed
+        self.key = key
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def next_event(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            return await asyncio.wait_for(self.events.get(), timeout)
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        subscribers = self.feed.subscribers.get(self.key, [])
+        if self in subscribers:
+            subscribers.remove(self)
+
+
+class InMemoryProgressFeed(ProgressFeed):
+    """Live events in one process: `publish` reaches every current subscriber; while
+    `available` is False, subscribing fails and published events are lost."""
+
+    def __init__(self) -> None:
+        self.subscribers: dict[tuple[int, int], list[_InMemorySubscription]] = {}
+        self.available = True
+
+    async def subscribe(self, tenant_id: int, video_id: int) -> FeedSubscription:
+        if not self.available:
+            raise FeedUnavailable("feed down (fake)")
+        subscription = _InMemorySubscription(self, (tenant_id, video_id))
+        self.subscribers.setdefault((tenant_id, video_id), []).append(subscription)
+        return subscription
+
+    def publish(self, tenant_id: int, video_id: int, event: dict[str, Any]) -> None:
+        if self.available:
+            for subscription in self.subscribers.get((tenant_id, video_id), []):
+                subscription.events.put_nowait(event)
 
 
 class InMemoryStorage(Storage):

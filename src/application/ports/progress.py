@@ -63,3 +63,12 @@ class ProgressPort(abc.ABC):
     @abc.abstractmethod
     def get_progress(self, tenant_id: int, video_id: int) -> dict[str, Any] | None:
         """The last progress record, or None."""
+
+    @abc.abstractmethod
+    def publish_status(self, tenant_id: int, video_id: int, status: str) -> None:
+        """Tell live followers that the row changed to `status` (they read the row again).
+
+        Best effort and never raises: the row is the truth, and followers that miss the
+        announcement find the change when they next read the row. Bounded by a short timeout,
+        so a dead store never holds up the write that preceded it.
+        """

@@ -39,12 +39,16 @@ def set_video_progress(
     video_id: int,
     record: dict[str, Any],
     heartbeat: tuple[str, int] | None = None,
+    publish: tuple[str, str] | None = None,
 ) -> None:
-    """Write progress and, in the same round trip, refresh the heartbeat (worker id, TTL)."""
+    """Write progress and, in the same round trip, refresh the heartbeat (worker id, TTL) and
+    publish the live event (channel, message)."""
     pipe = client.pipeline(transaction=False)
     pipe.set(progress_key(tenant_id, video_id), json.dumps(record), ex=PROGRESS_TTL_SECONDS)
     if heartbeat is not None:
         pipe.set(heartbeat_key(tenant_id, video_id), heartbeat[0], ex=heartbeat[1])
+    if publish is not None:
+        pipe.publish(*publish)
     pipe.execute()
 
 

@@ -2,31 +2,57 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import redis
 
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable, progress_record
+from src.infrastructure.cache import progress_events
 from src.infrastructure.cache import redis_keys as cache
 
 # Redis is telemetry: a slow or absent server must never hold up a job for long.
 SOCKET_TIMEOUT_SECONDS = 2.0
+# A status announcement follows a database write on the job's own thread: it gets far less
+# time than the ticker's writes, and after a failure none at all for a while (followers poll
+# the row meanwhile, so nothing is lost by skipping).
+ANNOUNCE_TIMEOUT_SECONDS = 0.25
+ANNOUNCE_PAUSE_SECONDS = 10.0
 
 
-def redis_client(url: str) -> redis.Redis:
+def redis_client(url: str, timeout: float = SOCKET_TIMEOUT_SECONDS) -> redis.Redis:
     return redis.Redis.from_url(
         url,
         decode_responses=True,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         health_check_interval=30,
     )
 
 
+def _with_timeout(client: redis.Redis, timeout: float) -> redis.Redis:
+    """A client on the same server with its own pool and shorter timeouts."""
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs.update(socket_timeout=timeout, socket_connect_timeout=timeout)
+    pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class, **kwargs)
+    return redis.Redis(connection_pool=pool)
+
+
 class RedisProgressAdapter(ProgressPort):
-    def __init__(self, client: redis.Redis, heartbeat_ttl: int = 60) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        heartbeat_ttl: int = 60,
+        *,
+        events_prefix: str = "academy-video",
+        clock=time.monotonic,
+    ) -> None:
         self.client = client
+        self.events_prefix = events_prefix
         self.heartbeat_ttl = heartbeat_ttl
+        self.announcer = _with_timeout(client, ANNOUNCE_TIMEOUT_SECONDS)
+        self.clock = clock
+        self._announce_paused_until = 0.0
 
     def _call(self, fn, *args):
         try:
@@ -48,7 +74,15 @@ class RedisProgressAdapter(ProgressPort):
     ) -> None:
         record = progress_record(percent, step, worker_id, trace_id)
         self._call(
-            cache.set_video_progress, tenant_id, video_id, record, (worker_id, self.heartbeat_ttl)
+            cache.set_video_progress,
+            tenant_id,
+            video_id,
+            record,
+            (worker_id, self.heartbeat_ttl),
+            (
+                progress_events.events_channel(self.events_prefix, tenant_id, video_id),
+                progress_events.progress_event(record),
+            ),
         )
 
     def set_heartbeat(self, tenant_id: int, video_id: int, worker_id: str) -> None:
@@ -62,3 +96,14 @@ class RedisProgressAdapter(ProgressPort):
 
     def get_progress(self, tenant_id: int, video_id: int) -> dict[str, Any] | None:
         return self._call(cache.get_video_progress, tenant_id, video_id)
+
+    def publish_status(self, tenant_id: int, video_id: int, status: str) -> None:
+        if self.clock() < self._announce_paused_until:
+            return
+        try:
+            self.announcer.publish(
+                progress_events.events_channel(self.events_prefix, tenant_id, video_id),
+                progress_events.status_event(status),
+            )
+        except (redis.RedisError, OSError):
+            self._announce_paused_until = self.clock() + ANNOUNCE_PAUSE_SECONDS

@@ -1,0 +1,132 @@
+"""Live progress on the real PostgreSQL and Redis: the ASGI application driven by Channels'
+communicators, events published by the worker's own Redis adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+
+from academy.bootstrap import ApiUseCases, api_use_cases
+from apps.api import services
+from apps.api.keys import issue_key
+from apps.api.live.service import run_blocking
+from apps.api.live.tokens import issue_token
+from apps.support.video.models import Tenant
+from src.application.ports.fakes import InMemoryQueue
+from src.application.ports.video_repository import VideoResult
+from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
+from src.infrastructure.storage.local_storage import LocalStorage
+
+# A Redis database of its own: ids restart with every test database, and the API suite
+# (database 11) clears its keys as each of its tests ends.
+LIVE_REDIS_URL = "redis://127.0.0.1:6379/13"
+WORKER = "live-test-worker"
+
+
+@dataclass
+class LiveHarness:
+    use_cases: ApiUseCases
+    tenant: Tenant
+    key: str
+    worker_progress: RedisProgressAdapter  # what a worker publishes through
+    redis_url: str
+
+    @property
+    def repository(self):
+        return self.use_cases.repository
+
+    def video(self, tenant: Tenant | None = None) -> int:
+        return self.repository.create_video((tenant or self.tenant).id, "Lecture", "src/key")
+
+    def claim(self, video_id: int):
+        return self.repository.try_claim_video(video_id, WORKER, 120)
+
+    def complete(self, lease) -> bool:
+        result = VideoResult(
+            hls_key=f"tenants/{lease.tenant_id}/videos/{lease.video_id}/hls/1/master.m3u8",
+            thumbnail_key=f"tenants/{lease.tenant_id}/videos/{lease.video_id}/hls/1/thumb.jpg",
+            duration_seconds=12.0,
+        )
+        return self.repository.complete(lease, result)
+
+    def token(self, video_id: int, tenant: Tenant | None = None) -> str:
+        config = settings.CONFIG
+        issued = issue_token(
+            (tenant or self.tenant).id,
+            video_id,
+            config.secret_key,
+            config.progress_token_ttl_seconds,
+        )
+        return issued.token
+
+    def rebuild(self, progress: RedisProgressAdapter | None = None, **config_changes) -> None:
+        """Serve with these settings changed (and this Redis adapter, when given)."""
+        cases = self.use_cases
+        self.use_cases = api_use_cases(
+            dataclasses.replace(cases.config, **config_changes),
+            queue=cases.queue,
+            progress=progress or cases.progress,
+            storage=cases.storage,
+        )
+        services.override(self.use_cases)
+
+    def new_tenant(self, slug: str) -> tuple[Tenant, str]:
+        tenant = Tenant.objects.create(slug=slug, name=slug)
+        _row, key = issue_key(tenant, "other", settings.CONFIG.api_key_pepper)
+        return tenant, key
+
+
+def progress_adapter(url: str) -> RedisProgressAdapter:
+    return RedisProgressAdapter(
+        redis_client(url), events_prefix=settings.CONFIG.live_channel_prefix
+    )
+
+
+@pytest.fixture
+def live(transactional_db, tmp_path: Path) -> LiveHarness:
+    """The API's use cases on PostgreSQL and Redis (status announcements included)."""
+    progress = progress_adapter(LIVE_REDIS_URL)
+    cases = api_use_cases(
+        settings.CONFIG,
+        queue=InMemoryQueue(),
+        progress=progress,
+        storage=LocalStorage(tmp_path),
+    )
+    services.override(cases)
+    tenant = Tenant.objects.create(slug="academy-live", name="Academy Live")
+    _row, key = issue_key(tenant, "tests", settings.CONFIG.api_key_pepper)
+    try:
+        yield LiveHarness(cases, tenant, key, progress_adapter(LIVE_REDIS_URL), LIVE_REDIS_URL)
+    finally:
+        services.override(None)
+        # The streams' database thread keeps its connection, and each HTTP request under ASGI
+        # runs its sync parts on a thread of its own: end those sessions (of this run's own
+        # test database only), or the database cannot be dropped.
+        asyncio.run(run_blocking(connections.close_all))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        client = progress.client
+        for key_name in client.scan_iter("tenant:*"):
+            client.delete(key_name)
+
+
+async def eventually(predicate, timeout: float = 10.0, what: str = ""):
+    """Await until `predicate()` (sync) is truthy; the value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
