@@ -133,7 +133,7 @@ def test_sse_after_the_end_sends_connected_and_the_terminal_event_at_once(live: 
 )
 def test_sse_refusals_are_problem_json(live: LiveHarness, case, status, code):
     vid = live.video()
-    other_tenant, other_key = live.new_tenant("academy-sse-other")
+    _other, other_key = live.new_tenant("academy-sse-other")
     path, headers = {
         "no credential": (f"/api/v1/videos/{vid}/events", []),
         "bad token": (f"/api/v1/videos/{vid}/events?token=v1.nonsense", []),
