@@ -265,8 +265,10 @@ def test_get_video_hands_out_a_progress_token_that_opens_the_stream(live: LiveHa
     assert body["live"]["events_url"] == f"http://testserver/api/v1/videos/{vid}/events"
     expires = datetime.fromisoformat(body["live"]["progress_token_expires_at"])
     left = (expires - datetime.now(UTC)).total_seconds()
-    assert settings.CONFIG.progress_token_ttl_seconds - 60 < left <= (
-        settings.CONFIG.progress_token_ttl_seconds
+    assert (
+        settings.CONFIG.progress_token_ttl_seconds - 60
+        < left
+        <= (settings.CONFIG.progress_token_ttl_seconds)
     )
 
     async def scenario():
