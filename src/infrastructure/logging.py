@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
+import redis
 import structlog
 
 from src.application.domain.redaction import redact_value
@@ -28,6 +30,32 @@ def redact_credentials(_logger: Any, _name: str, event_dict: dict[str, Any]) -> 
 def set_worker_id(worker_id: str) -> None:
     """Every line from now on carries this worker id (threads included)."""
     _STATIC["worker_id"] = worker_id
+
+
+# channels-redis's receive loop logs a full traceback every second while Redis is down. For the
+# live streams that is an expected outage (they say so and poll the row): one warning line
+# without the traceback this often instead. Its other errors pass untouched.
+FEED_OUTAGE_LOG_INTERVAL_SECONDS = 30.0
+
+
+class FeedOutageFilter(logging.Filter):
+    def __init__(self, clock=time.monotonic) -> None:
+        super().__init__()
+        self.clock = clock
+        self._quiet_until = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("channels_redis") or not record.exc_info:
+            return True
+        if not isinstance(record.exc_info[1], redis.ConnectionError | OSError | TimeoutError):
+            return True
+        if self.clock() < self._quiet_until:
+            return False
+        self._quiet_until = self.clock() + FEED_OUTAGE_LOG_INTERVAL_SECONDS
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg, record.args = "LIVE_FEED_REDIS_UNAVAILABLE", ()
+        record.exc_info, record.exc_text = None, None
+        return True
 
 
 def configure_logging(level: str = "INFO", worker_id: str | None = None) -> None:
@@ -66,6 +94,7 @@ def configure_logging(level: str = "INFO", worker_id: str | None = None) -> None
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         )
     )
+    handler.addFilter(FeedOutageFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

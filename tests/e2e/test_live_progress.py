@@ -18,6 +18,7 @@ from websockets.sync.client import connect
 
 from apps.support.video.redis_status_cache import heartbeat_key, progress_key
 from tests.e2e.harness import TEST_REDIS_URL
+from tests.e2e.tcp_proxy import TcpProxy
 from tests.e2e.test_api_pipeline import Client, create_key, run_pipeline, serve
 from tests.media import make_clip
 
@@ -152,3 +153,49 @@ def test_refusals_over_the_network_bad_token_and_another_tenants_video(spawn):
         4404,
         f"there is no video {vid}",
     )
+
+
+def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(spawn, tmp_path):
+    """Redis behind a proxy that is cut once the worker's percent is flowing: the worker
+    finishes regardless, the stream says it is polling, and `ready` comes from the row."""
+    proxy = TcpProxy(6379)
+    proxy.start()
+    env = {
+        "VIDEO_LIVE_CHANNEL_PREFIX": f"academy-e2e-live-{os.getpid()}",
+        "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/2",
+        "VIDEO_PROGRESS_POLL_SECONDS": 1,
+    }
+    try:
+        web, base = serve(spawn, **env)
+        worker, _reconcile = run_pipeline(spawn, **env)
+        client = Client(base, create_key(spawn, "academy-live-outage", **env))
+        source = make_clip(tmp_path / "lecture.mp4", 640, 360, seconds=16.0)
+        status, created = client.json(
+            "POST", "/api/v1/videos", {"title": "Outage", "size_bytes": source.stat().st_size}
+        )
+        assert status == 201, created
+        vid = created["id"]
+        tenant_id = tenant_of(vid)
+        redis.Redis.from_url(TEST_REDIS_URL).delete(
+            progress_key(tenant_id, vid), heartbeat_key(tenant_id, vid)
+        )
+        video = client.json("GET", f"/api/v1/videos/{vid}")[1]
+        with connect(f"{video['live']['websocket_url']}?token={video['progress_token']}") as ws:
+            assert json.loads(ws.recv(timeout=30))["type"] == "connected"
+            upload = created["upload"]
+            client.call(
+                upload["method"], upload["url"], data=source.read_bytes(), headers=upload["headers"]
+            )
+            assert client.call("POST", upload["complete_url"])[0] == 202
+            before = []
+            while not any(m.get("step") == "transcode" for m in before):
+                before.append(json.loads(ws.recv(timeout=120)))
+            proxy.cut()
+            after, code = receive_all(ws)
+    finally:
+        proxy.cut()
+    assert [m["mode"] for m in after if m["type"] == "stream"][:1] == ["polling"]
+    assert after[-1]["type"] == "ready" and code == 1000
+    assert after[-1]["video"]["status"] == "READY"
+    worker.wait_event("SQS_JOB_COMPLETED", video_id=vid)
+    assert web.problems() == [] and worker.problems() == []
