@@ -5,6 +5,9 @@ changed a video's status (claim, the fenced complete and fail, release, cancel, 
 reclaim, upload confirmed or expired, delete) is followed by `ProgressPort.publish_status`,
 which never raises and never waits long. The write comes first, so an announcement is never
 sent for a change that did not happen; a lost one is made up by the streams' own re-reads.
+
+Every other attribute is the wrapped repository's own, and the announcing methods pass their
+arguments through as they are: the port can grow without this class following it.
 """
 
 from __future__ import annotations
@@ -13,28 +16,20 @@ from typing import Any
 
 from src.application.domain import ErrorCode, Lease, VideoStatus, fail_outcome
 from src.application.ports.progress import ProgressPort
-from src.application.ports.video_repository import (
-    NewUpload,
-    ProcessingRow,
-    SourceKeyFor,
-    VideoFilter,
-    VideoRecord,
-    VideoRepository,
-    VideoResult,
-)
+from src.application.ports.video_repository import VideoRecord, VideoRepository
 
 # Announced when the row is gone: followers read it, find nothing, and say so.
 DELETED = "DELETED"
 
 
-class StatusAnnouncingRepository(VideoRepository):
+class StatusAnnouncingRepository:
+    """A VideoRepository (by delegation) whose status changes are announced."""
+
     def __init__(self, inner: VideoRepository, progress: ProgressPort) -> None:
-        super().__init__(inner.max_attempts, inner.default_lease_seconds)
         self.inner = inner
         self.progress = progress
 
     def __getattr__(self, name: str) -> Any:
-        # Adapter-specific attributes (a Django repository's database alias, say).
         return getattr(self.inner, name)
 
     def _announce(self, tenant_id: int, video_id: int, status: str) -> None:
@@ -45,11 +40,9 @@ class StatusAnnouncingRepository(VideoRepository):
         if row is not None:
             self._announce(row.tenant_id, video_id, status)
 
-    # -- writes that change a status -------------------------------------------------------
-    def try_claim_video(
-        self, video_id: int, worker_id: str, lease_seconds: int | None = None
-    ) -> Lease | None:
-        lease = self.inner.try_claim_video(video_id, worker_id, lease_seconds)
+    # -- by lease: the worker's fenced writes ----------------------------------------------
+    def try_claim_video(self, video_id: int, *args: Any, **kwargs: Any) -> Lease | None:
+        lease = self.inner.try_claim_video(video_id, *args, **kwargs)
         if lease is not None:
             self._announce(lease.tenant_id, video_id, VideoStatus.PROCESSING)
             return lease
@@ -59,98 +52,57 @@ class StatusAnnouncingRepository(VideoRepository):
             self._announce(row.tenant_id, video_id, row.status)
         return None
 
-    def complete(self, lease: Lease, result: VideoResult) -> bool:
-        took = self.inner.complete(lease, result)
+    def complete(self, lease: Lease, *args: Any, **kwargs: Any) -> bool:
+        took = self.inner.complete(lease, *args, **kwargs)
         if took:
             self._announce(lease.tenant_id, lease.video_id, VideoStatus.READY)
         return took
 
-    def fail(self, lease: Lease, error_code: ErrorCode, message: str, retryable: bool) -> bool:
-        took = self.inner.fail(lease, error_code, message, retryable)
+    def fail(
+        self, lease: Lease, error_code: ErrorCode, message: str, retryable: bool, **kwargs: Any
+    ) -> bool:
+        took = self.inner.fail(lease, error_code, message, retryable, **kwargs)
         if took:
-            after = fail_outcome(lease.attempt, self.max_attempts, error_code, message, retryable)
+            after = fail_outcome(
+                lease.attempt, self.inner.max_attempts, error_code, message, retryable
+            )
             self._announce(lease.tenant_id, lease.video_id, after.status)
         return took
 
-    def release(self, lease: Lease) -> bool:
-        took = self.inner.release(lease)
+    def release(self, lease: Lease, *args: Any, **kwargs: Any) -> bool:
+        took = self.inner.release(lease, *args, **kwargs)
         if took:
             self._announce(lease.tenant_id, lease.video_id, VideoStatus.UPLOADED)
         return took
 
-    def cancel(self, video_id: int) -> bool:
-        took = self.inner.cancel(video_id)
+    # -- by id: the API's and reconcile's writes -------------------------------------------
+    def cancel(self, video_id: int, *args: Any, **kwargs: Any) -> bool:
+        return self._by_id("cancel", VideoStatus.CANCELED, video_id, *args, **kwargs)
+
+    def retry(self, video_id: int, *args: Any, **kwargs: Any) -> bool:
+        return self._by_id("retry", VideoStatus.UPLOADED, video_id, *args, **kwargs)
+
+    def mark_uploaded(self, video_id: int, *args: Any, **kwargs: Any) -> bool:
+        return self._by_id("mark_uploaded", VideoStatus.UPLOADED, video_id, *args, **kwargs)
+
+    def try_reclaim_video(self, video_id: int, *args: Any, **kwargs: Any) -> bool:
+        return self._by_id("try_reclaim_video", VideoStatus.UPLOADED, video_id, *args, **kwargs)
+
+    def _by_id(self, method: str, status: str, video_id: int, *args: Any, **kwargs: Any) -> bool:
+        took = getattr(self.inner, method)(video_id, *args, **kwargs)
         if took:
-            self._announce_row(video_id, VideoStatus.CANCELED)
+            self._announce_row(video_id, status)
         return took
 
-    def retry(self, video_id: int) -> bool:
-        took = self.inner.retry(video_id)
-        if took:
-            self._announce_row(video_id, VideoStatus.UPLOADED)
-        return took
-
-    def mark_uploaded(self, video_id: int, size_bytes: int) -> bool:
-        took = self.inner.mark_uploaded(video_id, size_bytes)
-        if took:
-            self._announce_row(video_id, VideoStatus.UPLOADED)
-        return took
-
-    def try_reclaim_video(
-        self,
-        video_id: int,
-        force: bool = False,
-        *,
-        expected_token: int | None = None,
-        expected_worker: str | None = None,
-    ) -> bool:
-        took = self.inner.try_reclaim_video(
-            video_id, force, expected_token=expected_token, expected_worker=expected_worker
-        )
-        if took:
-            self._announce_row(video_id, VideoStatus.UPLOADED)
-        return took
-
-    def expire_uploads(self, limit: int = 100) -> list[VideoRecord]:
-        expired = self.inner.expire_uploads(limit)
+    def expire_uploads(self, *args: Any, **kwargs: Any) -> list[VideoRecord]:
+        expired = self.inner.expire_uploads(*args, **kwargs)
         for row in expired:
             self._announce(row.tenant_id, row.id, VideoStatus.CANCELED)
         return expired
 
-    def delete(self, video_id: int) -> bool:
+    def delete(self, video_id: int, *args: Any, **kwargs: Any) -> bool:
         row = self.inner.get(video_id)
-        took = self.inner.delete(video_id)
+        took = self.inner.delete(video_id, *args, **kwargs)
         if took and row is not None:
             self._announce(row.tenant_id, video_id, DELETED)
         return took
-
-    # -- everything else passes through ---------------------------------------------------
-    def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
-        return self.inner.create_video(tenant_id, title, source_key)
-
-    def set_source_key(self, video_id: int, source_key: str) -> bool:
-        return self.inner.set_source_key(video_id, source_key)
-
-    def create_awaiting_upload(self, new: NewUpload, key_for: SourceKeyFor) -> VideoRecord:
-        return self.inner.create_awaiting_upload(new, key_for)
-
-    def set_upload_id(self, video_id: int, upload_id: str) -> bool:
-        return self.inner.set_upload_id(video_id, upload_id)
-
-    def list_videos(self, query: VideoFilter) -> list[VideoRecord]:
-        return self.inner.list_videos(query)
-
-    def get(self, video_id: int) -> VideoRecord | None:
-        return self.inner.get(video_id)
-
-    def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
-        return self.inner.renew_lease(lease, seconds)
-
-    def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
-        return self.inner.list_processing(limit)
-
-    def list_stale_uploaded(self, older_than_seconds: int, limit: int = 100) -> list[VideoRecord]:
-        return self.inner.list_stale_uploaded(older_than_seconds, limit)
-
-    def mark_enqueued(self, video_id: int, older_than_seconds: int | None = None) -> bool:
-        return self.inner.mark_enqueued(video_id, older_than_seconds)
