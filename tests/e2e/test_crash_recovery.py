@@ -200,6 +200,8 @@ def test_worker_killed_mid_encode_video_is_finished_once_by_another(
     video = row(video)
     assert (video.status, video.lease_token, video.attempts) == ("READY", 2, 2)
     assert victim.proc.wait(5) == -signal.SIGKILL
+    # The row turns READY a moment before the worker logs it: wait for the line it checks.
+    survivor.wait_event("SQS_JOB_COMPLETED", video_id=video.pk)
     assert completions(workers, video) == [survivor.name], "READY exactly once"
     [claim] = [e for e in survivor.events("VIDEO_CLAIMED") if e["video_id"] == video.pk]
     assert claim["lease_token"] == 2
@@ -243,6 +245,7 @@ def test_frozen_worker_past_its_lease_is_fenced_out_when_it_wakes(
 
     video = row(video)
     assert (video.status, video.lease_token, video.leased_by) == ("READY", 2, "")
+    second.wait_event("SQS_JOB_COMPLETED", video_id=video.pk)
     assert completions([first, second], video) == [second.name]
     assert_published_output_is_complete(storage_root, video, token=2)
     assert not (storage_root / f"tenants/{video.tenant_id}/videos/{video.pk}/hls/1").exists()
