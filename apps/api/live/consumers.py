@@ -60,6 +60,10 @@ class VideoProgressConsumer(AsyncWebsocketConsumer):
             self.log.info("LIVE_STREAM_REFUSED", code=refused.close_code, reason=refused.message)
             await self.close(code=refused.close_code, reason=refused.reason)
             return
+        except Exception:  # the database is down, say: the client may try again later
+            self.log.exception("LIVE_STREAM_ERROR")
+            await self.close(code=INTERNAL_ERROR, reason="the service is unavailable; reconnect")
+            return
         self.log = self.log.bind(tenant_id=stream.tenant_id)
         self.log.info("LIVE_STREAM_OPENED", transport="websocket")
         self.task = asyncio.ensure_future(self._stream(stream.first, stream.events, video_id))
