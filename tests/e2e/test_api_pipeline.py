@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from apps.support.video.models import Video
-from apps.support.video.redis_status_cache import progress_key
+from apps.support.video.redis_status_cache import heartbeat_key, progress_key
 from bench.harness import ProcessLog, free_port, wait_until
 from tests.e2e.harness import TEST_REDIS_URL
 from tests.media import make_clip, run_ffmpeg
@@ -207,6 +207,11 @@ def test_cancel_stops_a_running_worker_which_publishes_nothing(spawn, tmp_path, 
     source = make_clip(tmp_path / "long.mp4", 1280, 720, seconds=40.0)
     status, created = client.json("POST", "/api/v1/videos", {"title": "Long"})
     video_id = created["id"]
+    # Ids repeat across runs while Redis keeps progress for an hour: no earlier "transcode".
+    tenant_id = Video.objects.get(pk=video_id).tenant_id
+    redis.Redis.from_url(TEST_REDIS_URL).delete(
+        progress_key(tenant_id, video_id), heartbeat_key(tenant_id, video_id)
+    )
     client.call("PUT", created["upload"]["url"], data=source.read_bytes(), headers=OCTETS)
     assert client.call("POST", created["upload"]["complete_url"])[0] == 202
 

@@ -67,11 +67,7 @@ def test_a_browser_follows_upload_progress_and_ready_over_websocket_and_sse(spaw
     )
     assert status == 201, created
     vid = created["id"]
-    # Ids repeat across runs while Redis keeps keys for an hour: start without old telemetry.
-    tenant_id = tenant_of(vid)
-    redis.Redis.from_url(TEST_REDIS_URL).delete(
-        progress_key(tenant_id, vid), heartbeat_key(tenant_id, vid)
-    )
+    clear_telemetry(vid)
     status, video = client.json("GET", f"/api/v1/videos/{vid}")
     assert status == 200
     live = video["live"]
@@ -121,6 +117,16 @@ def test_a_browser_follows_upload_progress_and_ready_over_websocket_and_sse(spaw
         late_messages, late_code = receive_all(late, timeout=10)
     assert [m["type"] for m in late_messages] == ["connected", "ready"] and late_code == 1000
     assert web.problems() == [] and worker.problems() == []
+    clear_telemetry(vid)
+
+
+def clear_telemetry(video_id: int) -> None:
+    """Ids repeat across runs while Redis keeps keys for an hour: no test leaves them behind
+    (the outage test's last write never reaches Redis) nor starts with an earlier one's."""
+    tenant_id = tenant_of(video_id)
+    redis.Redis.from_url(TEST_REDIS_URL).delete(
+        progress_key(tenant_id, video_id), heartbeat_key(tenant_id, video_id)
+    )
 
 
 def tenant_of(video_id: int) -> int:
@@ -165,6 +171,7 @@ def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(s
         "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/2",
         "VIDEO_PROGRESS_POLL_SECONDS": 1,
     }
+    vid = None
     try:
         web, base = serve(spawn, **env)
         worker, _reconcile = run_pipeline(spawn, **env)
@@ -175,10 +182,7 @@ def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(s
         )
         assert status == 201, created
         vid = created["id"]
-        tenant_id = tenant_of(vid)
-        redis.Redis.from_url(TEST_REDIS_URL).delete(
-            progress_key(tenant_id, vid), heartbeat_key(tenant_id, vid)
-        )
+        clear_telemetry(vid)
         video = client.json("GET", f"/api/v1/videos/{vid}")[1]
         with connect(f"{video['live']['websocket_url']}?token={video['progress_token']}") as ws:
             assert json.loads(ws.recv(timeout=30))["type"] == "connected"
@@ -194,6 +198,8 @@ def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(s
             after, code = receive_all(ws)
     finally:
         proxy.cut()
+        if vid is not None:
+            clear_telemetry(vid)
     assert [m["mode"] for m in after if m["type"] == "stream"][:1] == ["polling"]
     assert after[-1]["type"] == "ready" and code == 1000
     assert after[-1]["video"]["status"] == "READY"
