@@ -27,6 +27,7 @@ from src.application.ports.video_repository import (
     VideoRepository,
     VideoResult,
     ready_fields,
+    retried_fields,
 )
 
 
@@ -143,17 +144,7 @@ class InMemoryVideoRepository(VideoRepository):
             row = self._rows.get(video_id)
             if row is None or row.status not in RETRYABLE or row.uploaded_at is None:
                 return False
-            self._update(
-                video_id,
-                status=VideoStatus.UPLOADED,
-                attempts=0,
-                error_code="",
-                error_message="",
-                leased_by="",
-                leased_until=None,
-                processing_started_at=None,
-                processing_completed_at=None,
-            )
+            self._update(video_id, **retried_fields())
             return True
 
     def delete(self, video_id: int) -> bool:

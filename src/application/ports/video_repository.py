@@ -251,6 +251,20 @@ class VideoRepository(abc.ABC):
         """
 
 
+def retried_fields() -> dict[str, Any]:
+    """The row's fields once a FAILED or CANCELED video is retried (shared by every adapter)."""
+    return {
+        "status": VideoStatus.UPLOADED,
+        "attempts": 0,
+        "error_code": "",
+        "error_message": "",
+        "leased_by": "",
+        "leased_until": None,
+        "processing_started_at": None,
+        "processing_completed_at": None,
+    }
+
+
 def ready_fields(result: VideoResult) -> dict[str, Any]:
     """The row's fields once a job completed with `result` (shared by every adapter)."""
     return {

@@ -39,6 +39,7 @@ from src.application.ports.video_repository import (
     VideoRepository,
     VideoResult,
     ready_fields,
+    retried_fields,
 )
 
 S = Video.Status
@@ -193,17 +194,7 @@ class DjangoVideoRepository(VideoRepository):
         return bool(
             self._videos.filter(
                 pk=video_id, status__in=RETRYABLE, uploaded_at__isnull=False
-            ).update(
-                status=S.UPLOADED,
-                attempts=0,
-                error_code="",
-                error_message="",
-                leased_by="",
-                leased_until=None,
-                processing_started_at=None,
-                processing_completed_at=None,
-                updated_at=Now(),
-            )
+            ).update(**retried_fields(), updated_at=Now())
         )
 
     def delete(self, video_id: int) -> bool:
