@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def compact_clip(path):
-    """10 s of 640x360 in about 400 KB: it fits a 1 MB work folder, its ladder does not."""
+    """10 s of 640x360 in about 400 KB: it fits a 640 KB work folder, it and its ladder (at
+    least as many bytes again) do not."""
     source = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10"]
     tone = ["-f", "lavfi", "-i", "sine=duration=10"]
     video = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "45", "-pix_fmt", "yuv420p"]
@@ -52,7 +53,7 @@ def test_work_folder_full_during_the_encode(sqs, spawn, make_video, tmp_path):
     # or a retryable TRANSCODE_FAILED that spent the upload's attempts.
     video = make_video(compact_clip(tmp_path / "lecture.mp4"))
     sqs.send(video.pk, video.tenant_id)
-    with tmpfs(tmp_path / "work", "1m") as work:
+    with tmpfs(tmp_path / "work", "640k") as work:
         worker = one_job_worker(spawn, work, 65536, fake_seconds=None)
         released = assert_released_for_space(worker, video)
         assert "disk is full" in released["error_message"]
