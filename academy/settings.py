@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "apps.support.video.apps.VideoConfig",
     "apps.api.apps.ApiConfig",
+    "apps.web.apps.WebConfig",
     "corsheaders",
     "ninja",
     "channels",
@@ -28,6 +29,8 @@ MIDDLEWARE = [
     "apps.api.middleware.RequestContextMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +97,42 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# WhiteNoise serves the static files from the app server (no front-end build step): hashed,
+# compressed copies made by `collectstatic` (make serve runs it) outside debug, the apps'
+# own folders in debug.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# The web pages' session: signed with SECRET_KEY and kept in the cookie itself; it holds the
+# tenant and API key row ids, never a key (apps/api/session_auth.py).
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_NAME = "academy_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_AGE = 12 * 3600
+# The CSRF token reaches the pages' scripts through a <meta> tag, so its cookie stays HttpOnly.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = not DEBUG
+CSRF_FAILURE_VIEW = "apps.web.views.csrf_failure"
+LOGIN_URL = "web:sign-in"
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy: scripts only from this site's static files, no inline script;
+# media, thumbnails and uploads only to this site and the storage it hands URLs for.
+from apps.web.policy import content_security_policy  # noqa: E402
+
+CONTENT_SECURITY_POLICY = content_security_policy(CONFIG)
 
 # Django's own loggers go through structlog's JSON formatter (see src/infrastructure/logging.py).
 LOGGING_CONFIG = None

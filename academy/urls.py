@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path
+from django.views.generic import RedirectView
+from django.urls import include, path
 
 from apps.api.api import api
 from apps.api.live.sse import video_events
@@ -12,4 +13,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     # READY outputs, when no VIDEO_PUBLIC_BASE_URL (a CDN) serves them (apps/api/media.py).
     path("media/<path:key>", serve_media, name="media"),
+    # The academy's web pages (apps/web/): sign in, library, upload, one video.
+    path("", include("apps.web.urls")),
+    path("favicon.ico", RedirectView.as_view(url="/static/web/favicon.svg", permanent=True)),
 ]

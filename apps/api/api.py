@@ -5,6 +5,7 @@ Module layout (each file holds one concern):
   routers/       videos.py (create, upload, complete, get, list), system.py (health…)
   schemas.py     request/response shapes      presenters.py  records -> response bodies
   auth.py        API key auth (hook for per-key limits)   keys.py  issuing/verifying keys
+  session_auth.py  the web pages' session cookie (+ CSRF) as a second way in
   bodies.py      strict JSON reading          errors.py  exceptions -> problems
   problems.py    RFC 9457 bodies              trace.py   trace ids
   middleware.py  trace id + access log, problem fallback   services.py  use cases per process
@@ -21,17 +22,19 @@ from apps.api.auth import API_KEY_AUTH
 from apps.api.bodies import StrictJsonParser
 from apps.api.errors import response_for_exception
 from apps.api.routers import system, videos
+from apps.api.session_auth import SessionKey
 
 api = NinjaAPI(
     title="Academy video API",
     version="1",
     description=(
         "Upload lectures, follow their processing with a live percent, and play the HLS "
-        "result. Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. "
+        "result. Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>` (the "
+        "web pages use their signed session cookie, with the CSRF token on unsafe methods). "
         "Every error is RFC 9457 `application/problem+json` with a `code` and a `trace_id`."
     ),
     urls_namespace="api-v1",
-    auth=API_KEY_AUTH,
+    auth=[*API_KEY_AUTH, SessionKey()],
     parser=StrictJsonParser(),
     docs_url="/docs",
     openapi_url="/openapi.json",

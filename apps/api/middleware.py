@@ -19,12 +19,13 @@ from apps.api.trace import RESPONSE_HEADER, trace_id_from
 
 log = structlog.get_logger("apps.api")
 
-# Django's admin keeps its own HTML pages; everything else answers in problem+json.
-HTML_PREFIXES = ("/admin/",)
+# Django's admin and the web pages (apps/web/) keep their own HTML pages; everything else
+# answers in problem+json.
+HTML_PREFIXES = ("/admin/", "/static/", "/sign-in", "/sign-out", "/upload", "/videos/")
 
 
 def _is_html_path(path: str) -> bool:
-    return path.startswith(HTML_PREFIXES)
+    return path == "/" or path.startswith(HTML_PREFIXES)
 
 
 class RequestContextMiddleware:

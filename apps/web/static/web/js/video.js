@@ -1,0 +1,101 @@
+// One video: live status until READY, then hls.js plays the master playlist with a quality
+// selector built from its levels (Safari and iOS play HLS natively: "Auto" only there).
+"use strict";
+(function () {
+  let hls = null;
+
+  function qualityLabel(level) {
+    return level.height ? `${level.height}p` : `${Math.round(level.bitrate / 1000)} kb/s`;
+  }
+
+  function startPlayer(master, poster) {
+    const video = document.getElementById("player");
+    const select = document.getElementById("quality");
+    const message = document.getElementById("player-message");
+    if (!master || !video) return;
+    if (poster) video.poster = poster;
+    video.hidden = false;
+    document.getElementById("quality-block").hidden = false;
+    message.textContent = "";
+    if (window.Hls && Hls.isSupported()) {
+      hls = new Hls({ enableWorker: false });
+      hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
+        select.replaceChildren(new Option("Auto", "-1"));
+        // Highest first, as the renditions are listed everywhere else.
+        data.levels.map((level, index) => [level, index]).reverse()
+          .forEach(([level, index]) => select.add(new Option(qualityLabel(level), String(index))));
+        select.dataset.levels = String(data.levels.length);
+      });
+      hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
+        const level = hls.levels[data.level];
+        video.dataset.playingLevel = level ? qualityLabel(level) : "";
+      });
+      hls.on(Hls.Events.ERROR, (_event, data) => {
+        if (data.fatal) message.textContent = `Playback failed: ${data.type} (${data.details}).`;
+      });
+      hls.loadSource(master);
+      hls.attachMedia(video);
+      select.addEventListener("change", () => { hls.currentLevel = Number(select.value); });
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = master;
+      select.replaceChildren(new Option("Auto", "-1"));
+      select.disabled = true;
+    } else {
+      message.textContent = "This browser cannot play HLS video.";
+    }
+  }
+
+  // The facts a finished job adds (duration, frame, renditions, stage timings), in place.
+  function renderDetails(page, video) {
+    const set = (name, text) => { const el = page.querySelector(`[data-field="${name}"]`); if (el) el.textContent = text; };
+    set("duration", video.duration_seconds ? `${video.duration_seconds.toFixed(1)} s` : "—");
+    set("frame", video.width ? `${video.width}×${video.height}` : "—");
+    set("renditions", (video.renditions || []).map((r) => r.name).join(", ") || "—");
+    set("attempts", String(video.attempts));
+    const timings = Object.entries(video.timings_ms || {}).sort(([a], [b]) => a.localeCompare(b));
+    const body = document.getElementById("timings-body");
+    body.replaceChildren(...timings.map(([stage, ms]) => {
+      const row = document.createElement("tr");
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = stage;
+      const value = document.createElement("td");
+      value.textContent = `${ms} ms`;
+      row.append(name, value);
+      return row;
+    }));
+    body.closest("table").hidden = timings.length === 0;
+    document.getElementById("timings-empty").hidden = timings.length > 0;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const page = document.querySelector(".video-page");
+    const status = page.querySelector(".video-status");
+    const id = page.dataset.videoId;
+    const player = document.getElementById("player");
+    let started = false;
+
+    const onVideo = (video) => {
+      Academy.render(status, video);
+      renderDetails(page, video);
+      page.dataset.status = video.status;
+      if (video.status === "READY" && video.assets && !started) {
+        started = true;
+        startPlayer(video.assets.master_playlist_url, video.assets.thumbnail_url);
+      }
+    };
+
+    Academy.wireActions(status, id, (video, action) => {
+      if (action === "delete") { window.location.assign("/"); return; }
+      onVideo(video);
+      AcademyProgress.watch(id, { onVideo, onProgress: (p, s) => Academy.showProgress(status, p, s) });
+    });
+
+    if (page.dataset.status === "READY") {
+      started = true;
+      startPlayer(player.dataset.master, null);
+    } else if (!Academy.FINAL.includes(page.dataset.status)) {
+      AcademyProgress.watch(id, { onVideo, onProgress: (p, s) => Academy.showProgress(status, p, s) });
+    }
+  });
+})();

@@ -1,0 +1,219 @@
+"""The academy's web pages: sign in with an API key, library, upload, one video.
+
+Pages are rendered here from the same use cases as the API (apps/api/services.py); their
+scripts (static/web/js/) then call the API with the session cookie for uploads, live progress
+and the buttons. Every view below except sign-in needs a signed-in tenant, and every video is
+looked up through the tenant, so another tenant's id is a 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.api.keys import KeyRejected, Principal
+from apps.api.presenters import published_body, video_body
+from apps.api.services import use_cases
+from apps.api.session_auth import session_principal, sign_in, sign_out
+from apps.support.video.models import Tenant
+from src.application.domain import VideoStatus
+from src.application.ports.video_repository import CANCELABLE, RETRYABLE
+from src.application.video_errors import InvalidVideoRequest, VideoNotFound, VideoRequestError
+
+log = structlog.get_logger("apps.web")
+
+PAGE_SIZE = 20
+ACTIONS = ("cancel", "retry", "delete")
+MAX_KEY_LENGTH = 200
+
+
+def tenant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The signed-in tenant as `principal`; the sign-in page (coming back here) otherwise."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        principal = session_principal(request)
+        if principal is None:
+            return redirect(f"{reverse('web:sign-in')}?{urlencode({'next': request.path})}")
+        request.tenant = Tenant.objects.get(pk=principal.tenant_id)
+        return view(request, principal, *args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(request: HttpRequest, wanted: str | None) -> str:
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return reverse("web:library")
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in_page(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    error = ""
+    if request.method == "POST":
+        key = request.POST.get("api_key", "").strip()
+        if not key:
+            error = "Enter your academy's API key."
+        elif len(key) > MAX_KEY_LENGTH:
+            error = "That is not an API key: keys are at most 200 characters."
+        else:
+            try:
+                principal = sign_in(request, key)
+            except KeyRejected as exc:
+                reason = str(exc)
+                error = f"Sign-in failed: {reason[:1].upper()}{reason[1:]}."
+            else:
+                log.info(
+                    "WEB_SIGNED_IN", tenant_id=principal.tenant_id, api_key_id=principal.key_id
+                )
+                return redirect(next_url)
+    # A refused key re-shows the form (200, like any form with errors), with the reason.
+    return render(request, "web/sign_in.html", {"error": error, "next": next_url})
+
+
+@require_POST
+def sign_out_page(request: HttpRequest) -> HttpResponse:
+    sign_out(request)
+    messages.info(request, "You are signed out.")
+    return redirect("web:sign-in")
+
+
+def _status_filter(raw: str | None) -> VideoStatus | None:
+    if not raw:
+        return None
+    try:
+        return VideoStatus(raw)
+    except ValueError:
+        known = ", ".join(s.value for s in VideoStatus)
+        raise InvalidVideoRequest(f"unknown status {raw[:40]!r}: choose one of {known}") from None
+
+
+def _row(request: HttpRequest, body: dict[str, Any]) -> dict[str, Any]:
+    """A video's API body plus what the templates need to show its buttons."""
+    status = VideoStatus(body["status"])
+    return {
+        **body,
+        "status_label": status.label,
+        "is_final": status.is_final,
+        "can_cancel": status in CANCELABLE,
+        "can_retry": status in RETRYABLE and body["uploaded_at"] is not None,
+    }
+
+
+@require_GET
+@tenant_required
+def library(request: HttpRequest, principal: Principal) -> HttpResponse:
+    queries = use_cases().queries
+    try:
+        status = _status_filter(request.GET.get("status"))
+        page = queries.list(
+            principal.tenant_id,
+            limit=PAGE_SIZE,
+            cursor=request.GET.get("cursor") or None,
+            status=status,
+        )
+    except VideoRequestError as exc:
+        return _error_page(request, 400, "This list cannot be shown", exc.message)
+    rows = [_row(request, video_body(request, v, queries.live_progress(v))) for v in page.videos]
+    next_query = None
+    if page.next_cursor:
+        next_query = urlencode(
+            {**({"status": status.value} if status else {}), "cursor": page.next_cursor}
+        )
+    return render(
+        request,
+        "web/library.html",
+        {
+            "rows": rows,
+            "status": status.value if status else "",
+            "statuses": [(s.value, s.label) for s in VideoStatus],
+            "next_query": next_query,
+            "first_page": bool(request.GET.get("cursor")),
+            "status_query": urlencode({"status": status.value}) if status else "",
+        },
+    )
+
+
+@require_GET
+@tenant_required
+def upload(request: HttpRequest, principal: Principal) -> HttpResponse:
+    return render(
+        request,
+        "web/upload.html",
+        {"max_source_bytes": use_cases().config.max_source_bytes},
+    )
+
+
+@require_GET
+@tenant_required
+def video_page(request: HttpRequest, principal: Principal, video_id: int) -> HttpResponse:
+    try:
+        view = use_cases().queries.get(principal.tenant_id, video_id)
+    except VideoNotFound as exc:
+        return _error_page(request, 404, "No such video", exc.message)
+    body = _row(request, video_body(request, view.video, view.progress))
+    published = published_body(request, view.video)
+    return render(
+        request,
+        "web/video.html",
+        {
+            "video": body,
+            "published": published,
+            "timings": sorted((body["timings_ms"] or {}).items()),
+        },
+    )
+
+
+@require_POST
+@tenant_required
+def video_action(
+    request: HttpRequest, principal: Principal, video_id: int, action: str
+) -> HttpResponse:
+    """The buttons without JavaScript: the same use cases as the API, then back to the list."""
+    if action not in ACTIONS:
+        return _error_page(
+            request, 404, "No such action", f"{action[:40]!r} is not one of {ACTIONS}"
+        )
+    commands = use_cases().commands
+    try:
+        if action == "cancel":
+            commands.cancel(principal.tenant_id, video_id)
+            messages.success(request, f"Video {video_id} is canceled.")
+        elif action == "retry":
+            commands.retry(principal.tenant_id, video_id, trace_id=request.trace_id)
+            messages.success(request, f"Video {video_id} is queued again.")
+        else:
+            commands.delete(principal.tenant_id, video_id)
+            messages.success(request, f"Video {video_id} is deleted.")
+    except VideoRequestError as exc:
+        messages.error(request, exc.message)
+    log.info("WEB_VIDEO_ACTION", video_id=video_id, action=action)
+    return redirect(_safe_next(request, request.POST.get("next")))
+
+
+def _error_page(request: HttpRequest, status: int, title: str, detail: str) -> HttpResponse:
+    return render(request, "web/error.html", {"title": title, "detail": detail}, status=status)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent without its CSRF token (an old tab, cookies off, another site's form)."""
+    detail = (
+        "The form had no valid security token. Reload the page and send it again"
+        + ("" if settings.DEBUG is False else f" ({reason})")
+        + "."
+    )
+    return _error_page(request, 403, "The form could not be sent", detail)
