@@ -1,6 +1,6 @@
 from django.contrib import admin
-from django.views.generic import RedirectView
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from apps.api.api import api
 from apps.api.live.sse import video_events

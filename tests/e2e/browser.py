@@ -82,3 +82,13 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_js(page, function: str, arg: object = None, timeout: float = 30.0) -> object:
+    """Wait until the JavaScript `function` (of `arg`) returns something truthy.
+
+    Playwright's own wait_for_function evaluates a string with eval, which the pages'
+    Content-Security-Policy forbids (as it should); this calls the function instead."""
+    from tests.e2e.harness import wait_until
+
+    return wait_until(lambda: page.evaluate(function, arg), timeout, interval=0.1, what=function)

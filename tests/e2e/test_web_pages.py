@@ -19,6 +19,7 @@ from tests.e2e.browser import (
     screenshot,
     sign_in,
     upload,
+    wait_js,
     watch_console,
 )
 from tests.e2e.harness import wait_until
@@ -79,10 +80,11 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         worker.signal(signal.SIGSTOP)
         try:
             frozen = round(api_video(client, video_id)["progress"]["percent"])
-            page.wait_for_function(
+            wait_js(
+                page,
                 "(p) => Number(document.querySelector('.video-status progress').value) === p",
-                arg=frozen,
-                timeout=15_000,
+                frozen,
+                timeout=15,
             )
         finally:
             worker.signal(signal.SIGCONT)
@@ -90,27 +92,27 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         page.locator('.video-status [data-field="status"]', has_text="Ready").wait_for(
             timeout=120_000
         )
-        seen = page.evaluate("window.__progressSeen")
-        assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+        seen = page.evaluate("() => window.__progressSeen")
+        assert page.evaluate("() => window.__sameDocument") is True, "the page reloaded"
         assert any(0 < value < 100 for value in seen), seen
         assert frozen in seen
 
         # The player appears without a reload; press play and watch the clock move.
         player = page.locator("video#player")
         player.wait_for(state="visible")
-        page.wait_for_function("Number(document.getElementById('quality').dataset.levels) >= 2")
+        wait_js(page, "() => Number(document.getElementById('quality').dataset.levels) >= 2")
         levels = page.locator("#quality option").all_inner_texts()
-        assert levels == ["Auto", "480p", "360p"], levels
+        assert levels == ["Auto", "480p", "360p"], levels  # highest first
         player.click()
-        page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
-        assert page.evaluate("window.__sameDocument") is True
+        wait_js(page, "() => document.getElementById('player').currentTime > 1")
+        assert page.evaluate("() => window.__sameDocument") is True
         # Picking a quality switches hls.js to that level.
         page.get_by_label("Quality").select_option(label="360p")
-        page.wait_for_function("document.getElementById('player').dataset.playingLevel === '360p'")
+        wait_js(page, "() => document.getElementById('player').dataset.playingLevel === '360p'")
         poster = api_video(client, video_id)["assets"]["thumbnail_url"]
         assert player.get_attribute("poster") == poster
         assert "transcode" in page.locator("table.timings").inner_text()
-        page.evaluate("document.getElementById('player').pause()")
+        page.evaluate("() => document.getElementById('player').pause()")
         screenshot(page, "video.png")
 
         page.goto(f"{base}/")
@@ -120,10 +122,90 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         phone = browser.new_page(viewport=PHONE)
         phone.context.add_cookies(page.context.cookies())
         phone.goto(f"{base}/")
-        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         screenshot(phone, "library-phone.png")
         assert problems == [], problems
     assert web.problems() == [] and worker.problems() == []
+
+
+def test_cancel_an_upload_retry_a_failure_and_read_a_hostile_upload_error(spawn, tmp_path):
+    _web, base = serve(spawn)
+    # This worker refuses anything longer than 3 seconds: the 5-second lecture fails, and
+    # is retried below once a worker without that limit runs.
+    strict = spawn("worker-strict", WORKER, VIDEO_MAX_DURATION_SECONDS=3)
+    spawn("reconcile", RECONCILE)
+    key = create_key(spawn, "academy-web-failures")
+    client = Client(base, key)
+    long_clip = make_clip(tmp_path / "long.mp4", 320, 180, seconds=5.0)
+    (tmp_path / "elsewhere").mkdir()
+    secret = make_clip(tmp_path / "elsewhere" / "secret.ts", 320, 180, seconds=1.0)
+    hostile = make_hls_playlist(tmp_path / "sneaky.mp4", secret)
+
+    with chromium() as browser:
+        page = browser.new_page(viewport=DESKTOP)
+        problems = watch_console(page)
+        sign_in(page, base, key)
+
+        # Cancel an upload in flight: the upload is slowed to 64 KB/s so it cannot finish.
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        slow = {"offline": False, "latency": 0, "downloadThroughput": -1}
+        cdp.send("Network.emulateNetworkConditions", {**slow, "uploadThroughput": 64 * 1024})
+        upload(page, base, long_clip, "Interrupted lecture")
+        wait_js(page, "() => Number(document.getElementById('upload-bar').value) > 0")
+        assert page.evaluate("() => Number(document.getElementById('upload-bar').value)") < 100
+        canceled_id = int(page.locator("#upload-form").get_attribute("data-video-id"))
+        page.get_by_role("button", name="Cancel upload").click()
+        page.get_by_text("Upload canceled.").wait_for()
+        canceled = api_video(client, canceled_id)
+        assert canceled["status"] == "CANCELED" and canceled["uploaded_at"] is None
+        cdp.send("Network.emulateNetworkConditions", {**slow, "uploadThroughput": -1})
+
+        ids = {}
+        for title, path in (("Too long", long_clip), ("Sneaky playlist", hostile)):
+            upload(page, base, path, title)
+            page.wait_for_url(f"{base}/videos/*", timeout=60_000)
+            ids[title] = video_id_of(page)
+            # The video page follows the job live to its end and shows the error code.
+            page.locator('.video-status [data-field="status"]', has_text="Failed").wait_for(
+                timeout=120_000
+            )
+        assert page.locator('[data-field="error-code"]').inner_text() == "UNSUPPORTED_MEDIA"
+
+        page.goto(f"{base}/")
+        hostile_row = page.locator(f'tr[data-video-id="{ids["Sneaky playlist"]}"]')
+        assert "UNSUPPORTED_MEDIA" in hostile_row.inner_text()
+        long_row = page.locator(f'tr[data-video-id="{ids["Too long"]}"]')
+        assert "DURATION_TOO_LONG" in long_row.inner_text()
+        canceled_row = page.locator(f'tr[data-video-id="{canceled_id}"]')
+        assert "Canceled" in canceled_row.inner_text()
+        assert canceled_row.get_by_role("button", name="Retry").is_hidden()  # nothing uploaded
+
+        # The status filter: only the failed ones.
+        page.get_by_label("Status").select_option("FAILED")
+        page.get_by_role("button", name="Filter").click()
+        page.wait_for_url(f"{base}/?status=FAILED")
+        shown = page.locator("tr[data-video-id]").evaluate_all(
+            "rows => rows.map(r => +r.dataset.videoId)"
+        )
+        assert sorted(shown) == sorted(ids.values())
+
+        # Retry once a worker without the limit runs: the row goes back to work and to READY.
+        strict.signal(signal.SIGTERM)
+        assert strict.wait(60) == 0
+        spawn("worker", WORKER)
+        page.goto(f"{base}/")
+        long_row.get_by_role("button", name="Retry").click()
+        long_row.locator('[data-field="status"]', has_text="Ready").wait_for(timeout=120_000)
+        assert long_row.locator('[data-field="error"]').is_hidden()
+        assert api_video(client, ids["Too long"])["status"] == "READY"
+
+        # Delete asks first, then the row goes and the API forgets the video.
+        page.once("dialog", lambda dialog: dialog.accept())
+        hostile_row.get_by_role("button", name="Delete").click()
+        hostile_row.wait_for(state="detached")
+        assert client.json("GET", f"/api/v1/videos/{ids['Sneaky playlist']}")[0] == 404
+        assert problems == [], problems
 
 
 WORKER = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
