@@ -85,17 +85,23 @@
       }
     };
 
+    const handlers = {
+      onVideo,
+      onProgress: (progress, now) => Academy.showProgress(status, progress, now),
+      mode: (name) => { page.dataset.liveMode = name; }, // which path carries the updates
+    };
+
     Academy.wireActions(status, id, (video, action) => {
       if (action === "delete") { window.location.assign("/"); return; }
       onVideo(video);
-      AcademyProgress.watch(id, { onVideo, onProgress: (p, s) => Academy.showProgress(status, p, s) });
+      AcademyProgress.watch(id, handlers);
     });
 
     if (page.dataset.status === "READY") {
       started = true;
       startPlayer(player.dataset.master, null);
     } else if (!Academy.FINAL.includes(page.dataset.status)) {
-      AcademyProgress.watch(id, { onVideo, onProgress: (p, s) => Academy.showProgress(status, p, s) });
+      AcademyProgress.watch(id, handlers);
     }
   });
 })();

@@ -1,0 +1,213 @@
+"""The web pages and their session under Django's test client: sign-in, CSRF on every form
+and on the API's unsafe methods, the cookie's flags, the Content-Security-Policy, tenant
+isolation, the library's filter and pages (the browser tests cover the scripts)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from apps.api.keys import revoke
+from tests.integration.api.conftest import ApiHarness
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[3]
+SESSION = "academy_session"
+
+
+def signed_in(api: ApiHarness, key: str | None = None, csrf: bool = True) -> Client:
+    client = Client(enforce_csrf_checks=csrf)
+    page = client.get("/sign-in")
+    token = page.context["csrf_token"]
+    done = client.post("/sign-in", {"api_key": key or api.key, "csrfmiddlewaretoken": str(token)})
+    assert done.status_code == 302 and done["Location"] == "/", done.content[:500]
+    return client
+
+
+def csrf_of(client: Client) -> str:
+    return str(client.get("/upload").context["csrf_token"])
+
+
+def test_pages_need_a_session_and_sign_in_checks_the_key(api: ApiHarness):
+    client = Client(enforce_csrf_checks=True)
+    for path in ("/", "/upload", "/videos/1"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/sign-in?next=")
+    token = str(client.get("/sign-in").context["csrf_token"])
+    wrong = client.post(
+        "/sign-in", {"api_key": "avk_000000000000_nope", "csrfmiddlewaretoken": token}
+    )
+    assert (
+        wrong.status_code == 200 and b"Sign-in failed: The API key is not valid." in wrong.content
+    )
+    assert SESSION not in wrong.cookies or not wrong.cookies[SESSION].value
+    empty = client.post("/sign-in", {"api_key": " ", "csrfmiddlewaretoken": token})
+    assert b"Enter your academy" in empty.content
+    # The form without its CSRF token is refused with a page saying so.
+    forged = Client(enforce_csrf_checks=True).post("/sign-in", {"api_key": api.key})
+    assert forged.status_code == 403 and b"The form could not be sent" in forged.content
+
+
+def test_the_session_cookie_holds_no_key_and_is_httponly_and_lax(api: ApiHarness):
+    client = signed_in(api)
+    cookie = client.cookies[SESSION]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert api.key not in cookie.value and api.key.split("_")[2] not in cookie.value
+    assert client.cookies["csrftoken"]["httponly"]
+    assert (
+        b"API key" not in client.get("/").content or api.key.encode() not in client.get("/").content
+    )
+    # A cookie changed by hand does not verify: signed out.
+    forged = Client()
+    forged.cookies[SESSION] = cookie.value[:-2] + (
+        "AA" if not cookie.value.endswith("AA") else "BB"
+    )
+    assert forged.get("/").status_code == 302
+
+
+def test_outside_debug_the_cookies_are_secure():
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "API_KEY_PEPPER": "y" * 40,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+        "DJANGO_SETTINGS_MODULE": "academy.settings",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr
+    assert settings.SESSION_COOKIE_SECURE is False  # debug (tests, make serve on a laptop)
+
+
+def test_the_api_takes_the_session_with_csrf_on_unsafe_methods(api: ApiHarness):
+    client = signed_in(api)
+    assert client.get("/api/v1/videos").status_code == 200
+    body = {"title": "From the page"}
+    refused = client.post("/api/v1/videos", body, content_type="application/json")
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "application/problem+json"
+    assert "CSRF" in refused.json()["detail"]
+    created = client.post(
+        "/api/v1/videos",
+        body,
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf_of(client)},
+    )
+    assert created.status_code == 201, created.content
+    # API clients with a key need no CSRF token, cookie or not.
+    assert api.post_json("/api/v1/videos", body).status_code == 201
+
+
+def test_signing_out_or_revoking_the_key_ends_the_session(api: ApiHarness):
+    client = signed_in(api)
+    assert client.post("/sign-out").status_code == 403  # CSRF on every form
+    assert client.post("/sign-out", {"csrfmiddlewaretoken": csrf_of(client)}).status_code == 302
+    assert client.get("/").status_code == 302
+    assert client.get("/api/v1/videos").status_code == 401
+
+    client = signed_in(api)
+    revoke(api.key)
+    assert client.get("/").status_code == 302
+    assert client.get("/api/v1/videos").status_code == 401
+
+
+def test_no_tenant_sees_another_tenants_videos(api: ApiHarness):
+    video = api.uploaded(title="Academy A's lecture")
+    _other, other_key = api.new_tenant("academy-b")
+    intruder = signed_in(api, other_key)
+    assert b"Academy A" not in intruder.get("/").content
+    page = intruder.get(f"/videos/{video['id']}")
+    assert page.status_code == 404 and b"Academy A" not in page.content
+    assert intruder.get(f"/api/v1/videos/{video['id']}").status_code == 404
+    token = csrf_of(intruder)
+    intruder.post(f"/videos/{video['id']}/delete", {"csrfmiddlewaretoken": token})
+    deleted = intruder.delete(f"/api/v1/videos/{video['id']}", headers={"X-CSRFToken": token})
+    assert deleted.status_code == 204  # idempotent: nothing of theirs to delete
+    assert api.get(f"/api/v1/videos/{video['id']}").json()["title"] == "Academy A's lecture"
+    # Its owner sees it.
+    owner = signed_in(api)
+    assert b"Academy A&#x27;s lecture" in owner.get(f"/videos/{video['id']}").content
+
+
+def test_pages_carry_a_csp_that_allows_only_their_own_scripts(api: ApiHarness):
+    client = signed_in(api)
+    video = api.uploaded(title="Policy")
+    for path in ("/", "/upload", f"/videos/{video['id']}", "/sign-in"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe" not in policy, policy
+        assert "frame-ancestors 'none'" in policy
+        html = response.content.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"inline script on {path}"
+        assert not re.search(r"\son[a-z]+=", html), f"inline handler on {path}"
+        for src in re.findall(r'<script[^>]*src="([^"]+)"', html):
+            assert src.startswith("/static/"), src
+    assert "hls.min.js" in client.get(f"/videos/{video['id']}").content.decode()
+
+
+def test_the_library_filters_by_status_and_pages(api: ApiHarness):
+    ids = [api.create(title=f"Lecture {n}")["id"] for n in range(23)]
+    done = api.uploaded(title="Uploaded one")
+    client = signed_in(api)
+    first = client.get("/")
+    rows = re.findall(r'data-video-id="(\d+)" data-status', first.content.decode())
+    assert [int(r) for r in rows] == [done["id"], *ids[::-1][:19]]
+    next_link = re.search(r'href="/\?(cursor=[^"]+)" rel="next"', first.content.decode())
+    second = client.get(f"/?{next_link.group(1)}")
+    rows2 = re.findall(r'data-video-id="(\d+)" data-status', second.content.decode())
+    assert [int(r) for r in rows2] == ids[::-1][19:]
+    assert b'rel="next"' not in second.content and b"First page" in second.content
+
+    uploaded = client.get("/?status=UPLOADED").content.decode()
+    assert re.findall(r'data-video-id="(\d+)" data-status', uploaded) == [str(done["id"])]
+    assert b"No video is READY" in client.get("/?status=READY").content
+    bad = client.get("/?status=DONE")
+    assert bad.status_code == 400 and b"unknown status" in bad.content
+    assert client.get("/?cursor=not-ours").status_code == 400
+
+
+def test_the_buttons_work_without_javascript(api: ApiHarness):
+    video = api.uploaded(title="Plain form")
+    client = signed_in(api)
+    token = csrf_of(client)
+    cancel = client.post(
+        f"/videos/{video['id']}/cancel", {"csrfmiddlewaretoken": token, "next": "/"}
+    )
+    assert cancel.status_code == 302 and cancel["Location"] == "/"
+    assert api.get(f"/api/v1/videos/{video['id']}").json()["status"] == "CANCELED"
+    page = client.get("/").content.decode()
+    assert f"Video {video['id']} is canceled." in page
+    # A retry the status does not allow says why (nothing was uploaded for this one); an
+    # unknown action is a 404 page.
+    waiting = api.create(title="Never uploaded")
+    refused = client.post(
+        f"/videos/{waiting['id']}/retry", {"csrfmiddlewaretoken": token}, follow=True
+    )
+    assert "its source was never uploaded" in refused.content.decode()
+    assert (
+        client.post(f"/videos/{video['id']}/explode", {"csrfmiddlewaretoken": token}).status_code
+        == 404
+    )
+    # A `next` pointing elsewhere is not followed.
+    away = client.post(
+        f"/videos/{video['id']}/delete",
+        {"csrfmiddlewaretoken": token, "next": "https://evil.example/"},
+    )
+    assert away["Location"] == "/"
+    assert api.get(f"/api/v1/videos/{video['id']}").status_code == 404
