@@ -193,13 +193,13 @@ def test_the_buttons_work_without_javascript(api: ApiHarness):
     assert api.get(f"/api/v1/videos/{video['id']}").json()["status"] == "CANCELED"
     page = client.get("/").content.decode()
     assert f"Video {video['id']} is canceled." in page
-    # A retry the status does not allow says why (nothing was uploaded for this one); an
+    # A retry the status does not allow says why (this one still awaits its upload); an
     # unknown action is a 404 page.
     waiting = api.create(title="Never uploaded")
     refused = client.post(
         f"/videos/{waiting['id']}/retry", {"csrfmiddlewaretoken": token}, follow=True
     )
-    assert "its source was never uploaded" in refused.content.decode()
+    assert "cannot be retried: it is AWAITING_UPLOAD" in refused.content.decode()
     assert (
         client.post(f"/videos/{video['id']}/explode", {"csrfmiddlewaretoken": token}).status_code
         == 404
