@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint services ffmpeg clean serve
+.PHONY: demo test unit lint services browser ffmpeg clean serve
 
-# The HTTP API (and the admin) under ASGI; HOST/PORT/WEB_WORKERS override the defaults.
+# The web pages, the HTTP API and the admin under ASGI; HOST/PORT/WEB_WORKERS override the
+# defaults.
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 1
@@ -24,17 +25,22 @@ ffmpeg:
 services:
 	@scripts/ensure_services.sh postgres redis ffmpeg
 
+# The browser tests' headless browser: Debian's chromium (never a downloaded one).
+browser:
+	@scripts/ensure_services.sh chromium
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) services
+test: $(STAMP) services browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests
 
 serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/uvicorn academy.asgi:application --host $(HOST) --port $(PORT) \
 		--workers $(WEB_WORKERS) --no-access-log --proxy-headers
 

@@ -87,6 +87,7 @@ class AppConfig:
     live_channel_prefix: str
     video_ladder: tuple[Rung, ...] = DEFAULT_LADDER
     video_audio_kbps: int = AUDIO_KBPS
+    trace_url_template: str = ""
 
     @property
     def heartbeat_interval(self) -> float:
@@ -202,6 +203,14 @@ def _url(env: environ.Env, name: str, default: str, schemes: set[str]) -> str:
             raise ConfigError(f"{name} has an invalid port (a number 1-65535)") from None
         if not parsed.hostname:
             raise ConfigError(f"{name} must name a host: {parsed.scheme}://HOST…")
+    return raw
+
+
+def _trace_url_template(env: environ.Env) -> str:
+    """The log search an operator follows from a video in the admin: `{trace_id}` in it."""
+    raw = _url(env, "VIDEO_TRACE_URL_TEMPLATE", "", {"http", "https"})
+    if raw and "{trace_id}" not in raw:
+        raise ConfigError("VIDEO_TRACE_URL_TEMPLATE must contain {trace_id}")
     return raw
 
 
@@ -399,6 +408,7 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         # How often a live stream reads the row while Redis is down (and the idle re-check).
         progress_poll_seconds=_int(env, "VIDEO_PROGRESS_POLL_SECONDS", 5, maximum=60),
         live_channel_prefix=_channel_prefix(env),
+        trace_url_template=_trace_url_template(env),
     )
 
 

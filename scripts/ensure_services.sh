@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432, database `test`) and Redis (127.0.0.1:6379) are up:
 # start them when installed, install them with apt-get when not, fail with a clear message otherwise.
+# `ffmpeg` and `chromium` (the browser tests' headless browser, Debian's package) are installed
+# when missing.
 set -u
 
 log() { echo "ensure_services: $*" >&2; }
@@ -68,12 +70,19 @@ ensure_ffmpeg() {
     apt_install ffmpeg || { log "cannot install ffmpeg (apt-get install -y ffmpeg)"; return 1; }
 }
 
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1; then return 0; fi
+    log "chromium not installed; installing Debian's package (browser tests)"
+    apt_install chromium || { log "cannot install chromium (apt-get install -y chromium)"; return 1; }
+}
+
 status=0
 for what in "$@"; do
     case "$what" in
         postgres) ensure_postgres || { log "FAILED: PostgreSQL at 127.0.0.1:5432 is required for the tests"; status=1; } ;;
         redis) ensure_redis || { log "FAILED: Redis at 127.0.0.1:6379 is required for the tests"; status=1; } ;;
         ffmpeg) ensure_ffmpeg || { log "FAILED: ffmpeg is required"; status=1; } ;;
+        chromium) ensure_chromium || { log "FAILED: chromium is required for the browser tests"; status=1; } ;;
         *) log "unknown service $what"; status=1 ;;
     esac
 done

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,6 +32,8 @@ def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium") or CHROMIUM
+    if not Path(executable).exists():
+        pytest.fail("chromium is not installed: `make browser` (run by `make test`) installs it")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
