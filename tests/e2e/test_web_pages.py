@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 
+import boto3
 import pytest
 
 from tests.e2e.browser import (
@@ -22,8 +23,8 @@ from tests.e2e.browser import (
     wait_js,
     watch_console,
 )
-from tests.e2e.harness import wait_until
-from tests.e2e.test_api_pipeline import Client, create_key, serve
+from tests.e2e.harness import free_port, wait_until
+from tests.e2e.test_api_pipeline import PART_BYTES, Client, create_key, noisy_clip, serve
 from tests.media import make_clip, make_hls_playlist
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -210,3 +211,75 @@ def test_cancel_an_upload_retry_a_failure_and_read_a_hostile_upload_error(spawn,
 
 WORKER = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
 RECONCILE = [sys.executable, "manage.py", "reconcile_video_processing", "--loop", "2"]
+
+
+def test_s3_upload_sends_parts_in_parallel_and_retries_a_failed_one(spawn, tmp_path, moto_endpoint):
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket = f"web-{free_port()}"
+    s3.create_bucket(Bucket=bucket)
+    env = {"VIDEO_STORAGE_URL": f"s3://{bucket}/media", "VIDEO_UPLOAD_PART_BYTES": PART_BYTES}
+    _web, base = serve(spawn, **env)
+    # The bucket lets the site's pages PUT parts and read each part's ETag (infra/README.md).
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [base],
+                    "AllowedMethods": ["PUT"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                }
+            ]
+        },
+    )
+    key = create_key(spawn, "academy-web-s3", **env)
+    client = Client(base, key)
+    source = noisy_clip(tmp_path / "phone-video.mp4")
+    size = source.stat().st_size
+    assert size > PART_BYTES  # two parts at least
+
+    with chromium() as browser:
+        page = browser.new_page(viewport=DESKTOP)
+        problems = watch_console(page)
+        in_flight: set[str] = set()
+        most = [0]
+        refused: list[str] = []
+
+        def started(request):
+            if "partNumber=" in request.url:
+                in_flight.add(request.url)
+                most[0] = max(most[0], len(in_flight))
+
+        def ended(request):
+            in_flight.discard(request.url)
+
+        page.on("request", started)
+        page.on("requestfinished", ended)
+        page.on("requestfailed", ended)
+
+        def fail_part_two_once(route):
+            # The storage answers part 2's first PUT with a 500, as S3 sometimes does.
+            if "partNumber=2&" in route.request.url and not refused:
+                refused.append(route.request.url)
+                route.fulfill(status=500, body="We encountered an internal error.")
+            else:
+                route.continue_()
+
+        page.route(f"{moto_endpoint}/**", fail_part_two_once)
+        sign_in(page, base, key)
+        upload(page, base, source, "Phone video")
+        page.wait_for_url(f"{base}/videos/*", timeout=60_000)
+        video_id = video_id_of(page)
+
+        assert len(refused) == 1 and most[0] >= 2, (refused, most)
+        body = api_video(client, video_id)
+        assert body["status"] != "AWAITING_UPLOAD" and body["size_bytes"] == size
+        [stored] = [
+            o
+            for o in s3.list_objects_v2(Bucket=bucket, Prefix="media/")["Contents"]
+            if f"/videos/{video_id}/source/" in o["Key"]
+        ]
+        assert stored["Key"].endswith("/source/phone-video.mp4") and stored["Size"] == size
+        # The only error the page saw is the refused part itself.
+        assert [p for p in problems if "500" not in p] == [], problems

@@ -29,17 +29,18 @@
     $("upload-percent").textContent = percent + "%";
   }
 
-  // One PUT of `body` to `url`; resolves with the response's ETag.
-  function put(url, body, headers, onProgress) {
+  // One PUT of `body` to `url` for `job`; resolves with the response's ETag.
+  function put(job, url, body, headers, onProgress) {
     return new Promise((resolve, reject) => {
+      if (job.stopped) { reject(new Error("canceled")); return; }
       const xhr = new XMLHttpRequest();
-      active.requests.add(xhr);
+      job.requests.add(xhr);
       xhr.open("PUT", url);
       Object.entries(headers || {}).forEach(([k, v]) => xhr.setRequestHeader(k, v));
       if (sameOrigin(url)) xhr.setRequestHeader("X-CSRFToken", document.querySelector('meta[name="csrf-token"]').content);
       xhr.upload.onprogress = (event) => onProgress(event.loaded);
       xhr.onload = () => {
-        active.requests.delete(xhr);
+        job.requests.delete(xhr);
         if (xhr.status >= 200 && xhr.status < 300) {
           onProgress(body.size);
           resolve(xhr.getResponseHeader("ETag"));
@@ -49,8 +50,8 @@
           reject(new Academy.ApiError(xhr.status, problem));
         }
       };
-      xhr.onerror = () => { active.requests.delete(xhr); reject(new Error("the connection failed")); };
-      xhr.onabort = () => { active.requests.delete(xhr); reject(new Error("canceled")); };
+      xhr.onerror = () => { job.requests.delete(xhr); reject(new Error("the connection failed")); };
+      xhr.onabort = () => { job.requests.delete(xhr); reject(new Error("canceled")); };
       xhr.send(body);
     });
   }
@@ -58,37 +59,44 @@
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   // A PUT retried on network errors and 5xx (not on 4xx: those will not change).
-  async function putWithRetry(url, body, headers, onProgress, what) {
+  async function putWithRetry(job, url, body, headers, onProgress, what) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await put(url, body, headers, onProgress);
+        return await put(job, url, body, headers, onProgress);
       } catch (error) {
         onProgress(0);
         const retryable = !(error instanceof Academy.ApiError) || error.status >= 500;
-        if (active.canceled || !retryable || attempt >= PART_ATTEMPTS) throw error;
+        if (job.stopped || !retryable || attempt >= PART_ATTEMPTS) throw error;
         $("upload-status").textContent = `${what} failed (${error.message}); trying again (${attempt + 1}/${PART_ATTEMPTS})…`;
         await sleep(RETRY_BASE_MS * 2 ** (attempt - 1));
       }
     }
   }
 
-  async function uploadParts(file, upload) {
+  // Every part, PARALLEL_PARTS at a time; the first part that fails for good stops the rest.
+  async function uploadParts(job, file, upload) {
     const loaded = new Array(upload.parts.length).fill(0);
     const report = () => setProgress(loaded.reduce((a, b) => a + b, 0), file.size);
     const results = [];
     let next = 0;
     async function lane() {
-      while (next < upload.parts.length && !active.canceled) {
+      while (next < upload.parts.length && !job.stopped) {
         const index = next++;
         const part = upload.parts[index];
         const start = (part.part_number - 1) * upload.part_size;
         const blob = file.slice(start, Math.min(start + upload.part_size, file.size));
-        const etag = await putWithRetry(part.url, blob, {}, (n) => { loaded[index] = n; report(); }, `Part ${part.part_number}`);
-        if (!etag) throw new Error("the storage did not return the part's ETag (check the bucket's CORS ExposeHeaders)");
+        const etag = await putWithRetry(job, part.url, blob, {}, (n) => { loaded[index] = n; report(); }, `Part ${part.part_number}`);
+        if (!etag) throw new Error("the storage did not return the part's ETag (the bucket's CORS rules must expose ETag)");
         results.push({ part_number: part.part_number, etag });
       }
     }
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, upload.parts.length) }, lane));
+    try {
+      await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, upload.parts.length) }, lane));
+    } catch (error) {
+      job.stopped = true;
+      job.requests.forEach((xhr) => xhr.abort());
+      throw error;
+    }
     return results.sort((a, b) => a.part_number - b.part_number);
   }
 
@@ -105,30 +113,33 @@
     $("upload-progress").hidden = false;
     $("upload-cancel").hidden = false;
     setProgress(0, file.size);
-    active = { videoId: null, requests: new Set(), canceled: false };
+    const job = { videoId: null, requests: new Set(), stopped: false, canceled: false };
+    active = job;
     try {
       $("upload-status").textContent = "Creating the video…";
       const created = await Academy.call("POST", "/videos", { title, size_bytes: file.size, filename: file.name.slice(-255) });
-      active.videoId = created.id;
+      job.videoId = created.id;
       form.dataset.videoId = created.id;
       const upload = created.upload;
       $("upload-status").textContent = "Uploading…";
       let body = {};
       if (upload.parts) {
-        body = { parts: await uploadParts(file, upload) };
+        body = { parts: await uploadParts(job, file, upload) };
       } else {
-        await putWithRetry(upload.url, file, upload.headers, (n) => setProgress(n, file.size), "The upload");
+        await putWithRetry(job, upload.url, file, upload.headers, (n) => setProgress(n, file.size), "The upload");
       }
-      if (active.canceled) return;
+      if (job.canceled) return;
       $("upload-status").textContent = "Checking the upload…";
       await Academy.call("POST", upload.complete_url, body);
       active = null;
       $("upload-status").textContent = "Uploaded. Opening the video…";
       window.location.assign(`/videos/${created.id}`);
     } catch (error) {
-      if (active && active.canceled) return;
+      if (job.canceled) return;
       showError("The upload failed: " + Academy.describe(error));
-      $("upload-status").textContent = active && active.videoId ? `Video ${active.videoId} is kept in the library; retry by uploading again.` : "";
+      $("upload-status").textContent = job.videoId
+        ? `Video ${job.videoId} is kept in the library (awaiting its upload): delete it there, or upload the file again.`
+        : "";
       $("upload-start").disabled = false;
       $("upload-cancel").hidden = true;
       active = null;
@@ -139,6 +150,7 @@
     if (!active) return;
     const current = active;
     current.canceled = true;
+    current.stopped = true;
     current.requests.forEach((xhr) => xhr.abort());
     $("upload-cancel").hidden = true;
     $("upload-status").textContent = "Canceling…";
@@ -177,7 +189,7 @@
     form.addEventListener("submit", (event) => { event.preventDefault(); if (!active) start(form); });
     $("upload-cancel").addEventListener("click", cancel);
     window.addEventListener("beforeunload", (event) => {
-      if (active && !active.canceled) { event.preventDefault(); event.returnValue = ""; }
+      if (active && !active.stopped) { event.preventDefault(); event.returnValue = ""; }
     });
   });
 })();
