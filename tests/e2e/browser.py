@@ -88,11 +88,18 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def wait_js(page, function: str, arg: object = None, timeout: float = 30.0) -> object:
+def wait_js(
+    page, function: str, arg: object = None, timeout: float = 30.0, what: str | None = None
+) -> object:
     """Wait until the JavaScript `function` (of `arg`) returns something truthy.
 
     Playwright's own wait_for_function evaluates a string with eval, which the pages'
-    Content-Security-Policy forbids (as it should); this calls the function instead."""
+    Content-Security-Policy forbids (as it should); this calls the function instead. `what`,
+    a JavaScript function too, describes the page's state in the failure message."""
     from tests.e2e.harness import wait_until
 
-    return wait_until(lambda: page.evaluate(function, arg), timeout, interval=0.1, what=function)
+    try:
+        return wait_until(lambda: page.evaluate(function, arg), timeout, 0.1, what=function)
+    except AssertionError as exc:
+        state = page.evaluate(what) if what else None
+        raise AssertionError(f"{exc}; page state: {state}") from None

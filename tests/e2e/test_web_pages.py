@@ -6,6 +6,7 @@ library and the video page go to docs/screenshots/ (shown in the README)."""
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 
@@ -80,7 +81,8 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         wait_until(mid_encode, 120, interval=0.05, what="the encode to be under way")
         worker.signal(signal.SIGSTOP)
         try:
-            frozen = round(api_video(client, video_id)["progress"]["percent"])
+            # Rounded as the page rounds it (Math.round: halves up).
+            frozen = math.floor(api_video(client, video_id)["progress"]["percent"] + 0.5)
             wait_js(
                 page,
                 "(p) => Number(document.querySelector('.video-status progress').value) === p",
@@ -105,7 +107,14 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         levels = page.locator("#quality option").all_inner_texts()
         assert levels == ["Auto", "480p", "360p"], levels  # highest first
         player.click()
-        wait_js(page, "() => document.getElementById('player').currentTime > 1")
+        wait_js(page, "() => !document.getElementById('player').paused", what=PLAYER_STATE)
+        # A loaded machine may take a while to buffer: the clock must move, however slowly.
+        wait_js(
+            page,
+            "() => document.getElementById('player').currentTime > 1",
+            timeout=90,
+            what=PLAYER_STATE,
+        )
         assert page.evaluate("() => window.__sameDocument") is True
         # Picking a quality switches hls.js to that level.
         page.get_by_label("Quality").select_option(label="360p")
@@ -209,6 +218,9 @@ def test_cancel_an_upload_retry_a_failure_and_read_a_hostile_upload_error(spawn,
         assert problems == [], problems
 
 
+PLAYER_STATE = """() => { const v = document.getElementById('player');
+    return {paused: v.paused, time: v.currentTime, ready: v.readyState, network: v.networkState,
+            error: v.error && v.error.message, buffered: v.buffered.length}; }"""
 WORKER = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
 RECONCILE = [sys.executable, "manage.py", "reconcile_video_processing", "--loop", "2"]
 
