@@ -96,7 +96,7 @@ def wait_js(
     Playwright's own wait_for_function evaluates a string with eval, which the pages'
     Content-Security-Policy forbids (as it should); this calls the function instead. `what`,
     a JavaScript function too, describes the page's state in the failure message."""
-    from tests.e2e.harness import wait_until
+    from bench.harness import wait_until
 
     try:
         return wait_until(lambda: page.evaluate(function, arg), timeout, 0.1, what=function)

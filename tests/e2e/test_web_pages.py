@@ -13,6 +13,7 @@ import sys
 import boto3
 import pytest
 
+from bench.harness import free_port, wait_until
 from tests.e2e.browser import (
     DESKTOP,
     PHONE,
@@ -24,7 +25,6 @@ from tests.e2e.browser import (
     wait_js,
     watch_console,
 )
-from tests.e2e.harness import free_port, wait_until
 from tests.e2e.test_api_pipeline import PART_BYTES, Client, create_key, noisy_clip, serve
 from tests.media import make_clip, make_hls_playlist
 
