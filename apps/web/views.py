@@ -34,6 +34,8 @@ from src.application.video_errors import InvalidVideoRequest, VideoNotFound, Vid
 log = structlog.get_logger("apps.web")
 
 PAGE_SIZE = 20
+# Statuses a video rests in until someone acts: no live progress to follow.
+FINAL = (VideoStatus.READY, VideoStatus.FAILED, VideoStatus.CANCELED)
 ACTIONS = ("cancel", "retry", "delete")
 MAX_KEY_LENGTH = 200
 
@@ -108,7 +110,7 @@ def _row(request: HttpRequest, body: dict[str, Any]) -> dict[str, Any]:
     return {
         **body,
         "status_label": status.label,
-        "is_final": status.is_final,
+        "is_final": status in FINAL,
         "can_cancel": status in CANCELABLE,
         "can_retry": status in RETRYABLE and body["uploaded_at"] is not None,
     }
