@@ -96,6 +96,8 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
             timeout=120_000
         )
         seen = page.evaluate("() => window.__progressSeen")
+        # The updates came over the API's WebSocket (SSE and polling are the fallbacks).
+        assert page.locator(".video-page").get_attribute("data-live-mode") == "websocket"
         assert page.evaluate("() => window.__sameDocument") is True, "the page reloaded"
         assert any(0 < value < 100 for value in seen), seen
         assert frozen in seen
