@@ -82,6 +82,7 @@ class AppConfig:
     upload_ttl_seconds: int
     upload_part_bytes: int
     public_base_url: str
+    allowed_hosts: tuple[str, ...]
     progress_token_ttl_seconds: int
     progress_poll_seconds: int
     live_channel_prefix: str
@@ -305,6 +306,9 @@ def heartbeat_interval(ttl: float) -> float:
     return max(ttl / 3.0, 0.2)
 
 
+_HOST = re.compile(r"^(\*|\.?[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:]+\])$")
+
+
 def _origins(env: environ.Env, name: str) -> tuple[str, ...]:
     """A comma-separated list of scheme://host[:port] origins (no path), as browsers send them."""
     origins = []
@@ -317,6 +321,20 @@ def _origins(env: environ.Env, name: str) -> tuple[str, ...]:
             raise ConfigError(f"{name} must list origins like https://app.example.com, got {raw!r}")
         origins.append(origin)
     return tuple(origins)
+
+
+def _hosts(env: environ.Env, debug: bool) -> tuple[str, ...]:
+    """Host names the API answers for (Django's ALLOWED_HOSTS); any host in development."""
+    hosts = tuple(h.strip() for h in env.str("DJANGO_ALLOWED_HOSTS", default="").split(","))
+    hosts = tuple(h for h in hosts if h)
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ConfigError(
+                f"DJANGO_ALLOWED_HOSTS must list host names like api.example.com, got {host!r}"
+            )
+    if hosts:
+        return hosts
+    return ("*",) if debug else ("localhost", "127.0.0.1")
 
 
 def _pepper(env: environ.Env, debug: bool) -> str:
@@ -398,6 +416,7 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
             env, "VIDEO_UPLOAD_PART_BYTES", 64 * 1024**2, minimum=5 * 1024**2, maximum=5 * 1024**3
         ),
         public_base_url=_url(env, "VIDEO_PUBLIC_BASE_URL", "", {"http", "https"}).rstrip("/"),
+        allowed_hosts=_hosts(env, debug),
         video_ladder=_ladder(env),
         video_audio_kbps=_int(env, "VIDEO_AUDIO_KBPS", AUDIO_KBPS, minimum=32, maximum=320),
         # A progress_token only opens a stream (checked at connect): minutes are enough for a

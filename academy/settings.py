@@ -8,7 +8,7 @@ CONFIG = load_config()
 
 DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
-ALLOWED_HOSTS = ["*"] if DEBUG else ["localhost", "127.0.0.1"]
+ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -203,3 +203,18 @@ def test_manage_py_production_without_secret_key_stops():
     assert proc.returncode == 1
     assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_allowed_hosts():
+    assert load_config({"DJANGO_DEBUG": "1"}).allowed_hosts == ("*",)
+    production = {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "s" * 40,
+        "DATABASE_URL": "postgres://u@db:5432/x",
+        "API_KEY_PEPPER": "p" * 32,
+    }
+    assert load_config(production).allowed_hosts == ("localhost", "127.0.0.1")
+    named = load_config({**production, "DJANGO_ALLOWED_HOSTS": "api.academy.test, .academy.test"})
+    assert named.allowed_hosts == ("api.academy.test", ".academy.test")
+    with pytest.raises(ConfigError, match="DJANGO_ALLOWED_HOSTS"):
+        load_config({**production, "DJANGO_ALLOWED_HOSTS": "api.academy.test/path"})
