@@ -273,7 +273,14 @@ def test_portrait_phone_video_keeps_its_orientation(tmp_path):
 def test_from_config_reads_the_limits_off_the_app_config():
     from academy.config import load_config
 
-    cfg = load_config({"VIDEO_HLS_SEGMENT_SECONDS": "4", "VIDEO_STALL_SECONDS": "30"})
+    cfg = load_config(
+        {
+            "VIDEO_HLS_SEGMENT_SECONDS": "4",
+            "VIDEO_STALL_SECONDS": "30",
+            "VIDEO_LADDER": "720p:720:24:2000:900,360p:360:26:700",
+            "VIDEO_AUDIO_KBPS": "96",
+        }
+    )
     transcoder = FfmpegTranscoder.from_config(cfg, preset="ultrafast")
     assert transcoder.segment_seconds == 4
     assert transcoder.stall_seconds == 30
@@ -281,6 +288,11 @@ def test_from_config_reads_the_limits_off_the_app_config():
     assert transcoder.max_source_bytes == cfg.max_source_bytes
     assert (transcoder.max_width, transcoder.max_height) == (cfg.max_width, cfg.max_height)
     assert transcoder.preset == "ultrafast"
+    assert [(r.name, r.crf, r.maxrate_kbps, r.passthrough_kbps) for r in transcoder.ladder] == [
+        ("720p", 24, 2000, 900),
+        ("360p", 26, 700, 0),
+    ]
+    assert transcoder.audio_kbps == 96
 
 
 def test_a_second_attempt_in_the_same_work_folder_replaces_the_first(tmp_path):
