@@ -95,7 +95,11 @@ def test_many_duplicates_four_workers_each_video_processed_once(sqs, spawn, make
     claims = Counter(e["video_id"] for w in workers for e in w.events("VIDEO_CLAIMED"))
     assert sorted(claims) == sorted(rows) and set(claims.values()) == {1}
     results = Counter(e["result"] for w in workers for e in w.events("handler.handle() returned"))
-    assert results == {"ok": 50, "skip:claimed": 150}
+    # Exactly one job per video; every other delivery is a skip. Under load a message may
+    # outlive its visibility timeout and be delivered once more: that is one more skip, not a
+    # second job, so the skips are counted from below.
+    assert results["ok"] == 50 and results["skip:claimed"] >= 150
+    assert set(results) == {"ok", "skip:claimed"}
     assert sqs.counts() == (0, 0, 0)
     for w in workers:
         assert w.problems() == [], w.name
