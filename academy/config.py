@@ -89,6 +89,8 @@ class AppConfig:
     video_ladder: tuple[Rung, ...] = DEFAULT_LADDER
     video_audio_kbps: int = AUDIO_KBPS
     trace_url_template: str = ""
+    # The worker's Prometheus exporter (/metrics); None: off.
+    worker_metrics_port: int | None = None
 
     @property
     def heartbeat_interval(self) -> float:
@@ -107,6 +109,7 @@ class AppConfig:
             "aws_endpoint_host": urlparse(self.aws_endpoint_url).hostname or "",
             "storage": urlparse(self.storage_url).scheme,
             "fast_ack": self.fast_ack,
+            "worker_metrics_port": self.worker_metrics_port,
             "lease_seconds": self.lease_seconds,
             "heartbeat_ttl": self.heartbeat_ttl,
             "max_attempts": self.max_attempts,
@@ -428,7 +431,15 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         progress_poll_seconds=_int(env, "VIDEO_PROGRESS_POLL_SECONDS", 5, maximum=60),
         live_channel_prefix=_channel_prefix(env),
         trace_url_template=_trace_url_template(env),
+        worker_metrics_port=_optional_port(env, "WORKER_METRICS_PORT"),
     )
+
+
+def _optional_port(env: environ.Env, name: str) -> int | None:
+    """A TCP port to listen on, or None when the variable is unset or empty."""
+    if not env.str(name, default="").strip():
+        return None
+    return _int(env, name, 0, minimum=1, maximum=65535)
 
 
 def _ladder(env: environ.Env) -> tuple[Rung, ...]:

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.api.problems import code_for_status, is_problem, problem
 from apps.api.trace import RESPONSE_HEADER, trace_id_from
+from src.infrastructure import metrics
 
 log = structlog.get_logger("apps.api")
 
@@ -26,6 +27,18 @@ HTML_PREFIXES = ("/admin/", "/static/", "/sign-in", "/sign-out", "/upload", "/vi
 
 def _is_html_path(path: str) -> bool:
     return path == "/" or path.startswith(HTML_PREFIXES)
+
+
+def _route_of(request: HttpRequest) -> str:
+    """The URL pattern, not the path: one series per route, whatever ids the paths hold."""
+    match = getattr(request, "resolver_match", None)
+    return f"/{match.route}" if match is not None and match.route else "unmatched"
+
+
+def _record_metrics(request: HttpRequest, status: int, seconds: float) -> None:
+    route, method = _route_of(request), request.method or ""
+    metrics.API_REQUESTS.labels(route, method, str(status)).inc()
+    metrics.API_LATENCY.labels(route, method).observe(seconds)
 
 
 class RequestContextMiddleware:
@@ -44,6 +57,7 @@ class RequestContextMiddleware:
         try:
             response = self.get_response(request)
             response[RESPONSE_HEADER] = trace_id
+            _record_metrics(request, response.status_code, time.monotonic() - started)
             principal = getattr(request, "auth", None)
             log.info(
                 "API_REQUEST",

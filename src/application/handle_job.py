@@ -237,7 +237,11 @@ class HandleJob:
             return Outcome.skip(SkipReason.CLAIMED, status=status)
         lease = claim.lease
         log = log.bind(lease_token=lease.token, attempt=lease.attempt)
-        log.info("VIDEO_CLAIMED", lease_seconds=self.lease_seconds)
+        log.info(
+            "VIDEO_CLAIMED",
+            lease_seconds=self.lease_seconds,
+            since_receive_ms=max(0, int((self.clock() - ctx.received_at) * 1000)),
+        )
         ctx = dataclasses.replace(ctx, lease=lease, claim_ms=claim_ms, log=log)
         try:
             return self._run(ctx, lease)

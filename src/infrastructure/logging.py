@@ -11,6 +11,7 @@ import redis
 import structlog
 
 from src.application.domain.redaction import redact_value
+from src.infrastructure.metrics import observe_log_event
 
 _STATIC: dict[str, Any] = {}
 _CONFIGURED = False
@@ -76,6 +77,7 @@ def configure_logging(level: str = "INFO", worker_id: str | None = None) -> None
             *shared,
             structlog.processors.format_exc_info,
             redact_credentials,
+            observe_log_event,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

@@ -12,6 +12,7 @@ from apps.worker.video_worker.ack import Acknowledger
 from src.application.domain import StopReason
 from src.application.handle_job import HandleJob
 from src.application.ports.queue import QueueMessage
+from src.infrastructure import metrics
 
 
 class MessageHandler:
@@ -43,7 +44,8 @@ class MessageHandler:
     def _handle(self, message: QueueMessage, received_at: float | None) -> str:
         ctx = self.handle_job.receive(message, fast_ack=self.ack.fast_ack, received_at=received_at)
         self.ack.on_receipt(ctx)
-        outcome = self.handle_job(ctx)
+        with metrics.JOBS_IN_PROGRESS.track_inprogress():
+            outcome = self.handle_job(ctx)
         self.ack.settle(ctx, outcome)
         fields = {"status": outcome.status} if outcome.status else {}
         ctx.log.info("handler.handle() returned", result=outcome.result, **fields)

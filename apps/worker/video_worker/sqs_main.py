@@ -71,6 +71,17 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     orphans = services.process_video.remove_orphan_folders()
     if orphans:
         log.warning("WORKER_ORPHAN_FOLDERS_REMOVED", work_dir=config.work_dir, folders=orphans)
+    if config.worker_metrics_port is not None:
+        from src.infrastructure import metrics
+
+        try:
+            metrics.serve(config.worker_metrics_port)
+        except OSError as exc:
+            sys.stderr.write(
+                f"configuration error: WORKER_METRICS_PORT {config.worker_metrics_port}: {exc}\n"
+            )
+            return 1
+        log.info("WORKER_METRICS_SERVING", port=config.worker_metrics_port)
     loop = services.worker_loop(max_messages=args.max_messages, exit_when_idle=args.exit_when_idle)
     loop.install_signal_handlers()
     log.info("WORKER_STARTED", **config.summary(), max_messages=args.max_messages)

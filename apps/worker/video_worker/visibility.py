@@ -10,6 +10,7 @@ import structlog
 from src.application.domain import StopReason
 from src.application.job_control import JobControl
 from src.application.ports.queue import QueueMessage, VideoQueue
+from src.infrastructure import metrics
 
 # SQS refuses to keep a message invisible longer than 12 hours after its receipt.
 SQS_MAX_VISIBILITY_SECONDS = 12 * 3600
@@ -69,7 +70,9 @@ class VisibilityExtender:
                 return
             try:
                 self.queue.change_visibility(self.message, self.timeout)
+                metrics.VISIBILITY_EXTENSIONS.labels("ok").inc()
             except Exception as exc:  # noqa: BLE001 - keep trying; SQS may be briefly down
+                metrics.VISIBILITY_EXTENSIONS.labels("failed").inc()
                 self.log.warning(
                     "SQS_VISIBILITY_EXTEND_FAILED", error=f"{type(exc).__name__}: {exc}"
                 )

@@ -1,5 +1,5 @@
 """manage.py reconcile_video_processing [--dry-run] [--loop SECONDS] [--limit N] [--json]
-[--force --video-id N]
+[--force --video-id N] [--metrics-port PORT]
 
 Puts PROCESSING videos whose worker died (lease expired, or heartbeat gone) back to UPLOADED
 and re-enqueues them; re-enqueues UPLOADED videos whose message was lost (src/application/
@@ -27,6 +27,7 @@ from django.db import connections
 from academy.bootstrap import bootstrap
 from academy.cli import seconds_type
 from src.application.reconcile import Reconciler, ReconcileReport
+from src.infrastructure import metrics
 
 log = structlog.get_logger("apps.support.video.reconcile")
 
@@ -66,6 +67,13 @@ class Command(BaseCommand):
             help="with --video-id: reclaim that PROCESSING video whatever its lease says",
         )
         parser.add_argument("--video-id", type=int, default=None, metavar="N")
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="with --loop: serve Prometheus /metrics on PORT",
+        )
 
     def handle(self, *args, **options) -> None:
         self._stop_signal: str | None = None
@@ -78,6 +86,16 @@ class Command(BaseCommand):
             )
         if options["limit"] < 1:
             raise CommandError("--limit must be at least 1", returncode=USAGE)
+        port = options["metrics_port"]
+        if port is not None:
+            if loop is None:
+                raise CommandError("--metrics-port needs --loop", returncode=USAGE)
+            if not 1 <= port <= 65535:
+                raise CommandError("--metrics-port must be between 1 and 65535", returncode=USAGE)
+            try:
+                metrics.serve(port)
+            except OSError as exc:
+                raise CommandError(f"--metrics-port {port}: {exc}", returncode=USAGE) from None
 
         reconciler = bootstrap(settings.CONFIG).reconciler(limit=options["limit"])
         if loop is not None:
@@ -111,6 +129,7 @@ class Command(BaseCommand):
                 started = time.monotonic()
                 ticks += 1
                 report = reconciler.run_once(dry_run=dry_run)
+                metrics.record_reconcile_pass(report)
                 log_tick(report, ticks, reconciler)
                 if not report.ok:
                     # A dead database connection is replaced on the next pass, not reused.

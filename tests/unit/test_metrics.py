@@ -1,0 +1,103 @@
+"""The metric definitions: log events they count, multiprocess merging, the infra files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+
+from academy.config import ConfigError, load_config
+from src.infrastructure import metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sample(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_completed_job_line_fills_outcome_and_stage_histograms():
+    before_ready = sample("video_jobs_total", outcome="ready", error_code="")
+    before_encode = sample("video_stage_duration_seconds_sum", stage="encode")
+    line = {"event": "SQS_JOB_COMPLETED", "transcode_ms": 1500, "total_ms": 2000, "claim_ms": 3}
+    assert metrics.observe_log_event(None, "info", dict(line)) == line
+    assert sample("video_jobs_total", outcome="ready", error_code="") == before_ready + 1
+    assert sample("video_stage_duration_seconds_sum", stage="encode") == before_encode + 1.5
+
+
+def test_failures_count_by_error_code_and_dependency():
+    before = sample("video_jobs_total", outcome="failed", error_code="PROBE_FAILED")
+    metrics.observe_log_event(
+        None, "error", {"event": "VIDEO_PROCESSING_FAILED", "error_code": "PROBE_FAILED"}
+    )
+    assert sample("video_jobs_total", outcome="failed", error_code="PROBE_FAILED") == before + 1
+    lost = sample("video_lease_events_total", event="lost")
+    metrics.observe_log_event(None, "error", {"event": "VIDEO_LEASE_LOST"})
+    assert sample("video_lease_events_total", event="lost") == lost + 1
+    redis_errors = sample("video_dependency_errors_total", dependency="redis")
+    metrics.observe_log_event(
+        None, "warning", {"event": "REDIS_UNAVAILABLE", "error": "ConnectionError: redis down"}
+    )
+    assert sample("video_dependency_errors_total", dependency="redis") == redis_errors + 1
+
+
+def test_other_lines_count_nothing():
+    before = {s.name: s.value for m in REGISTRY.collect() for s in m.samples}
+    metrics.observe_log_event(None, "info", {"event": "WORKER_STARTED", "error": ""})
+    after = {s.name: s.value for m in REGISTRY.collect() for s in m.samples}
+    assert {k: v for k, v in after.items() if not k.startswith("process_")} == {
+        k: v for k, v in before.items() if not k.startswith("process_")
+    }
+
+
+MULTIPROCESS_CHILD = """
+from src.infrastructure import metrics
+metrics.JOBS.labels("ready", "").inc({n})
+"""
+
+
+def test_multiprocess_mode_merges_every_process(tmp_path):
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    for n in (2, 3):
+        subprocess.run(
+            [sys.executable, "-c", MULTIPROCESS_CHILD.format(n=n)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+    reader = "from src.infrastructure import metrics\nprint(metrics.render()[0].decode())\n"
+    text = subprocess.run(
+        [sys.executable, "-c", reader], cwd=ROOT, env=env, check=True, capture_output=True
+    ).stdout.decode()
+    assert 'video_jobs_total{error_code="",outcome="ready"} 5.0' in text
+
+
+@pytest.mark.parametrize("raw", ["0", "65536", "http", "-1"])
+def test_a_bad_worker_metrics_port_is_refused(raw):
+    with pytest.raises(ConfigError, match="WORKER_METRICS_PORT"):
+        load_config({"WORKER_METRICS_PORT": raw})
+
+
+def test_worker_metrics_port_is_off_unless_set():
+    assert load_config({}).worker_metrics_port is None
+    assert load_config({"WORKER_METRICS_PORT": "9100"}).worker_metrics_port == 9100
+
+
+def test_the_dashboard_and_alarms_name_only_exported_series():
+    exported = {
+        name
+        for value in vars(metrics).values()
+        if hasattr(value, "_name") and hasattr(value, "_type")
+        for name in (value._name, value._name + "_total")
+    }
+    exported |= {f"{n}_{suffix}" for n in list(exported) for suffix in ("bucket", "sum", "count")}
+    dashboard = json.loads((ROOT / "infra" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    exprs += re.findall(r"expr: (.+)", (ROOT / "infra" / "README.md").read_text())
+    names = {n for e in exprs for n in re.findall(r"\b((?:video|api)_[a-z_]+)\b", e)}
+    assert names and names <= exported, names - exported
