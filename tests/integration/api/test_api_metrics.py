@@ -9,7 +9,7 @@ from tests.integration.api.conftest import ApiHarness
 
 pytestmark = pytest.mark.django_db
 
-VIDEO_ROUTE = "/api/v1/videos/<int:video_id>"
+VIDEO_ROUTE = "/api/v1/videos/<video_id>"
 
 
 def samples(api: ApiHarness) -> dict[tuple[str, tuple], float]:
