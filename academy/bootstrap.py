@@ -32,6 +32,7 @@ from src.application.video_queries import VideoQueries
 if TYPE_CHECKING:
     from apps.worker.video_worker.handler import MessageHandler
     from apps.worker.video_worker.loop import WorkerLoop
+    from src.application.deliver_webhooks import WebhookDispatcher
     from src.application.direct_upload import DirectUpload
     from src.application.process_video import ProcessVideo
     from src.application.reconcile import Reconciler
@@ -93,6 +94,31 @@ def build_transcoder(config: AppConfig) -> Transcoder:
     from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
 
     return FfmpegTranscoder.from_config(config)
+
+
+def build_webhook_dispatcher(config: AppConfig, **overrides) -> WebhookDispatcher:
+    """The webhook dispatcher: the Django store (payloads rendered as the API renders a
+    video) and the signing HTTP transport behind the SSRF guard."""
+    setup_django()
+    from academy.adapters.db.django.webhook_store import DjangoWebhookStore
+    from apps.api.presenters import webhook_video
+    from src.application.deliver_webhooks import WebhookDispatcher
+    from src.infrastructure.webhooks.http_transport import UrllibWebhookTransport
+
+    hooks = config.webhooks
+    options = {
+        "store": DjangoWebhookStore(webhook_video),
+        "transport": UrllibWebhookTransport(
+            timeout_seconds=hooks.timeout_seconds,
+            allow_insecure=hooks.allow_insecure,
+            allow_private=hooks.allow_private,
+        ),
+        "dispatcher_id": config.worker_id,
+        "timeout_seconds": hooks.timeout_seconds,
+        "concurrency": hooks.concurrency,
+        **overrides,
+    }
+    return WebhookDispatcher(**options)
 
 
 class Services:

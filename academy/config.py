@@ -50,6 +50,16 @@ _CHANNEL_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,40}")
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    allow_insecure: bool  # http:// endpoints (local development only)
+    allow_private: bool  # loopback, private and link-local destinations (tests, local dev)
+    timeout_seconds: int  # one attempt: connect and answer
+    concurrency: int  # attempts one dispatcher has in flight
+    retention_days: int  # finished deliveries (and their events) are pruned after this
+    api_base_url: str  # payload asset URLs when VIDEO_PUBLIC_BASE_URL is unset: <this>/media/…
+
+
+@dataclass(frozen=True)
 class AppConfig:
     debug: bool
     secret_key: str
@@ -86,6 +96,7 @@ class AppConfig:
     progress_token_ttl_seconds: int
     progress_poll_seconds: int
     live_channel_prefix: str
+    webhooks: WebhookConfig
     video_ladder: tuple[Rung, ...] = DEFAULT_LADDER
     video_audio_kbps: int = AUDIO_KBPS
     trace_url_template: str = ""
@@ -361,6 +372,21 @@ def _channel_prefix(env: environ.Env) -> str:
     return prefix
 
 
+def _webhooks(env: environ.Env) -> WebhookConfig:
+    return WebhookConfig(
+        allow_insecure=_bool(env, "VIDEO_WEBHOOK_ALLOW_INSECURE", False),
+        allow_private=_bool(env, "VIDEO_WEBHOOK_ALLOW_PRIVATE", False),
+        # A receiver should answer at once and work later; 30 s is Standard Webhooks' own cap.
+        timeout_seconds=_int(env, "VIDEO_WEBHOOK_TIMEOUT_SECONDS", 10, maximum=30),
+        concurrency=_int(env, "VIDEO_WEBHOOK_CONCURRENCY", 8, maximum=64),
+        # Past the ~3.4-day retry schedule, long enough to read a delivery log back.
+        retention_days=_int(env, "VIDEO_WEBHOOK_RETENTION_DAYS", 30, minimum=4, maximum=3650),
+        api_base_url=_url(
+            env, "VIDEO_API_BASE_URL", "http://127.0.0.1:8000", {"http", "https"}
+        ).rstrip("/"),
+    )
+
+
 def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
     """Parse the environment; raises ConfigError naming the first bad variable."""
     source = dict(os.environ if environ_map is None else environ_map)
@@ -420,6 +446,7 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         ),
         public_base_url=_url(env, "VIDEO_PUBLIC_BASE_URL", "", {"http", "https"}).rstrip("/"),
         allowed_hosts=_hosts(env, debug),
+        webhooks=_webhooks(env),
         video_ladder=_ladder(env),
         video_audio_kbps=_int(env, "VIDEO_AUDIO_KBPS", AUDIO_KBPS, minimum=32, maximum=320),
         # A progress_token only opens a stream (checked at connect): minutes are enough for a

@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "apps.support.video.apps.VideoConfig",
     "apps.api.apps.ApiConfig",
     "apps.web.apps.WebConfig",
+    "apps.support.webhooks.apps.WebhooksConfig",
     "corsheaders",
     "ninja",
     "channels",

@@ -2,7 +2,8 @@
 
 Module layout (each file holds one concern):
   api.py         this instance and its exception handlers
-  routers/       videos.py (create, upload, complete, get, list), system.py (health…)
+  routers/       videos.py (create, upload, complete, get, list), system.py (health…),
+                 webhooks.py (endpoints, delivery log, redeliver)
   schemas.py     request/response shapes      presenters.py  records -> response bodies
   auth.py        API key auth (hook for per-key limits)   keys.py  issuing/verifying keys
   session_auth.py  the web pages' session cookie (+ CSRF) as a second way in
@@ -21,7 +22,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.api.auth import API_KEY_AUTH
 from apps.api.bodies import StrictJsonParser
 from apps.api.errors import response_for_exception
-from apps.api.routers import system, videos
+from apps.api.routers import system, videos, webhooks
 from apps.api.session_auth import SessionKey
 
 api = NinjaAPI(
@@ -54,3 +55,4 @@ for exception_class in (
 
 api.add_router("", system.router)
 api.add_router("", videos.router)
+api.add_router("", webhooks.router)

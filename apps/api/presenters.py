@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from ninja.responses import NinjaJSONEncoder
 
 from apps.api.live.tokens import issue_token
+from apps.api.schemas import VideoOut
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
 from src.application.ports.video_repository import VideoRecord, VideoStatus
-from src.application.video_queries import Progress
+from src.application.video_queries import Progress, row_progress
 
 API_PREFIX = "/api/v1"
 MEDIA_PREFIX = "/media/"
@@ -21,16 +24,19 @@ def video_path(video_id: int) -> str:
     return f"{API_PREFIX}/videos/{video_id}"
 
 
-def asset_url(request: HttpRequest, key: str) -> str:
+def asset_url(request: HttpRequest | None, key: str) -> str:
     """VIDEO_PUBLIC_BASE_URL + key when set (a CDN or bucket in front of the storage root),
-    else this API's own /media/ route, which serves READY outputs only."""
+    else this API's own /media/ route, which serves READY outputs only: on the host the
+    request used, or (no request: a webhook payload) on VIDEO_API_BASE_URL."""
     base = settings.CONFIG.public_base_url
     if base:
         return f"{base}/{key}"
+    if request is None:
+        return f"{settings.CONFIG.webhooks.api_base_url}{MEDIA_PREFIX}{key}"
     return request.build_absolute_uri(f"{MEDIA_PREFIX}{key}")
 
 
-def assets(request: HttpRequest, video: VideoRecord) -> dict[str, Any] | None:
+def assets(request: HttpRequest | None, video: VideoRecord) -> dict[str, Any] | None:
     if video.status != VideoStatus.READY or not video.hls_key:
         return None
     return {
@@ -60,7 +66,9 @@ def published_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any] |
     return {"video_id": video.id, **links, "renditions": renditions}
 
 
-def video_body(request: HttpRequest, video: VideoRecord, progress: Progress) -> dict[str, Any]:
+def video_body(
+    request: HttpRequest | None, video: VideoRecord, progress: Progress
+) -> dict[str, Any]:
     return {
         "id": video.id,
         "status": str(video.status),
@@ -92,6 +100,13 @@ def video_body(request: HttpRequest, video: VideoRecord, progress: Progress) -> 
         "processing_completed_at": video.processing_completed_at,
         "assets": assets(request, video),
     }
+
+
+def webhook_video(video: VideoRecord) -> dict[str, Any]:
+    """A webhook payload's `data`: the body GET /api/v1/videos/{id} gives for the row as the
+    change left it, serialised exactly as the API serialises it."""
+    body = VideoOut.model_validate(video_body(None, video, row_progress(video))).model_dump()
+    return json.loads(json.dumps(body, cls=NinjaJSONEncoder))
 
 
 def upload_body(request: HttpRequest, video: VideoRecord, plan: UploadPlan) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from src.application.domain import (
     exhausted_message,
     fail_outcome,
 )
+from src.application.ports.in_memory_video_events import InMemoryVideoEventOutbox
+from src.application.ports.video_events import VideoEventOutbox
 from src.application.ports.video_repository import (
     CANCELABLE,
     RETRYABLE,
@@ -37,12 +39,14 @@ class InMemoryVideoRepository(VideoRepository):
         max_attempts: int = 3,
         default_lease_seconds: int = 300,
         clock: Callable[[], datetime] | None = None,
+        events: VideoEventOutbox | None = None,
     ) -> None:
         super().__init__(max_attempts, default_lease_seconds)
         self._rows: dict[int, VideoRecord] = {}
         self._lock = threading.Lock()
         self._next_id = 1
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.events = events or InMemoryVideoEventOutbox(self._clock)
 
     def snapshot(self) -> tuple[dict[int, VideoRecord], int]:
         """Every row as it is now (rows are immutable records), for a unit of work."""
@@ -58,6 +62,9 @@ class InMemoryVideoRepository(VideoRepository):
     def _update(self, video_id: int, **changes) -> VideoRecord:
         row = dataclasses.replace(self._rows[video_id], updated_at=self._clock(), **changes)
         self._rows[video_id] = row
+        if "status" in changes:
+            # Under the lock, like the database's transaction: the change and its event.
+            self.events.record(row)
         return row
 
     def _held(self, lease: Lease) -> VideoRecord | None:

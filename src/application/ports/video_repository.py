@@ -114,7 +114,14 @@ UPLOAD_EXPIRED_MESSAGE = "the upload was not completed before it expired"
 
 
 class VideoRepository(abc.ABC):
-    """Conditional writes only: each method says whether it took effect."""
+    """Conditional writes only: each method says whether it took effect.
+
+    Every change of status is recorded in `events` (a VideoEventOutbox) in the same
+    transaction: a claim (video.processing), complete (video.ready), a final fail or an
+    exhausted claim (video.failed), a cancel or an expired upload (video.canceled).
+    """
+
+    events: Any  # VideoEventOutbox (typed loosely: that port imports this module)
 
     def __init__(self, max_attempts: int = 3, default_lease_seconds: int = 300) -> None:
         if max_attempts < 1:

@@ -18,6 +18,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Now
 
+from academy.adapters.db.django.video_events import DjangoVideoEventOutbox
 from apps.support.video.models import Video
 from src.application.domain import (
     ErrorCode,
@@ -26,6 +27,7 @@ from src.application.domain import (
     exhausted_message,
     fail_outcome,
 )
+from src.application.ports.video_events import VideoEventOutbox
 from src.application.ports.video_repository import (
     CANCELABLE,
     RETRYABLE,
@@ -111,10 +113,16 @@ def _lease_of(v: Video) -> Lease:
 
 class DjangoVideoRepository(VideoRepository):
     def __init__(
-        self, max_attempts: int = 3, default_lease_seconds: int = 300, using: str = "default"
+        self,
+        max_attempts: int = 3,
+        default_lease_seconds: int = 300,
+        using: str = "default",
+        events: VideoEventOutbox | None = None,
     ) -> None:
         super().__init__(max_attempts, default_lease_seconds)
         self.using = using
+        # The outbox shares this repository's database: its rows join our transactions.
+        self.events = events or DjangoVideoEventOutbox(using)
 
     def ping(self) -> None:
         conn = connections[self.using]
@@ -140,6 +148,15 @@ class DjangoVideoRepository(VideoRepository):
             return False
         connections.close_all()
         return True
+
+    def _change(self, video_id: int, rows, **fields) -> bool:
+        """One conditional UPDATE and, when it took, the event of the status it set: both in
+        one transaction, so an event exists exactly when its change committed."""
+        with transaction.atomic(using=self.using):
+            if not rows.update(**fields):
+                return False
+            self.events.record(to_record(self._videos.get(pk=video_id)))
+            return True
 
     def _fenced(self, lease: Lease):
         return self._videos.filter(
@@ -191,10 +208,11 @@ class DjangoVideoRepository(VideoRepository):
         )
 
     def retry(self, video_id: int) -> bool:
-        return bool(
-            self._videos.filter(
-                pk=video_id, status__in=RETRYABLE, uploaded_at__isnull=False
-            ).update(**retried_fields(), updated_at=Now())
+        return self._change(
+            video_id,
+            self._videos.filter(pk=video_id, status__in=RETRYABLE, uploaded_at__isnull=False),
+            **retried_fields(),
+            updated_at=Now(),
         )
 
     def delete(self, video_id: int) -> bool:
@@ -219,9 +237,11 @@ class DjangoVideoRepository(VideoRepository):
             "upload_expires_at"
         )[:limit]
         for video in rows:
-            took = self._videos.filter(
-                pk=video.pk, status=S.AWAITING_UPLOAD, upload_expires_at__lt=Now()
-            ).update(
+            took = self._change(
+                video.pk,
+                self._videos.filter(
+                    pk=video.pk, status=S.AWAITING_UPLOAD, upload_expires_at__lt=Now()
+                ),
                 status=S.CANCELED,
                 error_code=ErrorCode.UPLOAD_EXPIRED,
                 error_message=UPLOAD_EXPIRED_MESSAGE,
@@ -259,7 +279,9 @@ class DjangoVideoRepository(VideoRepository):
                 updated_at=Now(),
             )
             if claimed:
-                return Claim(_lease_of(self._videos.get(pk=video_id)))
+                row = self._videos.get(pk=video_id)
+                self.events.record(to_record(row))
+                return Claim(_lease_of(row))
         return Claim(None, exhausted=self._fail_exhausted(video_id))
 
     def _fail_exhausted(self, video_id: int) -> bool:
@@ -272,22 +294,22 @@ class DjangoVideoRepository(VideoRepository):
         )
         if row is None:
             return False
-        return bool(
+        return self._change(
+            video_id,
             self._videos.filter(
                 pk=video_id,
                 status=S.UPLOADED,
                 attempts=row["attempts"],
                 lease_token=row["lease_token"],
                 error_code=row["error_code"],
-            ).update(
-                status=S.FAILED,
-                error_code=ErrorCode.MAX_ATTEMPTS_EXCEEDED,
-                error_message=exhausted_message(
-                    row["attempts"], row["error_code"], row["error_message"]
-                ),
-                processing_completed_at=Now(),
-                updated_at=Now(),
-            )
+            ),
+            status=S.FAILED,
+            error_code=ErrorCode.MAX_ATTEMPTS_EXCEEDED,
+            error_message=exhausted_message(
+                row["attempts"], row["error_code"], row["error_message"]
+            ),
+            processing_completed_at=Now(),
+            updated_at=Now(),
         )
 
     def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
@@ -299,24 +321,26 @@ class DjangoVideoRepository(VideoRepository):
         return Lease(**{**lease.__dict__, "expires_at": until})
 
     def complete(self, lease: Lease, result: VideoResult) -> bool:
-        return bool(
-            self._fenced(lease).update(
-                **ready_fields(result), processing_completed_at=Now(), updated_at=Now()
-            )
+        return self._change(
+            lease.video_id,
+            self._fenced(lease),
+            **ready_fields(result),
+            processing_completed_at=Now(),
+            updated_at=Now(),
         )
 
     def fail(self, lease: Lease, error_code: ErrorCode, message: str, retryable: bool) -> bool:
         failure = fail_outcome(lease.attempt, self.max_attempts, error_code, message, retryable)
-        return bool(
-            self._fenced(lease).update(
-                status=failure.status,
-                leased_by="",
-                leased_until=None,
-                error_code=failure.error_code,
-                error_message=failure.error_message,
-                processing_completed_at=None if failure.will_retry else Now(),
-                updated_at=Now(),
-            )
+        return self._change(
+            lease.video_id,
+            self._fenced(lease),
+            status=failure.status,
+            leased_by="",
+            leased_until=None,
+            error_code=failure.error_code,
+            error_message=failure.error_message,
+            processing_completed_at=None if failure.will_retry else Now(),
+            updated_at=Now(),
         )
 
     def release(self, lease: Lease, error_code: str = "", message: str = "") -> bool:
@@ -336,14 +360,14 @@ class DjangoVideoRepository(VideoRepository):
         )
 
     def cancel(self, video_id: int) -> bool:
-        return bool(
-            self._videos.filter(pk=video_id, status__in=CANCELABLE).update(
-                status=S.CANCELED,
-                leased_by="",
-                leased_until=None,
-                processing_completed_at=Now(),
-                updated_at=Now(),
-            )
+        return self._change(
+            video_id,
+            self._videos.filter(pk=video_id, status__in=CANCELABLE),
+            status=S.CANCELED,
+            leased_by="",
+            leased_until=None,
+            processing_completed_at=Now(),
+            updated_at=Now(),
         )
 
     def try_reclaim_video(

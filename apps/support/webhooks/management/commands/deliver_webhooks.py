@@ -1,0 +1,93 @@
+"""manage.py deliver_webhooks [--loop SECONDS]: send due webhook deliveries.
+
+Without --loop: deliver everything due now, print a summary, exit 0. Deployed as
+`--loop SECONDS`: drain what is due, wait SECONDS, again, until SIGTERM/SIGINT (the batch in
+flight is finished first). Run as many as you like: each delivery is claimed by one
+dispatcher at a time (SELECT … FOR UPDATE SKIP LOCKED). One log line per attempt
+(WEBHOOK_DELIVERED, WEBHOOK_ATTEMPT_FAILED); errors of a pass are logged and retried.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import structlog
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
+
+from academy.bootstrap import build_webhook_dispatcher
+from academy.cli import seconds_type
+from src.application.deliver_webhooks import WebhookDispatcher
+
+log = structlog.get_logger("academy.webhooks")
+
+# --loop bounds: a pass when nothing is due is one indexed query.
+LOOP_MIN_SECONDS = 0.1
+LOOP_MAX_SECONDS = 3600.0
+STOP_CHECK_SECONDS = 0.05
+# After a failed pass (database down), wait at least this long before the next.
+ERROR_BACKOFF_SECONDS = 1.0
+
+
+class Command(BaseCommand):
+    help = "Send due webhook deliveries (signed per Standard Webhooks), once or in a loop."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--loop",
+            type=seconds_type(LOOP_MIN_SECONDS, LOOP_MAX_SECONDS),
+            default=None,
+            metavar="SECONDS",
+            help="drain, then wait SECONDS, until SIGTERM/SIGINT (how it is deployed)",
+        )
+        parser.add_argument("--json", action="store_true", help="one JSON summary on stdout")
+
+    def handle(self, *args, **options) -> None:
+        dispatcher = build_webhook_dispatcher(settings.CONFIG)
+        if options["loop"] is None:
+            report = dispatcher.drain()
+            summary = {"claimed": report.claimed, "results": report.results}
+            self.stdout.write(
+                json.dumps(summary, sort_keys=True)
+                if options["json"]
+                else f"claimed {report.claimed}: "
+                + (", ".join(f"{k} {v}" for k, v in sorted(report.results.items())) or "nothing")
+            )
+            return
+        self._loop(dispatcher, options["loop"])
+
+    def _loop(self, dispatcher: WebhookDispatcher, interval: float) -> None:
+        self._stop: str | None = None
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        log.info(
+            "WEBHOOK_DISPATCHER_STARTED",
+            interval_seconds=interval,
+            concurrency=dispatcher.concurrency,
+            dispatcher_id=dispatcher.dispatcher_id,
+        )
+        try:
+            while self._stop is None:
+                wait = interval
+                try:
+                    report = dispatcher.drain()
+                    if report.claimed:
+                        log.info("WEBHOOK_PASS", claimed=report.claimed, results=report.results)
+                except Exception as exc:  # noqa: BLE001 - the loop outlives a database outage
+                    log.error("WEBHOOK_PASS_FAILED", error=f"{type(exc).__name__}: {exc}")
+                    connections.close_all()
+                    wait = max(interval, ERROR_BACKOFF_SECONDS)
+                deadline = time.monotonic() + wait
+                while self._stop is None and time.monotonic() < deadline:
+                    time.sleep(STOP_CHECK_SECONDS)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("WEBHOOK_DISPATCHER_STOPPED", signal=self._stop)
+
+    def _on_signal(self, signum, frame) -> None:
+        self._stop = signal.Signals(signum).name
