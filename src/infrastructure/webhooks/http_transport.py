@@ -106,10 +106,11 @@ def _ms_since(started: float) -> int:
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return "timed out"
+    # NewConnectionError is a ConnectTimeoutError subclass in urllib3: ask about it first.
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         return "connection refused or unreachable"
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return "timed out"
     if isinstance(exc, urllib3.exceptions.SSLError):
         return f"TLS failed: {exc}"[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
