@@ -107,7 +107,7 @@ def test_event_types_parse_names_each_once():
         VideoEventType.READY,
         VideoEventType.FAILED,
     ]
-    with pytest.raises(ValueError, match="unknown event type 'video.exploded'"):
+    with pytest.raises(ValueError, match=r"unknown event type 'video\.exploded'"):
         VideoEventType.parse(["video.exploded"])
 
 
@@ -189,5 +189,5 @@ def test_unresolvable_host_is_refused_with_its_name(monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    with pytest.raises(UnsafeWebhookUrl, match="'nowhere.example' does not resolve"):
+    with pytest.raises(UnsafeWebhookUrl, match=r"'nowhere\.example' does not resolve"):
         resolve("https://nowhere.example/", **STRICT)
