@@ -111,7 +111,7 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"delivery {self.pk} of {self.event_id} → endpoint {self.endpoint_id}"
+        return f"delivery {self.pk} (event {self.event_id} → endpoint {self.endpoint_id})"
 
 
 class WebhookAttempt(models.Model):
