@@ -6,9 +6,7 @@ from __future__ import annotations
 from src.application.domain import ErrorCode, VideoStatus
 from src.application.domain.webhooks import VideoEventType
 from src.application.ports.video_repository import NewUpload, VideoResult
-from tests.integration.repo_backends import DJANGO_DB, Backend, backend, make_backend
-
-__all__ = ["backend", "make_backend"]  # fixtures, imported for pytest to find
+from tests.integration.repo_backends import DJANGO_DB, Backend
 
 pytestmark = DJANGO_DB
 
