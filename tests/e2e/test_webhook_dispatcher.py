@@ -10,9 +10,9 @@ import sys
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
 from apps.support.webhooks.endpoints import create_endpoint
 from apps.support.webhooks.models import WebhookDelivery
+from bench.harness import ProcessLog, wait_until
 from src.application.domain.webhooks import DeliveryStatus
 from src.application.ports.video_repository import VideoResult
-from tests.e2e.harness import ProcessLog, wait_until
 from tests.webhook_receiver import WebhookReceiver
 
 
