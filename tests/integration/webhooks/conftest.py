@@ -78,7 +78,7 @@ def hooks(transactional_db, settings) -> Hooks:
     config = dataclasses.replace(
         config,
         webhooks=dataclasses.replace(
-            config.webhooks, allow_insecure=True, allow_private=True, timeout_seconds=1
+            config.webhooks, allow_insecure=True, allow_private=True, timeout_seconds=5
         ),
     )
     settings.CONFIG = config

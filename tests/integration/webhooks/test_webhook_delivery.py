@@ -11,6 +11,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from apps.support.webhooks.models import WebhookAttempt
 from src.application.domain.webhooks import MAX_ATTEMPTS, DeliveryStatus
+from src.infrastructure.webhooks.http_transport import UrllibWebhookTransport
 from tests.integration.webhooks.conftest import READY_ONLY, Hooks, endpoint_row
 from tests.webhook_receiver import Reply, WebhookReceiver, body_of
 
@@ -128,7 +129,7 @@ def test_410_disables_the_endpoint_and_fails_what_waited(hooks: Hooks, receiver)
 
 def test_slow_receiver_times_out_and_is_retried(hooks: Hooks, receiver):
     endpoint = hooks.endpoint(receiver, READY_ONLY)
-    receiver.replies.append(Reply(200, delay=2.5))  # past the 1 s timeout
+    receiver.replies.append(Reply(200, delay=7))  # past the 5 s timeout
     hooks.ready_video()
     dispatcher = hooks.dispatcher()
     assert dispatcher.drain().results == {"retry": 1}
@@ -205,7 +206,11 @@ def test_two_dispatchers_at_once_send_each_delivery_exactly_once(hooks: Hooks, r
     start = threading.Barrier(2)
 
     def run(name: str) -> None:
-        dispatcher = hooks.dispatcher(name, concurrency=4)
+        # A timeout far above the receiver's delay: only the claim decides who sends what.
+        transport = UrllibWebhookTransport(
+            timeout_seconds=10, allow_insecure=True, allow_private=True
+        )
+        dispatcher = hooks.dispatcher(name, concurrency=4, transport=transport)
         start.wait()
         results.append(dispatcher.drain().results)
         from django.db import connection
@@ -252,8 +257,6 @@ def test_loopback_is_refused_at_send_time_without_the_dev_switch(hooks: Hooks, r
     strict = hooks.config.webhooks.__class__(
         **{**hooks.config.webhooks.__dict__, "allow_private": False}
     )
-    from src.infrastructure.webhooks.http_transport import UrllibWebhookTransport
-
     transport = UrllibWebhookTransport(
         timeout_seconds=1, allow_insecure=True, allow_private=strict.allow_private
     )
