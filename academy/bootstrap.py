@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from src.application.upload_video import UploadVideo
     from src.application.video_commands import VideoCommands
     from src.application.video_queries import VideoQueries
+    from src.infrastructure.cache.redis_rate_limiter import RedisTokenBucket
 
 
 def setup_django() -> None:
@@ -121,6 +122,20 @@ def build_webhook_dispatcher(config: AppConfig, **overrides) -> WebhookDispatche
     return WebhookDispatcher(**options)
 
 
+def build_rate_limiter(config: AppConfig) -> RedisTokenBucket | None:
+    """The API's per-key token bucket in Redis; None when VIDEO_API_RATE_PER_SECOND is 0."""
+    from src.infrastructure.cache.redis_progress_adapter import redis_client
+    from src.infrastructure.cache.redis_rate_limiter import RedisTokenBucket
+
+    if config.api_rate_per_second <= 0:
+        return None
+    return RedisTokenBucket(
+        redis_client(config.redis_url),
+        rate=config.api_rate_per_second,
+        burst=config.api_rate_burst,
+    )
+
+
 class Services:
     """The adapters of one process, built on first use, and what the entry points run."""
 
@@ -164,6 +179,10 @@ class Services:
     @cached_property
     def storage(self) -> Storage:
         return build_storage(self.config)
+
+    @cached_property
+    def rate_limiter(self) -> RedisTokenBucket | None:
+        return build_rate_limiter(self.config)
 
     @cached_property
     def transcoder(self) -> Transcoder:
@@ -285,6 +304,7 @@ class Services:
             repository=self.repository,
             queue=self.queue,
             progress=self.progress,
+            rate_limiter=self.rate_limiter,
         )
 
 
@@ -300,6 +320,8 @@ class ApiUseCases:
     repository: VideoRepository
     queue: VideoQueue
     progress: ProgressPort
+    # apps/api/rate_limits.py: None when limits are off.
+    rate_limiter: RedisTokenBucket | None = None
 
 
 def api_use_cases(config: AppConfig | None = None, **adapters: Any) -> ApiUseCases:

@@ -38,6 +38,8 @@ MAX_FRAME_SIDE = 16384
 WORKER_ID_MAX_LENGTH = 128
 # A lease survives one failed renewal (a database blip) only if it spans two intervals.
 RENEWALS_PER_LEASE = 2
+# Per-key request rates above this are no limit at all: say 0 instead.
+MAX_API_RATE = 100_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # SQS's own rule for queue names.
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]+(\.fifo)?")
@@ -102,6 +104,9 @@ class AppConfig:
     trace_url_template: str = ""
     # The worker's Prometheus exporter (/metrics); None: off.
     worker_metrics_port: int | None = None
+    # Per API key: tokens added per second (0 turns limiting off) and the bucket's size.
+    api_rate_per_second: float = 10.0
+    api_rate_burst: int = 60
 
     @property
     def heartbeat_interval(self) -> float:
@@ -387,6 +392,19 @@ def _webhooks(env: environ.Env) -> WebhookConfig:
     )
 
 
+def _rate(env: environ.Env, name: str, default: float) -> float:
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw[:40]!r}") from None
+    if not 0 <= value <= MAX_API_RATE:  # also refuses nan and inf
+        raise ConfigError(
+            f"{name} must be between 0 and {MAX_API_RATE:g} (0: no limit), got {raw[:40]!r}"
+        )
+    return value
+
+
 def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
     """Parse the environment; raises ConfigError naming the first bad variable."""
     source = dict(os.environ if environ_map is None else environ_map)
@@ -459,6 +477,8 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         live_channel_prefix=_channel_prefix(env),
         trace_url_template=_trace_url_template(env),
         worker_metrics_port=_optional_port(env, "WORKER_METRICS_PORT"),
+        api_rate_per_second=_rate(env, "VIDEO_API_RATE_PER_SECOND", 10),
+        api_rate_burst=_int(env, "VIDEO_API_RATE_BURST", 60, maximum=MAX_API_RATE),
     )
 
 

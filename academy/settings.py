@@ -28,6 +28,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.api.middleware.RequestContextMiddleware",
+    "apps.api.middleware.PerKeyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -52,7 +53,15 @@ CORS_ALLOW_HEADERS = [
     "x-api-key",
     "x-request-id",
 ]
-CORS_EXPOSE_HEADERS = ["location", "x-trace-id", "retry-after", "idempotency-replayed"]
+CORS_EXPOSE_HEADERS = [
+    "location",
+    "x-trace-id",
+    "retry-after",
+    "idempotent-replayed",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+]
 
 # JSON bodies stay small; sources are streamed (PUT /source, multipart POST), never read whole.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

@@ -9,6 +9,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("VIDEO_MAX_ATTEMPTS", "3")
 # Redis pub/sub ignores database numbers: live events of parallel runs stay apart by prefix.
 os.environ.setdefault("VIDEO_LIVE_CHANNEL_PREFIX", f"academy-video-test-{os.getpid()}")
+# Generous per-key limits: only the rate-limit tests, which build their own limiter, hit them.
+os.environ.setdefault("VIDEO_API_RATE_PER_SECOND", "1000")
+os.environ.setdefault("VIDEO_API_RATE_BURST", "10000")
 
 from academy.settings import *  # noqa: F403
 from academy.settings import DATABASES

@@ -2,7 +2,8 @@
 
 Every /api/v1 route except health, readiness, version and the docs requires a key. A failure
 of any kind is a 401 problem (apps/api/errors.py); the reason is kept on the request for it.
-Per-key concerns that need the principal (rate limits) hook in at `authenticated()`.
+Per-key concerns that need the principal (rate limits, idempotency) hook in at
+`authenticated()`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader, HttpBearer
 
+from apps.api import idempotency
 from apps.api.keys import KeyRejected, Principal, verify_key
+from apps.api.rate_limits import take_token
+from apps.api.services import use_cases
 
 
 def authenticated(request: HttpRequest, principal: Principal) -> Principal:
-    """The one place a request becomes a tenant's: per-key checks (rate limits) go here."""
+    """The one place a request becomes a tenant's: the key's rate limit, then (POST with an
+    Idempotency-Key) the key's claim, which may answer with a replay instead of the view."""
     structlog.contextvars.bind_contextvars(tenant_id=principal.tenant_id)
+    cases = use_cases()
+    if cases.rate_limiter is not None:
+        take_token(request, principal, cases.rate_limiter)
+    idempotency.claim(request, principal, cases.config.max_source_bytes)
     return principal
 
 

@@ -11,7 +11,9 @@ from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from apps.api.idempotency import IdempotencyRefused, Replay
 from apps.api.problems import code_for_status, problem
+from apps.api.rate_limits import RateLimited, headers
 from src.application.domain import ErrorCode
 from src.application.ports.storage import StorageError
 from src.application.video_errors import (
@@ -58,6 +60,15 @@ def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def response_for_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if isinstance(exc, Replay):
+        return exc.response()
+    if isinstance(exc, IdempotencyRefused):
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return problem(request, exc.status, ErrorCode(exc.code), exc.detail, headers=retry)
+    if isinstance(exc, RateLimited):
+        return problem(
+            request, 429, ErrorCode.RATE_LIMITED, str(exc), headers=headers(exc.decision)
+        )
     if isinstance(exc, VideoRequestError):
         return problem(request, STATUS_OF.get(type(exc), 400), exc.code, exc.message)
     if isinstance(exc, ValidationError):

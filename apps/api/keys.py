@@ -28,6 +28,9 @@ class Principal:
 
     tenant_id: int
     key_id: int
+    # The key's public prefix: names its rate-limit bucket (unique, unlike row ids across
+    # databases sharing one Redis).
+    key_prefix: str = ""
 
 
 class KeyRejected(Exception):
@@ -70,7 +73,7 @@ def verify_key(key: str, pepper: str) -> Principal:
         raise KeyRejected("the API key is not valid")
     if found["revoked_at"] is not None:
         raise KeyRejected("the API key has been revoked")
-    return Principal(tenant_id=found["tenant_id"], key_id=found["id"])
+    return Principal(tenant_id=found["tenant_id"], key_id=found["id"], key_prefix=prefix)
 
 
 def revoke(prefix: str) -> ApiKey | None:

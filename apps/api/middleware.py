@@ -2,8 +2,9 @@
 
 Order in settings.MIDDLEWARE: RequestContextMiddleware first (every later step, errors
 included, knows the trace id), ProblemFallbackMiddleware last (it sees view exceptions
-first). Part of the stack that acts per API key (rate limits) belongs after authentication,
-in apps/api/auth.py, not here: no key is known yet at this level.
+first), PerKeyMiddleware second (it stores idempotent responses and adds rate-limit headers
+once the response is final). What acts per API key before the view (rate limits, the
+idempotency claim) belongs after authentication, in apps/api/auth.py: no key is known here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 import structlog
 from django.http import HttpRequest, HttpResponse
 
+from apps.api import idempotency, rate_limits
 from apps.api.problems import code_for_status, is_problem, problem
 from apps.api.trace import RESPONSE_HEADER, trace_id_from
 from src.infrastructure import metrics
@@ -70,6 +72,25 @@ class RequestContextMiddleware:
             return response
         finally:
             structlog.contextvars.clear_contextvars()
+
+
+class PerKeyMiddleware:
+    """After the response is final: store it for its Idempotency-Key (or free the key) and
+    add the key's rate-limit headers. Sits right after RequestContextMiddleware, so it sees
+    problem responses made by the fallback below."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            idempotency.release(request)
+            raise
+        idempotency.finish(request, response)
+        rate_limits.add_headers(request, response)
+        return response
 
 
 class ProblemFallbackMiddleware:

@@ -23,3 +23,38 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         state = "revoked" if self.revoked_at else "active"
         return f"{self.prefix}… ({self.tenant.slug}, {state})"
+
+
+class IdempotencyRecord(models.Model):
+    """One Idempotency-Key as used by one tenant on one route (apps/api/idempotency.py).
+
+    Created when the first request with the key starts (the unique constraint is the claim:
+    a concurrent second INSERT fails), completed with the response to replay. Kept 24 hours.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # "POST /api/v1/videos/7/cancel": the method and the path the key was used on.
+    route = models.CharField(max_length=300)
+    # SHA-256 of what identifies the request (content type and body): a reuse with another
+    # body is refused.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Null while the first request is in flight.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True, default="")
+    response_location = models.CharField(max_length=500, blank=True, default="")
+    response_body = models.BinaryField(default=b"")
+
+    class Meta:
+        verbose_name = "idempotency record"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "key", "route"], name="api_idempotency_one_claim"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"], name="api_idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.route} key={self.key[:20]} ({self.response_status or 'in flight'})"

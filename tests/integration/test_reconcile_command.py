@@ -425,6 +425,34 @@ def test_loop_stops_on_sigint_while_waiting(tmp_path, sqs):
         loop.kill()
 
 
+@TRANSACTIONAL_DB
+def test_loop_prunes_idempotency_records_older_than_a_day(tmp_path, sqs, tenant):
+    from apps.api.idempotency import RETENTION
+    from apps.api.models import IdempotencyRecord
+
+    for key in ("old", "recent"):
+        IdempotencyRecord.objects.create(
+            tenant=tenant, key=key, route="POST /api/v1/videos", fingerprint="0" * 64
+        )
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - RETENTION - timedelta(minutes=1)
+    )
+    loop = ProcessLog(
+        "reconcile",
+        [sys.executable, "manage.py", COMMAND, "--loop", "30"],
+        process_env(sqs, tmp_path),
+        tmp_path,
+    )
+    try:
+        assert loop.wait_event("IDEMPOTENCY_PRUNED", timeout=30)["deleted"] == 1
+        assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
+        loop.signal(signal.SIGTERM)
+        assert loop.wait(10) == 0, loop.tail()
+        assert loop.problems() == []
+    finally:
+        loop.kill()
+
+
 # -- two reconcilers at once ------------------------------------------------------------------
 @TRANSACTIONAL_DB
 @pytest.mark.postgres

@@ -50,6 +50,12 @@ def test_postgres_url_is_parsed():
         ({"DATABASE_URL": "mysql://h/db"}, "DATABASE_URL must start with"),
         ({"VIDEO_STORAGE_URL": "ftp://x/y"}, "VIDEO_STORAGE_URL must be a URL"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL must be a URL"),
+        ({"VIDEO_API_RATE_PER_SECOND": "fast"}, "VIDEO_API_RATE_PER_SECOND must be a number"),
+        ({"VIDEO_API_RATE_PER_SECOND": "-1"}, "VIDEO_API_RATE_PER_SECOND must be between 0"),
+        ({"VIDEO_API_RATE_PER_SECOND": "nan"}, "VIDEO_API_RATE_PER_SECOND must be between 0"),
+        ({"VIDEO_API_RATE_PER_SECOND": "inf"}, "VIDEO_API_RATE_PER_SECOND must be between 0"),
+        ({"VIDEO_API_RATE_BURST": "0"}, "VIDEO_API_RATE_BURST must be between 1 and 100000"),
+        ({"VIDEO_API_RATE_BURST": "2.5"}, "VIDEO_API_RATE_BURST must be an integer"),
     ],
 )
 def test_bad_settings_name_the_variable(env, needle):
@@ -218,3 +224,13 @@ def test_allowed_hosts():
     assert named.allowed_hosts == ("api.academy.test", ".academy.test")
     with pytest.raises(ConfigError, match="DJANGO_ALLOWED_HOSTS"):
         load_config({**production, "DJANGO_ALLOWED_HOSTS": "api.academy.test/path"})
+
+
+def test_rate_limits_default_and_zero_turns_them_off():
+    cfg = load_config({})
+    assert (cfg.api_rate_per_second, cfg.api_rate_burst) == (10, 60)
+    from academy.bootstrap import build_rate_limiter
+
+    assert build_rate_limiter(load_config({"VIDEO_API_RATE_PER_SECOND": "0"})) is None
+    limiter = build_rate_limiter(load_config({"VIDEO_API_RATE_PER_SECOND": "2.5"}))
+    assert (limiter.rate, limiter.burst) == (2.5, 60)

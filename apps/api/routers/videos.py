@@ -1,8 +1,8 @@
 """/api/v1/videos: create (JSON: direct upload; multipart: one-request upload), send the bytes,
 confirm the upload, read one video, list them.
 
-Idempotency-Key handling wraps the POST handlers here (a decorator on each); nothing in them
-depends on being called once.
+Every POST here takes an Idempotency-Key (apps/api/idempotency.py, claimed at authentication
+and stored by PerKeyMiddleware); nothing in the handlers depends on being called once.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 from ninja.errors import ValidationError
 
+from apps.api import multipart
 from apps.api.bodies import JSON, json_body, validate
 from apps.api.errors import UnsupportedContentType
 from apps.api.presenters import (
@@ -39,7 +39,7 @@ from apps.api.schemas import (
 )
 from apps.api.services import use_cases
 from src.application.ports.video_repository import VideoRecord, VideoStatus
-from src.application.video_errors import SourceTooLarge, VideoNotFound
+from src.application.video_errors import VideoNotFound
 from src.application.video_queries import MAX_PAGE, row_progress
 
 router = Router(tags=["videos"])
@@ -56,7 +56,7 @@ ERRORS = {
     422: ProblemOut,
     503: ProblemOut,
 }
-MULTIPART = "multipart/form-data"
+MULTIPART = multipart.MULTIPART
 FORM_FIELDS = {"title", "external_id", "metadata"}
 
 CREATE_REQUEST_BODY = {
@@ -86,23 +86,6 @@ def _bind_video(request: HttpRequest, video: VideoRecord) -> None:
     """Every later log line of this request names the video and the trace id it was created
     under: one grep of that id finds the upload, the completion and the worker's job."""
     structlog.contextvars.bind_contextvars(video_id=video.id, video_trace_id=video.trace_id)
-
-
-class _SizeLimitedUpload(TemporaryFileUploadHandler):
-    """Multipart files go to a temporary file, never memory, and stop at the size limit."""
-
-    def __init__(self, request: HttpRequest, limit: int) -> None:
-        super().__init__(request)
-        self.limit = limit
-        self.received = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
-        self.received += len(raw_data)
-        if self.received > self.limit:
-            raise SourceTooLarge(
-                f"the file is more than VIDEO_MAX_SOURCE_BYTES ({self.limit} bytes)"
-            )
-        return super().receive_data_chunk(raw_data, start)
 
 
 @router.post(
@@ -139,8 +122,7 @@ def create_video(request: HttpRequest, response: HttpResponse):
 
 
 def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
-    limit = use_cases().config.max_source_bytes
-    request.upload_handlers = [_SizeLimitedUpload(request, limit)]
+    multipart.parse(request, use_cases().config.max_source_bytes)
     unknown = sorted(set(request.POST) - FORM_FIELDS) + sorted(set(request.FILES) - {"file"})
     fields: dict[str, Any] = {k: request.POST[k] for k in FORM_FIELDS & set(request.POST)}
     if "metadata" in fields:

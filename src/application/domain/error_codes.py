@@ -59,6 +59,22 @@ class ErrorCode(enum.StrEnum):
         "the upload was not completed within VIDEO_UPLOAD_TTL_SECONDS",
     )
     SERVICE_UNAVAILABLE = ("SERVICE_UNAVAILABLE", True, "a service the API needs is unavailable")
+    RATE_LIMITED = ("RATE_LIMITED", True, "the API key sent more requests than its limit allows")
+    IDEMPOTENCY_KEY_INVALID = (
+        "IDEMPOTENCY_KEY_INVALID",
+        False,
+        "the Idempotency-Key header is not 1-255 printable ASCII characters",
+    )
+    IDEMPOTENCY_KEY_IN_USE = (
+        "IDEMPOTENCY_KEY_IN_USE",
+        True,
+        "a request with this Idempotency-Key is still being processed",
+    )
+    IDEMPOTENCY_KEY_REUSED = (
+        "IDEMPOTENCY_KEY_REUSED",
+        False,
+        "this Idempotency-Key was used with a different request",
+    )
 
     def __new__(cls, value: str, retryable: bool, description: str) -> ErrorCode:
         member = str.__new__(cls, value)

@@ -27,6 +27,20 @@ from tests.aws_helpers import use_fake_aws
 # other suites use database 0.
 API_TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
 
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "trace_id"}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert PROBLEM_FIELDS <= set(body)
+    assert (body["status"], body["code"]) == (status, code)
+    assert body["trace_id"] == response["X-Trace-Id"]
+    assert body["type"] == f"/api/v1/problems/{code}"
+    assert "Traceback" not in response.content.decode()
+    return body
+
 
 @dataclass
 class ApiHarness:

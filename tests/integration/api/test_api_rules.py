@@ -11,24 +11,9 @@ from django.core.management.base import CommandError
 
 from apps.api.models import ApiKey
 from apps.support.video.models import Video
-from tests.integration.api.conftest import ApiHarness
+from tests.integration.api.conftest import ApiHarness, assert_problem
 
 pytestmark = pytest.mark.django_db
-
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "trace_id"}
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert PROBLEM_FIELDS <= set(body)
-    assert (body["status"], body["code"]) == (status, code)
-    assert body["trace_id"] == response["X-Trace-Id"]
-    assert body["type"] == f"/api/v1/problems/{code}"
-    assert "Traceback" not in response.content.decode()
-    return body
-
 
 # -- API keys -----------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 Puts PROCESSING videos whose worker died (lease expired, or heartbeat gone) back to UPLOADED
 and re-enqueues them; re-enqueues UPLOADED videos whose message was lost (src/application/
 reconcile.py says exactly when). Deployed as `--loop SECONDS`: one pass every SECONDS until
-SIGTERM/SIGINT, one JSON log line per pass, errors logged and retried on the next pass.
+SIGTERM/SIGINT, one JSON log line per pass, errors logged and retried on the next pass; the
+loop also prunes the API's expired Idempotency-Key records once a minute.
 
 A single run prints a human summary (or, with --json, exactly one JSON object) on stdout and
 exits 0, or 1 when a database or SQS error stopped part of the work (the message says what).
@@ -22,7 +23,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from academy.bootstrap import bootstrap
 from academy.cli import seconds_type
@@ -39,6 +40,8 @@ STOP_CHECK_SECONDS = 0.1
 # between passes (the deployed value is 30 s).
 LOOP_MIN_SECONDS = 0.25
 LOOP_MAX_SECONDS = 24 * 3600.0
+# The loop also deletes expired Idempotency-Key records (apps/api/idempotency.py) this often.
+PRUNE_EVERY_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -124,6 +127,7 @@ class Command(BaseCommand):
             reenqueue_after_seconds=reconciler.reenqueue_after_seconds,
         )
         ticks = 0
+        pruned_at = float("-inf")
         try:
             while self._stop_signal is None:
                 started = time.monotonic()
@@ -131,6 +135,9 @@ class Command(BaseCommand):
                 report = reconciler.run_once(dry_run=dry_run)
                 metrics.record_reconcile_pass(report)
                 log_tick(report, ticks, reconciler)
+                if not dry_run and started - pruned_at >= PRUNE_EVERY_SECONDS:
+                    pruned_at = started
+                    prune_idempotency_records()
                 if not report.ok:
                     # A dead database connection is replaced on the next pass, not reused.
                     connections.close_all()
@@ -145,6 +152,19 @@ class Command(BaseCommand):
     def _on_signal(self, signum: int, _frame: Any) -> None:
         # Only set the flag: the loop may hold a lock (logging, a socket) right now.
         self._stop_signal = signal.Signals(signum).name
+
+
+def prune_idempotency_records() -> None:
+    """Housekeeping for the API: a failure is logged and tried again on a later pass."""
+    from apps.api.idempotency import prune
+
+    try:
+        deleted = prune()
+    except DatabaseError as exc:
+        log.warning("IDEMPOTENCY_PRUNE_FAILED", error=f"{type(exc).__name__}: {exc}"[:300])
+        return
+    if deleted:
+        log.info("IDEMPOTENCY_PRUNED", deleted=deleted)
 
 
 def log_tick(report: ReconcileReport, tick: int, reconciler: Reconciler) -> None:
