@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -50,6 +51,7 @@ for exception_class in (
     PermissionDenied,
     SuspiciousOperation,
     RequestDataTooBig,
+    MultiPartParserError,
 ):
     api.add_exception_handler(exception_class, response_for_exception)
 

@@ -9,6 +9,7 @@ import structlog
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.api.idempotency import IdempotencyRefused, Replay
@@ -90,12 +91,14 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> HttpResponse
             return problem(request, 415, ErrorCode.UNSUPPORTED_CONTENT_TYPE, str(cause))
         if isinstance(cause, RequestDataTooBig):
             return too_large(request)
-        if isinstance(cause, MalformedBody | UnicodeDecodeError | json.JSONDecodeError):
+        if isinstance(
+            cause, MalformedBody | MultiPartParserError | UnicodeDecodeError | json.JSONDecodeError
+        ):
             return malformed(request, cause)
         return problem(request, exc.status_code, code_for_status(exc.status_code), str(exc))
     if isinstance(exc, UnsupportedContentType):
         return problem(request, 415, ErrorCode.UNSUPPORTED_CONTENT_TYPE, str(exc))
-    if isinstance(exc, MalformedBody):
+    if isinstance(exc, MalformedBody | MultiPartParserError):
         return malformed(request, exc)
     if isinstance(exc, RequestDataTooBig):
         return too_large(request)
@@ -128,6 +131,8 @@ def malformed(request: HttpRequest, cause: Exception) -> HttpResponse:
         detail = "the body is not valid UTF-8"
     elif isinstance(cause, json.JSONDecodeError):
         detail = f"the body is not valid JSON ({cause.msg} at line {cause.lineno})"
+    elif isinstance(cause, MultiPartParserError):
+        detail = f"the multipart/form-data body cannot be read ({cause})"
     else:
         detail = str(cause)
     return problem(request, 400, ErrorCode.MALFORMED_REQUEST, detail)

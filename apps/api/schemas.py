@@ -13,6 +13,25 @@ MAX_METADATA_BYTES = 16 * 1024  # metadata is the producer's own small record, n
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
 
+def _storable(value: Any, where: str) -> None:
+    """PostgreSQL stores no NUL character and UTF-8 has no unpaired surrogate: refuse both
+    (in metadata, keys and values at any depth) instead of failing at the database."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where} must not contain NUL (\\u0000) characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where} must be valid Unicode (no unpaired surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, where)
+            _storable(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, where)
+
+
 class StrictSchema(Schema):
     """Unknown fields are an error, not silently dropped."""
 
@@ -27,6 +46,12 @@ class CreateVideoIn(StrictSchema):
         default=None, ge=1, le=MAX_ID, description="the source's size; S3 uses it to plan parts"
     )
     filename: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @field_validator("title", "external_id", "filename", "metadata")
+    @classmethod
+    def _text_storable(cls, value: Any, info) -> Any:
+        _storable(value, info.field_name)
+        return value
 
     @field_validator("title")
     @classmethod

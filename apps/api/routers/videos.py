@@ -8,7 +8,7 @@ and stored by PerKeyMiddleware); nothing in the handlers depends on being called
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -57,6 +57,8 @@ ERRORS = {
     503: ProblemOut,
 }
 MULTIPART = multipart.MULTIPART
+# Query text goes into SQL parameters: PostgreSQL refuses NUL characters in them.
+NO_NUL = r"^[^\x00]*$"
 FORM_FIELDS = {"title", "external_id", "metadata"}
 
 CREATE_REQUEST_BODY = {
@@ -228,9 +230,9 @@ def get_video(request: HttpRequest, video_id: int = VideoId):
 def list_videos(
     request: HttpRequest,
     status: VideoStatus | None = None,
-    external_id: str | None = Query(None, min_length=1, max_length=200),
+    external_id: str | None = Query(None, min_length=1, max_length=200, pattern=NO_NUL),
     created_after: datetime | None = None,
-    cursor: str | None = Query(None, max_length=64),
+    cursor: str | None = Query(None, max_length=64, pattern=NO_NUL),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ):
     """Newest first. `next_cursor` fetches the next page; pages never shift under inserts."""
@@ -241,10 +243,28 @@ def list_videos(
         cursor=cursor,
         status=status,
         external_id=external_id,
-        created_after=created_after,
+        created_after=_in_utc(created_after) if created_after else None,
     )
     items = [video_body(request, v, queries.live_progress(v)) for v in page.videos]
     return 200, {"items": items, "next_cursor": page.next_cursor}
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """A time in UTC (none given: UTC); one that has no UTC equivalent is a field error."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            [
+                {
+                    "loc": ("query", "created_after"),
+                    "msg": "the time is outside the range that can be expressed in UTC",
+                    "type": "datetime_range",
+                }
+            ]
+        ) from None
 
 
 @router.post(

@@ -400,3 +400,59 @@ def test_cors_allows_only_listed_origins(api: ApiHarness, settings):
         "/api/v1/videos", headers={**api.headers(), "Origin": "https://evil.test"}
     )
     assert "Access-Control-Allow-Origin" not in other
+
+
+# -- input schemathesis found failing at the database ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "t", "metadata": {"\u00002": 1}}, "body.metadata"),
+        ({"title": "t", "metadata": {"k": ["a\u0000"]}}, "body.metadata"),
+        ({"title": "t\u0000"}, "body.title"),
+        ({"title": "t", "external_id": "x\udac9"}, "body.external_id"),
+        ({"title": "t", "metadata": {"k": "\ud800"}}, "body.metadata"),
+    ],
+)
+def test_text_the_database_cannot_store_is_a_field_error(api: ApiHarness, body, field):
+    raw = json.dumps(body)  # NUL and lone surrogates as \\u escapes, as a client sends them
+    response = api.client.post(
+        "/api/v1/videos", data=raw, content_type="application/json", headers=api.headers()
+    )
+    problem = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert problem["errors"][0]["field"] == field
+    assert _count() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("created_after=9999-12-31T23%3A59%3A59-23%3A00", "query.created_after"),  # after 9999
+        ("external_id=a%00b", "query.external_id"),
+        ("cursor=%00", "query.cursor"),
+    ],
+)
+def test_list_queries_the_database_cannot_take_are_refused(api: ApiHarness, query, field):
+    problem = assert_problem(api.get(f"/api/v1/videos?{query}"), 422, "VALIDATION_FAILED")
+    assert problem["errors"][0]["field"] == field
+
+
+def test_a_time_with_any_offset_is_compared_in_utc(api: ApiHarness):
+    api.create(title="now")
+    # +19:27 is no offset PostgreSQL takes; in UTC it is an ordinary time in the year 408.
+    response = api.get("/api/v1/videos?created_after=0408-01-17T14%3A39%3A29.471%2B19%3A27")
+    assert response.status_code == 200 and len(response.json()["items"]) == 1
+
+
+def test_a_multipart_body_without_a_boundary_is_a_bad_request(api: ApiHarness):
+    response = api.client.generic(
+        "POST",
+        "/api/v1/videos",
+        data=b'{"title": "t"}',
+        content_type="multipart/form-data",
+        headers=api.headers(),
+    )
+    body = assert_problem(response, 400, "MALFORMED_REQUEST")
+    assert "multipart/form-data body cannot be read" in body["detail"]
+    assert _count() == 0
