@@ -2,15 +2,18 @@
 """`make demo`: the whole pipeline on one machine, with nothing running beforehand.
 
 SQLite and local storage under var/demo/ (wiped at start), moto's SQS server on a loopback
-port, Redis at REDIS_URL (its DB 9) or an embedded stand-in, three sample lectures made with
-ffmpeg, uploaded with `manage.py upload_video` and transcoded by two real workers while a
-progress bar per video is read from the Redis progress keys. Ends with a table of results.
+port, Redis at REDIS_URL (its DB 9) or an embedded stand-in, the HTTP API (uvicorn) on a free
+loopback port and two real workers. A tenant and an API key are created with
+`manage.py create_api_key`; three sample lectures made with ffmpeg are uploaded over HTTP
+(create, PUT the bytes, upload-complete, each POST with an Idempotency-Key) and followed with
+the live percent of GET /api/v1/videos/{id}. Ends with a table of results whose master
+playlists are fetched through their `assets` URLs and decoded.
 
     python scripts/demo.py [--quick] [--var-dir DIR] [--timeout SECONDS]
 
 DEMO_SECONDS_SCALE (e.g. 0.5) scales the sample lengths; --quick means 0.25.
-Exit 0 when every video is READY and its master playlist decodes, 1 otherwise, 130 when
-interrupted. Everything the demo started is stopped on every path.
+Exit 0 when every video is READY and its master playlist, fetched through its URL, decodes;
+1 otherwise; 130 when interrupted. Everything the demo started is stopped on every path.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from demo_support.api_client import ApiClient, ApiError
 from demo_support.processes import ROOT, Child, free_port, port_open, stop_all
 from demo_support.progress import ProgressView, VideoState
 from demo_support.report import VideoRow, format_table, playback_hints, verify_master
@@ -55,8 +59,11 @@ SERVICE_STOP_SECONDS = 5
 WORKER_IDLE_EXIT_SECONDS = 120
 SERVICE_START_SECONDS = 60  # a first run compiles moto's many modules
 COMMAND_TIMEOUT_SECONDS = 180
-# Redraw rate of the progress view (a few times a second on a terminal).
-REFRESH_SECONDS = 0.25
+# Redraw rate of the progress view; each redraw asks GET /videos/{id} for every video that is
+# not finished (three videos: 6 requests a second, within the demo key's rate limit).
+REFRESH_SECONDS = 0.5
+# The demo's key is the only one: a limit that its polling stays well inside.
+API_RATE = {"VIDEO_API_RATE_PER_SECOND": "20", "VIDEO_API_RATE_BURST": "100"}
 AWS_FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "demo",
     "AWS_SECRET_ACCESS_KEY": "demo",
@@ -172,6 +179,8 @@ class Demo:
         self.commands: list[Path] = []  # logs of one-shot commands, shown on failure
         self.env = self._base_env()
         self.moto: Child | None = None
+        self.api: ApiClient | None = None
+        self.api_server: Child | None = None
 
     # -- output ----------------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -205,6 +214,7 @@ class Demo:
                 "VIDEO_SQS_QUEUE_NAME": QUEUE_NAME,
                 "VIDEO_SHUTDOWN_GRACE_SECONDS": str(WORKER_GRACE_SECONDS),
                 "PYTHONUNBUFFERED": "1",
+                **API_RATE,
             }
         )
         return env
@@ -246,6 +256,8 @@ class Demo:
                 migrate.wait()
         self.say(f"database ready: SQLite {self.var_dir / 'db.sqlite3'} (migrated)")
         self.create_queue(moto_port)
+        key = self.create_api_key()
+        self.api = self.start_api(key)
         worker = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
         worker += ["--exit-when-idle", str(WORKER_IDLE_EXIT_SECONDS)]
         names = [f"worker-{n}" for n in range(1, WORKERS + 1)]
@@ -255,12 +267,50 @@ class Demo:
         self.say(
             f"started {WORKERS} workers ({listed}); logs in {self.rel(self.logs)}/worker-N.log"
         )
-        self.services = self.connect()
         states = self.watch(samples)
         stop_all(self.workers, WORKER_STOP_SECONDS)
         codes = ", ".join(str(w.proc.returncode) for w in self.workers)
         self.say(f"every video finished; workers stopped with SIGTERM (exit codes {codes})")
         return self.report(states)
+
+    def create_api_key(self) -> str:
+        args = [sys.executable, "manage.py", "create_api_key", "--tenant", TENANT]
+        args += ["--create-tenant", "--name", "demo"]
+        child = self.start("create-api-key", args, stdout="file")
+        self.commands.append(child.log_path)
+        child.proc.wait(timeout=COMMAND_TIMEOUT_SECONDS)
+        stop_all([child], SERVICE_STOP_SECONDS)  # exited already: this only closes its files
+        # Its stdout also carries its JSON log lines (the project logs to stdout).
+        lines = child.out_path.read_text(errors="replace").splitlines()
+        key = next((line.strip() for line in lines if line.startswith("avk_")), "")
+        child.out_path.unlink()  # the key is shown once and kept nowhere
+        if child.proc.returncode != 0 or not key.startswith("avk_"):
+            raise DemoFailed(
+                f"manage.py create_api_key failed (exit {child.proc.returncode}, "
+                f"no key on stdout):\n{child.tail()}"
+            )
+        self.say(
+            f"tenant {TENANT} and an API key created with manage.py create_api_key "
+            f"(key {key.split('_')[1]}..., stored only as an HMAC)"
+        )
+        return key
+
+    def start_api(self, key: str) -> ApiClient:
+        port = free_port()
+        args = [sys.executable, "-m", "uvicorn", "academy.asgi:application"]
+        args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        self.api_server = self.start("api-server", args)
+        client = ApiClient(f"http://127.0.0.1:{port}", key)
+        deadline = time.monotonic() + SERVICE_START_SECONDS
+        while not client.health():
+            if not self.api_server.alive or time.monotonic() > deadline:
+                raise DemoFailed(f"the API server did not start:\n{self.api_server.tail()}")
+            time.sleep(0.1)
+        self.say(
+            f"API: uvicorn academy.asgi:application on http://127.0.0.1:{port} "
+            f"(OpenAPI at /api/v1/openapi.json; log in {self.rel(self.logs)}/api-server.log)"
+        )
+        return client
 
     def start_redis(self) -> None:
         wanted = os.environ.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
@@ -325,67 +375,44 @@ class Demo:
         self.say(f"made {len(samples)} sample lectures with ffmpeg lavfi: {listed}")
         return samples
 
-    def start_upload(self, sample: Sample) -> Child:
+    def upload(self, sample: Sample) -> dict[str, Any]:
+        assert self.api is not None
         path = self.var_dir / "samples" / sample.file_name
-        args = [sys.executable, "manage.py", "upload_video", str(path), "--tenant", TENANT]
-        args += ["--create-tenant", "--tenant-name", "Demo Academy", "--title", sample.title]
-        child = self.start(f"upload-{path.stem}", args, stdout="file")
-        self.commands.append(child.log_path)
-        return child
-
-    def upload_result(self, child: Child) -> int:
-        """The id upload_video printed last on stdout, once it has exited."""
-        stop_all([child], SERVICE_STOP_SECONDS)  # exited already: this only closes its files
-        lines = child.out_path.read_text(errors="replace").strip().splitlines()
-        code = child.proc.returncode
-        if code != 0 or not lines or not lines[-1].strip().isdigit():
-            raise DemoFailed(f"manage.py upload_video failed (exit {code}):\n{child.tail()}")
-        return int(lines[-1])
+        try:
+            return self.api.upload(path, sample.title)
+        except (ApiError, OSError) as exc:
+            raise DemoFailed(f"uploading {path.name} failed: {exc}") from exc
 
     # -- watching ----------------------------------------------------------------------------
-    def connect(self):
-        """This process reads the demo's rows and progress through the same composition root
-        as the workers, with the children's settings."""
-        os.environ.clear()
-        os.environ.update(self.env)
-        os.environ["LOG_LEVEL"] = "ERROR"  # keep Django's log lines out of the progress view
-        sys.path.insert(0, str(ROOT))
-        from academy.bootstrap import bootstrap
-
-        return bootstrap()
-
     def watch(self, samples: list[Sample]) -> list[VideoState]:
-        """Upload the samples one after another (ids follow their order) while every video's
-        row and Redis progress key is shown; returns once all are terminal."""
-        from src.application.ports.progress import TelemetryUnavailable
-
-        repository, progress = self.services.repository, self.services.progress
+        """Upload the samples over HTTP one after another (ids follow their order) while
+        every video is followed through GET /api/v1/videos/{id}; returns once all are
+        terminal. The last answer for each video is kept for the report."""
+        assert self.api is not None
         states = [VideoState(sample.title) for sample in samples]
+        self.last: dict[int, dict[str, Any]] = {}
         self.say(
-            f"uploading with: manage.py upload_video FILE --tenant {TENANT} --create-tenant "
-            '--title "..."; progress from the Redis keys tenant:{t}:video:{v}:progress'
+            "uploading over HTTP: POST /api/v1/videos, PUT the bytes to upload.url, POST "
+            "upload-complete; progress from GET /api/v1/videos/{id} (its live percent)"
         )
         view = ProgressView(self.out, self.tty, started=self.started)
-        next_upload, upload = 0, None
+        next_upload = 0
         while True:
-            if upload is not None and not upload.alive:
-                states[next_upload - 1].video_id = self.upload_result(upload)
-                upload = None
-            if upload is None and next_upload < len(samples):
-                upload = self.start_upload(samples[next_upload])
+            if next_upload < len(samples):
                 states[next_upload].status = "UPLOADING"
+                view.update(states, sum(w.alive for w in self.workers))
+                accepted = self.upload(samples[next_upload])
+                states[next_upload].video_id = accepted["id"]
                 next_upload += 1
             for state in states:
-                row = repository.get(state.video_id) if state.video_id is not None else None
-                if row is None:
+                if state.video_id is None or state.terminal:
                     continue
-                state.tenant_id = row.tenant_id
-                state.status, state.error_code = row.status, row.error_code
                 try:
-                    record = progress.get_progress(row.tenant_id, row.id)
-                except TelemetryUnavailable:
-                    record = None  # telemetry only: the bar just stops moving
-                self._apply(state, record)
+                    body = self.api.video(state.video_id)
+                except (ApiError, OSError) as exc:
+                    raise DemoFailed(f"GET /api/v1/videos/{state.video_id} failed: {exc}") from exc
+                self.last[state.video_id] = body
+                self._apply(state, body)
             alive = sum(w.alive for w in self.workers)
             finished = all(s.terminal for s in states)
             view.update(states, alive, final=finished)
@@ -393,42 +420,50 @@ class Demo:
                 return states
             if not alive:
                 raise DemoFailed("every worker exited before all videos were finished")
+            if not self.api_server or not self.api_server.alive:
+                raise DemoFailed("the API server exited before all videos were finished")
             time.sleep(REFRESH_SECONDS)
 
-    def _apply(self, state: VideoState, record: dict[str, Any] | None) -> None:
-        when = _parse_time(record.get("updated_at")) if record else None
+    def _apply(self, state: VideoState, body: dict[str, Any]) -> None:
+        state.status = body["status"]
+        state.error_code = (body.get("error") or {}).get("code", "")
+        progress = body.get("progress") or {}
+        when = _parse_time(progress.get("updated_at")) if progress.get("updated_at") else None
         # A real Redis may hold an earlier demo run's keys for the same ids: ignore them.
-        if record is None or when is None or when < self.started_wall:
+        if progress.get("source") == "redis" and (when is None or when < self.started_wall):
             return
         try:
-            state.percent = float(record.get("percent", 0))
+            state.percent = float(progress.get("percent", 0))
         except (TypeError, ValueError):
             state.percent = None
-        state.step = str(record.get("step", ""))
-        state.worker_id = str(record.get("worker_id", ""))
+        state.step = str(progress.get("step", ""))
 
     # -- the end -----------------------------------------------------------------------------
     def report(self, states: list[VideoState]) -> int:
+        assert self.api is not None
         rows = []
-        videos = [self.services.repository.get(s.video_id) for s in states]
-        for video in sorted((v for v in videos if v is not None), key=lambda v: v.id):
+        for state in states:
+            assert state.video_id is not None
+            body = self.last[state.video_id]
             wall = None
-            if video.processing_started_at and video.processing_completed_at:
-                delta = video.processing_completed_at - video.processing_started_at
-                wall = delta.total_seconds()
-            elif (video.stage_timings_ms or {}).get("total"):
-                wall = video.stage_timings_ms["total"] / 1000
+            started = _parse_time(body.get("processing_started_at") or "")
+            completed = _parse_time(body.get("processing_completed_at") or "")
+            if started and completed:
+                wall = (completed - started).total_seconds()
+            elif (body.get("timings_ms") or {}).get("total"):
+                wall = body["timings_ms"]["total"] / 1000
+            error = body.get("error") or {}
             rows.append(
                 VideoRow(
-                    video_id=video.id,
-                    title=video.title,
-                    status=video.status,
-                    error_code=video.error_code,
-                    error_message=video.error_message,
-                    renditions=[str(r.get("name", "?")) for r in video.renditions or []],
-                    duration_seconds=video.duration_seconds,
+                    video_id=body["id"],
+                    title=body["title"],
+                    status=body["status"],
+                    error_code=error.get("code", ""),
+                    error_message=error.get("message", ""),
+                    renditions=[str(r.get("name", "?")) for r in body.get("renditions") or []],
+                    duration_seconds=body.get("duration_seconds"),
                     wall_seconds=wall,
-                    master=self.media_root / video.hls_key if video.hls_key else None,
+                    master=(body.get("assets") or {}).get("master_playlist_url"),
                 )
             )
         self.out.write("\n" + format_table(rows) + "\n\n")
@@ -440,21 +475,40 @@ class Demo:
         ]
         for row in rows:
             if row.status == "READY":
-                error = verify_master(row.master) if row.master else "it has no master playlist"
+                error = self.check_master(row.master) if row.master else "it has no assets URL"
                 if error:
                     problems.append(f"video {row.video_id}: {error}")
         ready = sum(r.status == "READY" for r in rows)
         if problems:
             raise DemoFailed("; ".join(problems))
         self.out.write(
-            f"Checked: all {ready} master playlists decode with ffmpeg (every rendition).\n\n"
+            f"Checked: all {ready} master playlists fetched through their assets URLs "
+            "decode with ffmpeg (every rendition).\n\n"
         )
         self.out.write(playback_hints(rows, self.media_root) + "\n\n")
-        self.say(f"demo finished: {ready}/{len(rows)} videos READY")
+        self.say(
+            f"demo finished: {ready}/{len(rows)} videos READY ({self.api.requests} API requests)"
+        )
         return 0
+
+    def check_master(self, url: str) -> str | None:
+        """The master playlist answers at its URL, and ffmpeg decodes every rendition from
+        there (segments through the API's /media/ route, with HTTP range requests)."""
+        assert self.api is not None
+        try:
+            answer = self.api.fetch(url)
+        except (ApiError, OSError) as exc:
+            return f"GET {url} failed: {exc}"
+        text = answer.raw.decode(errors="replace")
+        if "#EXT-X-STREAM-INF" not in text:
+            return f"{url} is not an HLS master playlist ({answer.headers.get('content-type')})"
+        return verify_master(url)
 
     def show_logs(self) -> None:
         for child in self.workers:
+            self.out.write(f"\n--- last lines of {child.log_path} ---\n{child.tail(20)}\n")
+        if self.api_server is not None:
+            child = self.api_server
             self.out.write(f"\n--- last lines of {child.log_path} ---\n{child.tail(20)}\n")
         if not self.workers:  # it failed before the workers: a command's log says why
             for log in self.commands[-1:]:

@@ -1,10 +1,12 @@
-"""The closing table, the playback hints, and the check that each master playlist decodes."""
+"""The closing table, the playback hints, and the check that each master playlist decodes
+(from its URL: the API serves it, segments included, under /media/)."""
 
 from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 # Decoding a few seconds of every rendition takes well under this on a busy machine.
 VERIFY_TIMEOUT_SECONDS = 120
@@ -20,7 +22,7 @@ class VideoRow:
     renditions: list[str]
     duration_seconds: float | None
     wall_seconds: float | None
-    master: Path | None
+    master: str | None  # the master playlist's URL (assets.master_playlist_url)
 
 
 def _seconds(value: float | None) -> str:
@@ -50,21 +52,26 @@ def format_table(rows: list[VideoRow]) -> str:
     return "\n".join([line(header), rule, *(line(row) for row in body)])
 
 
-def verify_master(master: Path) -> str | None:
-    """None when every stream of every rendition decodes; otherwise what went wrong."""
-    if not master.is_file():
-        return f"{master} does not exist"
+def verify_master(url: str) -> str | None:
+    """None when every stream of every rendition decodes from `url`; otherwise what went
+    wrong. Only HTTP is allowed: a playlist cannot make ffmpeg read local files."""
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error"]
-    cmd += ["-protocol_whitelist", "file", "-i", str(master), "-map", "0", "-f", "null", "-"]
+    cmd += ["-protocol_whitelist", "http,tcp", "-i", url, "-map", "0", "-f", "null", "-"]
     try:
         done = subprocess.run(
             cmd, capture_output=True, text=True, timeout=VERIFY_TIMEOUT_SECONDS, check=False
         )
     except subprocess.TimeoutExpired:
-        return f"decoding {master.name} took over {VERIFY_TIMEOUT_SECONDS} s"
+        return f"decoding {url} took over {VERIFY_TIMEOUT_SECONDS} s"
     if done.returncode != 0 or done.stderr.strip():
         return f"ffmpeg could not decode it: {done.stderr.strip()[-1000:] or done.returncode}"
     return None
+
+
+def media_file(url: str, media_root: Path) -> Path:
+    """Where a /media/ URL's file lies in the demo's storage folder."""
+    path = unquote(urlsplit(url).path)
+    return media_root / path.removeprefix("/media/")
 
 
 def playback_hints(rows: list[VideoRow], media_root: Path) -> str:
@@ -73,14 +80,11 @@ def playback_hints(rows: list[VideoRow], media_root: Path) -> str:
         return ""
     first = ready[0].master
     assert first is not None
-    url_path = first.relative_to(media_root).as_posix()
     return "\n".join(
         [
-            "Play a result:",
+            "Play a result (any HLS player; the API serves /media/ while it runs):",
             f"  ffplay {first}",
-            f"  vlc {first}",
-            "or serve the media folder over HTTP and open the URL in any HLS player:",
-            f"  python3 -m http.server 8000 --bind 127.0.0.1 --directory {media_root}",
-            f"  http://127.0.0.1:8000/{url_path}",
+            "After the demo (the API is stopped), the same files are on disk:",
+            f"  ffplay {media_file(first, media_root)}",
         ]
     )
