@@ -1,16 +1,22 @@
-"""The ASGI entry (`uvicorn academy.asgi:application`): HTTP (the API, the admin, media)
-behind the body-size guard, and the live-progress WebSocket."""
+"""The ASGI entry (`uvicorn academy.asgi:application`): Django (HTTP, behind the body-size
+guard) and the WebSocket routes of live progress."""
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
+# Under ASGI each request runs its synchronous code in a thread of its own, so a persistent
+# connection (CONN_MAX_AGE) per thread is never reused and piles up until PostgreSQL refuses
+# clients (bench/api_load.py saw 90 connections from one server). Each request opens and
+# closes its own instead; put a pooler (PgBouncer) in front when connecting costs too much.
+for database in settings.DATABASES.values():
+    database["CONN_MAX_AGE"] = 0
 # Django is set up before anything imports models (the WebSocket consumers do).
 django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402 - Django is set up by the line above
 
 from apps.api.body_limits import BodyLimitMiddleware  # noqa: E402
 from apps.api.live.routing import websocket_urlpatterns  # noqa: E402

@@ -50,6 +50,19 @@ NOT_STORED = frozenset({400, 408, 413, 415, 422, 429})
 REPLAYED_AS_OK = frozenset({201, 202})
 
 
+# The header as documented on every POST operation of the OpenAPI schema.
+OPENAPI_PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "description": (
+        "Makes the POST safe to retry: a retry replays the first response "
+        "(`Idempotent-Replayed: true`); kept 24 hours"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
+
+
 class IdempotencyRefused(Exception):
     """The key cannot be used for this request (the status and code say why)."""
 

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 from ninja.errors import ValidationError
 
-from apps.api import multipart
+from apps.api import idempotency, multipart
 from apps.api.bodies import JSON, json_body, validate
 from apps.api.errors import UnsupportedContentType
 from apps.api.presenters import (
@@ -54,14 +54,17 @@ ERRORS = {
     413: ProblemOut,
     415: ProblemOut,
     422: ProblemOut,
+    429: ProblemOut,
     503: ProblemOut,
 }
+IDEMPOTENT = {"parameters": [idempotency.OPENAPI_PARAMETER]}
 MULTIPART = multipart.MULTIPART
 # Query text goes into SQL parameters: PostgreSQL refuses NUL characters in them.
 NO_NUL = r"^[^\x00]*$"
 FORM_FIELDS = {"title", "external_id", "metadata"}
 
 CREATE_REQUEST_BODY = {
+    **IDEMPOTENT,
     "requestBody": {
         "required": True,
         "content": {
@@ -80,7 +83,7 @@ CREATE_REQUEST_BODY = {
                 }
             },
         },
-    }
+    },
 }
 
 
@@ -195,6 +198,7 @@ def put_source(request: HttpRequest, video_id: int = VideoId):
     "/videos/{video_id}/upload-complete",
     response={202: VideoOut, **ERRORS},
     summary="Confirm the upload: checks the stored source, then queues the video",
+    openapi_extra=IDEMPOTENT,
 )
 def upload_complete(
     request: HttpRequest,
@@ -271,6 +275,7 @@ def _in_utc(moment: datetime) -> datetime:
     "/videos/{video_id}/cancel",
     response={200: VideoOut, **ERRORS},
     summary="Cancel: AWAITING_UPLOAD, UPLOADED or PROCESSING -> CANCELED (409 for READY/FAILED)",
+    openapi_extra=IDEMPOTENT,
 )
 def cancel_video(request: HttpRequest, video_id: int = VideoId):
     cases = use_cases()
@@ -284,6 +289,7 @@ def cancel_video(request: HttpRequest, video_id: int = VideoId):
     "/videos/{video_id}/retry",
     response={202: VideoOut, **ERRORS},
     summary="Retry: FAILED or CANCELED -> UPLOADED with attempts reset, queued again",
+    openapi_extra=IDEMPOTENT,
 )
 def retry_video(request: HttpRequest, response: HttpResponse, video_id: int = VideoId):
     retried = use_cases().commands.retry(
