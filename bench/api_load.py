@@ -95,6 +95,19 @@ def request(port, method, path, body=None, headers=None, conn=None):
             conn.close()
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in the server's process group (its workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def db_connections(database: str) -> int:
     import psycopg2
 
@@ -108,7 +121,12 @@ def db_connections(database: str) -> int:
 
 
 def run_phase(
-    port: int, clients: int, seconds: float, make: Callable[[int], tuple], database: str = ""
+    port: int,
+    clients: int,
+    seconds: float,
+    make: Callable[[int], tuple],
+    database: str = "",
+    pgid: int = 0,
 ) -> dict:
     """`clients` threads send `make(i)` = (method, path, body, headers) until time is up;
     the server's PostgreSQL connections are counted twice a second meanwhile."""
@@ -147,6 +165,7 @@ def run_phase(
     for t in threads:
         t.start()
     began = time.monotonic()
+    cpu_before = group_cpu_seconds(pgid) if pgid else 0.0
     stop_at[0] = began + seconds
     start.wait()
     most_connections = 0
@@ -156,6 +175,7 @@ def run_phase(
     for t in threads:
         t.join()
     wall = time.monotonic() - began
+    cpu = group_cpu_seconds(pgid) - cpu_before if pgid else 0.0
     every = sorted(x for per in latencies for x in per)
     q = statistics.quantiles(every, n=100) if len(every) > 1 else [0.0] * 99
     return {
@@ -168,6 +188,7 @@ def run_phase(
         "conflicts": sum(conflicts),
         "kinds": dict(kinds),
         "db_connections": most_connections,
+        "cpu_ms_per_request": cpu * 1000 / max(len(every), 1),
     }
 
 
@@ -209,7 +230,7 @@ def load(env, key: str, video_ids: list[int], workers: int, clients: int, second
         }
         database = env.db_url.rsplit("/", 1)[-1]
         return {
-            name: run_phase(server.port, clients, seconds, make, database)
+            name: run_phase(server.port, clients, seconds, make, database, server.proc.pid)
             for name, make in phases.items()
         }
     finally:
@@ -307,7 +328,8 @@ def main() -> None:
     print(f"\nHTTP API load: {args.clients} clients, {args.seconds:g} s per phase, loopback")
     print(
         f"{'phase':<28} {'workers':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'errors':>7} {'409s':>5} {'db conns':>8} {'req/s vs 1':>10}"
+        f"{'p99 ms':>8} {'errors':>7} {'409s':>5} {'db conns':>8} {'CPU ms/req':>10} "
+        f"{'req/s vs 1':>10}"
     )
     for phase in results[1]:
         base = results[1][phase]["rps"]
@@ -316,7 +338,8 @@ def main() -> None:
             print(
                 f"{phase:<28} {workers:>7} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p95']:>8.1f} "
                 f"{r['p99']:>8.1f} {r['errors']:>7} {r['conflicts']:>5} "
-                f"{r['db_connections']:>8} {r['rps'] / base:>10.2f}"
+                f"{r['db_connections']:>8} {r['cpu_ms_per_request']:>10.1f} "
+                f"{r['rps'] / base:>10.2f}"
             )
             if r["kinds"]:
                 print(f"{'':<28} errors: {r['kinds']}")
