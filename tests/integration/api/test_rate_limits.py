@@ -12,9 +12,9 @@ from structlog.testing import capture_logs
 
 from apps.api import services
 from apps.support.video.models import Video
+from bench.harness import free_port, wait_until
 from src.infrastructure.cache.redis_progress_adapter import redis_client
 from src.infrastructure.cache.redis_rate_limiter import RedisTokenBucket
-from tests.e2e.harness import free_port, wait_until
 from tests.integration.api.conftest import ApiHarness, assert_problem
 
 pytestmark = pytest.mark.django_db
