@@ -27,7 +27,8 @@ class RateLimited(Exception):
 
 def take_token(request: HttpRequest, principal: Principal, limiter: RedisTokenBucket) -> None:
     """Take this request's token; raises RateLimited when there is none."""
-    decision = limiter.take(f"key:{principal.key_prefix}")
+    bucket = principal.key_prefix or f"id-{principal.key_id}"
+    decision = limiter.take(f"key:{bucket}")
     if decision is None:
         return
     request.rate_limit = decision

@@ -45,10 +45,12 @@ def session_principal(request: HttpRequest) -> Principal | None:
     if not isinstance(tenant_id, int) or not isinstance(key_id, int):
         return None
     active = ApiKey.objects.filter(id=key_id, tenant_id=tenant_id, revoked_at__isnull=True)
-    if not active.exists():
+    prefix = active.values_list("prefix", flat=True).first()
+    if prefix is None:
         session.flush()
         return None
-    return Principal(tenant_id=tenant_id, key_id=key_id)
+    # The key's prefix names its rate-limit bucket: a browser shares its key's limit.
+    return Principal(tenant_id=tenant_id, key_id=key_id, key_prefix=prefix)
 
 
 class SessionKey(APIKeyCookie):
