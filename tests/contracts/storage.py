@@ -109,3 +109,12 @@ class StorageContract:
         assert storage.list_keys("b") == ["b/1", "b/2", "bb/1"]
         assert storage.list_keys("") == ["a/1", "b/1", "b/2", "bb/1"]
         assert storage.list_keys("nothing/") == []
+
+    def test_newest_write_is_the_latest_object_below_a_prefix(self, storage, tmp_path):
+        import time
+
+        before = time.time() - 5  # S3 keeps whole seconds; moto and clocks may differ a little
+        storage.put_file(write(tmp_path / "f", b"x"), "w/1/a")
+        newest = storage.newest_write("w/1/")
+        assert newest is not None and before <= newest <= time.time() + 5
+        assert storage.newest_write("w/2/") is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import random
 import signal
 import subprocess
@@ -521,3 +522,29 @@ def test_two_reconciler_processes_reclaim_each_video_once(tmp_path, sqs, rows):
     assert {r["status"] for r in Video.objects.filter(pk__in=videos).values("status")} == {
         "UPLOADED"
     }
+
+
+@TRANSACTIONAL_DB
+def test_loop_removes_dead_claims_output_on_its_cleanup_pass(tmp_path, sqs, tenant):
+    video = Video.objects.create(tenant=tenant, title="lecture", lease_token=3)
+    base = f"tenants/{tenant.id}/videos/{video.id}/hls"
+    for token in (2, 3):
+        path = tmp_path / base / str(token) / "master.m3u8"
+        path.parent.mkdir(parents=True)
+        path.write_text("#EXTM3U\n")
+        then = time.time() - 7200
+        os.utime(path, (then, then))
+    env = process_env(sqs, tmp_path)
+    loop = ProcessLog(
+        "reconcile", [sys.executable, "manage.py", COMMAND, "--loop", "0.5"], env, tmp_path
+    )
+    try:
+        passed = loop.wait_event("CLEANUP_PASS", timeout=60)
+        assert passed["removed_prefixes"] == [f"{base}/2/"]
+        assert not (tmp_path / base / "2").exists()
+        assert (tmp_path / base / "3" / "master.m3u8").exists()  # the row's live claim
+        loop.signal(signal.SIGTERM)
+        assert loop.wait(15) == 0, loop.tail()
+        assert len(loop.events("CLEANUP_PASS")) == 1  # hourly, not every tick
+    finally:
+        loop.kill()

@@ -325,6 +325,10 @@ class InMemoryStorage(Storage):
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
 
+    def newest_write(self, prefix: str) -> float | None:
+        # No write times in memory: whatever is there counts as written just now.
+        return time.time() if self.list_keys(prefix) else None
+
     def delete_prefix(self, prefix: str) -> int:
         keys = self.list_keys(prefix)
         for k in keys:

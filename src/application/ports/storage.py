@@ -68,6 +68,10 @@ class Storage(abc.ABC):
         """Every key below `prefix`, sorted."""
 
     @abc.abstractmethod
+    def newest_write(self, prefix: str) -> float | None:
+        """Epoch seconds of the latest write below `prefix`; None when nothing is there."""
+
+    @abc.abstractmethod
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object below `prefix`; returns how many."""
 

@@ -149,6 +149,10 @@ class LocalStorage(Storage):
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(k for k, p in self._walk(prefix) if not p.name.startswith(TEMP_PREFIX))
 
+    def newest_write(self, prefix: str) -> float | None:
+        times = [path.stat().st_mtime for _key, path in self._walk(prefix)]
+        return max(times) if times else None
+
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0
         folders = set()

@@ -332,6 +332,20 @@ class S3Storage(Storage, DirectUploads):
     def list_keys(self, prefix: str) -> list[str]:
         return [self._relative(k) for k in self._list_full(prefix)]
 
+    def newest_write(self, prefix: str) -> float | None:
+        full_prefix = self._full_prefix(prefix)
+
+        def newest() -> float | None:
+            paginator = self.client.get_paginator("list_objects_v2")
+            times = [
+                obj["LastModified"].timestamp()
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix)
+                for obj in page.get("Contents", [])
+            ]
+            return max(times) if times else None
+
+        return self._call("listing of", full_prefix + "*", newest)
+
     def delete_prefix(self, prefix: str) -> int:
         keys = self._list_full(prefix)
         for start in range(0, len(keys), self.delete_batch_size):

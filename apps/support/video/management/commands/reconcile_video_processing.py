@@ -1,5 +1,6 @@
 """manage.py reconcile_video_processing [--dry-run] [--loop SECONDS] [--limit N] [--json]
 [--force --video-id N] [--metrics-port PORT]
+[--cleanup-every SECONDS]
 
 Puts PROCESSING videos whose worker died (lease expired, or heartbeat gone) back to UPLOADED
 and re-enqueues them; re-enqueues UPLOADED videos whose message was lost (src/application/
@@ -42,6 +43,9 @@ LOOP_MIN_SECONDS = 0.25
 LOOP_MAX_SECONDS = 24 * 3600.0
 # The loop also deletes expired Idempotency-Key records (apps/api/idempotency.py) this often.
 PRUNE_EVERY_SECONDS = 60.0
+# The loop's cleanup pass lists every video's outputs: hourly by default, at most each minute.
+CLEANUP_EVERY_SECONDS = 3600.0
+CLEANUP_MIN_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -70,6 +74,14 @@ class Command(BaseCommand):
             help="with --video-id: reclaim that PROCESSING video whatever its lease says",
         )
         parser.add_argument("--video-id", type=int, default=None, metavar="N")
+        parser.add_argument(
+            "--cleanup-every",
+            type=seconds_type(CLEANUP_MIN_SECONDS, LOOP_MAX_SECONDS),
+            default=CLEANUP_EVERY_SECONDS,
+            metavar="SECONDS",
+            help="with --loop: remove dead claims' output prefixes (cleanup_videos) at most this"
+            " often (default 3600)",
+        )
         parser.add_argument(
             "--metrics-port",
             type=int,
@@ -102,7 +114,7 @@ class Command(BaseCommand):
 
         reconciler = bootstrap(settings.CONFIG).reconciler(limit=options["limit"])
         if loop is not None:
-            self._loop(reconciler, loop, options["dry_run"])
+            self._loop(reconciler, loop, options["dry_run"], options["cleanup_every"])
             return
 
         report = reconciler.run_once(dry_run=options["dry_run"], force_video_id=video_id)
@@ -114,7 +126,9 @@ class Command(BaseCommand):
             raise CommandError(failure_message(report), returncode=FAILED)
 
     # -- loop mode ------------------------------------------------------------------------
-    def _loop(self, reconciler: Reconciler, interval: float, dry_run: bool) -> None:
+    def _loop(
+        self, reconciler: Reconciler, interval: float, dry_run: bool, cleanup_every: float
+    ) -> None:
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
@@ -128,6 +142,7 @@ class Command(BaseCommand):
         )
         ticks = 0
         pruned_at = float("-inf")
+        next_cleanup = time.monotonic()
         try:
             while self._stop_signal is None:
                 started = time.monotonic()
@@ -141,6 +156,9 @@ class Command(BaseCommand):
                 if not report.ok:
                     # A dead database connection is replaced on the next pass, not reused.
                     connections.close_all()
+                elif time.monotonic() >= next_cleanup:
+                    next_cleanup = time.monotonic() + cleanup_every
+                    cleanup_pass(dry_run)
                 next_at = started + interval
                 while self._stop_signal is None and time.monotonic() < next_at:
                     time.sleep(min(STOP_CHECK_SECONDS, max(next_at - time.monotonic(), 0)))
@@ -165,6 +183,25 @@ def prune_idempotency_records() -> None:
         return
     if deleted:
         log.info("IDEMPOTENCY_PRUNED", deleted=deleted)
+
+
+def cleanup_pass(dry_run: bool) -> None:
+    """Dead claims' output prefixes (manage.py cleanup_videos), one log line; errors logged."""
+    from apps.support.video.management.commands.cleanup_videos import (
+        DEFAULT_GRACE_SECONDS,
+        output_rows,
+    )
+    from src.application.output_cleanup import OutputCleanup
+
+    try:
+        storage = bootstrap(settings.CONFIG).storage
+        report = OutputCleanup(storage).run(output_rows(), DEFAULT_GRACE_SECONDS, dry_run)
+    except Exception as exc:  # noqa: BLE001 - the next cleanup pass tries again
+        connections.close_all()
+        log.warning("CLEANUP_PASS_FAILED", error=f"{type(exc).__name__}: {exc}"[:300])
+        return
+    emit = log.warning if report.errors else log.info
+    emit("CLEANUP_PASS", **report.to_dict())
 
 
 def log_tick(report: ReconcileReport, tick: int, reconciler: Reconciler) -> None:
