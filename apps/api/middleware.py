@@ -37,10 +37,14 @@ def _route_of(request: HttpRequest) -> str:
     return f"/{match.route}" if match is not None and match.route else "unmatched"
 
 
-def _record_metrics(request: HttpRequest, status: int, seconds: float) -> None:
+def _record_metrics(request: HttpRequest, response: HttpResponse, seconds: float) -> None:
     route, method = _route_of(request), request.method or ""
-    metrics.API_REQUESTS.labels(route, method, str(status)).inc()
+    metrics.API_REQUESTS.labels(route, method, str(response.status_code)).inc()
     metrics.API_LATENCY.labels(route, method).observe(seconds)
+    if response.status_code == 429:
+        metrics.API_RATE_LIMITED.labels(route).inc()
+    if response.get("Idempotent-Replayed") == "true":
+        metrics.API_IDEMPOTENT_REPLAYS.labels(route).inc()
 
 
 class RequestContextMiddleware:
@@ -59,7 +63,7 @@ class RequestContextMiddleware:
         try:
             response = self.get_response(request)
             response[RESPONSE_HEADER] = trace_id
-            _record_metrics(request, response.status_code, time.monotonic() - started)
+            _record_metrics(request, response, time.monotonic() - started)
             principal = getattr(request, "auth", None)
             log.info(
                 "API_REQUEST",

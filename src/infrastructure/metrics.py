@@ -77,6 +77,12 @@ API_LATENCY = Histogram(
     ["route", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+API_RATE_LIMITED = Counter(
+    "api_rate_limited_total", "Requests refused by the per-key rate limit (429)", ["route"]
+)
+API_IDEMPOTENT_REPLAYS = Counter(
+    "api_idempotent_replays_total", "Responses replayed for a repeated Idempotency-Key", ["route"]
+)
 RECONCILE_ROWS = Counter(
     "video_reconcile_rows_total", "Rows reconcile acted on, by action", ["action"]
 )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from src.infrastructure.cache.redis_progress_adapter import redis_client
 from tests.integration.api.conftest import ApiHarness
+from tests.integration.api.test_rate_limits import REDIS_URL, limit
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +63,29 @@ def test_unknown_paths_share_one_series(api: ApiHarness):
 
 def test_metrics_answers_only_get(api: ApiHarness):
     assert api.client.post("/metrics").status_code == 405
+
+
+@pytest.fixture
+def metrics_bucket():
+    prefix = f"test-metrics-ratelimit:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis_client(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+def test_rate_limit_rejections_and_idempotent_replays_are_counted(api: ApiHarness, metrics_bucket):
+    def total(values, name: str) -> float:
+        return values.get((name, (("route", "/api/v1/videos"),)), 0.0)
+
+    before = samples(api)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    assert api.post_json("/api/v1/videos", {"title": "Week 1"}, **key).status_code == 201
+    assert api.post_json("/api/v1/videos", {"title": "Week 1"}, **key).status_code == 200
+    limit(api, metrics_bucket, rate=0.001, burst=1)
+    assert api.get("/api/v1/videos").status_code == 200
+    assert api.get("/api/v1/videos").status_code == 429
+    after = samples(api)
+    for name in ("api_idempotent_replays_total", "api_rate_limited_total"):
+        assert total(after, name) - total(before, name) == 1, name
