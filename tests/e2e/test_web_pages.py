@@ -108,6 +108,9 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         wait_js(page, "() => Number(document.getElementById('quality').dataset.levels) >= 2")
         levels = page.locator("#quality option").all_inner_texts()
         assert levels == ["Auto", "480p", "360p"], levels  # highest first
+        # Press play once the media can play: a press while hls.js is still attaching the
+        # source is dropped by the browser (the pending play is aborted by the load).
+        wait_js(page, "() => document.getElementById('player').readyState >= 1", what=PLAYER_STATE)
         player.click()
         wait_js(page, "() => !document.getElementById('player').paused", what=PLAYER_STATE)
         # A loaded machine may take a while to buffer: the clock must move, however slowly.
