@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 import urllib.request
@@ -161,15 +162,13 @@ def test_refusals_over_the_network_bad_token_and_another_tenants_video(spawn):
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race, open in issue 11: with the faster ladder the job can finish before the "
-    "cut reaches the stream, so `ready` arrives live and no `polling` message is sent; the "
-    "worker must be held mid-encode while Redis is cut",
-)
 def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(spawn, tmp_path):
     """Redis behind a proxy that is cut once the worker's percent is flowing: the worker
-    finishes regardless, the stream says it is polling, and `ready` comes from the row."""
+    finishes regardless, the stream says it is polling, and `ready` comes from the row.
+
+    The worker is held (SIGSTOP) from just before the cut until the stream has announced
+    `polling`: otherwise a short job can end before the cut reaches the stream, and `ready`
+    would arrive live with no polling at all."""
     proxy = TcpProxy(6379)
     proxy.start()
     env = {
@@ -178,6 +177,7 @@ def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(s
         "VIDEO_PROGRESS_POLL_SECONDS": 1,
     }
     vid = None
+    held = False
     try:
         web, base = serve(spawn, **env)
         worker, _reconcile = run_pipeline(spawn, **env)
@@ -200,9 +200,19 @@ def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(s
             before = []
             while not any(m.get("step") == "transcode" for m in before):
                 before.append(json.loads(ws.recv(timeout=120)))
+            os.kill(worker.pid, signal.SIGSTOP)
+            held = True
             proxy.cut()
-            after, code = receive_all(ws)
+            after = []
+            while not any(m["type"] == "stream" for m in after):
+                after.append(json.loads(ws.recv(timeout=60)))
+            os.kill(worker.pid, signal.SIGCONT)
+            held = False
+            rest, code = receive_all(ws)
+            after += rest
     finally:
+        if held:
+            os.kill(worker.pid, signal.SIGCONT)
         proxy.cut()
         if vid is not None:
             clear_telemetry(vid)
