@@ -107,6 +107,8 @@ class AppConfig:
     # Per API key: tokens added per second (0 turns limiting off) and the bucket's size.
     api_rate_per_second: float = 10.0
     api_rate_burst: int = 60
+    # Cleanup removes the source of a READY video this many days after it completed; None: never.
+    source_retention_days: int | None = None
 
     @property
     def heartbeat_interval(self) -> float:
@@ -479,7 +481,15 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         worker_metrics_port=_optional_port(env, "WORKER_METRICS_PORT"),
         api_rate_per_second=_rate(env, "VIDEO_API_RATE_PER_SECOND", 10),
         api_rate_burst=_int(env, "VIDEO_API_RATE_BURST", 60, maximum=MAX_API_RATE),
+        source_retention_days=_optional_days(env, "VIDEO_SOURCE_RETENTION_DAYS"),
     )
+
+
+def _optional_days(env: environ.Env, name: str) -> int | None:
+    """A number of days (1 to 3650), or None when the variable is unset, empty or 0 (off)."""
+    if not env.str(name, default="").strip():
+        return None
+    return _int(env, name, 0, minimum=0, maximum=3650) or None
 
 
 def _optional_port(env: environ.Env, name: str) -> int | None:

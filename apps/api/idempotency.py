@@ -203,9 +203,12 @@ def release(request: HttpRequest) -> None:
         IdempotencyRecord.objects.filter(pk=record_id).delete()
 
 
-def prune(now=None, batch: int = 1000) -> int:
-    """Delete records older than RETENTION (in batches); returns how many."""
+def prune(now=None, batch: int = 1000, *, dry_run: bool = False) -> int:
+    """Delete records older than RETENTION (in batches); returns how many (with `dry_run`,
+    how many would go, deleting nothing)."""
     cutoff = (now or timezone.now()) - RETENTION
+    if dry_run:
+        return IdempotencyRecord.objects.filter(created_at__lt=cutoff).count()
     deleted = 0
     while True:
         ids = list(

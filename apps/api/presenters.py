@@ -96,6 +96,7 @@ def video_body(
         "updated_at": video.updated_at,
         "upload_expires_at": video.upload_expires_at,
         "uploaded_at": video.uploaded_at,
+        "source_removed_at": video.source_removed_at,
         "processing_started_at": video.processing_started_at,
         "processing_completed_at": video.processing_completed_at,
         "assets": assets(request, video),

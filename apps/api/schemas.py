@@ -148,6 +148,8 @@ class VideoOut(Schema):
     updated_at: datetime | None
     upload_expires_at: datetime | None
     uploaded_at: datetime | None
+    # Set when cleanup removed the uploaded source (VIDEO_SOURCE_RETENTION_DAYS after READY).
+    source_removed_at: datetime | None
     processing_started_at: datetime | None
     processing_completed_at: datetime | None
     assets: AssetsOut | None

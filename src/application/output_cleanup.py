@@ -15,18 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.application.ports.cleanup_records import OutputRow
 from src.application.ports.storage import Storage
 from src.application.storage_keys import video_prefix
 
+__all__ = ["CleanupReport", "OutputCleanup", "OutputRow", "published_token"]
+
 _TOKEN_IN_KEY = re.compile(r"/hls/(\d+)/")
-
-
-@dataclass(frozen=True)
-class OutputRow:
-    video_id: int
-    tenant_id: int
-    lease_token: int
-    hls_key: str
 
 
 @dataclass

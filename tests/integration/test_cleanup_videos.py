@@ -73,17 +73,17 @@ def test_dead_claims_go_published_and_live_and_recent_stay(local, video, tmp_pat
     Video.objects.filter(pk=video.pk).update(lease_token=4, hls_key=hls(video, 2))
     prefix = f"tenants/{video.tenant_id}/videos/{video.id}/hls/"
 
-    planned = run("--dry-run")
+    planned = run("--dry-run")["outputs"]
     assert planned["removed_prefixes"] == [f"{prefix}1/"]
     assert planned["kept_recent"] == [f"{prefix}3/"]
     assert storage.exists(hls(video, 1))  # a dry run deletes nothing
 
-    done = run()
+    done = run()["outputs"]
     assert done["removed_prefixes"] == [f"{prefix}1/"] and done["removed_objects"] == 2
     assert not storage.list_keys(f"{prefix}1/")
     for token in (2, 3, 4):
         assert storage.exists(hls(video, token, "720p/seg_000.ts")), token
-    assert run()["removed_prefixes"] == []
+    assert run()["outputs"]["removed_prefixes"] == []
 
 
 def test_a_grace_below_a_minute_is_refused(local):

@@ -540,7 +540,7 @@ def test_loop_removes_dead_claims_output_on_its_cleanup_pass(tmp_path, sqs, tena
     )
     try:
         passed = loop.wait_event("CLEANUP_PASS", timeout=60)
-        assert passed["removed_prefixes"] == [f"{base}/2/"]
+        assert passed["outputs"]["removed_prefixes"] == [f"{base}/2/"]
         assert not (tmp_path / base / "2").exists()
         assert (tmp_path / base / "3" / "master.m3u8").exists()  # the row's live claim
         loop.signal(signal.SIGTERM)

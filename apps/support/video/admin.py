@@ -81,6 +81,7 @@ class VideoAdmin(admin.ModelAdmin):
         "trace_links",
         "created_at",
         "updated_at",
+        "source_removed_at",
     )
     list_select_related = ("tenant",)
     actions = ("retry_videos", "cancel_videos", "reclaim_now")

@@ -55,6 +55,9 @@ class Video(models.Model):
     upload_id = models.CharField(max_length=1024, blank=True, default="")
     upload_expires_at = models.DateTimeField(null=True, blank=True)
     uploaded_at = models.DateTimeField(null=True, blank=True)
+    # When cleanup removed the source of this READY video (VIDEO_SOURCE_RETENTION_DAYS);
+    # source_key still says where it was.
+    source_removed_at = models.DateTimeField(null=True, blank=True)
 
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processing_completed_at = models.DateTimeField(null=True, blank=True)

@@ -24,7 +24,12 @@ from src.application.ports.progress import (
 )
 from src.application.ports.progress_feed import FeedSubscription, FeedUnavailable, ProgressFeed
 from src.application.ports.queue import QueueMessage, VideoQueue
-from src.application.ports.storage import Storage, StorageFull, StreamTooLarge
+from src.application.ports.storage import (
+    Storage,
+    StorageFull,
+    StreamTooLarge,
+    UnfinishedUpload,
+)
 from src.application.ports.tenants import TenantRepository
 from src.application.ports.transcoder import (
     ProbeResult,
@@ -334,6 +339,12 @@ class InMemoryStorage(Storage):
         for k in keys:
             del self.objects[k]
         return len(keys)
+
+    def unfinished_uploads(self, idle_since: float) -> list[UnfinishedUpload]:
+        return []  # every write here is whole at once
+
+    def abort_unfinished(self, upload: UnfinishedUpload) -> None:
+        pass
 
     def locate(self, key: str) -> str:
         return f"memory://{key}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import errno
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +25,16 @@ def storage_error_from(exc: OSError, doing: str) -> StorageError:
     """The port's error for an OSError met while `doing` something (StorageFull on ENOSPC)."""
     kind = StorageFull if exc.errno in NO_SPACE_ERRNOS else StorageError
     return kind(f"{doing} failed: {exc.strerror or exc}")
+
+
+@dataclass(frozen=True)
+class UnfinishedUpload:
+    """An upload the storage holds that never became an object: an S3 multipart upload not
+    completed nor aborted, or a local temporary file never renamed to its key."""
+
+    key: str  # the object it was writing (S3), or the temporary file's own key (local)
+    upload_id: str  # the S3 upload id; "" for a local temporary file
+    last_write: float  # epoch seconds: its start, or its newest part (S3) / write (local)
 
 
 class Storage(abc.ABC):
@@ -74,6 +85,15 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object below `prefix`; returns how many."""
+
+    @abc.abstractmethod
+    def unfinished_uploads(self, idle_since: float) -> list[UnfinishedUpload]:
+        """Uploads below the storage's root that never completed and have had nothing written
+        since `idle_since` (epoch seconds), sorted by key."""
+
+    @abc.abstractmethod
+    def abort_unfinished(self, upload: UnfinishedUpload) -> None:
+        """Drop an unfinished upload and what it stored (no error when already gone)."""
 
     @abc.abstractmethod
     def locate(self, key: str) -> str:

@@ -45,6 +45,7 @@ class VideoRecord:
     declared_size_bytes: int | None = None
     upload_id: str = ""
     uploaded_at: datetime | None = None
+    source_removed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from src.application.ports.storage import Storage, StreamTooLarge, storage_error_from
+from src.application.ports.storage import (
+    Storage,
+    StreamTooLarge,
+    UnfinishedUpload,
+    storage_error_from,
+)
 from src.infrastructure.storage.keys import check_key, files_below, join_key
 
 # Files being written carry this prefix until os.replace gives them their name; listings skip
@@ -171,6 +176,32 @@ class LocalStorage(Storage):
                 except OSError:
                     pass  # not empty: other objects live there
         return deleted
+
+    def unfinished_uploads(self, idle_since: float) -> list[UnfinishedUpload]:
+        """Temporary files (TEMP_PREFIX) a write left behind when its process died before the
+        rename; a live write keeps its file's mtime fresh."""
+        found = []
+        for key, path in self._walk(""):
+            if not path.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                written = path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # renamed or removed meanwhile: the write finished
+            except OSError as exc:
+                raise storage_error_from(exc, f"reading {path}") from exc
+            if written < idle_since:
+                found.append(UnfinishedUpload(key, "", written))
+        return found
+
+    def abort_unfinished(self, upload: UnfinishedUpload) -> None:
+        path = self._path(upload.key)
+        if not path.name.startswith(TEMP_PREFIX):
+            raise ValueError(f"{upload.key!r} is an object, not an unfinished upload")
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise storage_error_from(exc, f"deleting {path}") from exc
 
     def locate(self, key: str) -> str:
         return str(self._path(key))

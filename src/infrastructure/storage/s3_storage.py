@@ -17,6 +17,7 @@ from src.application.ports.storage import (
     Storage,
     StorageError,
     StreamTooLarge,
+    UnfinishedUpload,
     storage_error_from,
 )
 from src.infrastructure.storage.content_types import content_type
@@ -366,6 +367,45 @@ class S3Storage(Storage, DirectUploads):
                     f"first {first.get('Key')!r}: {first.get('Code')} {first.get('Message')}"
                 )
         return len(keys)
+
+    def unfinished_uploads(self, idle_since: float) -> list[UnfinishedUpload]:
+        root = f"{self.prefix}/" if self.prefix else ""
+
+        def started() -> list[tuple[str, str, float]]:
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            return [
+                (u["Key"], u["UploadId"], u["Initiated"].timestamp())
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=root)
+                for u in page.get("Uploads", [])
+            ]
+
+        found = []
+        for full, upload_id, initiated in self._call("multipart listing of", root + "*", started):
+            if initiated >= idle_since:
+                continue
+            # A transfer in progress writes parts: its newest part, not its start, says idle.
+            last = max([initiated, *self._part_times(full, upload_id)])
+            if last < idle_since:
+                found.append(UnfinishedUpload(self._relative(full), upload_id, last))
+        return sorted(found, key=lambda u: (u.key, u.upload_id))
+
+    def _part_times(self, full: str, upload_id: str) -> list[float]:
+        paginator = self.client.get_paginator("list_parts")
+        try:
+            return [
+                p["LastModified"].timestamp()
+                for page in paginator.paginate(Bucket=self.bucket, Key=full, UploadId=upload_id)
+                for p in page.get("Parts", [])
+            ]
+        except ClientError as exc:
+            if _error_code(exc) == "NoSuchUpload":
+                return []  # completed or aborted meanwhile: nothing newer was written
+            raise StorageError(f"S3 part listing of {full} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 part listing of {full} failed: {exc}") from exc
+
+    def abort_unfinished(self, upload: UnfinishedUpload) -> None:
+        self.abort_multipart(upload.key, upload.upload_id)
 
     def locate(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"

@@ -96,6 +96,7 @@ def to_record(v: Video) -> VideoRecord:
         declared_size_bytes=v.declared_size_bytes,
         upload_id=v.upload_id,
         uploaded_at=v.uploaded_at,
+        source_removed_at=v.source_removed_at,
     )
 
 

@@ -1,10 +1,20 @@
 """manage.py cleanup_videos [--dry-run] [--json] [--grace SECONDS]
 
-Removes output prefixes left by claims that did not complete: every `…/hls/{token}/` of a
-video other than the one its row publishes and other than its current lease token, with
-nothing written below it for --grace seconds (src/application/output_cleanup.py). Works on
-whichever storage STORAGE_URL names (local folder or S3). Exits 1 when a storage error
-stopped part of the work (the videos concerned are listed).
+One cleanup run, every part (src/application/video_cleanup.py; docs/ARCHITECTURE.md,
+"Cleanup"):
+- output prefixes left by claims that did not complete: every `…/hls/{token}/` of a video
+  other than the one its row publishes and other than its current lease token, with nothing
+  written below it for --grace seconds;
+- abandoned uploads (S3 multipart uploads, local temporary files) idle for
+  VIDEO_UPLOAD_TTL_SECONDS that no open AWAITING_UPLOAD row owns: aborted;
+- Idempotency-Key records past their retention (24 h) and finished webhook deliveries past
+  VIDEO_WEBHOOK_RETENTION_DAYS: deleted;
+- with VIDEO_SOURCE_RETENTION_DAYS set: the source of each READY video that completed more
+  than that many days ago (the row records `source_removed_at`).
+
+Works on whichever storage VIDEO_STORAGE_URL names (local folder or S3). --dry-run deletes
+nothing and reports what would go. Exits 1 when an error stopped part of the work (each error
+names its part); the other parts still ran.
 """
 
 from __future__ import annotations
@@ -14,26 +24,32 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from academy.adapters.db.django.cleanup_records import DjangoCleanupRecords
 from academy.bootstrap import bootstrap
 from academy.cli import seconds_type
-from apps.support.video.models import Video
-from src.application.output_cleanup import OutputCleanup, OutputRow
+from src.application.video_cleanup import CleanupPolicy, VideoCleanup, VideoCleanupReport
 
 # A claim that lost its lease stops within a renewal period; an hour is far past that.
 DEFAULT_GRACE_SECONDS = 3600.0
-ROWS_PER_QUERY = 500
 
 
-def output_rows():
-    fields = ("id", "tenant_id", "lease_token", "hls_key")
-    for vid, tenant_id, token, hls_key in (
-        Video.objects.order_by("id").values_list(*fields).iterator(chunk_size=ROWS_PER_QUERY)
-    ):
-        yield OutputRow(vid, tenant_id, token, hls_key)
+def cleanup(dry_run: bool, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> VideoCleanupReport:
+    """One run of every part with the configured storage, TTL and retentions."""
+    config = settings.CONFIG
+    policy = CleanupPolicy(
+        output_grace_seconds=grace_seconds,
+        upload_ttl_seconds=config.upload_ttl_seconds,
+        source_retention_days=config.source_retention_days,
+    )
+    storage = bootstrap(config).storage
+    return VideoCleanup(storage, DjangoCleanupRecords()).run(policy, dry_run)
 
 
 class Command(BaseCommand):
-    help = "Remove output prefixes left by claims that did not complete."
+    help = (
+        "Remove what videos no longer need: dead claims' outputs, abandoned uploads, expired "
+        "idempotency records and webhook deliveries, and (if configured) old READY sources."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="list, delete nothing")
@@ -43,23 +59,18 @@ class Command(BaseCommand):
             type=seconds_type(60.0, 30 * 86400.0),
             default=DEFAULT_GRACE_SECONDS,
             metavar="SECONDS",
-            help="keep prefixes written to within SECONDS (default 3600, at least 60)",
+            help="keep output prefixes written to within SECONDS (default 3600, at least 60)",
         )
 
     def handle(self, *args, **options) -> None:
-        storage = bootstrap(settings.CONFIG).storage
-        report = OutputCleanup(storage).run(output_rows(), options["grace"], options["dry_run"])
+        report = cleanup(options["dry_run"], options["grace"])
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), sort_keys=True))
         else:
-            verb = "would remove" if report.dry_run else "removed"
-            self.stdout.write(
-                f"{verb} {len(report.removed)} output prefixes"
-                + ("" if report.dry_run else f" ({report.objects} objects)")
-                + f"; {len(report.kept_recent)} kept (written within the grace period)"
+            self.stdout.write("\n".join(report.summary()))
+        if not report.ok:
+            parts = ", ".join(sorted({e["part"] for e in report.errors}))
+            raise CommandError(
+                f"cleanup errors in {parts} ({len(report.errors)}); the other items were done",
+                returncode=1,
             )
-            for prefix in report.removed:
-                self.stdout.write(f"  {prefix}")
-        if report.errors:
-            failed = ", ".join(str(e["video_id"]) for e in report.errors)
-            raise CommandError(f"storage errors on videos {failed}", returncode=1)

@@ -6,7 +6,9 @@ Puts PROCESSING videos whose worker died (lease expired, or heartbeat gone) back
 and re-enqueues them; re-enqueues UPLOADED videos whose message was lost (src/application/
 reconcile.py says exactly when). Deployed as `--loop SECONDS`: one pass every SECONDS until
 SIGTERM/SIGINT, one JSON log line per pass, errors logged and retried on the next pass; the
-loop also prunes the API's expired Idempotency-Key records once a minute.
+loop also prunes the API's expired Idempotency-Key records once a minute, and runs
+cleanup_videos' pass (every part, one CLEANUP_PASS log line) at start and every
+--cleanup-every seconds.
 
 A single run prints a human summary (or, with --json, exactly one JSON object) on stdout and
 exits 0, or 1 when a database or SQS error stopped part of the work (the message says what).
@@ -43,7 +45,8 @@ LOOP_MIN_SECONDS = 0.25
 LOOP_MAX_SECONDS = 24 * 3600.0
 # The loop also deletes expired Idempotency-Key records (apps/api/idempotency.py) this often.
 PRUNE_EVERY_SECONDS = 60.0
-# The loop's cleanup pass lists every video's outputs: hourly by default, at most each minute.
+# The loop's cleanup pass (cleanup_videos) lists every video's outputs and the storage's
+# unfinished uploads: hourly by default, at most each minute.
 CLEANUP_EVERY_SECONDS = 3600.0
 CLEANUP_MIN_SECONDS = 60.0
 
@@ -79,8 +82,8 @@ class Command(BaseCommand):
             type=seconds_type(CLEANUP_MIN_SECONDS, LOOP_MAX_SECONDS),
             default=CLEANUP_EVERY_SECONDS,
             metavar="SECONDS",
-            help="with --loop: remove dead claims' output prefixes (cleanup_videos) at most this"
-            " often (default 3600)",
+            help="with --loop: run cleanup_videos' pass (dead outputs, abandoned uploads, expired"
+            " records, old sources) at most this often (default 3600)",
         )
         parser.add_argument(
             "--metrics-port",
@@ -186,21 +189,18 @@ def prune_idempotency_records() -> None:
 
 
 def cleanup_pass(dry_run: bool) -> None:
-    """Dead claims' output prefixes (manage.py cleanup_videos), one log line; errors logged."""
-    from apps.support.video.management.commands.cleanup_videos import (
-        DEFAULT_GRACE_SECONDS,
-        output_rows,
-    )
-    from src.application.output_cleanup import OutputCleanup
+    """Everything manage.py cleanup_videos removes, one CLEANUP_PASS log line; errors logged."""
+    from apps.support.video.management.commands.cleanup_videos import cleanup
 
     try:
-        storage = bootstrap(settings.CONFIG).storage
-        report = OutputCleanup(storage).run(output_rows(), DEFAULT_GRACE_SECONDS, dry_run)
+        report = cleanup(dry_run)
     except Exception as exc:  # noqa: BLE001 - the next cleanup pass tries again
         connections.close_all()
         log.warning("CLEANUP_PASS_FAILED", error=f"{type(exc).__name__}: {exc}"[:300])
         return
-    emit = log.warning if report.errors else log.info
+    if not report.ok:
+        connections.close_all()  # a database error may have broken the connection
+    emit = log.info if report.ok else log.warning
     emit("CLEANUP_PASS", **report.to_dict())
 
 
