@@ -27,6 +27,7 @@ from apps.api.presenters import published_body, video_body
 from apps.api.services import use_cases
 from apps.api.session_auth import session_principal, sign_in, sign_out
 from apps.support.video.models import Tenant
+from apps.web.deliveries import video_deliveries
 from src.application.domain import VideoStatus
 from src.application.ports.video_repository import CANCELABLE, RETRYABLE
 from src.application.video_errors import InvalidVideoRequest, VideoNotFound, VideoRequestError
@@ -176,6 +177,7 @@ def video_page(request: HttpRequest, principal: Principal, video_id: int) -> Htt
             "video": body,
             "published": published,
             "timings": sorted((body["timings_ms"] or {}).items()),
+            "deliveries": video_deliveries(principal.tenant_id, video_id),
         },
     )
 

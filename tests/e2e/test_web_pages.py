@@ -1,8 +1,9 @@
 """The web pages in a real browser (Debian's Chromium, Playwright): against `make serve`, a
-real worker and reconcile, a person signs in with an API key, uploads a generated clip,
-watches its progress bar move to READY without reloading, plays it, cancels an upload in
-flight, retries a failed video and reads a hostile upload's error code. Screenshots of the
-library and the video page go to docs/screenshots/ (shown in the README)."""
+real worker, reconcile and the webhook dispatcher, a person signs in with an API key, uploads a
+generated clip, watches its progress bar move to READY without reloading, plays it, sees the
+video.ready webhook delivered to a receiver, cancels an upload in flight, retries a failed
+video and reads a hostile upload's error code. Screenshots of the library and the video page
+go to docs/screenshots/ (shown in the README)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from tests.e2e.browser import (
 )
 from tests.e2e.test_api_pipeline import PART_BYTES, Client, create_key, noisy_clip, serve
 from tests.media import make_clip, make_hls_playlist
+from tests.webhook_receiver import Reply, WebhookReceiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -41,12 +43,21 @@ def video_id_of(page) -> int:
     return int(page.url.rstrip("/").rsplit("/", 1)[-1])
 
 
-def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
-    web, base = serve(spawn)
+def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path, receiver):
+    web, base = serve(spawn, **LOOPBACK_HOOKS)
     worker = spawn("worker", [*WORKER])
     spawn("reconcile", RECONCILE)
+    dispatcher = spawn("deliver-webhooks", DELIVER_WEBHOOKS, **LOOPBACK_HOOKS)
     key = create_key(spawn, "academy-web")
     client = Client(base, key)
+    # The academy's backend is told when a video is ready (a receiver on loopback).
+    status, hook = client.json(
+        "POST", "/api/v1/webhooks", {"url": receiver.url, "event_types": ["video.ready"]}
+    )
+    assert status == 201, hook
+    receiver.secret = hook["secret"]
+    # Its first answer is a 500: the delivery waits for its retry (5 s later) as PENDING.
+    receiver.replies.append(Reply(500))
     # 480p: the ladder has two renditions (480p, 360p), so the player lists two levels.
     clip = make_clip(tmp_path / "week-1.mp4", 854, 480, seconds=12.0)
 
@@ -70,6 +81,14 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         page.wait_for_url(f"{base}/videos/*", timeout=60_000)
         video_id = video_id_of(page)
         record_progress(page, ".video-status progress")
+        page.evaluate(
+            """() => {
+                window.__deliveriesSeen = [];
+                const body = document.getElementById('deliveries-body');
+                new MutationObserver(() => window.__deliveriesSeen.push(body.innerText))
+                    .observe(body, {childList: true, subtree: true, characterData: true});
+            }"""
+        )
 
         # Freeze the worker mid-encode: the page must show the very percent Redis holds.
         def mid_encode():
@@ -127,6 +146,23 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         poster = api_video(client, video_id)["assets"]["thumbnail_url"]
         assert player.get_attribute("poster") == poster
         assert "transcode" in page.locator("table.timings").inner_text()
+
+        # The webhook deliveries: video.ready reached the receiver (refused once, then
+        # retried), and the page, refreshed at the terminal event and looking again while the
+        # delivery was pending, showed the refusal and then the delivery with its 2xx code,
+        # without a reload.
+        refused, got = receiver.wait_for(2, timeout=60)
+        assert got.verified and got.payload["data"]["id"] == video_id
+        assert refused.headers["webhook-id"] == got.headers["webhook-id"]
+        delivered = page.locator('#deliveries tr[data-status="DELIVERED"]', has_text="video.ready")
+        delivered.wait_for(timeout=30_000)
+        cells = delivered.locator("th, td").all_inner_texts()
+        assert cells[:5] == ["video.ready", receiver.url, "Delivered", "2", "200"], cells
+        assert cells[5].startswith("Delivered 20"), cells
+        seen = page.evaluate("() => window.__deliveriesSeen")
+        assert any("Pending" in text and "500" in text for text in seen), seen
+        assert page.locator("#deliveries").get_attribute("data-waiting") == ""
+        assert page.evaluate("() => window.__sameDocument") is True
         page.evaluate("() => document.getElementById('player').pause()")
         screenshot(page, "video.png")
 
@@ -139,8 +175,13 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path):
         phone.goto(f"{base}/")
         assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         screenshot(phone, "library-phone.png")
+        # The video page fits a phone too, its deliveries as labelled lines.
+        phone.goto(f"{base}/videos/{video_id}")
+        assert "Delivered" in phone.locator("#deliveries").inner_text()
+        assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert problems == [], problems
-    assert web.problems() == [] and worker.problems() == []
+    assert web.problems() == [] and worker.problems() == [] and dispatcher.problems() == []
+    assert len(receiver.received) == 2
 
 
 def test_cancel_an_upload_retry_a_failure_and_read_a_hostile_upload_error(spawn, tmp_path):
@@ -228,6 +269,17 @@ PLAYER_STATE = """() => { const v = document.getElementById('player');
             error: v.error && v.error.message, buffered: v.buffered.length}; }"""
 WORKER = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
 RECONCILE = [sys.executable, "manage.py", "reconcile_video_processing", "--loop", "2"]
+DELIVER_WEBHOOKS = [sys.executable, "manage.py", "deliver_webhooks", "--loop", "0.5"]
+# Webhooks to a receiver on loopback over http:// (local development and tests only).
+LOOPBACK_HOOKS = {"VIDEO_WEBHOOK_ALLOW_INSECURE": "1", "VIDEO_WEBHOOK_ALLOW_PRIVATE": "1"}
+
+
+@pytest.fixture
+def receiver():
+    """The academy's webhook receiver: verifies each request's signature."""
+    r = WebhookReceiver().start()
+    yield r
+    r.stop()
 
 
 def test_s3_upload_sends_parts_in_parallel_and_retries_a_failed_one(spawn, tmp_path, moto_endpoint):

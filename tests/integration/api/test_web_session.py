@@ -4,6 +4,7 @@ isolation, the library's filter and pages (the browser tests cover the scripts).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.test import Client
 
 from apps.api.keys import revoke
+from src.application.ports.video_repository import VideoResult
 from tests.integration.api.conftest import ApiHarness
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +144,68 @@ def test_no_tenant_sees_another_tenants_videos(api: ApiHarness):
     # Its owner sees it.
     owner = signed_in(api)
     assert b"Academy A&#x27;s lecture" in owner.get(f"/videos/{video['id']}").content
+
+
+def _ready(api: ApiHarness) -> int:
+    """A video the worker finished: its video.ready event and deliveries are written."""
+    repo = api.use_cases.repository
+    video_id = repo.create_video(api.tenant.pk, title="Week 4", source_key="s.mp4")
+    lease = repo.try_claim_video(video_id, "worker-a")
+    assert repo.complete(lease, VideoResult(hls_key=f"tenants/1/videos/{video_id}/hls/m.m3u8"))
+    return video_id
+
+
+def _deliveries(html: str) -> list[tuple[str, str]]:
+    """(delivery id, status) of each row of the page's deliveries table."""
+    return re.findall(r'<tr data-delivery-id="(\d+)" data-status="([A-Z]+)"', html)
+
+
+def test_the_video_page_lists_its_webhook_deliveries_to_its_own_tenant_only(
+    api: ApiHarness, settings
+):
+    settings.CONFIG = dataclasses.replace(
+        settings.CONFIG,
+        webhooks=dataclasses.replace(settings.CONFIG.webhooks, allow_private=True),
+    )
+    owner = signed_in(api)
+    quiet = api.uploaded(title="Before any endpoint")
+    page = owner.get(f"/videos/{quiet['id']}").content.decode()
+    assert _deliveries(page) == []
+    assert re.search(r'<p class="muted" data-empty="no-endpoints">No webhook endpoints', page)
+    assert re.search(r'data-empty="no-deliveries" hidden>', page)
+
+    url = "https://hooks.example.com/academy-a/videos"
+    hook = api.post_json("/api/v1/webhooks", {"url": url, "event_types": ["video.ready"]})
+    assert hook.status_code == 201, hook.content
+    page = owner.get(f"/videos/{quiet['id']}").content.decode()
+    assert re.search(r'<p class="muted" data-empty="no-deliveries">No deliveries yet', page)
+    assert re.search(r'data-empty="no-endpoints" hidden>', page)
+
+    video_id = _ready(api)
+    (delivery,) = api.get(f"/api/v1/videos/{video_id}/webhook-deliveries").json()["items"]
+    page = owner.get(f"/videos/{video_id}").content.decode()
+    assert _deliveries(page) == [(str(delivery["id"]), "PENDING")]
+    row = page[page.index('<tr data-delivery-id="') :]
+    row = row[: row.index("</tr>")]
+    assert ">video.ready</th>" in row and url in row and ">Pending</span>" in row
+    assert 'data-label="Attempts">0</td>' in row and "Next try <time datetime=" in row
+    # A delivery still waiting: the page's script looks again for a while.
+    assert 'id="deliveries" aria-labelledby="deliveries-heading" data-waiting="1"' in page
+    assert "<caption" in page and '<th scope="col">Last response</th>' in page
+
+    # Another tenant: the video is a 404 page without the endpoint; its own video page and
+    # the API show none of this tenant's deliveries.
+    _other, other_key = api.new_tenant("academy-b")
+    intruder = signed_in(api, other_key)
+    refused = intruder.get(f"/videos/{video_id}")
+    assert refused.status_code == 404 and url.encode() not in refused.content
+    listed = intruder.get(f"/api/v1/videos/{video_id}/webhook-deliveries")
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    assert intruder.get("/api/v1/webhooks").json()["items"] == []
+    theirs = api.post_json("/api/v1/videos", {"title": "Academy B's lecture"}, key=other_key).json()
+    page = intruder.get(f"/videos/{theirs['id']}").content.decode()
+    assert _deliveries(page) == [] and url not in page
+    assert re.search(r'<p class="muted" data-empty="no-endpoints">No webhook endpoints', page)
 
 
 def test_pages_carry_a_csp_that_allows_only_their_own_scripts(api: ApiHarness):

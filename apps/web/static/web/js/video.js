@@ -1,5 +1,6 @@
 // One video: live status until READY, then hls.js plays the master playlist with a quality
-// selector built from its levels (Safari and iOS play HLS natively: "Auto" only there).
+// selector built from its levels (Safari and iOS play HLS natively: "Auto" only there); the
+// webhook deliveries (deliveries.js) are fetched again at each change of status.
 "use strict";
 (function () {
   let hls = null;
@@ -73,12 +74,16 @@
     const status = page.querySelector(".video-status");
     const id = page.dataset.videoId;
     const player = document.getElementById("player");
+    const deliveries = AcademyDeliveries.follow(document.getElementById("deliveries"), id);
     let started = false;
 
     const onVideo = (video) => {
       Academy.render(status, video);
       renderDetails(page, video);
+      // A new status is a new event: its webhook deliveries are written with it.
+      const changed = page.dataset.status !== video.status;
       page.dataset.status = video.status;
+      if (changed) deliveries.refresh();
       if (video.status === "READY" && video.assets && !started) {
         started = true;
         startPlayer(video.assets.master_playlist_url, video.assets.thumbnail_url);
