@@ -19,6 +19,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 # Local development only: a receiver on this machine is loopback, and plain http.
 DEV_ENV = {"VIDEO_WEBHOOK_ALLOW_INSECURE": "1", "VIDEO_WEBHOOK_ALLOW_PRIVATE": "1"}
 DISPATCH_INTERVAL = "0.5"
+HOLD_MAX_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Reply:
     status: int = 204
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a slow receiver)
+    # Answer only once this is set (at most HOLD_MAX_SECONDS): a test looks at the sender
+    # while its request is in flight.
+    hold: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class VerifyingReceiver:
             reply = self.reply(verified)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.hold is not None:
+            reply.hold.wait(HOLD_MAX_SECONDS)
         try:
             handler.send_response(reply.status)
             for name, value in reply.headers.items():

@@ -113,6 +113,10 @@ class WebhookDispatcher:
                 break
         return total
 
+    def backlog(self) -> int:
+        """Deliveries due now, claimed by no live dispatcher (what a pass would find)."""
+        return self.store.count_due(self.clock())
+
     def _send(self, delivery: DueDelivery) -> AttemptOutcome:
         try:
             return self.transport.send(

@@ -90,6 +90,12 @@ class JobTicker:
             return True
         if renewed is not None:
             self.lease = renewed
+            # One line per renewal (every VIDEO_HEARTBEAT_TTL/3): the renewals metric counts it.
+            self.log.info(
+                "VIDEO_LEASE_RENEWED",
+                lease_token=renewed.token,
+                expires_at=renewed.expires_at.isoformat(),
+            )
             return True
         reason = StopReason.LEASE_LOST
         try:

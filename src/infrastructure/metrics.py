@@ -1,15 +1,18 @@
 """Every Prometheus series the project exports, and the two ways they are filled.
 
 One registry per process (prometheus_client's default). The worker serves it on
-WORKER_METRICS_PORT, the API at GET /metrics. With PROMETHEUS_MULTIPROC_DIR set (several
-processes per container: gunicorn/uvicorn workers), each process writes its values to files
-in that folder and `render()` merges them, so a scrape sees the container, not one process.
+WORKER_METRICS_PORT, the API at GET /metrics, reconcile and the webhook dispatcher with
+`--loop SECONDS --metrics-port PORT`. With PROMETHEUS_MULTIPROC_DIR set (several processes
+per container: gunicorn/uvicorn workers), each process writes its values to files in that
+folder and `render()` merges them, so a scrape sees the container, not one process.
 
 Worker series are filled outside src/application: the SQS layer (apps/worker/video_worker)
 records in-progress jobs, receive-to-claim latency and visibility extensions directly; job
 outcomes, stage durations, lease events and Redis/database errors come from the structured
 log events the use cases already emit (`observe_log_event`, a structlog processor), so the
-use cases stay free of any metrics library.
+use cases stay free of any metrics library. The webhook dispatcher's attempts (by result, and
+how long each send took) come from its WEBHOOK_* log lines the same way; its command sets the
+gauge of due deliveries once per pass.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ JOBS_IN_PROGRESS = Gauge(
     "video_jobs_in_progress", "Jobs this worker is running now", multiprocess_mode="livesum"
 )
 LEASE_EVENTS = Counter(
-    "video_lease_events_total", "Lease renewal failures and lost leases", ["event"]
+    "video_lease_events_total",
+    "Lease renewals, renewal failures and lost leases",
+    ["event"],
 )
 VISIBILITY_EXTENSIONS = Counter(
     "video_sqs_visibility_extensions_total", "SQS visibility extensions, by result", ["result"]
@@ -91,6 +96,23 @@ RECONCILE_PASS_SECONDS = Histogram(
     "Duration of one reconcile pass",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+WEBHOOK_DELIVERIES = Counter(
+    "video_webhook_deliveries_total",
+    "Webhook delivery attempts, by result (delivered, retry, refused, gone, failed, claim_lost)",
+    ["result"],
+)
+WEBHOOK_SEND_SECONDS = Histogram(
+    "video_webhook_send_duration_seconds",
+    "One webhook POST, connect to answer (attempts the address guard refused are not sent)",
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30),
+)
+# Every dispatcher counts the same rows, so in multiprocess mode the latest reading is the
+# truth: not a sum over processes, and a stopped dispatcher's older reading loses to it.
+WEBHOOK_DUE = Gauge(
+    "video_webhook_deliveries_due",
+    "Webhook deliveries due when the dispatcher's last pass began (its backlog)",
+    multiprocess_mode="mostrecent",
+)
 
 # Log events that are a final job outcome -> the outcome label.
 _OUTCOME_EVENTS = {
@@ -102,7 +124,15 @@ _OUTCOME_EVENTS = {
     "SQS_MESSAGE_REJECTED": "rejected",
     "VIDEO_JOB_ERROR": "error",
 }
-_LEASE_EVENTS = {"VIDEO_LEASE_LOST": "lost", "VIDEO_LEASE_RENEW_FAILED": "renew_failed"}
+_LEASE_EVENTS = {
+    "VIDEO_LEASE_RENEWED": "renewed",
+    "VIDEO_LEASE_LOST": "lost",
+    "VIDEO_LEASE_RENEW_FAILED": "renew_failed",
+}
+# The dispatcher's line for each attempt (src/application/deliver_webhooks.py). Its `result`
+# field is the label, except a lost claim's (the attempt's result, not what became of it).
+_WEBHOOK_EVENTS = {"WEBHOOK_DELIVERED", "WEBHOOK_ATTEMPT_FAILED", "WEBHOOK_CLAIM_LOST"}
+WEBHOOK_RESULTS = ("delivered", "retry", "refused", "gone", "failed", "claim_lost")
 
 
 def _dependency_of(event_dict: dict[str, Any]) -> str | None:
@@ -133,10 +163,22 @@ def observe_log_event(_logger: Any, _name: str, event_dict: dict[str, Any]) -> d
     lease = _LEASE_EVENTS.get(event) if isinstance(event, str) else None
     if lease:
         LEASE_EVENTS.labels(lease).inc()
+    if event in _WEBHOOK_EVENTS:
+        _observe_webhook_attempt(event, event_dict)
     dependency = _dependency_of(event_dict)
     if dependency:
         DEPENDENCY_ERRORS.labels(dependency).inc()
     return event_dict
+
+
+def _observe_webhook_attempt(event: str, event_dict: dict[str, Any]) -> None:
+    result = "claim_lost" if event == "WEBHOOK_CLAIM_LOST" else event_dict.get("result")
+    if result not in WEBHOOK_RESULTS:
+        return
+    WEBHOOK_DELIVERIES.labels(result).inc()
+    ms = event_dict.get("duration_ms")
+    if event_dict.get("result") != "refused" and isinstance(ms, int | float):
+        WEBHOOK_SEND_SECONDS.observe(ms / 1000.0)
 
 
 def record_reconcile_pass(report: Any) -> None:

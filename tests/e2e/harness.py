@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.harness import FAKE_WORKER
 
@@ -93,3 +95,26 @@ def base_env(db_url: str, sqs: SqsFixture, storage_root: Path, **extra: Any) -> 
     )
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+Samples = dict[tuple[str, tuple], float]
+
+
+def scrape_text(port: int) -> str:
+    """A process's /metrics exposition, read over HTTP the way Prometheus does."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def scrape(port: int) -> Samples:
+    """Every sample of a /metrics scrape, by name and labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scrape_text(port))
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value; a series that was never written reads 0."""
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)

@@ -4,42 +4,37 @@ server), PostgreSQL and Redis; /metrics is read over HTTP after the jobs end."""
 from __future__ import annotations
 
 import signal
-import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from apps.support.video.models import Video
 from bench.harness import free_port, wait_until
-from tests.e2e.harness import worker_args
+from tests.e2e.harness import scrape, value, worker_args
 from tests.media import make_clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def scrape(port: int) -> dict[tuple[str, tuple], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
 def test_metrics_move_after_a_published_and_a_failed_job(tmp_path, sqs, spawn, make_video):
-    good = make_video(source=make_clip(tmp_path / "lecture.mp4", seconds=2))
+    # Ten seconds of video: the job outlasts the first renewal (a third of a second after the
+    # claim, below) several times over, even on a fast machine.
+    good = make_video(source=make_clip(tmp_path / "lecture.mp4", seconds=10))
     empty = make_video(content=b"")
     port = free_port()
-    worker = spawn("worker", worker_args(None), WORKER_METRICS_PORT=str(port))
+    # The lease is renewed every VIDEO_HEARTBEAT_TTL/3, here a third of a second (the 120 s
+    # lease itself never comes near expiring).
+    worker = spawn(
+        "worker",
+        worker_args(None),
+        WORKER_METRICS_PORT=str(port),
+        VIDEO_HEARTBEAT_TTL="1",
+        VIDEO_LEASE_SECONDS="120",
+    )
     worker.wait_event("WORKER_METRICS_SERVING", timeout=60)
     before = scrape(port)
     assert value(before, "video_jobs_in_progress") == 0
     assert value(before, "video_jobs_total", outcome="ready", error_code="") == 0
+    assert value(before, "video_lease_events_total", event="renewed") == 0
 
     sqs.send(good.id, good.tenant_id)
     sqs.send(empty.id, empty.tenant_id)
@@ -63,6 +58,10 @@ def test_metrics_move_after_a_published_and_a_failed_job(tmp_path, sqs, spawn, m
     assert 0 < encode <= total
     assert value(after, "video_receive_to_claim_seconds_count") == 2
     assert value(after, "video_jobs_in_progress") == 0
+    worker.wait_event("VIDEO_LEASE_RENEWED", video_id=good.id)
+    renewals = worker.events("VIDEO_LEASE_RENEWED")
+    assert value(after, "video_lease_events_total", event="renewed") == len(renewals) >= 1
+    assert value(after, "video_lease_events_total", event="renew_failed") == 0
 
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.wait(60) == 0, worker.tail()

@@ -55,6 +55,44 @@ def test_other_lines_count_nothing():
     }
 
 
+def test_a_renewed_lease_counts_as_renewed():
+    before = sample("video_lease_events_total", event="renewed")
+    metrics.observe_log_event(None, "info", {"event": "VIDEO_LEASE_RENEWED", "lease_token": 3})
+    assert sample("video_lease_events_total", event="renewed") == before + 1
+
+
+@pytest.mark.parametrize(
+    ("event", "result", "label", "timed"),
+    [
+        ("WEBHOOK_DELIVERED", "delivered", "delivered", True),
+        ("WEBHOOK_ATTEMPT_FAILED", "retry", "retry", True),
+        ("WEBHOOK_ATTEMPT_FAILED", "gone", "gone", True),
+        ("WEBHOOK_ATTEMPT_FAILED", "failed", "failed", True),
+        ("WEBHOOK_ATTEMPT_FAILED", "refused", "refused", False),  # nothing was sent
+        ("WEBHOOK_CLAIM_LOST", "delivered", "claim_lost", True),
+    ],
+)
+def test_webhook_attempts_count_by_result_and_time_the_send(event, result, label, timed):
+    before = sample("video_webhook_deliveries_total", result=label)
+    sends = sample("video_webhook_send_duration_seconds_count")
+    seconds = sample("video_webhook_send_duration_seconds_sum")
+    line = {"event": event, "result": result, "duration_ms": 250, "status_code": 500}
+    assert metrics.observe_log_event(None, "info", dict(line)) == line
+    assert sample("video_webhook_deliveries_total", result=label) == before + 1
+    assert sample("video_webhook_send_duration_seconds_count") == sends + (1 if timed else 0)
+    assert sample("video_webhook_send_duration_seconds_sum") == seconds + (0.25 if timed else 0)
+
+
+def test_a_webhook_line_with_an_unknown_result_counts_nothing():
+    before = {s.name: s.value for m in REGISTRY.collect() for s in m.samples}
+    metrics.observe_log_event(None, "info", {"event": "WEBHOOK_DELIVERED", "result": "x"})
+    metrics.observe_log_event(None, "info", {"event": "WEBHOOK_PASS", "claimed": 2})
+    after = {s.name: s.value for m in REGISTRY.collect() for s in m.samples}
+    assert {k: v for k, v in after.items() if k.startswith("video_webhook")} == {
+        k: v for k, v in before.items() if k.startswith("video_webhook")
+    }
+
+
 MULTIPROCESS_CHILD = """
 from src.infrastructure import metrics
 metrics.JOBS.labels("ready", "").inc({n})
@@ -75,6 +113,24 @@ def test_multiprocess_mode_merges_every_process(tmp_path):
         [sys.executable, "-c", reader], cwd=ROOT, env=env, check=True, capture_output=True
     ).stdout.decode()
     assert 'video_jobs_total{error_code="",outcome="ready"} 5.0' in text
+
+
+DUE_CHILD = """
+from src.infrastructure import metrics
+metrics.WEBHOOK_DUE.set({n})
+"""
+
+
+def test_in_multiprocess_mode_the_due_gauge_is_the_latest_reading_not_a_sum(tmp_path):
+    # Two dispatchers of one container count the same rows: 7, then 4 a pass later.
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    for n in (7, 4):
+        subprocess.run([sys.executable, "-c", DUE_CHILD.format(n=n)], cwd=ROOT, env=env, check=True)
+    reader = "from src.infrastructure import metrics\nprint(metrics.render()[0].decode())\n"
+    text = subprocess.run(
+        [sys.executable, "-c", reader], cwd=ROOT, env=env, check=True, capture_output=True
+    ).stdout.decode()
+    assert "video_webhook_deliveries_due 4.0" in text
 
 
 @pytest.mark.parametrize("raw", ["0", "65536", "http", "-1"])

@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from academy.bootstrap import bootstrap
-from academy.cli import seconds_type
+from academy.cli import add_metrics_port_argument, seconds_type, serve_metrics_port
 from src.application.reconcile import Reconciler, ReconcileReport
 from src.infrastructure import metrics
 
@@ -85,13 +85,7 @@ class Command(BaseCommand):
             help="with --loop: run cleanup_videos' pass (dead outputs, abandoned uploads, expired"
             " records, old sources) at most this often (default 3600)",
         )
-        parser.add_argument(
-            "--metrics-port",
-            type=int,
-            default=None,
-            metavar="PORT",
-            help="with --loop: serve Prometheus /metrics on PORT",
-        )
+        add_metrics_port_argument(parser)
 
     def handle(self, *args, **options) -> None:
         self._stop_signal: str | None = None
@@ -104,16 +98,7 @@ class Command(BaseCommand):
             )
         if options["limit"] < 1:
             raise CommandError("--limit must be at least 1", returncode=USAGE)
-        port = options["metrics_port"]
-        if port is not None:
-            if loop is None:
-                raise CommandError("--metrics-port needs --loop", returncode=USAGE)
-            if not 1 <= port <= 65535:
-                raise CommandError("--metrics-port must be between 1 and 65535", returncode=USAGE)
-            try:
-                metrics.serve(port)
-            except OSError as exc:
-                raise CommandError(f"--metrics-port {port}: {exc}", returncode=USAGE) from None
+        serve_metrics_port(options["metrics_port"], loop)
 
         reconciler = bootstrap(settings.CONFIG).reconciler(limit=options["limit"])
         if loop is not None:

@@ -1,10 +1,13 @@
-"""manage.py deliver_webhooks [--loop SECONDS]: send due webhook deliveries.
+"""manage.py deliver_webhooks [--loop SECONDS [--metrics-port PORT]] [--json]: send due
+webhook deliveries.
 
 Without --loop: deliver everything due now, print a summary, exit 0. Deployed as
 `--loop SECONDS`: drain what is due, wait SECONDS, again, until SIGTERM/SIGINT (the batch in
 flight is finished first). Run as many as you like: each delivery is claimed by one
 dispatcher at a time (SELECT … FOR UPDATE SKIP LOCKED). One log line per attempt
 (WEBHOOK_DELIVERED, WEBHOOK_ATTEMPT_FAILED); errors of a pass are logged and retried.
+With --metrics-port the loop serves Prometheus /metrics: attempts by result and send latency
+(counted from those lines) and the deliveries due when each pass began.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
 from academy.bootstrap import build_webhook_dispatcher
-from academy.cli import seconds_type
+from academy.cli import add_metrics_port_argument, seconds_type, serve_metrics_port
 from src.application.deliver_webhooks import WebhookDispatcher
+from src.infrastructure import metrics
 
 log = structlog.get_logger("academy.webhooks")
 
@@ -44,8 +48,10 @@ class Command(BaseCommand):
             help="drain, then wait SECONDS, until SIGTERM/SIGINT (how it is deployed)",
         )
         parser.add_argument("--json", action="store_true", help="one JSON summary on stdout")
+        add_metrics_port_argument(parser)
 
     def handle(self, *args, **options) -> None:
+        serve_metrics_port(options["metrics_port"], options["loop"])
         dispatcher = build_webhook_dispatcher(settings.CONFIG)
         if options["loop"] is None:
             report = dispatcher.drain()
@@ -57,9 +63,11 @@ class Command(BaseCommand):
                 + (", ".join(f"{k} {v}" for k, v in sorted(report.results.items())) or "nothing")
             )
             return
-        self._loop(dispatcher, options["loop"])
+        self._loop(dispatcher, options["loop"], options["metrics_port"])
 
-    def _loop(self, dispatcher: WebhookDispatcher, interval: float) -> None:
+    def _loop(
+        self, dispatcher: WebhookDispatcher, interval: float, metrics_port: int | None
+    ) -> None:
         self._stop: str | None = None
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
@@ -69,11 +77,13 @@ class Command(BaseCommand):
             interval_seconds=interval,
             concurrency=dispatcher.concurrency,
             dispatcher_id=dispatcher.dispatcher_id,
+            metrics_port=metrics_port,
         )
         try:
             while self._stop is None:
                 wait = interval
                 try:
+                    metrics.WEBHOOK_DUE.set(dispatcher.backlog())
                     report = dispatcher.drain()
                     if report.claimed:
                         log.info("WEBHOOK_PASS", claimed=report.claimed, results=report.results)
