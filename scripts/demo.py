@@ -6,14 +6,20 @@ port, Redis at REDIS_URL (its DB 9) or an embedded stand-in, the HTTP API (uvico
 loopback port and two real workers. A tenant and an API key are created with
 `manage.py create_api_key`; three sample lectures made with ffmpeg are uploaded over HTTP
 (create, PUT the bytes, upload-complete, each POST with an Idempotency-Key) and followed with
-the live percent of GET /api/v1/videos/{id}. Ends with a table of results whose master
-playlists are fetched through their `assets` URLs and decoded.
+their live percent over the API's WebSocket (`/ws/v1/videos/{id}?token=`, one client per
+video, the token from GET /api/v1/videos/{id}). A local receiver registered with
+`manage.py add_webhook` gets the `video.ready` webhooks from a `manage.py deliver_webhooks
+--loop` child and checks their signatures. Ends with a table of results whose master playlists
+are fetched through their `assets` URLs and decoded, one webhook delivery, and a sample of the
+API's and the workers' /metrics (full text in the logs folder). With --keep, it then prints
+the web page's URL and the API key to sign in with, and leaves everything up until Ctrl-C.
 
-    python scripts/demo.py [--quick] [--var-dir DIR] [--timeout SECONDS]
+    python scripts/demo.py [--quick] [--keep] [--var-dir DIR] [--timeout SECONDS]
 
 DEMO_SECONDS_SCALE (e.g. 0.5) scales the sample lengths; --quick means 0.25.
-Exit 0 when every video is READY and its master playlist, fetched through its URL, decodes;
-1 otherwise; 130 when interrupted. Everything the demo started is stopped on every path.
+Exit 0 when every video is READY, its master playlist, fetched through its URL, decodes and
+its webhook arrived signed; 1 otherwise; 130 when interrupted (0 when a --keep run, finished,
+is stopped with Ctrl-C or SIGTERM). Everything the demo started is stopped on every path.
 """
 
 from __future__ import annotations
@@ -24,19 +30,24 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlencode, urlparse
+from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from demo_support import metrics_sample
 from demo_support.api_client import ApiClient, ApiError
+from demo_support.live_follow import LiveFollower, wait_all
 from demo_support.processes import ROOT, Child, free_port, port_open, stop_all
 from demo_support.progress import ProgressView, VideoState
 from demo_support.report import VideoRow, format_table, playback_hints, verify_master
 from demo_support.samples import SAMPLES, Sample, generate, scaled
+from demo_support.webhooks import DEV_ENV, VerifyingReceiver, describe, dispatcher_args
 
 DEFAULT_VAR_DIR = ROOT / "var" / "demo"
 # Written into the demo folder: only a folder holding it (or an empty one) is ever wiped.
@@ -59,10 +70,15 @@ SERVICE_STOP_SECONDS = 5
 WORKER_IDLE_EXIT_SECONDS = 120
 SERVICE_START_SECONDS = 60  # a first run compiles moto's many modules
 COMMAND_TIMEOUT_SECONDS = 180
-# Redraw rate of the progress view; each redraw asks GET /videos/{id} for every video that is
-# not finished (three videos: 6 requests a second, within the demo key's rate limit).
+# Redraw rate of the progress view (the WebSocket messages arrive as they come).
 REFRESH_SECONDS = 0.5
-# The demo's key is the only one: a limit that its polling stays well inside.
+# The followers' threads end at once when asked; this only bounds a stuck one.
+FOLLOWER_JOIN_SECONDS = 5
+# After the last video is READY: its video.ready webhook (dispatcher polling every 0.5 s).
+WEBHOOK_WAIT_SECONDS = 30
+# After the last video is READY: the workers' job counters catch up (their completion log).
+METRICS_WAIT_SECONDS = 10
+# The demo's key is the only one: a limit that it stays well inside.
 API_RATE = {"VIDEO_API_RATE_PER_SECOND": "20", "VIDEO_API_RATE_BURST": "100"}
 AWS_FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "demo",
@@ -84,6 +100,11 @@ class DemoTimeout(DemoFailed):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="demo.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short samples (for tests)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="at the end, print the web page's URL and leave everything up until Ctrl-C",
+    )
     parser.add_argument(
         "--var-dir", type=Path, default=DEFAULT_VAR_DIR, help="demo folder (wiped at start)"
     )
@@ -181,6 +202,14 @@ class Demo:
         self.moto: Child | None = None
         self.api: ApiClient | None = None
         self.api_server: Child | None = None
+        self.key = ""  # the API key; printed only at the end of a --keep run
+        self.redis_port: int | None = None  # the embedded stand-in's, when it runs
+        self.dispatcher: Child | None = None
+        self.receiver: VerifyingReceiver | None = None
+        self.followers: list[LiveFollower] = []
+        self.api_port = 0
+        self.moto_port = 0
+        self.metrics_ports: dict[str, int] = {}  # worker name -> its exporter's port
 
     # -- output ----------------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -256,22 +285,54 @@ class Demo:
                 migrate.wait()
         self.say(f"database ready: SQLite {self.var_dir / 'db.sqlite3'} (migrated)")
         self.create_queue(moto_port)
-        key = self.create_api_key()
-        self.api = self.start_api(key)
-        worker = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
-        worker += ["--exit-when-idle", str(WORKER_IDLE_EXIT_SECONDS)]
-        names = [f"worker-{n}" for n in range(1, WORKERS + 1)]
-        for name in names:  # the log file and the worker id share the name
-            self.workers.append(self.start(name, worker, {"WORKER_ID": name}))
-        listed = ", ".join(names)
+        self.key = self.create_api_key()
+        self.receiver = VerifyingReceiver()  # bound now; it serves once the children are up
+        self.receiver.register(ROOT, self.env, TENANT)
+        self.api = self.start_api(self.key)
+        self.start_workers()
+        self.start_dispatcher()
+        # Child's pre-exec hook must not run beside other threads: they start after the last.
+        self.receiver.start()
         self.say(
-            f"started {WORKERS} workers ({listed}); logs in {self.rel(self.logs)}/worker-N.log"
+            f"webhooks: a local receiver on {self.receiver.url} (registered for {TENANT}'s "
+            "video.ready with manage.py add_webhook; it verifies every signature with the "
+            "standardwebhooks library)"
         )
         states = self.watch(samples)
-        stop_all(self.workers, WORKER_STOP_SECONDS)
-        codes = ", ".join(str(w.proc.returncode) for w in self.workers)
-        self.say(f"every video finished; workers stopped with SIGTERM (exit codes {codes})")
-        return self.report(states)
+        worker_scrapes = self.scrape_workers(sum(s.status == "READY" for s in states))
+        if not self.args.keep:
+            stop_all(self.workers, WORKER_STOP_SECONDS)
+            codes = ", ".join(str(w.proc.returncode) for w in self.workers)
+            self.say(f"every video finished; workers stopped with SIGTERM (exit codes {codes})")
+        ready = self.report(states)
+        self.show_webhook(states)
+        self.show_metrics(worker_scrapes)
+        assert self.api is not None
+        self.say(
+            f"demo finished: {ready}/{len(states)} videos READY ({self.api.requests} API requests)"
+        )
+        if self.args.keep:
+            return self.keep_up()
+        return 0
+
+    def start_workers(self) -> None:
+        worker = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
+        if not self.args.keep:  # kept workers must not exit when idle
+            worker += ["--exit-when-idle", str(WORKER_IDLE_EXIT_SECONDS)]
+        names = [f"worker-{n}" for n in range(1, WORKERS + 1)]
+        for name in names:  # the log file and the worker id share the name
+            port = self.metrics_ports[name] = free_port()
+            env = {"WORKER_ID": name, "WORKER_METRICS_PORT": str(port)}
+            self.workers.append(self.start(name, worker, env))
+        listed = ", ".join(f"{n} (/metrics on port {self.metrics_ports[n]})" for n in names)
+        self.say(f"started {WORKERS} workers: {listed}; logs in {self.rel(self.logs)}/worker-N.log")
+
+    def start_dispatcher(self) -> None:
+        self.dispatcher = self.start("webhook-dispatcher", dispatcher_args(), DEV_ENV)
+        self.say(
+            f"webhooks: {' '.join(dispatcher_args()[1:])} started (log in "
+            f"{self.rel(self.dispatcher.log_path)})"
+        )
 
     def create_api_key(self) -> str:
         args = [sys.executable, "manage.py", "create_api_key", "--tenant", TENANT]
@@ -300,6 +361,7 @@ class Demo:
         args = [sys.executable, "-m", "uvicorn", "academy.asgi:application"]
         args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
         self.api_server = self.start("api-server", args)
+        self.api_port = port
         client = ApiClient(f"http://127.0.0.1:{port}", key)
         deadline = time.monotonic() + SERVICE_START_SECONDS
         while not client.health():
@@ -330,6 +392,7 @@ class Demo:
             if not line.isdigit():
                 raise DemoFailed(f"the embedded Redis stand-in did not start:\n{server.tail()}")
             url = f"redis://127.0.0.1:{line}/0"
+            self.redis_port = int(line)
             self.say(
                 f"Redis: nothing answered at {redis_place(wanted)}, so using the embedded "
                 f"stand-in (fakeredis TCP server on 127.0.0.1:{line})"
@@ -342,6 +405,7 @@ class Demo:
             "moto-server", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         )
         self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        self.moto_port = port
         self.say(f"SQS: moto server starting on http://127.0.0.1:{port}")
         return port
 
@@ -385,16 +449,27 @@ class Demo:
 
     # -- watching ----------------------------------------------------------------------------
     def watch(self, samples: list[Sample]) -> list[VideoState]:
-        """Upload the samples over HTTP one after another (ids follow their order) while
-        every video is followed through GET /api/v1/videos/{id}; returns once all are
-        terminal. The last answer for each video is kept for the report."""
+        """Upload the samples over HTTP one after another (ids follow their order); each
+        video, once uploaded, is followed by a WebSocket client of its own, whose messages
+        feed the progress view. Returns once all are terminal; a final GET of each video is
+        kept for the report."""
         assert self.api is not None
         states = [VideoState(sample.title) for sample in samples]
+        by_id: dict[int, VideoState] = {}
+        changed = threading.Condition()
         self.last: dict[int, dict[str, Any]] = {}
         self.say(
             "uploading over HTTP: POST /api/v1/videos, PUT the bytes to upload.url, POST "
-            "upload-complete; progress from GET /api/v1/videos/{id} (its live percent)"
+            "upload-complete; the live percent comes over the WebSocket "
+            "/ws/v1/videos/{id}?token=<progress_token> (one client per video, the token from "
+            "GET /api/v1/videos/{id}), not from Redis"
         )
+
+        def on_message(video_id: int, message: dict[str, Any]) -> None:
+            with changed:
+                self._apply(by_id[video_id], message)
+                changed.notify_all()
+
         view = ProgressView(self.out, self.tty, started=self.started)
         next_upload = 0
         while True:
@@ -402,41 +477,79 @@ class Demo:
                 states[next_upload].status = "UPLOADING"
                 view.update(states, sum(w.alive for w in self.workers))
                 accepted = self.upload(samples[next_upload])
-                states[next_upload].video_id = accepted["id"]
+                state = states[next_upload]
+                with changed:
+                    state.video_id = accepted["id"]
+                    state.status = accepted["status"]
+                    by_id[state.video_id] = state
+                stream_url = self._stream_url(state.video_id)
+                follower = LiveFollower(state.video_id, stream_url, on_message)
+                self.followers.append(follower)
+                follower.start()
                 next_upload += 1
-            for state in states:
-                if state.video_id is None or state.terminal:
-                    continue
-                try:
-                    body = self.api.video(state.video_id)
-                except (ApiError, OSError) as exc:
-                    raise DemoFailed(f"GET /api/v1/videos/{state.video_id} failed: {exc}") from exc
-                self.last[state.video_id] = body
-                self._apply(state, body)
-            alive = sum(w.alive for w in self.workers)
-            finished = all(s.terminal for s in states)
-            view.update(states, alive, final=finished)
+            with changed:
+                if next_upload == len(samples) and not all(s.terminal for s in states):
+                    changed.wait(REFRESH_SECONDS)
+                finished = next_upload == len(samples) and all(s.terminal for s in states)
+                alive = sum(w.alive for w in self.workers)
+                view.update(states, alive, final=finished)
             if finished:
-                return states
+                break
+            for follower in self.followers:
+                if follower.seen.error:
+                    raise DemoFailed(
+                        f"following video {follower.video_id} over the WebSocket failed: "
+                        f"{follower.seen.error}"
+                    )
             if not alive:
                 raise DemoFailed("every worker exited before all videos were finished")
             if not self.api_server or not self.api_server.alive:
                 raise DemoFailed("the API server exited before all videos were finished")
-            time.sleep(REFRESH_SECONDS)
+        wait_all(self.followers, FOLLOWER_JOIN_SECONDS)
+        self.say(
+            f"WebSocket: {len(self.followers)} streams followed to their terminal message "
+            f"(the api-server log has their LIVE_STREAM_OPENED/LIVE_STREAM_ENDED lines):"
+        )
+        for follower in self.followers:
+            self.out.write(f"  {follower.seen.summary()}\n")
+        for state in states:  # GET only for the report (assets, timings)
+            assert state.video_id is not None
+            try:
+                self.last[state.video_id] = self.api.video(state.video_id)
+            except (ApiError, OSError) as exc:
+                raise DemoFailed(f"GET /api/v1/videos/{state.video_id} failed: {exc}") from exc
+        return states
 
-    def _apply(self, state: VideoState, body: dict[str, Any]) -> None:
-        state.status = body["status"]
-        state.error_code = (body.get("error") or {}).get("code", "")
-        progress = body.get("progress") or {}
-        when = _parse_time(progress.get("updated_at")) if progress.get("updated_at") else None
-        # A real Redis may hold an earlier demo run's keys for the same ids: ignore them.
-        if progress.get("source") == "redis" and (when is None or when < self.started_wall):
-            return
-        try:
-            state.percent = float(progress.get("percent", 0))
-        except (TypeError, ValueError):
-            state.percent = None
-        state.step = str(progress.get("step", ""))
+    def _stream_url(self, video_id: int) -> Callable[[], str]:
+        """The follower's way to a WebSocket URL with a fresh token: GET the video."""
+        assert self.api is not None
+        api = self.api
+
+        def url() -> str:
+            body = api.video(video_id)
+            return f"{body['live']['websocket_url']}?token={quote(body['progress_token'])}"
+
+        return url
+
+    def _apply(self, state: VideoState, message: dict[str, Any]) -> None:
+        """One WebSocket message (docs/ARCHITECTURE.md's format) onto the video's state."""
+        kind = message.get("type")
+        state.status = str(message.get("status", state.status))
+        if kind in ("connected", "progress"):
+            when = message.get("updated_at")
+            # A real Redis may hold an earlier demo run's keys for the same ids: ignore them.
+            if when and ((t := _parse_time(when)) is None or t < self.started_wall):
+                return
+            if message.get("percent") is not None:
+                try:
+                    state.percent = float(message["percent"])
+                except (TypeError, ValueError):
+                    state.percent = None
+            state.step = str(message.get("step") or "")
+        elif kind == "ready":
+            state.percent = 100.0
+        elif kind == "failed":
+            state.error_code = str((message.get("error") or {}).get("code", ""))
 
     # -- the end -----------------------------------------------------------------------------
     def report(self, states: list[VideoState]) -> int:
@@ -486,10 +599,105 @@ class Demo:
             "decode with ffmpeg (every rendition).\n\n"
         )
         self.out.write(playback_hints(rows, self.media_root) + "\n\n")
+        return ready
+
+    def show_webhook(self, states: list[VideoState]) -> None:
+        """Wait (bounded) for every READY video's video.ready delivery; print one."""
+        assert self.receiver is not None
+        ids = {s.video_id for s in states if s.status == "READY" and s.video_id is not None}
+        got = self.receiver.ready_for(ids, WEBHOOK_WAIT_SECONDS)
+        missing = ids - {r.payload["data"]["id"] for r in got if r.payload}
+        if missing:
+            unverified = sum(not r.verified for r in self.receiver.received)
+            raise DemoFailed(
+                f"no signed video.ready webhook arrived for video(s) {sorted(missing)} within "
+                f"{WEBHOOK_WAIT_SECONDS} s ({len(self.receiver.received)} received, "
+                f"{unverified} with a bad signature); see {self.rel(self.logs)}/"
+                "webhook-dispatcher.log"
+            )
+        one = got[0]
         self.say(
-            f"demo finished: {ready}/{len(rows)} videos READY ({self.api.requests} API requests)"
+            f"{describe(one)} with the standardwebhooks library, at {self.receiver.url} "
+            f"({len(got)} video.ready deliveries in all, one per video)"
         )
-        return 0
+
+    def scrape_workers(self, ready: int) -> list[metrics_sample.Scrape]:
+        """Each worker's /metrics, once their job counters count every READY video (a worker
+        counts a job from its completion log line, which follows the row's update)."""
+
+        def read() -> list[metrics_sample.Scrape]:
+            scrapes = []
+            for name, port in self.metrics_ports.items():
+                url = f"http://127.0.0.1:{port}/metrics"
+                try:
+                    scrapes.append(metrics_sample.fetch(name, url))
+                except OSError as exc:
+                    raise DemoFailed(f"{name}'s /metrics ({url}) did not answer: {exc}") from exc
+            return scrapes
+
+        def counted(scrapes: list[metrics_sample.Scrape]) -> bool:
+            jobs = sum(s.total("video_jobs_total", 'outcome="ready"') for s in scrapes)
+            return jobs >= ready
+
+        return metrics_sample.wait_for(read, counted, METRICS_WAIT_SECONDS)
+
+    def show_metrics(self, worker_scrapes: list[metrics_sample.Scrape]) -> None:
+        """The API's /metrics now and the workers' (scraped when the last video was done):
+        saved whole, a sample printed."""
+        url = f"http://127.0.0.1:{self.api_port}/metrics"
+        try:
+            api = metrics_sample.fetch("api", url)
+        except OSError as exc:
+            raise DemoFailed(f"the API's /metrics ({url}) did not answer: {exc}") from exc
+        scrapes = [api, *worker_scrapes]
+        metrics_sample.save(scrapes, self.logs)
+        self.say(
+            f"metrics: GET /metrics of the API and of each worker, saved whole as "
+            f"{self.rel(self.logs)}/metrics-<name>.txt; a sample:"
+        )
+        for line in metrics_sample.sample(scrapes):
+            self.out.write(f"  {line}\n")
+
+    def kept(self) -> list[tuple[str, Child, int | None]]:
+        """What a --keep run leaves up: (what, child, its port)."""
+        listed: list[tuple[str, Child, int | None]] = []
+        if self.api_server is not None:
+            listed.append(("API server (and the web page)", self.api_server, self.api_port))
+        for worker in self.workers:
+            listed.append((f"{worker.name} (/metrics)", worker, self.metrics_ports[worker.name]))
+        if self.dispatcher is not None:
+            listed.append(("webhook dispatcher", self.dispatcher, None))
+        if self.moto is not None:
+            listed.append(("moto's SQS server", self.moto, self.moto_port))
+        stand_in = next((c for c in self.children if c.name == "fake-redis"), None)
+        if stand_in is not None:
+            listed.append(("Redis stand-in", stand_in, self.redis_port))
+        return listed
+
+    def keep_up(self) -> int:
+        """--keep: print where to look, then wait for Ctrl-C or SIGTERM (exit 0)."""
+        signal.alarm(0)  # --timeout bounds the run, not the time it is kept
+        assert self.receiver is not None
+        listed = self.kept()
+        self.out.write("\nKept running (Ctrl-C or SIGTERM stops everything):\n")
+        for what, child, port in listed:
+            where = f"port {port}" if port else "no port"
+            self.out.write(f"  {what}: pid {child.proc.pid}, {where}\n")
+        self.out.write(f"  webhook receiver: in this process, port {self.receiver.port}\n")
+        ports = [port for _what, _child, port in listed if port] + [self.receiver.port]
+        self.out.write(f"kept ports: {' '.join(str(p) for p in ports)}\n")
+        self.out.write(f"Sign in with the API key: {self.key}\n")
+        self.out.write(f"Web page: http://127.0.0.1:{self.api_port}/\n")
+        self.out.flush()
+        try:
+            while True:
+                gone = [what for what, child, _port in listed if not child.alive]
+                if gone:
+                    raise DemoFailed(f"{', '.join(gone)} exited while kept up")
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.out.write("\nstopping everything the demo started\n")
+            return 0
 
     def check_master(self, url: str) -> str | None:
         """The master playlist answers at its URL, and ffmpeg decodes every rendition from
@@ -505,19 +713,23 @@ class Demo:
         return verify_master(url)
 
     def show_logs(self) -> None:
-        for child in self.workers:
-            self.out.write(f"\n--- last lines of {child.log_path} ---\n{child.tail(20)}\n")
-        if self.api_server is not None:
-            child = self.api_server
-            self.out.write(f"\n--- last lines of {child.log_path} ---\n{child.tail(20)}\n")
+        for child in [*self.workers, self.api_server, self.dispatcher]:
+            if child is not None:
+                self.out.write(f"\n--- last lines of {child.log_path} ---\n{child.tail(20)}\n")
         if not self.workers:  # it failed before the workers: a command's log says why
             for log in self.commands[-1:]:
                 text = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
                 self.out.write(f"\n--- last lines of {log} ---\n{text}\n")
 
     def stop_everything(self) -> None:
-        stop_all(self.workers, WORKER_STOP_SECONDS)
-        stop_all([c for c in self.children if c not in self.workers], SERVICE_STOP_SECONDS)
+        for follower in self.followers:
+            follower.stop()
+        # The dispatcher finishes the batch in flight, as the workers finish their job.
+        first = [*self.workers, *([self.dispatcher] if self.dispatcher else [])]
+        stop_all(first, WORKER_STOP_SECONDS)
+        stop_all([c for c in self.children if c not in first], SERVICE_STOP_SECONDS)
+        if self.receiver is not None:
+            self.receiver.stop()
 
 
 def _raise_interrupt(signum: int, _frame: Any) -> None:

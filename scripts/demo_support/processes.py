@@ -71,7 +71,8 @@ class Child:
             stdout=subprocess.PIPE if stdout == "pipe" else self._out or self._log,
             stderr=self._log,
             start_new_session=True,
-            # preexec_fn is unsafe only with threads, and the demo starts none.
+            # preexec_fn is unsafe only beside other threads: the demo starts its threads
+            # (webhook receiver, WebSocket followers) after its last child.
             preexec_fn=_die_with_parent,
         )
 

@@ -1,0 +1,83 @@
+"""The demo's look at /metrics: the API's (GET /metrics) and each worker's exporter
+(WORKER_METRICS_PORT), saved whole and sampled for the terminal."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+FETCH_TIMEOUT_SECONDS = 5
+# API routes shown in the sample: the busiest ones.
+API_ROUTES_SHOWN = 4
+_SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+
+
+@dataclass(frozen=True)
+class Scrape:
+    name: str  # "api", "worker-1", …
+    url: str
+    text: str
+
+    def lines(self, metric: str, *labels: str) -> list[tuple[str, float]]:
+        """(line, value) of `metric`'s samples whose labels contain every `labels` text."""
+        found = []
+        for line in self.text.splitlines():
+            match = _SAMPLE_LINE.match(line)
+            if match and match[1] == metric and all(x in (match[2] or "") for x in labels):
+                found.append((line, float(match[3])))
+        return found
+
+    def total(self, metric: str, *labels: str) -> float:
+        return sum(value for _line, value in self.lines(metric, *labels))
+
+
+def fetch(name: str, url: str) -> Scrape:
+    """GET `url` (Prometheus text); OSError when it does not answer."""
+    with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310
+        return Scrape(name, url, answer.read().decode())
+
+
+def wait_for(
+    read: Callable[[], list[Scrape]],
+    done: Callable[[list[Scrape]], bool],
+    timeout: float,
+    pause: float = 0.2,
+) -> list[Scrape]:
+    """Scrape until `done` holds (a counter caught up with what happened) or `timeout`;
+    the last scrapes either way."""
+    deadline = time.monotonic() + timeout
+    scrapes = read()
+    while not done(scrapes) and time.monotonic() < deadline:
+        time.sleep(pause)
+        scrapes = read()
+    return scrapes
+
+
+def save(scrapes: list[Scrape], folder: Path) -> list[Path]:
+    paths = []
+    for scrape in scrapes:
+        path = folder / f"metrics-{scrape.name}.txt"
+        path.write_text(scrape.text)
+        paths.append(path)
+    return paths
+
+
+def sample(scrapes: list[Scrape]) -> list[str]:
+    """A handful of lines: jobs by outcome and the encode stage's count and sum (each worker),
+    then the API's busiest routes."""
+    shown = []
+    for scrape in scrapes:
+        if scrape.name == "api":
+            requests = sorted(scrape.lines("api_requests_total"), key=lambda lv: -lv[1])
+            picked = [line for line, _value in requests[:API_ROUTES_SHOWN]]
+        else:
+            picked = [line for line, _value in scrape.lines("video_jobs_total")]
+            for suffix in ("count", "sum"):
+                metric = f"video_stage_duration_seconds_{suffix}"
+                picked += [line for line, _value in scrape.lines(metric, 'stage="encode"')]
+        shown += [f"{scrape.name:<9} {line}" for line in picked]
+    return shown
