@@ -48,8 +48,10 @@ serve: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
+# The whole pipeline on embedded defaults; `make demo KEEP=1` (scripts/demo.py --keep) ends by
+# printing the web page's URL and its API key and leaves everything up until Ctrl-C.
 demo: $(STAMP) ffmpeg
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(if $(filter 1,$(KEEP)),--keep)
 
 clean:
 	rm -rf var/demo var/tmp

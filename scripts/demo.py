@@ -618,7 +618,7 @@ class Demo:
         one = got[0]
         self.say(
             f"{describe(one)} with the standardwebhooks library, at {self.receiver.url} "
-            f"({len(got)} video.ready deliveries in all, one per video)"
+            f"(video.ready arrived signed for all {len(ids)} videos)"
         )
 
     def scrape_workers(self, ready: int) -> list[metrics_sample.Scrape]:
@@ -739,7 +739,8 @@ def _raise_interrupt(signum: int, _frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = sys.stdout
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a shell starts a background job with SIGINT ignored, and Python keeps that.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)
 
     # One alarm bounds the whole run, whichever step hangs.

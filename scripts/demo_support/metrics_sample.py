@@ -37,6 +37,7 @@ class Scrape:
 
 def fetch(name: str, url: str) -> Scrape:
     """GET `url` (Prometheus text); OSError when it does not answer."""
+    # Only ever the demo's own http://127.0.0.1:PORT/metrics.
     with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310
         return Scrape(name, url, answer.read().decode())
 

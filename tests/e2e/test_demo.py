@@ -2,7 +2,9 @@
 
 Redis points at a closed port, so the demo must bring its embedded stand-in; DATABASE_URL
 points at a database that does not exist, so the demo must use its own SQLite file. The demo
-goes through the HTTP API: its server's log shows every call, and the key never appears.
+goes through the HTTP API: its server's log shows every call, and the key never appears. Its
+percent comes over the WebSocket, a local receiver gets its webhooks, and it samples /metrics.
+One more run (the shortest samples) checks --keep.
 """
 
 from __future__ import annotations
@@ -10,10 +12,15 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,13 +48,18 @@ def _listening(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    var_dir = tmp_path_factory.mktemp("demo") / "var"
+def _demo_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO_", "DJANGO_"))}
     env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     env["DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/not_the_demo_database"
     env.pop("DEMO_SECONDS_SCALE", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("demo") / "var"
+    env = _demo_env()
     done = subprocess.run(
         [sys.executable, "scripts/demo.py", "--quick", "--var-dir", str(var_dir)],
         cwd=ROOT,
@@ -81,13 +93,17 @@ def test_demo_ends_with_three_ready_videos_whose_playlists_exist(demo_run):
     assert f"ffplay {rows[0][3]}" in out
 
 
+def _log_events(path: Path, name: str) -> list[dict]:
+    return [
+        json.loads(line)
+        for line in path.read_text().splitlines()
+        if line.startswith("{") and f'"{name}"' in line
+    ]
+
+
 def _api_calls(var_dir: Path) -> list[tuple[str, str, int]]:
-    calls = []
-    for line in (var_dir / "logs" / "api-server.log").read_text().splitlines():
-        if line.startswith("{") and '"API_REQUEST"' in line:
-            event = json.loads(line)
-            calls.append((event["method"], event["path"], event["status"]))
-    return calls
+    events = _log_events(var_dir / "logs" / "api-server.log", "API_REQUEST")
+    return [(event["method"], event["path"], event["status"]) for event in events]
 
 
 def test_demo_uploads_and_follows_every_video_through_the_api(demo_run):
@@ -122,7 +138,13 @@ def test_demo_stops_what_it_started_and_keeps_its_logs(demo_run):
     assert not _listening(moto_port)
     assert not _listening(redis_port)
     assert not _listening(api_port)
+    receiver_port = int(re.search(r"a local receiver on http://127\.0\.0\.1:(\d+)/", out)[1])
+    assert not _listening(receiver_port)
+    for port in re.findall(r"worker-\d \(/metrics on port (\d+)\)", out):
+        assert not _listening(int(port))
     assert "workers stopped with SIGTERM (exit codes 0, 0)" in out
+    dispatcher_log = (var_dir / "logs" / "webhook-dispatcher.log").read_text()
+    assert '"event": "WEBHOOK_DISPATCHER_STOPPED"' in dispatcher_log
     for name in ("worker-1.log", "worker-2.log"):
         assert '"event": "WORKER_SHUTDOWN"' in (var_dir / "logs" / name).read_text()
 
@@ -139,3 +161,140 @@ def test_demo_progress_lines_stay_readable_without_a_terminal(demo_run):
         # At most one line a second per video; the final state may follow sooner.
         gaps = [b - a for a, b in itertools.pairwise(stamps[:-1])]
         assert all(gap >= 0.9 for gap in gaps), (title, stamps)
+
+
+# "video 2: 1 connection(s), 1 connected, 3 progress, 1 ready; updates live (…); ended with ready"
+WS_SUMMARY = re.compile(
+    r"^  video (\d+): (\d+) connection\(s\), (.*?); updates (live \(Redis pub/sub\)|polling "
+    r"fallback \(stream mode polling\)); ended with (\w+)$",
+    re.M,
+)
+
+
+def test_demo_percent_comes_over_the_websocket(demo_run):
+    done, var_dir = demo_run
+    out = done.stdout
+    assert "the live percent comes over the WebSocket /ws/v1/videos/{id}?token=" in out
+    summaries = {int(m[0]): m for m in WS_SUMMARY.findall(out)}
+    assert sorted(summaries) == [1, 2, 3], out[-3000:]
+    log = var_dir / "logs" / "api-server.log"
+    opened = _log_events(log, "LIVE_STREAM_OPENED")
+    ended = _log_events(log, "LIVE_STREAM_ENDED")
+    calls = _api_calls(var_dir)
+    for video_id, (_id, connections, counts, _how, end) in summaries.items():
+        assert end == "ready" and "1 connected" in counts and "1 ready" in counts
+        # The server saw each of the demo's WebSocket connections, each ending with `ready`.
+        streams = [e for e in opened if e["video_id"] == video_id]
+        assert len(streams) == int(connections)
+        assert all(e["transport"] == "websocket" for e in streams)
+        assert [e["last"] for e in ended if e["video_id"] == video_id][-1:] == ["ready"]
+        # GET /videos/{id} only for each connection's token and for the final report: the
+        # progress lines were fed by the WebSocket, not by polling the API.
+        gets = calls.count(("GET", f"/api/v1/videos/{video_id}", 200))
+        assert gets == int(connections) + 1, (video_id, gets)
+    # The embedded stand-in carries pub/sub: the updates came live, no polling fallback.
+    assert {m[3] for m in summaries.values()} == {"live (Redis pub/sub)"}
+
+
+def test_demo_prints_one_signed_webhook_delivery(demo_run):
+    done, var_dir = demo_run
+    out = done.stdout
+    printed = re.search(
+        r"webhook received: video\.ready for video (\d+) \(READY\), webhook-id (msg_\w+), "
+        r"signature verified with the standardwebhooks library, at "
+        r"(http://127\.0\.0\.1:\d+/academy/webhooks) \(video\.ready arrived signed for all 3",
+        out,
+    )
+    assert printed, out[-3000:]
+    assert f"a local receiver on {printed[3]}" in out
+    delivered = _log_events(var_dir / "logs" / "webhook-dispatcher.log", "WEBHOOK_DELIVERED")
+    assert sorted(e["video_id"] for e in delivered if e["event_type"] == "video.ready") == [1, 2, 3]
+    one = next(e for e in delivered if e["webhook_id"] == printed[2])
+    assert one["video_id"] == int(printed[1]) and one["status_code"] == 204
+
+
+def test_demo_saves_and_samples_metrics(demo_run):
+    done, var_dir = demo_run
+    out = done.stdout
+    logs = var_dir / "logs"
+    api = (logs / "metrics-api.txt").read_text()
+    assert re.search(r'^api_requests_total\{.*route="/api/v1/videos".*\} 3\.0$', api, re.M)
+    ready = 0.0
+    for name in ("worker-1", "worker-2"):
+        text = (logs / f"metrics-{name}.txt").read_text()
+        assert "# TYPE video_stage_duration_seconds histogram" in text
+        ready += sum(
+            float(v)
+            for v in re.findall(r'^video_jobs_total\{.*outcome="ready".*\} (\S+)$', text, re.M)
+        )
+    assert ready == 3.0  # every READY video counted by the worker that did it
+    sample = out[out.index("metrics: GET /metrics of the API and of each worker") :]
+    assert re.search(r"^  api\s+api_requests_total\{", sample, re.M)
+    assert re.search(r"^  worker-\d\s+video_jobs_total\{.*outcome=\"ready\"", sample, re.M)
+    assert re.search(
+        r'^  worker-\d\s+video_stage_duration_seconds_count\{stage="encode"\}', sample, re.M
+    )
+    assert re.search(
+        r'^  worker-\d\s+video_stage_duration_seconds_sum\{stage="encode"\}', sample, re.M
+    )
+
+
+def _lines(proc: subprocess.Popen) -> queue.Queue:
+    """The demo's stdout lines as they come (None at EOF), read on a thread of their own."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def test_demo_keep_leaves_the_site_up_until_ctrl_c(tmp_path):
+    env = _demo_env()
+    env["DEMO_SECONDS_SCALE"] = "0.125"  # every sample at its shortest (1 s)
+    var_dir = tmp_path / "var"
+    args = [sys.executable, "scripts/demo.py", "--keep", "--var-dir", str(var_dir)]
+    proc = subprocess.Popen(
+        [*args, "--timeout", str(DEMO_TIMEOUT_SECONDS)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines, seen = _lines(proc), []
+    try:
+        deadline = time.monotonic() + DEMO_TIMEOUT_SECONDS
+        while not (seen and seen[-1].startswith("Web page: ")):
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, "\n".join(seen[-60:])
+            seen.append(line)
+        out = "\n".join(seen)
+        page = seen[-1].removeprefix("Web page: ")
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", page)
+        assert re.search(r"^Sign in with the API key: avk_\w+", out, re.M)
+        ports = [int(p) for p in re.search(r"^kept ports: ([\d ]+)$", out, re.M)[1].split()]
+        assert len(ports) == 6  # API, 2 worker exporters, moto, Redis stand-in, receiver
+        assert "demo finished: 3/3 videos READY" in out
+        assert "workers stopped" not in out
+        # The page (the sign-in page, for a visitor) and the API answer while it is kept.
+        with urllib.request.urlopen(page, timeout=10) as answer:
+            assert answer.status == 200 and "/sign-in" in answer.url
+            assert "API key" in answer.read().decode()
+        with urllib.request.urlopen(f"{page}api/v1/health", timeout=10) as answer:
+            assert answer.status == 200
+        assert all(_listening(port) for port in ports)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    while (line := lines.get(timeout=10)) is not None:
+        seen.append(line)
+    assert "stopping everything the demo started" in seen
+    assert [port for port in ports if _listening(port)] == []
