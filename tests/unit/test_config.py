@@ -234,3 +234,18 @@ def test_rate_limits_default_and_zero_turns_them_off():
     assert build_rate_limiter(load_config({"VIDEO_API_RATE_PER_SECOND": "0"})) is None
     limiter = build_rate_limiter(load_config({"VIDEO_API_RATE_PER_SECOND": "2.5"}))
     assert (limiter.rate, limiter.burst) == (2.5, 60)
+
+
+@pytest.mark.parametrize("raw, days", [("", None), ("0", None), (" 30 ", 30), ("3650", 3650)])
+def test_source_retention_is_off_unless_set(raw, days):
+    assert load_config({"VIDEO_SOURCE_RETENTION_DAYS": raw}).source_retention_days == days
+    assert load_config({}).source_retention_days is None
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [("a week", "an integer"), ("-1", "between 0 and 3650"), ("4000", "between 0 and 3650")],
+)
+def test_invalid_source_retention_is_a_clear_config_error(raw, message):
+    with pytest.raises(ConfigError, match=f"VIDEO_SOURCE_RETENTION_DAYS must be {message}"):
+        load_config({"VIDEO_SOURCE_RETENTION_DAYS": raw})
