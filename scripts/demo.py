@@ -11,8 +11,9 @@ video, the token from GET /api/v1/videos/{id}). A local receiver registered with
 `manage.py add_webhook` gets the `video.ready` webhooks from a `manage.py deliver_webhooks
 --loop` child and checks their signatures. Ends with a table of results whose master playlists
 are fetched through their `assets` URLs and decoded, one webhook delivery, and a sample of the
-API's and the workers' /metrics (full text in the logs folder). With --keep, it then prints
-the web page's URL and the API key to sign in with, and leaves everything up until Ctrl-C.
+API's, the workers' and the dispatcher's /metrics (full text in the logs folder). With
+--keep, it then prints the web page's URL and the API key to sign in with, and leaves
+everything up until Ctrl-C.
 
     python scripts/demo.py [--quick] [--keep] [--var-dir DIR] [--timeout SECONDS]
 
@@ -209,6 +210,7 @@ class Demo:
         self.followers: list[LiveFollower] = []
         self.api_port = 0
         self.moto_port = 0
+        self.dispatcher_metrics_port = 0
         self.metrics_ports: dict[str, int] = {}  # worker name -> its exporter's port
 
     # -- output ----------------------------------------------------------------------------
@@ -305,8 +307,8 @@ class Demo:
             codes = ", ".join(str(w.proc.returncode) for w in self.workers)
             self.say(f"every video finished; workers stopped with SIGTERM (exit codes {codes})")
         ready = self.report(states)
-        self.show_webhook(states)
-        self.show_metrics(worker_scrapes)
+        delivered = self.show_webhook(states)
+        self.show_metrics([*worker_scrapes, self.scrape_dispatcher(delivered)])
         assert self.api is not None
         self.say(
             f"demo finished: {ready}/{len(states)} videos READY ({self.api.requests} API requests)"
@@ -328,10 +330,12 @@ class Demo:
         self.say(f"started {WORKERS} workers: {listed}; logs in {self.rel(self.logs)}/worker-N.log")
 
     def start_dispatcher(self) -> None:
-        self.dispatcher = self.start("webhook-dispatcher", dispatcher_args(), DEV_ENV)
+        self.dispatcher_metrics_port = free_port()
+        args = [*dispatcher_args(), "--metrics-port", str(self.dispatcher_metrics_port)]
+        self.dispatcher = self.start("webhook-dispatcher", args, DEV_ENV)
         self.say(
-            f"webhooks: {' '.join(dispatcher_args()[1:])} started (log in "
-            f"{self.rel(self.dispatcher.log_path)})"
+            f"webhooks: {' '.join(args[1:])} started (/metrics on port "
+            f"{self.dispatcher_metrics_port}; log in {self.rel(self.dispatcher.log_path)})"
         )
 
     def create_api_key(self) -> str:
@@ -601,7 +605,7 @@ class Demo:
         self.out.write(playback_hints(rows, self.media_root) + "\n\n")
         return ready
 
-    def show_webhook(self, states: list[VideoState]) -> None:
+    def show_webhook(self, states: list[VideoState]) -> int:
         """Wait (bounded) for every READY video's video.ready delivery; print one."""
         assert self.receiver is not None
         ids = {s.video_id for s in states if s.status == "READY" and s.video_id is not None}
@@ -620,6 +624,7 @@ class Demo:
             f"{describe(one)} with the standardwebhooks library, at {self.receiver.url} "
             f"(video.ready arrived signed for all {len(ids)} videos)"
         )
+        return len(got)
 
     def scrape_workers(self, ready: int) -> list[metrics_sample.Scrape]:
         """Each worker's /metrics, once their job counters count every READY video (a worker
@@ -641,9 +646,28 @@ class Demo:
 
         return metrics_sample.wait_for(read, counted, METRICS_WAIT_SECONDS)
 
+    def scrape_dispatcher(self, delivered: int) -> metrics_sample.Scrape:
+        """The dispatcher's /metrics, once it counts the deliveries the receiver got (it
+        counts an attempt from its log line, written after the receiver's answer)."""
+        url = f"http://127.0.0.1:{self.dispatcher_metrics_port}/metrics"
+
+        def read() -> list[metrics_sample.Scrape]:
+            try:
+                return [metrics_sample.fetch("webhooks", url)]
+            except OSError as exc:
+                raise DemoFailed(
+                    f"the dispatcher's /metrics ({url}) did not answer: {exc}"
+                ) from exc
+
+        def counted(scrapes: list[metrics_sample.Scrape]) -> bool:
+            total = scrapes[0].total("video_webhook_deliveries_total", 'result="delivered"')
+            return total >= delivered
+
+        return metrics_sample.wait_for(read, counted, METRICS_WAIT_SECONDS)[0]
+
     def show_metrics(self, worker_scrapes: list[metrics_sample.Scrape]) -> None:
-        """The API's /metrics now and the workers' (scraped when the last video was done):
-        saved whole, a sample printed."""
+        """The API's /metrics now, the workers' (scraped when the last video was done) and the
+        dispatcher's: saved whole, a sample printed."""
         url = f"http://127.0.0.1:{self.api_port}/metrics"
         try:
             api = metrics_sample.fetch("api", url)
@@ -652,7 +676,8 @@ class Demo:
         scrapes = [api, *worker_scrapes]
         metrics_sample.save(scrapes, self.logs)
         self.say(
-            f"metrics: GET /metrics of the API and of each worker, saved whole as "
+            f"metrics: GET /metrics of the API, each worker and the webhook dispatcher, saved "
+            f"whole as "
             f"{self.rel(self.logs)}/metrics-<name>.txt; a sample:"
         )
         for line in metrics_sample.sample(scrapes):
@@ -666,7 +691,8 @@ class Demo:
         for worker in self.workers:
             listed.append((f"{worker.name} (/metrics)", worker, self.metrics_ports[worker.name]))
         if self.dispatcher is not None:
-            listed.append(("webhook dispatcher", self.dispatcher, None))
+            port = self.dispatcher_metrics_port
+            listed.append(("webhook dispatcher (/metrics)", self.dispatcher, port))
         if self.moto is not None:
             listed.append(("moto's SQS server", self.moto, self.moto_port))
         stand_in = next((c for c in self.children if c.name == "fake-redis"), None)

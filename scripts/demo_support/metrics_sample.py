@@ -1,5 +1,6 @@
-"""The demo's look at /metrics: the API's (GET /metrics) and each worker's exporter
-(WORKER_METRICS_PORT), saved whole and sampled for the terminal."""
+"""The demo's look at /metrics: the API's (GET /metrics), each worker's exporter
+(WORKER_METRICS_PORT) and the webhook dispatcher's (--metrics-port), saved whole and sampled
+for the terminal."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 FETCH_TIMEOUT_SECONDS = 5
 # API routes shown in the sample: the busiest ones.
 API_ROUTES_SHOWN = 4
+WEBHOOK_ATTEMPTS = "video_webhook_deliveries_total"
+WEBHOOK_SEND = "video_webhook_send_duration_seconds"
 _SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
 
@@ -68,13 +71,16 @@ def save(scrapes: list[Scrape], folder: Path) -> list[Path]:
 
 
 def sample(scrapes: list[Scrape]) -> list[str]:
-    """A handful of lines: jobs by outcome and the encode stage's count and sum (each worker),
-    then the API's busiest routes."""
+    """A handful of lines: the API's busiest routes, jobs by outcome and the encode stage's
+    count and sum (each worker), webhook attempts by result and how many sends were timed."""
     shown = []
     for scrape in scrapes:
         if scrape.name == "api":
             requests = sorted(scrape.lines("api_requests_total"), key=lambda lv: -lv[1])
             picked = [line for line, _value in requests[:API_ROUTES_SHOWN]]
+        elif scrape.name == "webhooks":
+            picked = [line for line, value in scrape.lines(WEBHOOK_ATTEMPTS) if value]
+            picked += [line for line, _value in scrape.lines(f"{WEBHOOK_SEND}_count")]
         else:
             picked = [line for line, _value in scrape.lines("video_jobs_total")]
             for suffix in ("count", "sum"):

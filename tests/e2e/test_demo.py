@@ -140,7 +140,10 @@ def test_demo_stops_what_it_started_and_keeps_its_logs(demo_run):
     assert not _listening(api_port)
     receiver_port = int(re.search(r"a local receiver on http://127\.0\.0\.1:(\d+)/", out)[1])
     assert not _listening(receiver_port)
-    for port in re.findall(r"worker-\d \(/metrics on port (\d+)\)", out):
+    exporters = re.findall(r"worker-\d \(/metrics on port (\d+)\)", out)
+    exporters += re.findall(r"deliver_webhooks .*\(/metrics on port (\d+);", out)
+    assert len(exporters) == 3
+    for port in exporters:
         assert not _listening(int(port))
     assert "workers stopped with SIGTERM (exit codes 0, 0)" in out
     dispatcher_log = (var_dir / "logs" / "webhook-dispatcher.log").read_text()
@@ -228,7 +231,9 @@ def test_demo_saves_and_samples_metrics(demo_run):
             for v in re.findall(r'^video_jobs_total\{.*outcome="ready".*\} (\S+)$', text, re.M)
         )
     assert ready == 3.0  # every READY video counted by the worker that did it
-    sample = out[out.index("metrics: GET /metrics of the API and of each worker") :]
+    webhooks = (logs / "metrics-webhooks.txt").read_text()
+    assert re.search(r'^video_webhook_deliveries_total\{result="delivered"\} 3\.0$', webhooks, re.M)
+    sample = out[out.index("metrics: GET /metrics of the API, each worker and the webhook") :]
     assert re.search(r"^  api\s+api_requests_total\{", sample, re.M)
     assert re.search(r"^  worker-\d\s+video_jobs_total\{.*outcome=\"ready\"", sample, re.M)
     assert re.search(
@@ -236,6 +241,9 @@ def test_demo_saves_and_samples_metrics(demo_run):
     )
     assert re.search(
         r'^  worker-\d\s+video_stage_duration_seconds_sum\{stage="encode"\}', sample, re.M
+    )
+    assert re.search(
+        r'^  webhooks\s+video_webhook_deliveries_total\{result="delivered"\} 3\.0$', sample, re.M
     )
 
 
@@ -278,7 +286,8 @@ def test_demo_keep_leaves_the_site_up_until_ctrl_c(tmp_path):
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", page)
         assert re.search(r"^Sign in with the API key: avk_\w+", out, re.M)
         ports = [int(p) for p in re.search(r"^kept ports: ([\d ]+)$", out, re.M)[1].split()]
-        assert len(ports) == 6  # API, 2 worker exporters, moto, Redis stand-in, receiver
+        # API, 2 worker exporters, the dispatcher's, moto, Redis stand-in, webhook receiver.
+        assert len(ports) == 7
         assert "demo finished: 3/3 videos READY" in out
         assert "workers stopped" not in out
         # The page (the sign-in page, for a visitor) and the API answer while it is kept.
