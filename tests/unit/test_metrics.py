@@ -157,3 +157,16 @@ def test_the_dashboard_and_alarms_name_only_exported_series():
     exprs += re.findall(r"expr: (.+)", (ROOT / "infra" / "README.md").read_text())
     names = {n for e in exprs for n in re.findall(r"\b((?:video|api)_[a-z_]+)\b", e)}
     assert names and names <= exported, names - exported
+
+
+def test_the_architecture_metrics_chapter_lists_every_series():
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    chapter = doc[doc.index("## Metrics\n") :]
+    chapter = chapter[: chapter.index("\n## ", 1)]
+    defined = {
+        value._name + ("_total" if value._type == "counter" else "")
+        for value in vars(metrics).values()
+        if hasattr(value, "_name") and hasattr(value, "_type")
+    }
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", chapter, re.MULTILINE))
+    assert defined == documented, (defined - documented, documented - defined)
