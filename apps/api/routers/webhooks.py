@@ -9,6 +9,7 @@ from ninja import Path, Query, Router
 
 from apps.api.routers.videos import ERRORS, VideoId
 from apps.api.schemas import MAX_ID
+from apps.api.webhook_presenters import delivery_body, webhook_body
 from apps.api.webhook_schemas import (
     CreatedWebhookOut,
     CreateWebhookIn,
@@ -19,7 +20,6 @@ from apps.api.webhook_schemas import (
     WebhookOut,
 )
 from apps.support.webhooks import endpoints
-from apps.support.webhooks.models import WebhookDelivery, WebhookEndpoint
 from src.application.video_queries import decode_cursor, encode_cursor
 
 router = Router(tags=["webhooks"])
@@ -28,47 +28,6 @@ log = structlog.get_logger("apps.api")
 WebhookId = Path(..., ge=1, le=MAX_ID, description="the webhook endpoint's id")
 DeliveryId = Path(..., ge=1, le=MAX_ID, description="the delivery's id")
 MAX_DELIVERY_PAGE = 100
-
-
-def webhook_body(endpoint: WebhookEndpoint) -> dict:
-    return {
-        "id": endpoint.pk,
-        "url": endpoint.url,
-        "description": endpoint.description,
-        "event_types": list(endpoint.event_types),
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason or None,
-        "failing_since": endpoint.failing_since,
-        "consecutive_failures": endpoint.consecutive_failures,
-        "created_at": endpoint.created_at,
-    }
-
-
-def delivery_body(delivery: WebhookDelivery) -> dict:
-    return {
-        "id": delivery.pk,
-        "webhook_id": delivery.endpoint_id,
-        "event_id": delivery.event.message_id,
-        "event_type": delivery.event.type,
-        "video_id": delivery.video_id,
-        "status": delivery.status,
-        "attempts": delivery.attempts,
-        "last_status_code": delivery.last_status_code,
-        "last_error": delivery.last_error or None,
-        "next_attempt_at": delivery.next_attempt_at if delivery.status == "PENDING" else None,
-        "delivered_at": delivery.delivered_at,
-        "created_at": delivery.created_at,
-        "log": [
-            {
-                "attempted_at": a.attempted_at,
-                "status_code": a.status_code,
-                "error": a.error or None,
-                "duration_ms": a.duration_ms,
-                "response_excerpt": a.response_excerpt or None,
-            }
-            for a in delivery.log.all()
-        ],
-    }
 
 
 @router.post(
