@@ -101,10 +101,16 @@ class WebhookDispatcher:
             report.count(self._settle(delivery, outcome))
         return report
 
-    def drain(self, max_batches: int = 1000) -> DispatchReport:
-        """Batches until nothing is due (bounded, so a flood cannot hold the loop forever)."""
+    def drain(
+        self, max_batches: int = 1000, stopping: Callable[[], bool] = lambda: False
+    ) -> DispatchReport:
+        """Batches until nothing is due (bounded, so a flood cannot hold the loop forever).
+        `stopping` is asked before each batch: a stop requested mid-pass ends the pass after
+        the batch in flight (its sends are settled), not after the whole backlog."""
         total = DispatchReport()
         for _ in range(max_batches):
+            if stopping():
+                break
             report = self.run_once()
             total.claimed += report.claimed
             for name, n in report.results.items():

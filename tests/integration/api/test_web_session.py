@@ -200,7 +200,8 @@ def test_the_video_page_lists_its_webhook_deliveries_to_its_own_tenant_only(
     refused = intruder.get(f"/videos/{video_id}")
     assert refused.status_code == 404 and url.encode() not in refused.content
     listed = intruder.get(f"/api/v1/videos/{video_id}/webhook-deliveries")
-    assert listed.status_code == 200 and listed.json()["items"] == []
+    assert listed.status_code == 404 and url not in listed.text
+    assert listed.json()["code"] == "NOT_FOUND"
     assert intruder.get("/api/v1/webhooks").json()["items"] == []
     theirs = api.post_json("/api/v1/videos", {"title": "Academy B's lecture"}, key=other_key).json()
     page = intruder.get(f"/videos/{theirs['id']}").content.decode()

@@ -265,3 +265,22 @@ def test_loopback_is_refused_at_send_time_without_the_dev_switch(hooks: Hooks, r
     assert delivery.status == DeliveryStatus.PENDING
     assert "127.0.0.1, which is not a public address" in delivery.last_error
     assert receiver.received == []
+
+
+def test_a_stop_requested_mid_pass_ends_it_after_the_batch_in_flight(hooks: Hooks, receiver):
+    hooks.endpoint(receiver, READY_ONLY)
+    for _ in range(5):
+        hooks.ready_video()
+    dispatcher = hooks.dispatcher(concurrency=2)
+    asked: list[int] = []
+
+    def stopping() -> bool:  # the stop arrives while the first batch is being sent
+        asked.append(len(asked))
+        return len(asked) > 1
+
+    report = dispatcher.drain(stopping=stopping)
+    assert (report.claimed, report.results) == (2, {"delivered": 2})
+    assert len(receiver.wait_for(2)) == 2
+    # The rest stays due for the next dispatcher (or this one after a restart).
+    assert dispatcher.backlog() == 3
+    assert dispatcher.drain().results == {"delivered": 3}

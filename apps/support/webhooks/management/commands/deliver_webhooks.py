@@ -84,7 +84,7 @@ class Command(BaseCommand):
                 wait = interval
                 try:
                     metrics.WEBHOOK_DUE.set(dispatcher.backlog())
-                    report = dispatcher.drain()
+                    report = dispatcher.drain(stopping=lambda: self._stop is not None)
                     if report.claimed:
                         log.info("WEBHOOK_PASS", claimed=report.claimed, results=report.results)
                 except Exception as exc:  # noqa: BLE001 - the loop outlives a database outage
