@@ -46,12 +46,14 @@ def make_clip(
     container: str | None = None,
     tone_hz: int = 440,
     faststart: bool = False,
+    rotate: int = 0,
 ) -> Path:
     """Write a testsrc2 (+ sine tone) clip; the container follows the suffix unless given.
 
     `container` is a key of CONTAINERS (mp4, mov, mkv, webm, ts, avi, flv). With mp4/mov the
     moov atom is at the end unless `faststart` is set, which is what a truncated-upload
-    test wants.
+    test wants. `rotate` (mp4/mov) adds a display rotation in degrees, as a phone records a
+    portrait video: coded landscape, shown turned.
     """
     path = Path(path)
     key = container or path.suffix.lstrip(".").lower() or "mp4"
@@ -71,6 +73,11 @@ def make_clip(
         args += ["-movflags", "+faststart"]
     args += ["-shortest", "-f", muxer, str(path)]
     run_ffmpeg(args)
+    if rotate:
+        turned = path.with_name(f"rotated-{path.name}")
+        copy = ["-i", str(path), "-map", "0", "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}"]
+        run_ffmpeg([*copy, "-f", muxer, str(turned)])
+        turned.replace(path)
     return path
 
 

@@ -115,12 +115,13 @@ class ProcessVideo:
                 raise storage_failure(exc) from exc
             timings["upload"] = _ms(t)
             hls_key = f"{prefix}/{output.master_playlist}"
+            width, height = output.probe.display_size()  # as viewers see it
             result = VideoResult(
                 hls_key=hls_key,
                 thumbnail_key=f"{prefix}/{output.thumbnail}" if output.thumbnail else "",
                 duration_seconds=output.probe.duration_seconds,
-                width=output.probe.width,
-                height=output.probe.height,
+                width=width,
+                height=height,
                 size_bytes=output.probe.size_bytes,
                 renditions=output.renditions,
                 stage_timings_ms={**timings, "total": _ms(started)},

@@ -270,6 +270,18 @@ def test_portrait_phone_video_keeps_its_orientation(tmp_path):
     assert (thumb["width"], thumb["height"]) == (360, 640)
 
 
+def test_a_phone_video_coded_landscape_with_a_rotation_is_published_portrait(tmp_path):
+    output, _ = _run(tmp_path, {"width": 640, "height": 360, "seconds": 1, "rotate": 90})
+    # Limits compare the coded size; the row and the ladder get what a viewer sees.
+    assert (output.probe.width, output.probe.height) == (640, 360)
+    assert output.probe.display_size() == (360, 640)
+    assert [(r["name"], r["width"], r["height"]) for r in output.renditions] == [("360p", 360, 640)]
+    rendition = ffprobe_json(next((output.output_dir / "360p").glob("*.ts")))["streams"][0]
+    assert (rendition["width"], rendition["height"]) == (360, 640)
+    thumb = ffprobe_json(output.output_dir / "thumbnail.jpg")["streams"][0]
+    assert (thumb["width"], thumb["height"]) == (360, 640)
+
+
 def test_from_config_reads_the_limits_off_the_app_config():
     from academy.config import load_config
 

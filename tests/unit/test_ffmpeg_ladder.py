@@ -50,6 +50,7 @@ def test_probe_applies_rotation_and_non_square_pixels_to_the_display_size():
     info = _probe([rotated])
     assert (info.display_width, info.display_height) == (1080, 1920)
     assert (info.probe.width, info.probe.height) == (1920, 1080)  # coded size, for limits
+    assert info.probe.display_size() == (1080, 1920)  # what the video's row and page show
     anamorphic = dict(VIDEO, width=720, height=576, sample_aspect_ratio="64:45")
     assert _probe([anamorphic]).display_width == 1024
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from src.application.domain import ErrorCode, JobStopped, StopReason, VideoProcessingError
@@ -66,6 +68,22 @@ def test_a_complete_without_an_answer_keeps_what_the_row_may_name(tmp_path):
         _run(tmp_path, repo, storage, lease)
     row = repo.get(lease.video_id)
     assert row.status == "READY" and row.hls_key in storage.objects  # still playable
+
+
+def test_the_row_gets_the_size_a_viewer_sees_not_the_coded_one(tmp_path):
+    class PhoneTranscoder(FakeTranscoder):  # coded 640x360, shown turned a quarter
+        def transcode(self, *args, **kwargs):
+            output = super().transcode(*args, **kwargs)
+            probe = dataclasses.replace(output.probe, display_width=360, display_height=640)
+            return dataclasses.replace(output, probe=probe)
+
+    storage, repo = InMemoryStorage(), InMemoryVideoRepository()
+    lease = _claimed(repo, storage)
+    ProcessVideo(repo, storage, PhoneTranscoder(), tmp_path / "work")(
+        lease, lambda *_: None, JobControl()
+    )
+    row = repo.get(lease.video_id)
+    assert (row.status, row.width, row.height) == ("READY", 360, 640)
 
 
 def test_a_published_job_keeps_its_outputs(tmp_path):

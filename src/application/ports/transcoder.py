@@ -19,6 +19,11 @@ StopCheck = Callable[[], StopReason | None]
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """What the probe read off the upload. `width`/`height` are the coded size (what the
+    limits and the passthrough compare); `display_width`/`display_height` what a player shows
+    (rotation and non-square pixels applied: a phone's portrait video is coded 1920x1080 with
+    a 90-degree rotation), 0 when the same."""
+
     format_name: str
     duration_seconds: float
     width: int
@@ -26,6 +31,11 @@ class ProbeResult:
     size_bytes: int
     video_codec: str = ""
     has_audio: bool = False
+    display_width: int = 0
+    display_height: int = 0
+
+    def display_size(self) -> tuple[int, int]:
+        return (self.display_width or self.width, self.display_height or self.height)
 
 
 @dataclass(frozen=True)

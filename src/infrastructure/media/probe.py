@@ -105,6 +105,8 @@ def parse_probe(stdout: str, size_bytes: int) -> SourceInfo:
         size_bytes=size_bytes,
         video_codec=str(video.get("codec_name", "")),
         has_audio=audio is not None,
+        display_width=display_width,
+        display_height=display_height,
     )
     return SourceInfo(
         probe=probe,

@@ -5,8 +5,11 @@
 (function () {
   let hls = null;
 
+  // Named by the short side, as the ladder names its rungs: a portrait phone video's 1080x1920
+  // rendition is "1080p", not "1920p".
   function qualityLabel(level) {
-    return level.height ? `${level.height}p` : `${Math.round(level.bitrate / 1000)} kb/s`;
+    if (!level.height) return `${Math.round(level.bitrate / 1000)} kb/s`;
+    return `${level.width ? Math.min(level.width, level.height) : level.height}p`;
   }
 
   function startPlayer(master, poster) {
