@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -23,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.machine import describe_machine
 from src.infrastructure.media.ffmpeg_command import ladder_command
 from src.infrastructure.media.ladder import DEFAULT_LADDER, Rendition, plan_ladder
 
@@ -94,16 +94,6 @@ def measure(run: Callable[[], None]) -> tuple[float, float]:
     return wall, cpu
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="source duration")
@@ -112,7 +102,7 @@ def main() -> None:
 
     ladder = plan_ladder(WIDTH, HEIGHT, DEFAULT_LADDER)
     version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True)
-    print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    print(describe_machine())
     print(f"ffmpeg: {version.stdout.splitlines()[0]}")
     print(
         f"source: {WIDTH}x{HEIGHT} {FPS} fps testsrc2 + sine, {args.seconds} s; ladder: "

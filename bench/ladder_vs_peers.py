@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import re
 import resource
 import shutil
@@ -41,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.machine import describe_machine
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
 
 FPS = 30
@@ -248,16 +248,6 @@ def measure(
     return Sample(cpu, wall, rung_bytes, audio, total), scores
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _mb(value: float) -> str:
     return f"{value / 1e6:.2f}"
 
@@ -320,7 +310,7 @@ def main() -> None:
         parser.error("PeerTube is the baseline of every ratio; keep it in --variants")
 
     version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True)
-    print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    print(describe_machine())
     print(f"ffmpeg: {version.stdout.splitlines()[0]}; load average {os.getloadavg()}")
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         root = Path(tmp)

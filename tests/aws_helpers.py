@@ -6,11 +6,14 @@ as a package; it is loaded from its file, exactly as the Lambda runtime loads th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -43,6 +46,19 @@ def load_queue_depth_handler() -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def moto_bucket(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Iterator[Any]:
+    """moto's in-process S3 with fake credentials and one empty bucket; yields its client."""
+    import boto3
+    from moto import mock_aws
+
+    use_fake_aws(monkeypatch)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=bucket)
+        yield client
 
 
 def use_fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,12 +14,10 @@ import os
 import time
 from datetime import timedelta
 
-import boto3
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
-from moto import mock_aws
 
 from academy.adapters.db.django.cleanup_records import DjangoCleanupRecords
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
@@ -34,7 +32,7 @@ from src.application.video_commands import VideoCommands
 from src.application.video_errors import InvalidVideoState
 from src.infrastructure.storage.local_storage import TEMP_PREFIX, LocalStorage
 from src.infrastructure.storage.s3_storage import S3Storage
-from tests.aws_helpers import use_fake_aws
+from tests.aws_helpers import moto_bucket
 
 pytestmark = pytest.mark.django_db
 HOUR = 3600
@@ -66,6 +64,13 @@ def local(settings, tmp_path):
         source_retention_days=None,
     )
     return root, LocalStorage(root)
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """moto's S3 with the bucket `cleanup`; the storage keeps its objects under `media/`."""
+    with moto_bucket(monkeypatch, "cleanup") as client:
+        yield client, S3Storage(client, "cleanup", prefix="media")
 
 
 @pytest.fixture
@@ -149,30 +154,20 @@ def test_a_grace_below_a_minute_is_refused(local):
         call_command("cleanup_videos", "--grace", "5")
 
 
-def test_s3_dead_claim_prefixes_are_removed(tmp_path, monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="cleanup")
-        storage = S3Storage(client, "cleanup", prefix="media")
-        row = OutputRow(video_id=7, tenant_id=3, lease_token=9, hls_key="")
-        base = "tenants/3/videos/7/hls"
-        for token in (5, 9):
-            put(storage, tmp_path, f"{base}/{token}/master.m3u8")
-        fresh = OutputCleanup(storage).run([row], grace_seconds=HOUR, dry_run=False)
-        assert fresh.removed == [] and fresh.kept_recent == [f"{base}/5/"]
-        later = OutputCleanup(storage, clock=lambda: time.time() + 2 * HOUR)
-        report = later.run([row], grace_seconds=HOUR, dry_run=False)
-        assert report.removed == [f"{base}/5/"] and report.objects == 1
-        assert storage.list_keys(f"{base}/") == [f"{base}/9/master.m3u8"]
-        raw = [o["Key"] for o in client.list_objects_v2(Bucket="cleanup")["Contents"]]
-        assert raw == ["media/tenants/3/videos/7/hls/9/master.m3u8"]
+def test_s3_dead_claim_prefixes_are_removed(tmp_path, s3):
+    client, storage = s3
+    row = OutputRow(video_id=7, tenant_id=3, lease_token=9, hls_key="")
+    base = "tenants/3/videos/7/hls"
+    for token in (5, 9):
+        put(storage, tmp_path, f"{base}/{token}/master.m3u8")
+    fresh = OutputCleanup(storage).run([row], grace_seconds=HOUR, dry_run=False)
+    assert fresh.removed == [] and fresh.kept_recent == [f"{base}/5/"]
+    later = OutputCleanup(storage, clock=lambda: time.time() + 2 * HOUR)
+    report = later.run([row], grace_seconds=HOUR, dry_run=False)
+    assert report.removed == [f"{base}/5/"] and report.objects == 1
+    assert storage.list_keys(f"{base}/") == [f"{base}/9/master.m3u8"]
+    raw = [o["Key"] for o in client.list_objects_v2(Bucket="cleanup")["Contents"]]
+    assert raw == ["media/tenants/3/videos/7/hls/9/master.m3u8"]
 
 
 def test_json_report_names_every_part(local, video):
@@ -239,46 +234,40 @@ def test_abandoned_local_temporary_files_go_live_ones_stay(local, video):
     assert run()["uploads"]["aborted"] == []
 
 
-def test_s3_abandoned_multipart_uploads_are_aborted_live_ones_stay(tmp_path, monkeypatch, video):
-    use_fake_aws(monkeypatch)
+def test_s3_abandoned_multipart_uploads_are_aborted_live_ones_stay(tmp_path, s3, video):
     tenant = video.tenant
     live = awaiting_upload(tenant, timedelta(hours=20))
     expired = awaiting_upload(tenant, timedelta(hours=-1))
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="cleanup")
-        storage = S3Storage(client, "cleanup", prefix="media")
-        keys = {
-            "live": source_of(live),
-            "expired": source_of(expired),
-            "orphan": f"tenants/{tenant.id}/videos/999/source/lost.mp4",
-        }
-        ids = {name: storage.start_multipart(key) for name, key in keys.items()}
-        # moto answers a fixed `Initiated` in 2010 for every upload: each one here looks old
-        # by its start, so what keeps the fresh ones is their newest part (a live transfer).
-        for name, key in keys.items():
-            client.upload_part(
-                Bucket="cleanup", Key=f"media/{key}", UploadId=ids[name], PartNumber=1, Body=b"p"
-            )
-        # Outside the storage's prefix: another application's upload, never listed.
-        client.create_multipart_upload(Bucket="cleanup", Key="other/app.bin")  # no part: "2010"
-        records = DjangoCleanupRecords()
-
-        fresh = UploadCleanup(storage, records).run(HOUR, dry_run=False)
-        assert (fresh.aborted, fresh.kept_live, fresh.errors) == ([], [], [])
-
-        later = UploadCleanup(storage, records, clock=lambda: time.time() + 2 * HOUR)
-        planned = later.run(HOUR, dry_run=True)
-        assert planned.kept_live == [keys["live"]]
-        assert sorted(u["key"] for u in planned.aborted) == sorted(
-            [keys["expired"], keys["orphan"]]
+    client, storage = s3
+    keys = {
+        "live": source_of(live),
+        "expired": source_of(expired),
+        "orphan": f"tenants/{tenant.id}/videos/999/source/lost.mp4",
+    }
+    ids = {name: storage.start_multipart(key) for name, key in keys.items()}
+    # moto answers a fixed `Initiated` in 2010 for every upload: each one here looks old
+    # by its start, so what keeps the fresh ones is their newest part (a live transfer).
+    for name, key in keys.items():
+        client.upload_part(
+            Bucket="cleanup", Key=f"media/{key}", UploadId=ids[name], PartNumber=1, Body=b"p"
         )
-        assert len(client.list_multipart_uploads(Bucket="cleanup")["Uploads"]) == 4
+    # Outside the storage's prefix: another application's upload, never listed.
+    client.create_multipart_upload(Bucket="cleanup", Key="other/app.bin")  # no part: "2010"
+    records = DjangoCleanupRecords()
 
-        done = later.run(HOUR, dry_run=False)
-        assert {u["upload_id"] for u in done.aborted} == {ids["expired"], ids["orphan"]}
-        left = {u["Key"] for u in client.list_multipart_uploads(Bucket="cleanup")["Uploads"]}
-        assert left == {f"media/{keys['live']}", "other/app.bin"}
+    fresh = UploadCleanup(storage, records).run(HOUR, dry_run=False)
+    assert (fresh.aborted, fresh.kept_live, fresh.errors) == ([], [], [])
+
+    later = UploadCleanup(storage, records, clock=lambda: time.time() + 2 * HOUR)
+    planned = later.run(HOUR, dry_run=True)
+    assert planned.kept_live == [keys["live"]]
+    assert sorted(u["key"] for u in planned.aborted) == sorted([keys["expired"], keys["orphan"]])
+    assert len(client.list_multipart_uploads(Bucket="cleanup")["Uploads"]) == 4
+
+    done = later.run(HOUR, dry_run=False)
+    assert {u["upload_id"] for u in done.aborted} == {ids["expired"], ids["orphan"]}
+    left = {u["Key"] for u in client.list_multipart_uploads(Bucket="cleanup")["Uploads"]}
+    assert left == {f"media/{keys['live']}", "other/app.bin"}
 
 
 def test_idempotency_records_and_webhook_deliveries_past_retention_go(local, video):
@@ -354,8 +343,7 @@ def test_sources_of_ready_videos_past_retention_go(local, video, settings, tmp_p
         commands.retry(tenant.id, old.id)
 
 
-def test_s3_sources_past_retention_go_through_the_command(settings, monkeypatch, video, tmp_path):
-    use_fake_aws(monkeypatch)
+def test_s3_sources_past_retention_go_through_the_command(settings, s3, video, tmp_path):
     settings.CONFIG = dataclasses.replace(
         settings.CONFIG,
         storage_url="s3://cleanup/media",
@@ -363,16 +351,13 @@ def test_s3_sources_past_retention_go_through_the_command(settings, monkeypatch,
         aws_region="us-east-1",
         source_retention_days=7,
     )
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="cleanup")
-        storage = S3Storage(client, "cleanup", prefix="media")
-        old = ready_video(video.tenant, storage, tmp_path, completed_days_ago=8)
-        recent = ready_video(video.tenant, storage, tmp_path, completed_days_ago=6)
-        report = run()
-        assert report["sources"]["removed_videos"] == [old.id] and report["errors"] == []
-        assert not storage.exists(source_of(old)) and storage.exists(source_of(recent))
-        assert Video.objects.get(pk=old.pk).source_removed_at is not None
+    _client, storage = s3
+    old = ready_video(video.tenant, storage, tmp_path, completed_days_ago=8)
+    recent = ready_video(video.tenant, storage, tmp_path, completed_days_ago=6)
+    report = run()
+    assert report["sources"]["removed_videos"] == [old.id] and report["errors"] == []
+    assert not storage.exists(source_of(old)) and storage.exists(source_of(recent))
+    assert Video.objects.get(pk=old.pk).source_removed_at is not None
 
 
 def test_a_storage_error_on_one_item_is_reported_and_the_rest_is_done(

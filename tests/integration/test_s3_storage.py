@@ -9,11 +9,11 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from moto import mock_aws
 
 from src.application.ports.storage import StorageError
 from src.infrastructure.storage.factory import storage_from_url
 from src.infrastructure.storage.s3_storage import MIB, S3Storage
+from tests.aws_helpers import moto_bucket
 from tests.contracts.storage import StorageContract, hls_tree, write
 
 BUCKET = "academy-media"
@@ -21,16 +21,7 @@ BUCKET = "academy-media"
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
+    with moto_bucket(monkeypatch, BUCKET) as client:
         yield client
 
 

@@ -129,6 +129,6 @@ def redeliver(request: HttpRequest, webhook_id: int = WebhookId, delivery_id: in
 )
 def video_deliveries(request: HttpRequest, video_id: int = VideoId):
     """404 for a missing video and for another tenant's alike, as every video route."""
-    owned_video(use_cases().queries.repository, request.auth.tenant_id, video_id)
+    owned_video(use_cases().repository, request.auth.tenant_id, video_id)
     rows = endpoints.deliveries_for_video(request.auth.tenant_id, video_id)
     return 200, {"items": [delivery_body(d) for d in rows], "next_cursor": None}

@@ -33,10 +33,6 @@ class AbstractUnitOfWork(abc.ABC):
         """Keep what the block wrote (it is committed when the block ends)."""
         self._committed = True
 
-    def rollback(self) -> None:
-        """Drop what the block wrote, even if commit() was called before."""
-        self._committed = False
-
     def _begin(self) -> None:
         self._committed = False
         self._open()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +25,8 @@ STREAM_CHUNK_BYTES = 1024 * 1024
 
 
 def _atomic_write(stream: BinaryIO, target: Path, max_bytes: int) -> int:
-    """`_atomic_copy` for a stream, counting: more than `max_bytes` raises StreamTooLarge and
+    """Write `stream` to a temporary file beside `target`, then rename: readers see the old
+    file or the new one, never half of it. More than `max_bytes` raises StreamTooLarge and
     leaves nothing behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
@@ -49,20 +50,9 @@ def _atomic_write(stream: BinaryIO, target: Path, max_bytes: int) -> int:
 
 
 def _atomic_copy(source: Path, target: Path) -> None:
-    """Copy to a temporary file beside `target`, then rename: readers see old or new, never half."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, length=1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; media must stay readable by a web server
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """`_atomic_write` of a file, whatever its size."""
+    with open(source, "rb") as src:
+        _atomic_write(src, target, sys.maxsize)
 
 
 def _file_range(path: Path, start: int, end: int) -> Iterator[bytes]:
