@@ -3,6 +3,8 @@ the scaling tree and the rule that drops a rendition no smaller than the one abo
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from src.infrastructure.media.content_probe import (
@@ -135,4 +137,4 @@ def test_bandwidth_strictly_decreases_down_the_kept_variants():
     )
     assert [v.height for v in kept] == [1080, 360]
     assert [v.height for v, _ in dropped] == [720, 480]
-    assert all(a.bandwidth > b.bandwidth for a, b in zip(kept, kept[1:]))
+    assert all(a.bandwidth > b.bandwidth for a, b in itertools.pairwise(kept))

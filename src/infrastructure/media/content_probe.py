@@ -53,6 +53,10 @@ SCREEN_MAX_CHANGE = 0.05
 # What a screen recording gets: a lower CRF on every rung (x264 spends the bits on edges that
 # must stay legible; flat backgrounds cost nothing whatever the CRF).
 SCREEN_CRF_OFFSET = -3.0
+# ... and caps at twice the source's average rate rather than at it: a screen recording is
+# still for seconds and then changes whole, so its average says nothing of its peaks (on
+# the bench's screencast a cap at its own 0.66 Mb/s cost the 1080p 0.0014 of SSIM).
+SCREEN_SOURCE_CAP_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,26 +70,45 @@ class ContentStats:
 
 @dataclass(frozen=True)
 class Tuning:
-    """How the encode adapts to the content: `crf_offset` is added to every rung's CRF."""
+    """How the encode adapts to the content: `crf_offset` is added to every rung's CRF;
+    `full_effort_top` gives the top encoded rung x264's full preset (no cheaper motion
+    search), because its cap, not its CRF, will decide its quality."""
 
     kind: str
     crf_offset: float
     reason: str
+    full_effort_top: bool = False
+    source_cap_factor: float = 1.0
 
 
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
 
 
-def choose_tuning(stats: ContentStats | None) -> Tuning:
-    """The tuning for what the probe saw (None: it saw nothing, so the defaults)."""
+def choose_tuning(
+    stats: ContentStats | None, source_video_kbps: int | None = None, top_cap_kbps: int = 0
+) -> Tuning:
+    """The tuning for what the probe saw (None: it saw nothing) and for the source's rate
+    against the top rung's own cap (before any lowering to the source's rate)."""
+    rate_bound = bool(source_video_kbps and top_cap_kbps and source_video_kbps >= top_cap_kbps)
+    rate_note = (
+        f"; the source's {source_video_kbps} kb/s reaches the top rung's {top_cap_kbps} kb/s "
+        "cap: full x264 effort there"
+        if rate_bound
+        else ""
+    )
     if stats is None or stats.samples == 0:
+        if rate_bound:
+            return Tuning("default", 0.0, "the content was not probed" + rate_note, True)
         return DEFAULT_TUNING
     measured = f"edge density {stats.edge_density:.3f}, {stats.change:.1%} of pixels changing"
     if stats.edge_density >= SCREEN_MIN_EDGES and stats.change <= SCREEN_MAX_CHANGE:
-        return Tuning("screen", SCREEN_CRF_OFFSET, f"screen content: {measured}")
-    if stats.edge_density >= SCREEN_MIN_EDGES:
-        return Tuning("default", 0.0, f"sharp but moving: {measured}")
-    return Tuning("default", 0.0, f"camera-like or soft: {measured}")
+        kind, offset, words = "screen", SCREEN_CRF_OFFSET, "screen content"
+    elif stats.edge_density >= SCREEN_MIN_EDGES:
+        kind, offset, words = "default", 0.0, "sharp but moving"
+    else:
+        kind, offset, words = "default", 0.0, "camera-like or soft"
+    factor = SCREEN_SOURCE_CAP_FACTOR if kind == "screen" else 1.0
+    return Tuning(kind, offset, f"{words}: {measured}{rate_note}", rate_bound, factor)
 
 
 def sample_times(duration_seconds: float) -> list[float]:

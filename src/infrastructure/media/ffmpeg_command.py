@@ -22,6 +22,10 @@ MAX_MUXING_QUEUE = 4096
 # on the lecture-like and high-motion benches (docs/PERFORMANCE.md): about a fifth less CPU
 # than plain veryfast for 2 % (lecture) to 7 % (full-frame motion) more bytes at the same SSIM.
 X264_PARAMS = "me=dia:subme=1"
+# One x264 thread per rendition: the ladder's four encoders and the decoder already keep
+# every core busy, and x264's own frame threads only add synchronisation on top (13 % less
+# CPU for the same bytes and SSIM on the bench's screencast, docs/PERFORMANCE.md).
+ENCODER_THREADS = 1
 # A rung is scaled from a larger rung's picture only when that one is at least this many
 # times its size, else from the source: a 4:3 step (480p -> 360p) on top of a 3:2 one blurs
 # text edges (SSIM 0.9985 against the source scaled directly, before any encode), a 2:1 step
@@ -49,6 +53,7 @@ def ladder_command(
     copy_keyint: int = 0,
     thumbnail: tuple[float, int, int] | None = None,
     crf_offset: float = 0.0,
+    full_effort_top: bool = False,
 ) -> list[str]:
     """One decode, `split` into every encoded rendition, libx264 at a capped CRF, one AAC
     encode shared by every variant (an HLS audio group), muxed as HLS.
@@ -61,7 +66,8 @@ def ladder_command(
     after that instant: no second pass over the upload.
     ffmpeg's own master playlist is only a first draft (it lists the audio as a variant);
     the transcoder writes the one that is served. `crf_offset` (the content probe's tuning)
-    is added to every encoded rung's CRF.
+    is added to every encoded rung's CRF; with `full_effort_top` the first encoded rung runs
+    the plain preset, without X264_PARAMS' cheaper search.
     """
     passthrough = copy_keyint > 0
     if passthrough and fps > MAX_FPS:
@@ -98,12 +104,14 @@ def ladder_command(
             options["c:v:0"] = "copy"
         else:
             streams.append(pictures[i - 1 if passthrough else i])
+            if not (full_effort_top and i == (1 if passthrough else 0)):
+                options[f"x264-params:v:{i}"] = X264_PARAMS
             options.update(
                 {
                     f"c:v:{i}": "libx264",
                     f"preset:v:{i}": preset,
-                    f"x264-params:v:{i}": X264_PARAMS,
                     f"profile:v:{i}": "high",
+                    f"threads:v:{i}": ENCODER_THREADS,
                     f"crf:v:{i}": f"{effective_crf(rendition.crf, crf_offset):g}",
                     f"maxrate:v:{i}": f"{rendition.maxrate_kbps}k",
                     f"bufsize:v:{i}": f"{rendition.bufsize_kbps}k",

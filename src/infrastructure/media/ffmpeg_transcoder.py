@@ -29,7 +29,6 @@ from src.infrastructure.logging import get_logger
 from src.infrastructure.media import ffmpeg_command
 from src.infrastructure.media.content_probe import (
     CONTENT_PROBE_FILE,
-    DEFAULT_TUNING,
     Tuning,
     choose_tuning,
     content_probe_command,
@@ -163,8 +162,16 @@ class FfmpegTranscoder(Transcoder):
         renditions = plan_ladder(
             info.display_width, info.display_height, self.ladder, info.video_kbps
         )
+        tuning = self._content(relative, work_dir, info, renditions[0], stop_reason)
+        if tuning.source_cap_factor != 1.0:
+            renditions = plan_ladder(
+                info.display_width,
+                info.display_height,
+                self.ladder,
+                info.video_kbps,
+                tuning.source_cap_factor,
+            )
         decision = self._passthrough(relative, work_dir, info, renditions[0], stop_reason)
-        tuning = self._content(relative, work_dir, info, stop_reason)
         timings["probe"] = _ms_since(started)
         log = get_logger()
         log.info(
@@ -375,7 +382,12 @@ class FfmpegTranscoder(Transcoder):
         return decide(info, top, keyframes.times, self.segment_seconds)
 
     def _content(
-        self, relative: str, work_dir: Path, info: SourceInfo, stop_reason: StopCheck
+        self,
+        relative: str,
+        work_dir: Path,
+        info: SourceInfo,
+        top: Rendition,
+        stop_reason: StopCheck,
     ) -> Tuning:
         """The content probe's tuning; the defaults when it cannot tell (when in doubt, the
         settings every other upload gets). A stop request still stops."""
@@ -387,16 +399,18 @@ class FfmpegTranscoder(Transcoder):
             duration_seconds=info.probe.duration_seconds,
         )
         output = work_dir / CONTENT_PROBE_FILE
+        top_cap = top.capped_from_kbps or top.maxrate_kbps
+        stats = None
         quiet = VideoProcessingError(ErrorCode.PROBE_FAILED, "the content probe stalled")
         try:
             result = self._run(cmd, work_dir, stop_reason, CONTENT_PROBE_TIMEOUT_SECONDS, quiet)
-            if result.returncode != 0:
-                return DEFAULT_TUNING
-            return choose_tuning(parse_content_probe(output.read_bytes()))
+            if result.returncode == 0:
+                stats = parse_content_probe(output.read_bytes())
         except (VideoProcessingError, OSError):
-            return DEFAULT_TUNING
+            stats = None
         finally:
             output.unlink(missing_ok=True)
+        return choose_tuning(stats, info.video_kbps, top_cap)
 
     def _encode(
         self,
@@ -426,6 +440,7 @@ class FfmpegTranscoder(Transcoder):
             audio_kbps=self.audio_kbps,
             copy_keyint=keyint_frames(decision, info.fps) if decision.copy else 0,
             crf_offset=tuning.crf_offset,
+            full_effort_top=tuning.full_effort_top,
             thumbnail=(
                 info.probe.duration_seconds * self.thumbnail_at,
                 *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),

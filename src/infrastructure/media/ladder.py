@@ -129,6 +129,7 @@ def plan_ladder(
     height: int,
     ladder: Sequence[Rung] = DEFAULT_LADDER,
     source_video_kbps: int | None = None,
+    source_cap_factor: float = 1.0,
 ) -> list[Rendition]:
     """Renditions for a source displayed at width x height, largest first.
 
@@ -136,6 +137,8 @@ def plan_ladder(
     the smallest rung gets one rendition at its own (even) size with that rung's settings.
     With `source_video_kbps` known, no rendition's cap exceeds it (nor goes below
     MIN_CAP_KBPS): a rendition never gets more bits than the source has to give.
+    `source_cap_factor` lets bursty content (a screen recording: still for seconds, then a
+    whole new screen) peak above its own average rate.
     """
     validate_ladder(ladder)
     short, long = min(width, height), max(width, height)
@@ -151,7 +154,7 @@ def plan_ladder(
         w, h = (new_long, new_short) if width >= height else (new_short, new_long)
         cap, capped_from = rung.maxrate_kbps, 0
         if source_video_kbps and source_video_kbps > 0:
-            source_cap = max(MIN_CAP_KBPS, source_video_kbps)
+            source_cap = max(MIN_CAP_KBPS, round(source_video_kbps * source_cap_factor))
             if source_cap < cap:
                 cap, capped_from = source_cap, rung.maxrate_kbps
         renditions.append(
