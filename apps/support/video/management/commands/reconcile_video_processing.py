@@ -96,7 +96,7 @@ class Command(BaseCommand):
 
         reconciler = bootstrap(settings.CONFIG).reconciler(limit=options["limit"])
         if loop is not None:
-            self._loop(reconciler, loop, options["dry_run"], options["cleanup_every"])
+            self._run_periodically(reconciler, loop, options["dry_run"], options["cleanup_every"])
             return
 
         report = reconciler.run_once(dry_run=options["dry_run"], force_video_id=video_id)
@@ -108,7 +108,7 @@ class Command(BaseCommand):
             raise CommandError(failure_message(report), returncode=FAILED)
 
     # -- loop mode ------------------------------------------------------------------------
-    def _loop(
+    def _run_periodically(
         self, reconciler: Reconciler, interval: float, dry_run: bool, cleanup_every: float
     ) -> None:
         log.info(

@@ -60,9 +60,9 @@ class Command(BaseCommand):
                 + (", ".join(f"{k} {v}" for k, v in sorted(report.results.items())) or "nothing")
             )
             return
-        self._loop(dispatcher, options["loop"], options["metrics_port"])
+        self._run_periodically(dispatcher, options["loop"], options["metrics_port"])
 
-    def _loop(
+    def _run_periodically(
         self, dispatcher: WebhookDispatcher, interval: float, metrics_port: int | None
     ) -> None:
         log.info(
