@@ -3,7 +3,8 @@
 Each rung is encoded at a constant quality (x264 CRF) capped by a peak rate (`maxrate`, with
 a VBV buffer of BUFSIZE_FACTOR times that): a static slide costs few bits, a hard scene is
 still bounded so the player can trust the playlist's BANDWIDTH. No cap is ever set above
-what the source itself carries: a 2.9 Mb/s 1080p upload never becomes a 5 Mb/s rendition.
+what the source itself carries: a 2.9 Mb/s 1080p upload never becomes a 5 Mb/s rendition
+(a screen recording, whose average hides its peaks, may reach twice its average rate).
 """
 
 from __future__ import annotations
