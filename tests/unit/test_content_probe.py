@@ -14,14 +14,20 @@ from src.infrastructure.media.content_probe import (
     SCREEN_CRF_OFFSET,
     SCREEN_MAX_CHANGE,
     SCREEN_MIN_EDGES,
+    SCREEN_SOURCE_CAP_FACTOR,
     ContentStats,
     choose_tuning,
     content_probe_command,
     parse_content_probe,
     sample_times,
 )
-from src.infrastructure.media.ffmpeg_command import effective_crf, ladder_command, scale_parents
-from src.infrastructure.media.ladder import plan_ladder
+from src.infrastructure.media.ffmpeg_command import (
+    X264_PARAMS,
+    effective_crf,
+    ladder_command,
+    scale_parents,
+)
+from src.infrastructure.media.ladder import DEFAULT_LADDER, plan_ladder
 from src.infrastructure.media.master_playlist import MasterVariant, distinct_variants
 
 
@@ -138,3 +144,46 @@ def test_bandwidth_strictly_decreases_down_the_kept_variants():
     assert [v.height for v in kept] == [1080, 360]
     assert [v.height for v, _ in dropped] == [720, 480]
     assert all(a.bandwidth > b.bandwidth for a, b in itertools.pairwise(kept))
+
+
+def test_a_screen_may_peak_at_twice_its_average_rate():
+    tuning = choose_tuning(ContentStats(0.034, 0.0004, 4))
+    assert tuning.source_cap_factor == SCREEN_SOURCE_CAP_FACTOR
+    # A 0.66 Mb/s screencast: its 1080p and 720p may reach 1.32 Mb/s, the 360p keeps 800.
+    caps = {
+        r.name: r.maxrate_kbps
+        for r in plan_ladder(1920, 1080, DEFAULT_LADDER, 660, tuning.source_cap_factor)
+    }
+    assert caps == {"1080p": 1320, "720p": 1320, "480p": 1320, "360p": 800}
+    assert choose_tuning(ContentStats(0.008, 0.002, 4)).source_cap_factor == 1.0
+
+
+def test_a_source_at_or_above_the_top_cap_gets_full_x264_effort_on_the_top_rung():
+    camera = ContentStats(0.002, 0.001, 4)
+    tuning = choose_tuning(camera, source_video_kbps=6500, top_cap_kbps=5000)
+    assert tuning.full_effort_top and tuning.kind == "default"
+    assert "6500 kb/s reaches the top rung's 5000 kb/s cap" in tuning.reason
+    assert not choose_tuning(camera, source_video_kbps=2900, top_cap_kbps=5000).full_effort_top
+    assert not choose_tuning(camera, source_video_kbps=None, top_cap_kbps=5000).full_effort_top
+    # Even unprobed, the rate alone decides this.
+    assert choose_tuning(None, 6500, 5000).full_effort_top
+
+    renditions = plan_ladder(1920, 1080, DEFAULT_LADDER, 6500)
+    cmd = ladder_command(
+        ffmpeg_bin="ffmpeg",
+        source="src.mp4",
+        demuxer="mov",
+        video_index=0,
+        audio_index=None,
+        fps=30,
+        renditions=renditions,
+        segment_seconds=6,
+        preset="veryfast",
+        full_effort_top=True,
+    )
+    # The top rung runs the plain preset; the others keep the cheaper motion search; every
+    # encoder runs one thread.
+    assert "-x264-params:v:0" not in cmd
+    for i in (1, 2, 3):
+        assert cmd[cmd.index(f"-x264-params:v:{i}") + 1] == X264_PARAMS
+    assert all(cmd[cmd.index(f"-threads:v:{i}") + 1] == "1" for i in range(4))
