@@ -86,9 +86,7 @@ def _stub(node: Any, removed: set[str]) -> Any:
 
 def moto_template(template: dict[str, Any]) -> tuple[str, set[str]]:
     """(template body moto can deploy, the logical ids taken out)."""
-    removed = {
-        name for name, r in template["Resources"].items() if r["Type"] in MOTO_CANNOT_CREATE
-    }
+    removed = {name for name, r in template["Resources"].items() if r["Type"] in MOTO_CANNOT_CREATE}
     body = json.loads(json.dumps(template, default=str))
     body.pop("Rules", None)  # moto does not evaluate Rules
     body["Resources"] = {
