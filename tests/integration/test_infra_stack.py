@@ -39,7 +39,7 @@ CODE_BUCKET = "academy-artifacts"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/academy-video:0123abcd"
 APP_SECRETS = {"DJANGO_SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "REDIS_URL"}
 ROLES = {  # task definition -> (command, stop timeout)
-    "WebTaskDefinition": ("uvicorn academy.asgi:application --host=0.0.0.0 --port=8000", 30),
+    "WebTaskDefinition": ("exec uvicorn academy.asgi:application --host=0.0.0.0 --port=8000", 30),
     "WorkerTaskDefinition": ("python -m apps.worker.video_worker.sqs_main", 120),
     "ReconcileTaskDefinition": ("python manage.py reconcile_video_processing --loop 30", 60),
     "DispatcherTaskDefinition": ("python manage.py deliver_webhooks --loop 1", 60),
@@ -202,7 +202,7 @@ def test_each_role_runs_its_command_from_the_one_image(stack):
     for logical_id, (command, stop_timeout) in ROLES.items():
         _, definition = container(stack, logical_id)
         assert definition["image"] == IMAGE, logical_id
-        assert " ".join(definition["command"]).startswith(command), logical_id
+        assert command in " ".join(definition["command"]), logical_id
         assert definition["stopTimeout"] == stop_timeout, logical_id
         log = definition["logConfiguration"]
         assert log["logDriver"] == "awslogs"
@@ -768,3 +768,35 @@ def clock_at(moment: datetime) -> type[datetime]:
             return moment if tz is not None else moment.replace(tzinfo=None)
 
     return Shifted
+
+
+def test_web_task_answers_the_load_balancers_health_check(template, settings, client):
+    """ALB health checks send the target's IP as Host: the web command allows it at start."""
+    (web,) = template["Resources"]["WebTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert web["EntryPoint"] == ["sh", "-c"]
+    (line,) = web["Command"]
+    assert "exec uvicorn academy.asgi:application" in line
+    shown = subprocess.run(
+        ["sh", "-c", line.split("exec uvicorn")[0] + "exec env"],  # what uvicorn would get
+        env={
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "DJANGO_ALLOWED_HOSTS": "api.academy.test",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    (hosts,) = [
+        v.split("=", 1)[1] for v in shown.splitlines() if v.startswith("DJANGO_ALLOWED_HOSTS=")
+    ]
+    domain, address = hosts.split(",")
+    assert domain == "api.academy.test"
+
+    settings.ALLOWED_HOSTS = [domain]
+    refused = client.get("/api/v1/health", HTTP_HOST=f"{address}:8000")
+    assert refused.status_code == 400  # what the load balancer would get without it
+    settings.ALLOWED_HOSTS = [domain, address]
+    response = client.get("/api/v1/health", HTTP_HOST=f"{address}:8000")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
