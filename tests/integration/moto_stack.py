@@ -11,12 +11,23 @@ another way (cfn-lint, checkov, and the template's own properties).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
+import boto3
 from cfnlint.decode import cfn_yaml
+
+from tests.aws_helpers import REPO
+
+TEMPLATE = REPO / "infra" / "cloudformation.yaml"
+PACKAGE_LAMBDA = REPO / "infra" / "package_lambda.py"
+STACK = "academy-test"
+CODE_BUCKET = "academy-artifacts"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/academy-video:0123abcd"
 
 MOTO_CANNOT_CREATE = frozenset(
     {
@@ -99,3 +110,57 @@ def moto_template(template: dict[str, Any]) -> tuple[str, set[str]]:
         elif isinstance(depends, list):
             resource["DependsOn"] = [d for d in depends if d not in removed]
     return json.dumps(_stub(body, removed)), removed
+
+
+def deploy(parameters: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    """Create the stack in moto (inside an active mock); returns outputs and resource ids."""
+    spec = importlib.util.spec_from_file_location("infra_package_lambda", PACKAGE_LAMBDA)
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    zip_path = package.build_zip(tmp_path)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    s3.upload_file(str(zip_path), CODE_BUCKET, f"lambda/{zip_path.name}")
+    certificate = boto3.client("acm").request_certificate(DomainName="api.academy.test")
+    private_key = boto3.client("secretsmanager").create_secret(Name="pk", SecretString="pem")
+    values = {
+        "MigrationImageUri": IMAGE,
+        "ImageUri": IMAGE,
+        "LambdaCodeS3Bucket": CODE_BUCKET,
+        "LambdaCodeS3Key": f"lambda/{zip_path.name}",
+        "DomainName": "api.academy.test",
+        "CertificateArn": certificate["CertificateArn"],
+        "CloudFrontPublicKeyPem": "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n",
+        "CloudFrontPrivateKeySecretArn": private_key["ARN"],
+        "ApiCorsOrigins": "https://app.academy.test",
+    } | parameters
+    body, removed = moto_template(load_template(TEMPLATE))
+    cloudformation = boto3.client("cloudformation")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cloudformation.create_stack(
+            StackName=STACK,
+            TemplateBody=body,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+            Capabilities=["CAPABILITY_IAM"],
+        )
+    unsupported = [str(w.message) for w in caught if "not supported by moto" in str(w.message)]
+    description = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+    return {
+        "status": description["StackStatus"],
+        "outputs": {o["OutputKey"]: o["OutputValue"] for o in description["Outputs"]},
+        "ids": {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries},
+        "removed": removed,
+        "unsupported_warnings": unsupported,
+        "parameters": values,
+        "zip": zip_path,
+    }
+
+
+def container(stack: dict, logical_id: str) -> tuple[dict, dict]:
+    """(the deployed task definition, its one container)."""
+    ecs = boto3.client("ecs")
+    task = ecs.describe_task_definition(taskDefinition=stack["ids"][logical_id])["taskDefinition"]
+    (definition,) = task["containerDefinitions"]
+    return task, definition

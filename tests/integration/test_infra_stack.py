@@ -1,42 +1,38 @@
 """infra/cloudformation.yaml: linted (cfn-lint, checkov), deployed to moto, and exercised.
 
-The stack is deployed once per test that needs it (moto is in-process and fast); resource
-types moto cannot create are listed in tests/integration/moto_stack.py and checked here from
-the template itself.
+The stack is deployed to moto once for this module's read-only checks (the scaling tests in
+test_infra_scaling.py deploy their own); resource types moto cannot create are listed in
+tests/integration/moto_stack.py and checked here from the template itself.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import math
 import subprocess
 import sys
-import warnings
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from tests.aws_helpers import REPO, load_queue_depth_handler, use_fake_aws
+from tests.aws_helpers import REPO, use_fake_aws
 from tests.integration.moto_stack import (
+    IMAGE,
     MOTO_CANNOT_CREATE,
+    STACK,
+    TEMPLATE,
+    container,
+    deploy,
     load_template,
-    moto_template,
     types_moto_cannot_create,
 )
 
-INFRA = REPO / "infra"
-TEMPLATE = INFRA / "cloudformation.yaml"
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 # checkov pins boto3 and packaging below what the project uses: it lives in its own venv,
 # made by `make .venv/checkov/.installed` (see the Makefile).
 CHECKOV = REPO / ".venv" / "checkov" / "bin" / "checkov"
-STACK = "academy-test"
-CODE_BUCKET = "academy-artifacts"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/academy-video:0123abcd"
 APP_SECRETS = {"DJANGO_SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "REDIS_URL"}
 ROLES = {  # task definition -> (command, stop timeout)
     "WebTaskDefinition": ("exec uvicorn academy.asgi:application --host=0.0.0.0 --port=8000", 30),
@@ -124,61 +120,16 @@ def test_moto_cannot_create_exactly_the_listed_types(template):
     assert types_moto_cannot_create(template) == set(MOTO_CANNOT_CREATE)
 
 
-def deploy(parameters: dict[str, str], tmp_path: Path) -> dict:
-    """Create the stack in moto (inside an active mock); returns outputs and resource ids."""
-    from tests.integration.test_infra_cloudformation import load_infra_module
-
-    zip_path = load_infra_module("package_lambda").build_zip(tmp_path)
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=CODE_BUCKET)
-    s3.upload_file(str(zip_path), CODE_BUCKET, f"lambda/{zip_path.name}")
-    certificate = boto3.client("acm").request_certificate(DomainName="api.academy.test")
-    private_key = boto3.client("secretsmanager").create_secret(Name="pk", SecretString="pem")
-    values = {
-        "MigrationImageUri": IMAGE,
-        "ImageUri": IMAGE,
-        "LambdaCodeS3Bucket": CODE_BUCKET,
-        "LambdaCodeS3Key": f"lambda/{zip_path.name}",
-        "DomainName": "api.academy.test",
-        "CertificateArn": certificate["CertificateArn"],
-        "CloudFrontPublicKeyPem": "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n",
-        "CloudFrontPrivateKeySecretArn": private_key["ARN"],
-        "ApiCorsOrigins": "https://app.academy.test",
-    } | parameters
-    body, removed = moto_template(load_template(TEMPLATE))
-    cloudformation = boto3.client("cloudformation")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cloudformation.create_stack(
-            StackName=STACK,
-            TemplateBody=body,
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-            Capabilities=["CAPABILITY_IAM"],
-        )
-    unsupported = [str(w.message) for w in caught if "not supported by moto" in str(w.message)]
-    description = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
-    summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
-    return {
-        "status": description["StackStatus"],
-        "outputs": {o["OutputKey"]: o["OutputValue"] for o in description["Outputs"]},
-        "ids": {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries},
-        "removed": removed,
-        "unsupported_warnings": unsupported,
-        "parameters": values,
-        "zip": zip_path,
-    }
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    use_fake_aws(monkeypatch)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def stack(aws, tmp_path):
-    return deploy({"TargetBacklogPerWorker": "1", "MinWorkers": "1", "MaxWorkers": "5"}, tmp_path)
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """One deployment for the read-only checks below (the scaling tests deploy their own)."""
+    with pytest.MonkeyPatch.context() as patch:
+        use_fake_aws(patch)
+        with mock_aws():
+            yield deploy(
+                {"TargetBacklogPerWorker": "1", "MinWorkers": "1", "MaxWorkers": "5"},
+                tmp_path_factory.mktemp("lambda"),
+            )
 
 
 def test_stack_creates_every_resource_moto_supports(stack, template):
@@ -191,13 +142,6 @@ def test_stack_creates_every_resource_moto_supports(stack, template):
     }
     assert set(stack["ids"]) == expected
     assert len(expected) >= 70  # network, ECS, load balancer, database, queues, IAM, Lambda
-
-
-def container(stack, logical_id: str) -> tuple[dict, dict]:
-    ecs = boto3.client("ecs")
-    task = ecs.describe_task_definition(taskDefinition=stack["ids"][logical_id])["taskDefinition"]
-    (definition,) = task["containerDefinitions"]
-    return task, definition
 
 
 def test_each_role_runs_its_command_from_the_one_image(stack):
@@ -304,17 +248,6 @@ def test_services_run_on_fargate_in_private_subnets_with_safe_rollouts(stack, te
         assert (rollout["MinimumHealthyPercent"], rollout["MaximumPercent"]) == expected, key
 
 
-def test_first_deploy_creates_services_with_no_task(aws, tmp_path):
-    stack = deploy({"ImageUri": ""}, tmp_path)
-    ecs = boto3.client("ecs")
-    names = [stack["outputs"][k] for k in stack["outputs"] if k.endswith("ServiceName")]
-    services = ecs.describe_services(cluster=stack["outputs"]["ClusterName"], services=names)
-    assert len(names) == 5
-    assert {s["desiredCount"] for s in services["services"]} == {0}
-    _, migrate = container(stack, "MigrateTaskDefinition")
-    assert migrate["image"] == IMAGE
-
-
 def test_load_balancer_keeps_websockets_and_checks_health(stack, template):
     elb = boto3.client("elbv2")
     (balancer,) = elb.describe_load_balancers()["LoadBalancers"]
@@ -369,45 +302,6 @@ def test_media_bucket_is_private_versioned_logged_and_drops_unfinished_uploads(s
         "DaysAfterInitiation": {"Ref": "IncompleteUploadDays"}
     }
     assert "NoncurrentVersionExpiration" in rules["expire-noncurrent-versions"]
-
-
-def test_media_bucket_cors_lets_browsers_upload_and_read_etags(template, monkeypatch):
-    """moto's CloudFormation does not apply CorsConfiguration: check the rules themselves, and
-    that S3's own API accepts them as CloudFormation passes them on."""
-    origins = ["https://editor.academy.test", "https://app.academy.test"]
-    bucket = resolve(template["Resources"]["MediaBucket"], {"ApiCorsOrigins": origins})
-    rules = {r["Id"]: r for r in bucket["Properties"]["CorsConfiguration"]["CorsRules"]}
-    upload = rules["direct-uploads"]
-    assert (upload["AllowedMethods"], upload["AllowedOrigins"]) == (["PUT"], origins)
-    assert upload["ExposedHeaders"] == ["ETag"]  # the client sends each part's ETag back
-    assert rules["playback"]["AllowedMethods"] == ["GET", "HEAD"]
-    assert "Range" in rules["playback"]["AllowedHeaders"]
-    lifecycle = bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]
-    assert lifecycle["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == {
-        "Ref": "IncompleteUploadDays"
-    }
-    use_fake_aws(monkeypatch)
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="media")
-        s3.put_bucket_cors(
-            Bucket="media",
-            CORSConfiguration={
-                "CORSRules": [
-                    {
-                        "ID": r["Id"],
-                        "AllowedMethods": r["AllowedMethods"],
-                        "AllowedOrigins": r["AllowedOrigins"],
-                        "AllowedHeaders": r["AllowedHeaders"],
-                        "ExposeHeaders": r["ExposedHeaders"],
-                        "MaxAgeSeconds": r["MaxAge"],
-                    }
-                    for r in rules.values()
-                ]
-            },
-        )
-        stored = {r["ID"]: r for r in s3.get_bucket_cors(Bucket="media")["CORSRules"]}
-        assert stored["direct-uploads"]["ExposeHeaders"] == ["ETag"]
 
 
 def test_database_is_encrypted_private_and_multi_az(stack, template):
@@ -616,160 +510,6 @@ def test_dispatcher_and_migrations_get_no_task_role(template):
         expected = "WebExecutionRole" if logical_id == "WebTaskDefinition" else "TaskExecutionRole"
         role = resources[logical_id]["Properties"]["ExecutionRoleArn"]
         assert role == {"Fn::GetAtt": [expected, "Arn"]}, logical_id
-
-
-def resolve(node, values: dict):
-    """Substitute {"Ref": name} (and !If on ServicesOn/CreateCluster) with concrete values."""
-    if isinstance(node, dict):
-        if set(node) == {"Ref"} and node["Ref"] in values:
-            return values[node["Ref"]]
-        if set(node) == {"Fn::GetAtt"} and ".".join(node["Fn::GetAtt"]) in values:
-            return values[".".join(node["Fn::GetAtt"])]
-        if set(node) == {"Fn::If"} and node["Fn::If"][0] == "CreateCluster":
-            return resolve(node["Fn::If"][1], values)
-        return {key: resolve(value, values) for key, value in node.items()}
-    if isinstance(node, list):
-        return [resolve(item, values) for item in node]
-    return node
-
-
-def run_queue_depth_lambda(stack, monkeypatch) -> dict:
-    """The handler with the deployed function's environment, as the schedule runs it."""
-    function = boto3.client("lambda").get_function(
-        FunctionName=stack["outputs"]["QueueDepthFunctionName"]
-    )["Configuration"]
-    for name, value in function["Environment"]["Variables"].items():
-        monkeypatch.setenv(name, str(value))
-    result = load_queue_depth_handler().lambda_handler({}, None)
-    assert result["ok"] is True, result
-    return result
-
-
-def apply_target_tracking(stack, template, now: datetime) -> int:
-    """What Application Auto Scaling does with the policy: read the metric math, set the count.
-
-    moto stores scalable targets and policies but does not evaluate them; this evaluates the
-    registered policy's metric math (desired / running) against CloudWatch as AWS would
-    (capacity = ceil(running * metric / target), clamped to the target's bounds) and sets
-    the service's desired count through ECS.
-    """
-    autoscaling = boto3.client("application-autoscaling")
-    (target,) = autoscaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
-    (policy,) = autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
-    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
-    queries = {q["Id"]: q for q in tracking["CustomizedMetricSpecification"]["Metrics"]}
-    cluster, service = target["ResourceId"].split("/")[1:]
-    ecs = boto3.client("ecs")
-    running = ecs.describe_services(cluster=cluster, services=[service])["services"][0][
-        "desiredCount"
-    ]
-    stat = queries["desired"]["MetricStat"]["Metric"]
-    points = boto3.client("cloudwatch").get_metric_statistics(
-        Namespace=stat["Namespace"],
-        MetricName=stat["MetricName"],
-        Dimensions=stat["Dimensions"],
-        StartTime=now - timedelta(minutes=1),
-        EndTime=now + timedelta(minutes=1),
-        Period=120,
-        Statistics=["Maximum"],
-    )["Datapoints"]
-    desired = points[0]["Maximum"]
-    assert queries["desired_per_task"]["Expression"] == "desired / running"
-    metric = desired / running
-    capacity = math.ceil(running * metric / tracking["TargetValue"])
-    capacity = max(target["MinCapacity"], min(target["MaxCapacity"], capacity))
-    ecs.update_service(cluster=cluster, service=service, desiredCount=capacity)
-    return ecs.describe_services(cluster=cluster, services=[service])["services"][0]["desiredCount"]
-
-
-def register_scaling(stack, template) -> None:
-    """moto's CloudFormation cannot create the two scaling resources: register them through
-    the Application Auto Scaling API with the template's own properties."""
-    values = {name: spec.get("Default") for name, spec in template["Parameters"].items()} | stack[
-        "parameters"
-    ]
-    values |= {
-        "Cluster": stack["outputs"]["ClusterName"],
-        "WorkerService.Name": stack["outputs"]["WorkerServiceName"],
-        "AWS::StackName": STACK,
-    }
-    resources = resolve(template["Resources"], values)
-    target = resources["WorkerScalableTarget"]["Properties"]
-    resource_id = target["ResourceId"]["Fn::Sub"]
-    resource_id = f"service/{resource_id[1]['ClusterName']}/{resource_id[1]['ServiceName']}"
-    autoscaling = boto3.client("application-autoscaling")
-    autoscaling.register_scalable_target(
-        ServiceNamespace=target["ServiceNamespace"],
-        ResourceId=resource_id,
-        ScalableDimension=target["ScalableDimension"],
-        MinCapacity=int(target["MinCapacity"]),
-        MaxCapacity=int(target["MaxCapacity"]),
-    )
-    policy = resources["WorkerScalingPolicy"]["Properties"]
-    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
-    autoscaling.put_scaling_policy(
-        PolicyName="video-desired",
-        ServiceNamespace="ecs",
-        ResourceId=resource_id,
-        ScalableDimension="ecs:service:DesiredCount",
-        PolicyType=policy["PolicyType"],
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": float(tracking["TargetValue"]),
-            "ScaleInCooldown": int(tracking["ScaleInCooldown"]),
-            "ScaleOutCooldown": int(tracking["ScaleOutCooldown"]),
-            "CustomizedMetricSpecification": tracking["CustomizedMetricSpecification"],
-        },
-    )
-
-
-def test_scale_out_on_a_burst_and_scale_in_never_below_the_busy_workers(
-    stack, template, monkeypatch, capsys
-):
-    register_scaling(stack, template)
-    sqs = boto3.client("sqs")
-    url = stack["outputs"]["QueueUrl"]
-    for video_id in range(7):
-        body = {"video_id": video_id, "tenant_id": 7, "request_id": f"r{video_id}"}
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
-
-    assert run_queue_depth_lambda(stack, monkeypatch)["video_desired"] == 5  # 7, MaxWorkers 5
-    assert apply_target_tracking(stack, template, datetime.now(UTC)) == 5
-
-    # Five workers take a job each; four finish, one is still transcoding, two wait.
-    taken = []
-    while len(taken) < 5:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=5 - len(taken))
-        taken += got.get("Messages", [])
-    for message in taken[:4]:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    # Three minutes on (the Lambda's next runs): the policy reads the newest datapoint.
-    later = datetime.now(UTC) + timedelta(minutes=3)
-    monkeypatch.setattr(load_queue_depth_handler(), "datetime", clock_at(later))
-    result = run_queue_depth_lambda(stack, monkeypatch)
-    assert (result["video_visible"], result["video_inflight"]) == (2, 1)
-    assert result["video_desired"] == 3
-    assert apply_target_tracking(stack, template, later) == 3  # scale in, to 1 busy + 2 waiting
-
-    # The two waiting jobs are taken: nothing waits, three workers are busy. A fleet sized on
-    # the waiting messages alone would drop to MinWorkers (1) and stop two transcodes.
-    while len(taken) < 7:
-        taken += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2).get("Messages", [])
-    later += timedelta(minutes=3)
-    monkeypatch.setattr(load_queue_depth_handler(), "datetime", clock_at(later))
-    result = run_queue_depth_lambda(stack, monkeypatch)
-    assert (result["video_visible"], result["video_inflight"]) == (0, 3)
-    assert apply_target_tracking(stack, template, later) == 3
-
-
-def clock_at(moment: datetime) -> type[datetime]:
-    """A datetime class whose now() is `moment`: the Lambda's later runs, without waiting."""
-
-    class Shifted(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return moment if tz is not None else moment.replace(tzinfo=None)
-
-    return Shifted
 
 
 def test_web_task_answers_the_load_balancers_health_check(template, settings, client):
