@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from apps.api.keys.idempotency import RETENTION, prune
+from academy.adapters.db.django.idempotency_store import RETENTION, prune
 
 
 class Command(BaseCommand):

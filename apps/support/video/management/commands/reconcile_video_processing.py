@@ -162,7 +162,7 @@ class Command(BaseCommand):
 
 def prune_idempotency_records() -> None:
     """Housekeeping for the API: a failure is logged and tried again on a later pass."""
-    from apps.api.keys.idempotency import prune
+    from academy.adapters.db.django.idempotency_store import prune
 
     try:
         deleted = prune()
