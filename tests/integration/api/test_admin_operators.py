@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from apps.support.video.redis_status_cache import heartbeat_key, progress_key
+from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from tests.integration.api.conftest import ApiHarness
 
