@@ -390,7 +390,8 @@ class FfmpegTranscoder(Transcoder):
         stop_reason: StopCheck,
     ) -> Tuning:
         """The content probe's tuning; the defaults when it cannot tell (when in doubt, the
-        settings every other upload gets). A stop request still stops."""
+        settings every other upload gets). A stop request still stops, and an ffmpeg that
+        goes quiet is a stall, as it would be in the encode."""
         cmd = content_probe_command(
             ffmpeg_bin=self.ffmpeg_bin,
             source=relative,
@@ -401,12 +402,16 @@ class FfmpegTranscoder(Transcoder):
         output = work_dir / CONTENT_PROBE_FILE
         top_cap = top.capped_from_kbps or top.maxrate_kbps
         stats = None
-        quiet = VideoProcessingError(ErrorCode.PROBE_FAILED, "the content probe stalled")
+        seconds = min(CONTENT_PROBE_TIMEOUT_SECONDS, self.stall_seconds)
+        quiet = VideoProcessingError(
+            ErrorCode.TRANSCODE_STALLED,
+            f"ffmpeg's content probe made no progress for {seconds:g} s and was killed",
+        )
         try:
-            result = self._run(cmd, work_dir, stop_reason, CONTENT_PROBE_TIMEOUT_SECONDS, quiet)
+            result = self._run(cmd, work_dir, stop_reason, seconds, quiet)
             if result.returncode == 0:
                 stats = parse_content_probe(output.read_bytes())
-        except (VideoProcessingError, OSError):
+        except OSError:
             stats = None
         finally:
             output.unlink(missing_ok=True)
