@@ -235,19 +235,22 @@ class Services:
 
     def worker_loop(self, handler: MessageHandler | None = None, **options: Any) -> WorkerLoop:
         """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
-        takes no job while the database does not answer or its work folder lacks room
-        (VIDEO_WORK_DIR_MIN_FREE_BYTES)."""
-        from apps.worker.video_worker.loop import WorkerLoop
-        from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
+        takes no job while its queue does not exist yet, the database does not answer or its
+        work folder lacks room (VIDEO_WORK_DIR_MIN_FREE_BYTES)."""
+        from apps.worker.video_worker.loop import WORKER_LIVENESS_MAX_AGE, WorkerLoop
+        from apps.worker.video_worker.readiness import DependencyUp, QueueExists, WorkDirRoom
+        from src.infrastructure.liveness import LivenessFile
 
         config = self.config
         options.setdefault(
             "readiness",
             [
+                QueueExists(self.queue.check),
                 DependencyUp("database", self.repository.ping),
                 WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
             ],
         )
+        options.setdefault("liveness", LivenessFile(config.liveness_file, WORKER_LIVENESS_MAX_AGE))
         return WorkerLoop(
             self.queue,
             handler or self.message_handler(),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.application.ports.queue import QueueNotFound
 from src.infrastructure.disk_space import free_bytes
 
 
@@ -51,6 +52,34 @@ class DependencyUp(ReadinessCheck):
         except Exception as exc:  # noqa: BLE001 - any failure means the dependency is down
             error = f"{type(exc).__name__}: {exc}".strip()[:300]
             return Hold("WORKER_DEPENDENCY_DOWN", {"dependency": self.dependency, "error": error})
+        self._suspect = False
+        return None
+
+
+class QueueExists(ReadinessCheck):
+    """The job queue exists. A worker may start before whoever creates the queue (compose's
+    setup, a stack still deploying): it then waits and looks again instead of exiting, and
+    the loop logs WORKER_QUEUE_MISSING once. An outage is no hold: the receive's backoff
+    handles it."""
+
+    name = "queue"
+
+    def __init__(self, check: Callable[[], None]) -> None:
+        self._check = check
+        self._suspect = True  # checked once at start
+
+    def suspect(self) -> None:
+        self._suspect = True
+
+    def hold(self) -> Hold | None:
+        if not self._suspect:
+            return None
+        try:
+            self._check()
+        except QueueNotFound as exc:
+            return Hold("WORKER_QUEUE_MISSING", {"error": str(exc)})
+        except Exception:  # noqa: BLE001 - SQS unreachable: the receive retries with backoff
+            return None
         self._suspect = False
         return None
 

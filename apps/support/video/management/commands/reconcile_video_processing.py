@@ -32,6 +32,7 @@ from academy.bootstrap import bootstrap
 from academy.cli import add_metrics_port_argument, seconds_type, serve_metrics_port
 from src.application.reconcile import Reconciler, ReconcileReport
 from src.infrastructure import metrics
+from src.infrastructure.liveness import LivenessFile
 
 log = structlog.get_logger("apps.support.video.reconcile")
 
@@ -49,6 +50,9 @@ PRUNE_EVERY_SECONDS = 60.0
 # unfinished uploads: hourly by default, at most each minute.
 CLEANUP_EVERY_SECONDS = 3600.0
 CLEANUP_MIN_SECONDS = 60.0
+# The liveness file (the image's HEALTHCHECK) is written after each pass; a cleanup pass may
+# list a large bucket, so a stuck loop is one silent for two intervals plus this long.
+LIVENESS_SLACK_SECONDS = 600.0
 
 
 class Command(BaseCommand):
@@ -128,6 +132,8 @@ class Command(BaseCommand):
             heartbeat_grace_seconds=reconciler.heartbeat_grace_seconds,
             reenqueue_after_seconds=reconciler.reenqueue_after_seconds,
         )
+        max_age = 2 * interval + LIVENESS_SLACK_SECONDS
+        liveness = LivenessFile(settings.CONFIG.liveness_file, max_age)
         ticks = 0
         pruned_at = float("-inf")
         next_cleanup = time.monotonic()
@@ -147,6 +153,7 @@ class Command(BaseCommand):
                 elif time.monotonic() >= next_cleanup:
                     next_cleanup = time.monotonic() + cleanup_every
                     cleanup_pass(dry_run)
+                liveness.beat()
                 next_at = started + interval
                 while self._stop_signal is None and time.monotonic() < next_at:
                     time.sleep(min(STOP_CHECK_SECONDS, max(next_at - time.monotonic(), 0)))

@@ -25,6 +25,7 @@ from academy.bootstrap import build_webhook_dispatcher
 from academy.cli import add_metrics_port_argument, seconds_type, serve_metrics_port
 from src.application.deliver_webhooks import WebhookDispatcher
 from src.infrastructure import metrics
+from src.infrastructure.liveness import LivenessFile
 
 log = structlog.get_logger("academy.webhooks")
 
@@ -34,6 +35,10 @@ LOOP_MAX_SECONDS = 3600.0
 STOP_CHECK_SECONDS = 0.05
 # After a failed pass (database down), wait at least this long before the next.
 ERROR_BACKOFF_SECONDS = 1.0
+# The liveness file (the image's HEALTHCHECK) is written after each pass; a pass sends at
+# most a batch whose requests time out (VIDEO_WEBHOOK_TIMEOUT_SECONDS), so a loop silent for
+# two intervals plus this long is stuck.
+LIVENESS_SLACK_SECONDS = 120.0
 
 
 class Command(BaseCommand):
@@ -79,6 +84,8 @@ class Command(BaseCommand):
             dispatcher_id=dispatcher.dispatcher_id,
             metrics_port=metrics_port,
         )
+        max_age = 2 * interval + LIVENESS_SLACK_SECONDS
+        liveness = LivenessFile(settings.CONFIG.liveness_file, max_age)
         try:
             while self._stop is None:
                 wait = interval
@@ -91,6 +98,7 @@ class Command(BaseCommand):
                     log.error("WEBHOOK_PASS_FAILED", error=f"{type(exc).__name__}: {exc}")
                     connections.close_all()
                     wait = max(interval, ERROR_BACKOFF_SECONDS)
+                liveness.beat()
                 deadline = time.monotonic() + wait
                 while self._stop is None and time.monotonic() < deadline:
                     time.sleep(STOP_CHECK_SECONDS)
