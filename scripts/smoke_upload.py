@@ -20,11 +20,13 @@ POLL_SECONDS = 1.0
 
 
 def call(api: str, key: str, method: str, path: str, body: bytes | None = None, **headers):
-    request = urllib.request.Request(f"{api}{path}", data=body, method=method)
+    if not api.startswith(("http://", "https://")):
+        raise SystemExit(f"API_URL must be http(s), got {api!r}")
+    request = urllib.request.Request(f"{api}{path}", data=body, method=method)  # noqa: S310
     request.add_header("Authorization", f"Bearer {key}")
     for name, value in headers.items():
         request.add_header(name.replace("_", "-"), value)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own URL
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - checked above
         data = response.read()
     return json.loads(data) if data else {}
 
