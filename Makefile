@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint services browser ffmpeg clean serve
+.PHONY: demo test unit lint services browser ffmpeg clean serve lock image-lint image-test
 
 # The web pages, the HTTP API and the admin under ASGI; HOST/PORT/WEB_WORKERS override the
 # defaults.
@@ -37,6 +37,29 @@ test: $(STAMP) services browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest tests
+	$(MAKE) image-lint image-test
+
+# The image's Python dependencies, every version pinned with its hashes, from pyproject.toml's
+# ranges (infra/Dockerfile installs exactly these; a unit test fails when they disagree).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+		--python-version 3.11 --custom-compile-command 'make lock' -o infra/requirements.lock
+
+# checkov pins an older `packaging` than pytest needs: it lives in a virtualenv of its own.
+CHECKOV := $(VENV)/checkov/.installed
+$(CHECKOV): infra/checkov-requirements.txt
+	test -x $(VENV)/checkov/bin/python || $(PY) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install -q -r infra/checkov-requirements.txt
+	touch $(CHECKOV)
+
+# The Dockerfiles' linters: hadolint, and checkov's Dockerfile and secrets checks on infra/.
+image-lint: $(STAMP) $(CHECKOV)
+	$(BIN)/hadolint infra/Dockerfile infra/podman/standins/*.Dockerfile
+	$(VENV)/checkov/bin/checkov -d infra --framework dockerfile secrets --compact --quiet
+
+# The image built and run for real with Debian's podman (infra/README.md, "Smoke test").
+image-test: services
+	scripts/container_smoke.sh
 
 serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput

@@ -4,11 +4,14 @@
 # pg_isready. Tagged under the compose file's name by scripts/container_lib.sh.
 ARG BASE_IMAGE=localhost/academy-debian-python:bookworm
 FROM ${BASE_IMAGE}
-# The user is made first with a fixed system uid, so USER can name it by number.
+# The user is made first with a fixed system uid, so USER can name it by number; the
+# entrypoint makes the one cluster (not the package's).
 # hadolint ignore=DL3008
 RUN groupadd --system --gid 999 postgres \
     && useradd --system --uid 999 --gid 999 --home-dir /var/lib/postgresql --no-create-home \
         --shell /bin/sh postgres \
+    && mkdir -p /etc/postgresql-common \
+    && echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf \
     && apt-get update \
     && apt-get install -y --no-install-recommends postgresql \
     && rm -rf /var/lib/apt/lists/* \
