@@ -55,7 +55,7 @@ $(CHECKOV): infra/checkov-requirements.txt
 # The Dockerfiles' linters: hadolint, and checkov's Dockerfile and secrets checks on infra/.
 image-lint: $(STAMP) $(CHECKOV)
 	$(BIN)/hadolint infra/Dockerfile infra/podman/standins/*.Dockerfile
-	$(VENV)/checkov/bin/checkov -d infra --framework dockerfile secrets --compact --quiet
+	$(VENV)/checkov/bin/checkov -d infra --framework dockerfile secrets --skip-download --compact --quiet
 
 # The image built and run for real with Debian's podman (infra/README.md, "Smoke test").
 image-test: services

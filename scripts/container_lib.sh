@@ -32,17 +32,20 @@ STEP="start"
 step() { STEP=$1; say "== $1"; }
 
 ensure_container_tools() {
-    local missing=()
-    for tool in podman buildah runc debootstrap podman-compose; do
-        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    local missing=0
+    for tool in podman buildah runc debootstrap podman-compose iptables; do
+        command -v "$tool" >/dev/null 2>&1 || missing=1
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing with apt-get: podman buildah runc debootstrap podman-compose"
+    # Compose's service names resolve through CNI's dnsname plugin (dnsmasq).
+    [ -x /usr/lib/cni/dnsname ] || missing=1
+    [ "$missing" = 0 ] && return 0
+    say "installing with apt-get: podman buildah runc debootstrap podman-compose dnsname"
     if [ ! -f /tmp/.academy-apt-updated ]; then
         apt-get update -qq >/dev/null && touch /tmp/.academy-apt-updated
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        podman buildah runc debootstrap podman-compose uidmap fuse-overlayfs >/dev/null
+        podman buildah runc debootstrap podman-compose uidmap iptables \
+        golang-github-containernetworking-plugin-dnsname >/dev/null
 }
 
 # The Debian mirror apt uses on this machine (the first `main` archive of the release).
