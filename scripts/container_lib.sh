@@ -44,7 +44,7 @@ ensure_container_tools() {
         apt-get update -qq >/dev/null && touch /tmp/.academy-apt-updated
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        podman buildah runc debootstrap podman-compose uidmap iptables \
+        podman buildah runc debootstrap podman-compose uidmap iptables containernetworking-plugins \
         golang-github-containernetworking-plugin-dnsname >/dev/null
 }
 
