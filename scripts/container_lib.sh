@@ -111,9 +111,14 @@ build_app_image() {
     podman image prune -f --filter until=168h >/dev/null
 }
 
-build_standin_images() {
+build_moto_image() {
+    build "$MOTO_IMAGE" "$REPO/infra/podman/standins/moto.Dockerfile" "$REPO/infra/podman/standins"
+}
+
+# PostgreSQL and Redis (only compose needs them): the smoke test builds them in the
+# background while its first part runs.
+build_database_images() {
     local dir="$REPO/infra/podman/standins"
-    build "$MOTO_IMAGE" "$dir/moto.Dockerfile" "$dir"
     build "$POSTGRES_IMAGE" "$dir/postgres.Dockerfile" "$dir"
     build "$REDIS_IMAGE" "$dir/redis.Dockerfile" "$dir"
 }

@@ -10,7 +10,8 @@
 #   4. uploads one clip through the API and waits for READY; the worker's `podman logs` show
 #      SQS_MESSAGE_RECEIVED … SQS_JOB_COMPLETED for it; every role's HEALTHCHECK passes;
 #   5. stops the idle worker: exit 0 within the image's documented stop timeout;
-#   6. runs infra/docker-compose.yml under podman-compose (scripts/compose_smoke.sh).
+#   6. runs infra/docker-compose.yml under podman-compose (scripts/compose_smoke.sh), with
+#      stand-ins for its postgres and redis built in the background meanwhile.
 # Everything it started is removed on every exit path. A failure names its step and prints the
 # last log lines of the container involved. SKIP_COMPOSE=1 leaves out step 6.
 set -euo pipefail
@@ -36,6 +37,11 @@ cleanup() {
             say "last log lines of $INVOLVED:"
             podman logs --tail 40 "$INVOLVED" 2>&1 | sed 's/^/    /' >&2 || true
         fi
+    fi
+    if [ -n "${STANDINS_PID:-}" ]; then  # the background build, and its podman build
+        pkill -TERM -P "$STANDINS_PID" 2>/dev/null || true
+        kill "$STANDINS_PID" 2>/dev/null || true
+        wait "$STANDINS_PID" 2>/dev/null || true
     fi
     for name in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$name" >/dev/null 2>&1 || true; done
     podman volume rm -f "academy-smoke-media-$RUN_ID" >/dev/null 2>&1 || true
@@ -89,8 +95,10 @@ say "image size: $((image_size / 1000000)) MB; largest layers:"
 podman history --format '{{.Size}}	{{.CreatedBy}}' "$APP_IMAGE" | grep -v '^0 B' \
     | sort -rh | head -4 | cut -c1-110 | sed 's/^/    /' >&2
 
-step "stand-in images (moto, PostgreSQL, Redis)"
-build_standin_images
+step "stand-in images: moto now, PostgreSQL and Redis in the background (for compose)"
+build_moto_image
+build_database_images >"$WORK/standins.log" 2>&1 &
+STANDINS_PID=$!
 
 step "the image refuses to start without its secrets"
 INVOLVED=""
@@ -207,8 +215,14 @@ podman logs academy-video-worker 2>&1 | grep -q WORKER_SHUTDOWN \
     || { say "no WORKER_SHUTDOWN in the worker's log"; exit 1; }
 say "the idle worker stopped in $took s, exit 0"
 
+# The fixed name is the compose file's worker's now.
+podman rm -f -t 0 academy-video-worker >/dev/null
+
 if [ "${SKIP_COMPOSE:-0}" != 1 ]; then
-    step "infra/docker-compose.yml under podman-compose"
+    step "the PostgreSQL and Redis stand-ins (built in the background)"
     INVOLVED=""
+    wait "$STANDINS_PID" || { cat "$WORK/standins.log" >&2; exit 1; }
+    STANDINS_PID=""
+    step "infra/docker-compose.yml under podman-compose"
     "$(dirname "$0")/compose_smoke.sh"
 fi
