@@ -24,8 +24,8 @@ SIGNAL_WATCH_SECONDS = 0.05
 # Backoff after a failed receive (SQS down): 1 s doubling to 30 s.
 ERROR_BACKOFF_FIRST = 1.0
 ERROR_BACKOFF_MAX = 30.0
-# While a readiness check fails (work folder full, database down), it is looked at again
-# this often.
+# While a readiness check fails (queue missing, work folder full, database down), it is
+# looked at again this often.
 HOLD_RECHECK_SECONDS = 2.0
 # The liveness file (the image's HEALTHCHECK) is written at each turn of the loop and, while a
 # job runs, this often; a turn takes at most a long poll (20 s) or an error backoff (30 s)
