@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from academy.config import AppConfig, load_config
 from src.application.direct_upload import DirectUpload, UploadLimits
+from src.application.playback_commands import PlaybackCommands
 from src.application.ports.progress import ProgressPort
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
@@ -300,6 +301,7 @@ class Services:
             uploads=DirectUpload(self.repository, self.storage, self.queue, limits),
             queries=VideoQueries(self.repository, self.progress),
             commands=VideoCommands(self.repository, self.storage, self.queue),
+            playback=PlaybackCommands(self.repository),
             storage=self.storage,
             repository=self.repository,
             queue=self.queue,
@@ -316,6 +318,7 @@ class ApiUseCases:
     uploads: DirectUpload
     queries: VideoQueries
     commands: VideoCommands
+    playback: PlaybackCommands
     storage: Storage
     repository: VideoRepository
     queue: VideoQueue

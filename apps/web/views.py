@@ -23,7 +23,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.api.keys import KeyRejected, Principal
-from apps.api.presenters import published_body, video_body
+from apps.api.playback.links import published_body
+from apps.api.presenters import video_body
 from apps.api.services import use_cases
 from apps.api.session_auth import session_principal, sign_in, sign_out
 from apps.support.video.models import Tenant
@@ -178,6 +179,7 @@ def video_page(request: HttpRequest, principal: Principal, video_id: int) -> Htt
             "published": published,
             "timings": sorted((body["timings_ms"] or {}).items()),
             "deliveries": video_deliveries(principal.tenant_id, video_id),
+            "token_ttl": use_cases().config.playback.token_ttl_seconds,
         },
     )
 
