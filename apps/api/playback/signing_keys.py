@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from apps.api.models import PlaybackSigningKey
-from src.application.domain import ErrorCode
-from src.application.video_errors import InvalidVideoState, VideoRequestError
+from src.application.video_errors import InvalidVideoState, VideoNotFound
 from src.infrastructure.playback.tokens import SigningKey, new_rsa_key_pair
 
 # Enough for rotating keys without gaps; a tenant with more has lost track of them.
@@ -17,8 +16,8 @@ MAX_KEYS_PER_TENANT = 20
 KEY_ID_PREFIX = "sk_"
 
 
-class SigningKeyNotFound(VideoRequestError):
-    code = ErrorCode.NOT_FOUND
+class SigningKeyNotFound(VideoNotFound):
+    """No such active key for this tenant (another tenant's key is not found either)."""
 
 
 @dataclass(frozen=True)
