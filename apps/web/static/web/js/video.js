@@ -53,7 +53,14 @@
     message.textContent = "";
     if (window.Hls && Hls.isSupported()) {
       const keeper = tokenKeeper(id, master, Number(video.dataset.tokenTtl) || 3600);
-      hls = new Hls({ enableWorker: false, xhrSetup: withFreshToken(keeper) });
+      // At most 30 s ahead (hls.js would fetch a small lecture whole): a viewer who leaves
+      // early costs little, and segments are fetched as playback goes, with fresh tokens.
+      hls = new Hls({
+        enableWorker: false,
+        maxBufferLength: 30,
+        maxMaxBufferLength: 30,
+        xhrSetup: withFreshToken(keeper),
+      });
       hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
         select.replaceChildren(new Option("Auto", "-1"));
         // Highest first, as the renditions are listed everywhere else.
