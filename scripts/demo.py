@@ -46,7 +46,13 @@ from demo_support.api_client import ApiClient, ApiError
 from demo_support.live_follow import LiveFollower, wait_all
 from demo_support.processes import ROOT, Child, free_port, port_open, stop_all
 from demo_support.progress import ProgressView, VideoState
-from demo_support.report import VideoRow, format_table, playback_hints, verify_master
+from demo_support.report import (
+    VideoRow,
+    format_table,
+    playback_hints,
+    stored_master,
+    verify_master,
+)
 from demo_support.samples import SAMPLES, Sample, generate, scaled
 from demo_support.webhooks import DEV_ENV, VerifyingReceiver, describe, dispatcher_args
 
@@ -581,6 +587,7 @@ class Demo:
                     duration_seconds=body.get("duration_seconds"),
                     wall_seconds=wall,
                     master=(body.get("assets") or {}).get("master_playlist_url"),
+                    stored_master=stored_master(self.media_root, body["id"]),
                 )
             )
         self.out.write("\n" + format_table(rows) + "\n\n")
@@ -602,7 +609,7 @@ class Demo:
             f"Checked: all {ready} master playlists fetched through their assets URLs "
             "decode with ffmpeg (every rendition).\n\n"
         )
-        self.out.write(playback_hints(rows, self.media_root) + "\n\n")
+        self.out.write(playback_hints(rows) + "\n\n")
         return ready
 
     def show_webhook(self, states: list[VideoState]) -> int:

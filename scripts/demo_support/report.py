@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 # Decoding a few seconds of every rendition takes well under this on a busy machine.
 VERIFY_TIMEOUT_SECONDS = 120
@@ -23,6 +22,7 @@ class VideoRow:
     duration_seconds: float | None
     wall_seconds: float | None
     master: str | None  # the master playlist's URL (assets.master_playlist_url)
+    stored_master: Path | None = None  # the same file in the demo's storage folder
 
 
 def _seconds(value: float | None) -> str:
@@ -68,23 +68,29 @@ def verify_master(url: str) -> str | None:
     return None
 
 
-def media_file(url: str, media_root: Path) -> Path:
-    """Where a /media/ URL's file lies in the demo's storage folder."""
-    path = unquote(urlsplit(url).path)
-    return media_root / path.removeprefix("/media/")
+def stored_master(media_root: Path, video_id: int) -> Path | None:
+    """The published master playlist of a video in the demo's storage folder (URLs name the
+    video by its playback id only, so the folder is found from the id the API returned)."""
+    found = sorted(
+        media_root.glob(f"tenants/*/videos/{video_id}/hls/*/master.m3u8"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    return found[-1] if found else None
 
 
-def playback_hints(rows: list[VideoRow], media_root: Path) -> str:
+def playback_hints(rows: list[VideoRow]) -> str:
     ready = [r for r in rows if r.status == "READY" and r.master]
     if not ready:
         return ""
-    first = ready[0].master
-    assert first is not None
-    return "\n".join(
-        [
-            "Play a result (any HLS player; the API serves /media/ while it runs):",
-            f"  ffplay {first}",
+    first = ready[0]
+    lines = [
+        "Play a result (any HLS player; the API serves /media/ while it runs, and the URL's",
+        "token opens this one video for VIDEO_PLAYBACK_TOKEN_TTL_SECONDS):",
+        f"  ffplay '{first.master}'",
+    ]
+    if first.stored_master is not None:
+        lines += [
             "After the demo (the API is stopped), the same files are on disk:",
-            f"  ffplay {media_file(first, media_root)}",
+            f"  ffplay {first.stored_master}",
         ]
-    )
+    return "\n".join(lines)
