@@ -138,24 +138,29 @@ def _playlist(
     config = settings.CONFIG
     cdn = config.public_base_url
     cdn_query = ""
-    if cdn and grant is not None and config.playback.cloudfront_key_pair_id:
+    if cdn and config.playback.cloudfront_key_pair_id:
+        # The distribution requires signed URLs for every segment (one behaviour cannot tell
+        # public videos from signed ones), so public videos' are signed too. A player fetches
+        # a VOD playlist once and its segments for as long as the video lasts: the signature
+        # outlives the token (and a shared cache's copy of a public playlist) by the video's
+        # length plus a margin for pauses, or a lecture would stop at the token's end.
         signer = _cdn_signer(
             config.playback.cloudfront_key_pair_id, config.playback.cloudfront_private_key
         )
-        # A player fetches a VOD playlist once and its segments for as long as the video
-        # lasts: the segments' signature outlives the token by the video's length (plus a
-        # margin for pauses), or a lecture would stop at the token's end.
         watch = timedelta(seconds=(video.duration_seconds or 0) + CDN_PAUSE_MARGIN_SECONDS)
-        expires = max(datetime.fromtimestamp(grant.expires_at, UTC), datetime.now(UTC) + watch)
+        expires = datetime.now(UTC) + watch
+        if grant is not None:
+            expires = max(expires, datetime.fromtimestamp(grant.expires_at, UTC))
         cdn_query = signer.prefix_query(f"{cdn}/{folder}/", expires)
     query = f"?token={quote(token, safe='')}" if grant is not None else ""
 
     def uri_for(written: str, resolved: str) -> str:
         if resolved.endswith(PLAYLIST_SUFFIX) or not cdn:
             return f"{written}{query}"  # relative: resolved by the player against this URL
-        if grant is None:
-            return f"{cdn}/{folder}/{resolved}"
-        return f"{cdn}/{folder}/{resolved}?{cdn_query}" if cdn_query else f"{written}{query}"
+        if cdn_query:
+            return f"{cdn}/{folder}/{resolved}?{cdn_query}"
+        # A CDN without a signing key serves public videos only; signed ones stay here.
+        return f"{written}{query}" if grant is not None else f"{cdn}/{folder}/{resolved}"
 
     body = playlists.rewrite(text, path, uri_for).encode("utf-8")
     response = HttpResponse(b"" if request.method == "HEAD" else body, status=200)

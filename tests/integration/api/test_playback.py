@@ -352,13 +352,24 @@ def test_cloudfront_signed_segment_urls_verify_with_the_public_key(api: ApiHarne
     expires = statement["Condition"]["DateLessThan"]["AWS:EpochTime"]
     claims = jwt.decode(token, options={"verify_signature": False})
     assert expires >= claims["exp"]
-    # A public video's segments go to the CDN unsigned.
+    # The distribution requires signatures on every path: a public video's segments are
+    # signed too (no token needed to get the playlist that carries them).
     public_video = ready(api, playback_policy="public")
     plain = fetch(
         api, public_video["assets"]["master_playlist_url"].replace("master", "360p/index")
     )
+    assert plain.status_code == 200
     assert "https://d111.cloudfront.test/" in plain.body.decode()
-    assert "Signature=" not in plain.body.decode()
+    assert "Signature=" in plain.body.decode()
+
+
+def test_a_cdn_without_a_signing_key_never_gets_a_signed_videos_segments(api: ApiHarness, settings):
+    settings.CONFIG = dataclasses.replace(settings.CONFIG, public_base_url="https://cdn.test")
+    signed, public = ready(api), ready(api, playback_policy="public")
+    signed_variant = signed["assets"]["master_playlist_url"].replace("master", "360p/index")
+    assert "cdn.test" not in fetch(api, signed_variant).body.decode()
+    public_variant = public["assets"]["master_playlist_url"].replace("master", "360p/index")
+    assert "https://cdn.test/" in fetch(api, public_variant).body.decode()
 
 
 def test_webhook_payloads_name_the_playback_id_and_only_public_urls(api: ApiHarness):
