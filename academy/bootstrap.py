@@ -280,6 +280,7 @@ class Services:
             self.storage,
             self.queue,
             max_source_bytes=self.config.max_source_bytes,
+            playback_policy=self.config.playback.default_policy,
         )
 
     # -- the HTTP API ----------------------------------------------------------------------
