@@ -11,17 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from src.infrastructure.playback.tokens import LEEWAY_SECONDS
-from tests.e2e.browser import DESKTOP, chromium, sign_in, wait_js, watch_console
+from tests.e2e.browser import DESKTOP, chromium, play_past, sign_in, watch_console
 from tests.e2e.test_api_pipeline import Client, create_key, serve
+from tests.e2e.test_playback import upload
 from tests.media import make_clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TOKEN_TTL = 40
 WORKER = [sys.executable, "-m", "apps.worker.video_worker.sqs_main"]
-PLAYER_STATE = """() => { const v = document.getElementById('player');
-    return {paused: v.paused, time: v.currentTime, ready: v.readyState,
-            error: v.error && v.error.message, buffered: v.buffered.length}; }"""
 
 
 def test_a_signed_lecture_plays_past_its_tokens_lifetime(spawn, tmp_path):
@@ -33,15 +31,7 @@ def test_a_signed_lecture_plays_past_its_tokens_lifetime(spawn, tmp_path):
     # 100 s: the player still fetches segments well after the first token (and its leeway)
     # has expired, so only refreshed tokens can carry it past 60 s.
     clip = make_clip(tmp_path / "lecture.mp4", 320, 180, seconds=100.0)
-    status, created = client.json("POST", "/api/v1/videos", {"title": "A long lecture"})
-    assert status == 201 and created["playback_policy"] == "signed"
-    client.call(
-        "PUT",
-        created["upload"]["url"],
-        data=clip.read_bytes(),
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    assert client.call("POST", created["upload"]["complete_url"])[0] == 202
+    created = upload(client, clip, "A long lecture")
     client.wait_ready(created["id"], timeout=300)
 
     with chromium() as browser:
@@ -59,15 +49,7 @@ def test_a_signed_lecture_plays_past_its_tokens_lifetime(spawn, tmp_path):
         assert "signed" in page.locator('[data-field="playback-policy"]').inner_text()
         player = page.locator("video#player")
         player.wait_for(state="visible")
-        wait_js(page, "() => document.getElementById('player').readyState >= 1", what=PLAYER_STATE)
-        player.click()
-        wait_js(page, "() => !document.getElementById('player').paused", what=PLAYER_STATE)
-        wait_js(
-            page,
-            "() => document.getElementById('player').currentTime > 61",
-            timeout=240,
-            what=PLAYER_STATE,
-        )
+        play_past(page, 61, timeout=240)
         assert page.evaluate("() => document.getElementById('player').error") is None
     assert [(s, url) for _t, s, url in media if s >= 400] == [], "no request was refused"
     tokens = [parse_qs(urlsplit(url).query).get("token", [""])[0] for _t, _s, url in media]
