@@ -4,8 +4,8 @@ from django.views.generic import RedirectView
 
 from apps.api.api import api
 from apps.api.live.sse import video_events
-from apps.api.metrics_view import metrics_view
 from apps.api.playback.media import serve_playback
+from apps.api.routers.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from apps.api.live.access import api_key_from, not_found, tenant_allowed
-from apps.api.schemas import MAX_ID
+from apps.api.schemas.videos import MAX_ID
 from apps.api.services import use_cases
 from src.application.live_progress import FollowVideo, LiveEvent
 from src.application.video_errors import VideoNotFound

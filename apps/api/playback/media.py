@@ -27,9 +27,9 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
+from apps.api.http.problems import problem
 from apps.api.playback import signing_keys
 from apps.api.playback.links import api_token_key
-from apps.api.problems import problem
 from apps.api.services import use_cases
 from src.application.domain import ErrorCode, PlaybackPolicy, VideoStatus
 from src.application.domain.playback import is_playback_id

@@ -14,9 +14,9 @@ from apps.api.playback.schemas import (
     PlaybackTokenOut,
     SigningKeyListOut,
 )
-from apps.api.presenters import video_body
+from apps.api.presenters.videos import video_body
 from apps.api.routers.videos import ERRORS, VideoId
-from apps.api.schemas import VideoOut
+from apps.api.schemas.videos import VideoOut
 from apps.api.services import use_cases
 from src.application.video_errors import InvalidVideoState
 from src.application.video_queries import row_progress

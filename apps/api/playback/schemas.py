@@ -9,7 +9,7 @@ from ninja import Schema
 from pydantic import Field
 
 from academy.config import MAX_PLAYBACK_TOKEN_SECONDS
-from apps.api.schemas import StrictSchema
+from apps.api.schemas.videos import StrictSchema
 
 
 class PlaybackTokenIn(StrictSchema):

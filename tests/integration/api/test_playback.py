@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from apps.api.playback.links import api_token_key
-from apps.api.presenters import webhook_video
+from apps.api.presenters.videos import webhook_video
 from src.infrastructure.playback.tokens import mint, new_rsa_key_pair
 from tests.integration.api.conftest import (
     PUBLISHED_FILES,

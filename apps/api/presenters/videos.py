@@ -13,7 +13,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from apps.api.live.tokens import issue_token
 from apps.api.playback.links import assets
-from apps.api.schemas import VideoOut
+from apps.api.schemas.videos import VideoOut
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
 from src.application.ports.video_repository import VideoRecord
 from src.application.video_queries import Progress, row_progress
