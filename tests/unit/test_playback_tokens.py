@@ -168,3 +168,22 @@ def test_uvicorn_style_records_lose_the_token_before_any_handler():
     finally:
         logger.removeHandler(handler)
     assert "SECRET" not in stream.getvalue() and "token=***" in stream.getvalue()
+
+
+def test_a_checked_token_is_still_refused_once_expired_or_its_key_revoked():
+    token = mint(new_playback_id(), "v", 60, KEY).token
+    pid = jwt.decode(token, options={"verify_signature": False})["sub"]
+    assert verify(token, pid, "v", KEY, no_keys)  # checked once, remembered
+    assert verify(token, pid, "v", KEY, no_keys, now=time.time() + 60)  # within the leeway
+    with pytest.raises(TokenRefused):
+        verify(token, pid, "v", KEY, no_keys, now=time.time() + 71)
+    with pytest.raises(TokenRefused):  # remembered for this audience only
+        verify(token, pid, "t", KEY, no_keys)
+    private_pem, public_pem = new_rsa_key_pair()
+    keys = {"sk_2": SigningKey(tenant_id=7, public_key_pem=public_pem)}
+    claims = {"sub": pid, "aud": "v", "exp": int(time.time()) + 60}
+    theirs = jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": "sk_2"})
+    assert verify(theirs, pid, "v", KEY, keys.get)
+    del keys["sk_2"]  # revoked
+    with pytest.raises(TokenRefused):
+        verify(theirs, pid, "v", KEY, keys.get)

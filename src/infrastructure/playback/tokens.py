@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -107,19 +109,73 @@ def _public_key(pem: str):
     return serialization.load_pem_public_key(pem.encode())
 
 
+class _VerifiedTokens:
+    """A bounded LRU of grants whose signature was checked, keyed by the token and what it
+    was checked for (thread-safe: ASGI runs sync views in threads)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._grants: OrderedDict[tuple, Grant] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Grant | None:
+        with self._lock:
+            grant = self._grants.get(key)
+            if grant is not None:
+                self._grants.move_to_end(key)
+            return grant
+
+    def put(self, key: tuple, grant: Grant) -> None:
+        with self._lock:
+            self._grants[key] = grant
+            self._grants.move_to_end(key)
+            while len(self._grants) > self.size:
+                self._grants.popitem(last=False)
+
+
+# A player sends the same token with every segment (hundreds a view): its signature is
+# checked once per process, and each later request re-checks only what can change, the
+# expiry and (an academy's token) that its key is still active. About 1 KB an entry.
+VERIFIED_TOKENS = 10_000
+_verified = _VerifiedTokens(VERIFIED_TOKENS)
+
+
 def verify(
     token: str,
     playback_id: str,
     audience: str,
     key: bytes,
     signing_key: Callable[[str], SigningKey | None],
+    *,
+    now: float | None = None,
 ) -> Grant:
     """The grant `token` gives for `playback_id` and `audience`; TokenRefused otherwise.
 
-    `signing_key(kid)` is the academy's active key with that id, or None (unknown, revoked).
+    `signing_key(kid)` is the academy's active key with that id, or None (unknown, revoked):
+    it is asked on every call, so a revocation takes effect at the next request.
     """
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise TokenRefused("no token, or a token too long to be one")
+    cache_key = (token, playback_id, audience, key)
+    grant = _verified.get(cache_key)
+    if grant is None:
+        grant = _check_signature(token, playback_id, audience, key, signing_key)
+        _verified.put(cache_key, grant)
+        return grant
+    if grant.expires_at + LEEWAY_SECONDS <= (time.time() if now is None else now):
+        raise TokenRefused("ExpiredSignatureError")
+    if grant.key_id is not None and signing_key(grant.key_id) is None:
+        raise TokenRefused("unknown or revoked signing key")
+    return grant
+
+
+def _check_signature(
+    token: str,
+    playback_id: str,
+    audience: str,
+    key: bytes,
+    signing_key: Callable[[str], SigningKey | None],
+) -> Grant:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
