@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -51,14 +53,39 @@ def revoke_key(tenant_id: int, key_id: str) -> PlaybackSigningKey:
         raise SigningKeyNotFound(f"there is no active signing key {key_id[:64]}")
     row.revoked_at = timezone.now()
     row.save(update_fields=["revoked_at"])
+    _forget(key_id)
     return row
 
 
+# Each segment request asks whether its token's key is still active. The answer is kept this
+# long per process, sparing a query per segment: a revocation takes effect at once in the
+# process that made it and within this time in every other.
+KEY_STATUS_SECONDS = 2.0
+KEY_STATUS_ENTRIES = 10_000
+_status: dict[str, tuple[float, SigningKey | None]] = {}
+_status_lock = threading.Lock()
+
+
 def lookup(key_id: str) -> SigningKey | None:
-    """The active key a token's `kid` names (read on every check: a revocation is at once)."""
+    """The active key a token's `kid` names, or None (unknown, revoked)."""
+    now = time.monotonic()
+    with _status_lock:
+        known = _status.get(key_id)
+    if known is not None and known[0] > now:
+        return known[1]
     found = (
         PlaybackSigningKey.objects.filter(pk=key_id, revoked_at__isnull=True)
         .values_list("tenant_id", "public_key_pem")
         .first()
     )
-    return SigningKey(tenant_id=found[0], public_key_pem=found[1]) if found else None
+    key = SigningKey(tenant_id=found[0], public_key_pem=found[1]) if found else None
+    with _status_lock:
+        if len(_status) >= KEY_STATUS_ENTRIES:
+            _status.clear()
+        _status[key_id] = (now + KEY_STATUS_SECONDS, key)
+    return key
+
+
+def _forget(key_id: str) -> None:
+    with _status_lock:
+        _status.pop(key_id, None)

@@ -422,3 +422,24 @@ def test_no_url_anyone_is_given_names_a_tenant_or_a_video(api: ApiHarness):
         values = {v for vs in parse_qs(parts.query).values() for v in vs}
         assert not (segments | values) & ids, url
         assert "/hls/" not in url, url
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_seconds(api: ApiHarness):
+    from django.utils import timezone
+
+    from apps.api.models import PlaybackSigningKey
+    from apps.api.playback import signing_keys
+    from bench.harness import wait_until
+
+    key = api.post_json("/api/v1/signing-keys", {}).json()
+    assert signing_keys.lookup(key["id"]) is not None  # now remembered by this process
+    # Another API process revokes it: only the row changes here.
+    PlaybackSigningKey.objects.filter(pk=key["id"]).update(revoked_at=timezone.now())
+    started = time.monotonic()
+    wait_until(
+        lambda: signing_keys.lookup(key["id"]) is None,
+        signing_keys.KEY_STATUS_SECONDS + 5,
+        interval=0.05,
+        what="the revocation to reach this process",
+    )
+    assert time.monotonic() - started <= signing_keys.KEY_STATUS_SECONDS + 1
