@@ -27,13 +27,14 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
+from academy.current import use_cases
 from apps.api.http.problems import problem
 from apps.api.playback import signing_keys
 from apps.api.playback.links import api_token_key
-from apps.api.services import use_cases
-from src.application.domain import ErrorCode, PlaybackPolicy, VideoStatus
+from src.application.domain import ErrorCode, PlaybackPolicy
 from src.application.domain.playback import is_playback_id
 from src.application.ports.video_repository import VideoRecord
+from src.application.published_media import PublishedMedia
 from src.infrastructure.playback import playlists
 from src.infrastructure.playback.cloudfront import CloudFrontUrlSigner
 from src.infrastructure.playback.tokens import (
@@ -80,7 +81,7 @@ def check(video: VideoRecord | None, path: str, token: str) -> Grant | str | Non
     """None or the grant when the request may have the file; the refusal's reason otherwise."""
     if video is None:
         return "unknown playback id"
-    if video.status != VideoStatus.READY or not video.hls_key:
+    if not PublishedMedia.published(video):
         return f"video is {video.status}"
     if video.playback_policy == PlaybackPolicy.PUBLIC:
         return None
@@ -106,7 +107,8 @@ def serve_playback(request: HttpRequest, rest: str) -> HttpResponse:
     if not is_playback_id(playback_id) or not _RELATIVE_PATH.match(path):
         return refused(request, "malformed playback path")
     token = request.GET.get("token", "")
-    video = use_cases().repository.get_by_playback_id(playback_id)
+    media = use_cases().media
+    video = media.video(playback_id)
     outcome = check(video, path, token)
     if isinstance(outcome, str):
         return refused(request, outcome)
@@ -114,18 +116,19 @@ def serve_playback(request: HttpRequest, rest: str) -> HttpResponse:
     structlog.contextvars.bind_contextvars(video_id=video.id, tenant_id=video.tenant_id)
     if outcome is not None and outcome.viewer:
         structlog.contextvars.bind_contextvars(viewer=outcome.viewer)
-    key = f"{posixpath.dirname(video.hls_key)}/{path}"
+    key = media.key(video, path)
     cache = PUBLIC_CACHE if outcome is None else PRIVATE_CACHE
     try:
         if path.endswith(PLAYLIST_SUFFIX):
-            return _playlist(request, video, key, path, token, outcome, cache)
-        return _file(request, key, cache)
+            return _playlist(request, media, video, key, path, token, outcome, cache)
+        return _file(request, media, key, cache)
     except FileNotFoundError:
         return problem(request, 404, ErrorCode.NOT_FOUND, "this video has no such file")
 
 
 def _playlist(
     request: HttpRequest,
+    media: PublishedMedia,
     video: VideoRecord,
     key: str,
     path: str,
@@ -133,7 +136,7 @@ def _playlist(
     grant: Grant | None,
     cache: str,
 ) -> HttpResponse:
-    text = b"".join(use_cases().storage.read_range(key, 0, _size(key) - 1)).decode("utf-8")
+    text = b"".join(media.read_range(key, 0, media.size(key) - 1)).decode("utf-8")
     folder = posixpath.dirname(video.hls_key)
     config = settings.CONFIG
     cdn = config.public_base_url
@@ -170,10 +173,6 @@ def _playlist(
     return response
 
 
-def _size(key: str) -> int:
-    return use_cases().storage.size(key)
-
-
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     """(first, last) of a single `bytes=` range; None when it cannot be satisfied."""
     match = _RANGE.match(header.strip())
@@ -197,9 +196,8 @@ async def _async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _file(request: HttpRequest, key: str, cache: str) -> HttpResponse:
-    storage = use_cases().storage
-    size = storage.size(key)
+def _file(request: HttpRequest, media: PublishedMedia, key: str, cache: str) -> HttpResponse:
+    size = media.size(key)
     status, start, end = 200, 0, size - 1
     header = request.headers.get("Range", "")
     if header:
@@ -219,7 +217,7 @@ def _file(request: HttpRequest, key: str, cache: str) -> HttpResponse:
     if request.method == "HEAD" or length == 0:
         response = HttpResponse(status=status)
     else:
-        chunks = storage.read_range(key, start, end)
+        chunks = media.read_range(key, start, end)
         if isinstance(request, ASGIRequest):
             chunks = _async(chunks)  # under ASGI a sync iterator would be read whole first
         response = StreamingHttpResponse(chunks, status=status)

@@ -6,6 +6,7 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Router
 
+from academy.current import use_cases
 from apps.api.playback import signing_keys
 from apps.api.playback.links import links_for, mint_token
 from apps.api.playback.schemas import (
@@ -17,7 +18,6 @@ from apps.api.playback.schemas import (
 from apps.api.presenters.videos import video_body
 from apps.api.routers.videos import ERRORS, VideoId
 from apps.api.schemas.videos import VideoOut
-from apps.api.services import use_cases
 from src.application.video_errors import InvalidVideoState
 from src.application.video_queries import row_progress
 from src.infrastructure.playback.tokens import AUDIENCE_THUMBNAIL

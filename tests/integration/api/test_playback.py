@@ -79,9 +79,7 @@ def test_every_video_gets_a_playback_id_and_the_default_policy(api: ApiHarness):
 def test_default_policy_follows_the_setting_and_multipart_takes_the_field(
     api: ApiHarness, settings
 ):
-    api.rebuild(
-        playback=dataclasses.replace(api.use_cases.config.playback, default_policy="public")
-    )
+    api.rebuild(playback=dataclasses.replace(api.services.config.playback, default_policy="public"))
     assert api.create()["playback_policy"] == "public"
     form = api.client.post(
         "/api/v1/videos",
@@ -375,7 +373,7 @@ def test_a_cdn_without_a_signing_key_never_gets_a_signed_videos_segments(api: Ap
 def test_webhook_payloads_name_the_playback_id_and_only_public_urls(api: ApiHarness):
     signed = ready(api)
     public = ready(api, playback_policy="public")
-    repo = api.use_cases.repository
+    repo = api.services.repository
     signed_data = webhook_video(repo.get(signed["id"]))
     assert signed_data["playback_id"] == signed["playback_id"]
     assert signed_data["playback_policy"] == "signed"
@@ -402,7 +400,7 @@ def test_no_url_anyone_is_given_names_a_tenant_or_a_video(api: ApiHarness):
         produced += _urls(
             api.post_json(f"/api/v1/videos/{vid}/playback-tokens", {}).content.decode()
         )
-        produced += _urls(json.dumps(webhook_video(api.use_cases.repository.get(vid))))
+        produced += _urls(json.dumps(webhook_video(api.services.repository.get(vid))))
         master = api.get(f"/api/v1/videos/{vid}").json()["assets"]["master_playlist_url"]
         base, query = master.rsplit("/", 1)[0], urlsplit(master).query
         for playlist in ("master.m3u8", "360p/index.m3u8"):
