@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint infra-lint services browser ffmpeg clean serve
+.PHONY: demo test unit lint infra-lint services browser ffmpeg clean serve lock image-lint \
+	image-test
 
 # The web pages, the HTTP API and the admin under ASGI; HOST/PORT/WEB_WORKERS override the
 # defaults.
@@ -56,8 +57,24 @@ lint: $(STAMP)
 test: $(STAMP) $(CHECKOV_STAMP) services browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(MAKE) --no-print-directory infra-lint
+	$(MAKE) --no-print-directory infra-lint image-lint
 	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory image-test
+
+# The image's Python dependencies, every version pinned with its hashes, from pyproject.toml's
+# ranges (infra/Dockerfile installs exactly these; a unit test fails when they disagree).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+		--python-version 3.11 --custom-compile-command 'make lock' -o infra/requirements.lock
+
+# Every Dockerfile's linter (checkov's Dockerfile and secrets checks run in infra-lint).
+image-lint: $(STAMP)
+	$(BIN)/hadolint infra/Dockerfile infra/podman/standins/*.Dockerfile
+
+# The image built and run for real with Debian's podman (infra/README.md, "Smoke test on a
+# machine without Docker").
+image-test: services
+	scripts/container_smoke.sh
 
 serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput

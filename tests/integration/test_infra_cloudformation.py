@@ -24,7 +24,7 @@ def load_infra_module(name: str):
     return module
 
 
-COMPOSE_APP_SERVICES = {"setup", "web", "worker-1", "worker-2", "reconcile"}
+COMPOSE_APP_SERVICES = {"setup", "web", "worker", "reconcile", "webhooks"}
 
 
 @pytest.fixture(scope="module")
@@ -32,51 +32,76 @@ def compose():
     return yaml.safe_load((INFRA / "docker-compose.yml").read_text())
 
 
-def test_compose_has_the_local_stack(compose):
+def dev_env() -> dict[str, str]:
+    lines = (INFRA / "dev.env").read_text().splitlines()
+    pairs = [line.split("=", 1) for line in lines if line and not line.startswith("#")]
+    return {name: value for name, value in pairs}
+
+
+def test_compose_has_the_local_stack_and_starts_by_itself(compose):
     services = compose["services"]
     assert {"postgres", "redis", "sqs"} | COMPOSE_APP_SERVICES <= set(services)
     assert services["sqs"]["image"].startswith("motoserver/moto:")
     commands = {name: " ".join(services[name]["command"]) for name in COMPOSE_APP_SERVICES}
-    assert (
-        commands["worker-1"]
-        == commands["worker-2"]
-        == ("python -m apps.worker.video_worker.sqs_main")
-    )
+    assert commands["worker"] == "python -m apps.worker.video_worker.sqs_main"
+    assert services["worker"]["container_name"] == "academy-video-worker"
     assert "reconcile_video_processing --loop" in commands["reconcile"]
+    assert "deliver_webhooks --loop" in commands["webhooks"]
     assert commands["web"].startswith("uvicorn academy.asgi:application --host=0.0.0.0 --port=8000")
     assert "migrate" in commands["setup"] and "create_local_queues.py" in commands["setup"]
-    worker_ids = {services[name]["environment"]["WORKER_ID"] for name in ("worker-1", "worker-2")}
-    assert len(worker_ids) == 2
-    for name in COMPOSE_APP_SERVICES - {"setup"}:
-        assert services[name]["depends_on"]["setup"]["condition"] == (
-            "service_completed_successfully"
-        )
+    # setup waits for the database itself: nothing depends on it or on a health condition
+    # (podman-compose leaves the dependents of a finished one-shot "Created").
+    assert "manage.py check --database default" in commands["setup"]
+    for name, service in services.items():
+        assert "setup" not in service.get("depends_on", []), name
+        assert isinstance(service.get("depends_on", []), list), name
+        # Every service is given longer than its longest shutdown; the worker its 25 s grace.
+        assert service["stop_grace_period"].endswith("s"), name
+    assert int(services["worker"]["stop_grace_period"][:-1]) > int(
+        dev_env()["VIDEO_SHUTDOWN_GRACE_SECONDS"]
+    )
 
 
 def test_compose_uses_only_variables_the_project_reads(compose):
     known = (REPO / "academy" / "config.py").read_text()
-    aws_sdk = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    not_ours = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # boto3's; POSTGRES_*: the image's
+    env = dev_env()
+    assert env["AWS_ENDPOINT_URL"] == "http://sqs:5000"
+    assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:" in env["DATABASE_URL"]
     for name in COMPOSE_APP_SERVICES:
-        env = compose["services"][name]["environment"]
-        assert env["AWS_ENDPOINT_URL"] == "http://sqs:5000"
-        assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:" in env["DATABASE_URL"]
-        unknown = {var for var in env if var not in aws_sdk and f'"{var}"' not in known}
+        service = compose["services"][name]
+        assert service["env_file"] == ["dev.env"], name
+        names = set(env) | set(service.get("environment", {}))
+        unknown = {
+            var
+            for var in names
+            if var not in not_ours and not var.startswith("POSTGRES_") and f'"{var}"' not in known
+        }
         assert not unknown, f"{name}: {unknown} are not read by academy/config.py"
+    # .env.example names only variables the project reads (and nothing else).
+    example = (REPO / ".env.example").read_text().splitlines()
+    names = {line.split("=", 1)[0] for line in example if line and not line.startswith("#")}
+    assert {"DJANGO_SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL"} <= names
+    assert not {var for var in names if f'"{var}"' not in known}
 
 
-def test_dockerfile_installs_the_project_with_ffmpeg():
+def test_dockerfile_builds_a_production_image_from_the_lock():
     text = (INFRA / "Dockerfile").read_text()
-    assert "FROM python:3.11-slim" in text
+    assert "ARG BASE_IMAGE=python:3.11-slim" in text
+    assert text.count("FROM ${BASE_IMAGE}") == 2  # the build stage and the image
     assert "apt-get install -y --no-install-recommends ffmpeg" in text
-    assert "RUN pip install ." in text
-    # Every package setuptools installs must be in the image before `pip install .` runs.
+    assert "--require-hashes" in text and "-r /tmp/requirements.lock" in text
+    assert "COPY infra/requirements.lock " in text and "pip install ." not in text
+    # The image runs the sources from /app: every package setuptools would install is there.
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
         package = pattern.rstrip("*")
         assert f"COPY {package} ./{package}" in text
-    assert text.index(f"COPY {package} ") < text.index("RUN pip install .")
     for copied in ("manage.py", "infra/create_local_queues.py"):
         assert (REPO / copied).is_file() and f"COPY {copied} " in text
+    assert "USER 10001:10001" in text and "DJANGO_DEBUG=0" in text
+    assert 'CMD ["python", "-m", "academy.healthcheck"]' in text
+    assert 'ENTRYPOINT ["python", "-m", "academy.entrypoint"]' in text
     assert 'CMD ["uvicorn", "academy.asgi:application", "--host=0.0.0.0", "--port=8000"' in text
 
 
