@@ -31,6 +31,21 @@ from src.infrastructure.media.ladder import DEFAULT_LADDER, plan_ladder
 from src.infrastructure.media.master_playlist import MasterVariant, distinct_variants
 
 
+def _command(renditions, **options) -> list[str]:
+    return ladder_command(
+        ffmpeg_bin="ffmpeg",
+        source="src.mp4",
+        demuxer="mov",
+        video_index=0,
+        audio_index=None,
+        fps=30,
+        renditions=renditions,
+        segment_seconds=6,
+        preset="veryfast",
+        **options,
+    )
+
+
 def test_sharp_and_still_content_is_a_screen_and_gets_a_lower_crf():
     # The bench's screencast: many edges, almost nothing changing between frames.
     tuning = choose_tuning(ContentStats(edge_density=0.034, change=0.0004, samples=4))
@@ -89,18 +104,7 @@ def test_probe_reads_a_short_stretch_at_each_sample_point_only():
 
 def test_the_screen_tuning_lowers_every_encoded_rungs_crf_in_the_command():
     renditions = plan_ladder(1920, 1080)
-    cmd = ladder_command(
-        ffmpeg_bin="ffmpeg",
-        source="src.mp4",
-        demuxer="mov",
-        video_index=0,
-        audio_index=None,
-        fps=30,
-        renditions=renditions,
-        segment_seconds=6,
-        preset="veryfast",
-        crf_offset=SCREEN_CRF_OFFSET,
-    )
+    cmd = _command(renditions, crf_offset=SCREEN_CRF_OFFSET)
     crfs = [cmd[i + 1] for i, arg in enumerate(cmd) if arg.startswith("-crf:v:")]
     assert crfs == [f"{r.crf + SCREEN_CRF_OFFSET:g}" for r in renditions]
     assert effective_crf(1, -3) == 0 and effective_crf(50, 3) == 51
@@ -169,18 +173,7 @@ def test_a_source_at_or_above_the_top_cap_gets_full_x264_effort_on_the_top_rung(
     assert choose_tuning(None, 6500, 5000).full_effort_top
 
     renditions = plan_ladder(1920, 1080, DEFAULT_LADDER, 6500)
-    cmd = ladder_command(
-        ffmpeg_bin="ffmpeg",
-        source="src.mp4",
-        demuxer="mov",
-        video_index=0,
-        audio_index=None,
-        fps=30,
-        renditions=renditions,
-        segment_seconds=6,
-        preset="veryfast",
-        full_effort_top=True,
-    )
+    cmd = _command(renditions, full_effort_top=True)
     # The top rung runs the plain preset; the others keep the cheaper motion search; every
     # encoder runs one thread.
     assert "-x264-params:v:0" not in cmd
