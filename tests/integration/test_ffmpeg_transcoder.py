@@ -167,8 +167,7 @@ def _low_rate_h264(path: Path, *, seconds: int, keyframe_seconds: float, fps: in
 
 
 # Lower rungs capped well below the low-rate source's ~540 kb/s, so each needs clearly less
-# bandwidth than the one above; with the default caps every rung would hold at the source's
-# rate, need as much as the top and be dropped (tests/integration/test_ladder_content.py).
+# bandwidth than the one above, and passthrough thresholds (the old defaults) above it.
 _STEPPED = parse_ladder(
     "1080p:1080:23:5000:1500,720p:720:23:2800:1000,480p:480:23:180,360p:360:23:80"
 )

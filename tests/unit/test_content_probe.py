@@ -14,6 +14,7 @@ from src.infrastructure.media.content_probe import (
     SCREEN_CRF_OFFSET,
     SCREEN_MAX_CHANGE,
     SCREEN_MIN_EDGES,
+    SCREEN_PASSTHROUGH_FACTOR,
     SCREEN_SOURCE_CAP_FACTOR,
     ContentStats,
     choose_tuning,
@@ -153,13 +154,25 @@ def test_bandwidth_strictly_decreases_down_the_kept_variants():
 def test_a_screen_may_peak_at_twice_its_average_rate():
     tuning = choose_tuning(ContentStats(0.034, 0.0004, 4))
     assert tuning.source_cap_factor == SCREEN_SOURCE_CAP_FACTOR
-    # A 0.66 Mb/s screencast: its 1080p and 720p may reach 1.32 Mb/s, the 360p keeps 800.
+    # A 0.66 Mb/s screencast: its 1080p may reach 1.32 Mb/s, the smaller rungs that rate
+    # scaled by their height (720p: 2/3 of it).
     caps = {
         r.name: r.maxrate_kbps
         for r in plan_ladder(1920, 1080, DEFAULT_LADDER, 660, tuning.source_cap_factor)
     }
-    assert caps == {"1080p": 1320, "720p": 1320, "480p": 1320, "360p": 800}
+    assert caps == {"1080p": 1320, "720p": 880, "480p": 587, "360p": 440}
     assert choose_tuning(ContentStats(0.008, 0.002, 4)).source_cap_factor == 1.0
+
+
+def test_a_screen_is_copied_only_below_half_the_passthrough_threshold():
+    screen = choose_tuning(ContentStats(0.034, 0.0004, 4))
+    assert screen.passthrough_factor == SCREEN_PASSTHROUGH_FACTOR
+    top = plan_ladder(1920, 1080, DEFAULT_LADDER, 660, 1.0, screen.passthrough_factor)[0]
+    assert top.passthrough_kbps == DEFAULT_LADDER[0].passthrough_kbps * SCREEN_PASSTHROUGH_FACTOR
+    slides = choose_tuning(ContentStats(0.008, 0.002, 4))
+    assert slides.passthrough_factor == 1.0
+    top = plan_ladder(1920, 1080, DEFAULT_LADDER, 660, 1.0, slides.passthrough_factor)[0]
+    assert top.passthrough_kbps == DEFAULT_LADDER[0].passthrough_kbps
 
 
 def test_a_source_at_or_above_the_top_cap_gets_full_x264_effort_on_the_top_rung():

@@ -4,6 +4,7 @@ eligible or not (and why), and the ffmpeg command each decision produces."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 
 import pytest
@@ -31,14 +32,27 @@ def test_every_rung_is_a_capped_crf_with_a_two_second_buffer():
     assert all(r.capped_from_kbps == 0 for r in renditions)
 
 
-def test_no_cap_is_above_what_the_source_carries():
-    # A 2.9 Mb/s 1080p upload: the 1080p and 720p caps come down to 2.9 Mb/s, the rest stay.
+def test_no_cap_is_above_what_the_source_carries_for_the_rungs_size():
+    # A 2.9 Mb/s 1080p upload: the 1080p cap comes down to 2.9 Mb/s, the 720p's to 2/3 of it
+    # and the 480p's to 4/9; the 360p's own 800 is already below its third.
     renditions = {r.name: r for r in plan_ladder(1920, 1080, DEFAULT_LADDER, 2900)}
     assert (renditions["1080p"].maxrate_kbps, renditions["1080p"].capped_from_kbps) == (2900, 5000)
-    assert (renditions["720p"].maxrate_kbps, renditions["720p"].capped_from_kbps) == (2800, 0)
-    assert renditions["360p"].maxrate_kbps == 800
-    # A nearly empty stream still leaves x264 room for a keyframe.
-    assert {r.maxrate_kbps for r in plan_ladder(1920, 1080, DEFAULT_LADDER, 40)} == {MIN_CAP_KBPS}
+    assert (renditions["720p"].maxrate_kbps, renditions["720p"].capped_from_kbps) == (1933, 2800)
+    assert (renditions["480p"].maxrate_kbps, renditions["480p"].capped_from_kbps) == (1289, 1400)
+    assert (renditions["360p"].maxrate_kbps, renditions["360p"].capped_from_kbps) == (800, 0)
+    # A nearly empty stream still leaves x264 room for a keyframe, less on a smaller rung.
+    caps = [r.maxrate_kbps for r in plan_ladder(1920, 1080, DEFAULT_LADDER, 40)]
+    assert caps == [MIN_CAP_KBPS, 133, 89, 67]
+
+
+def test_lowered_caps_step_down_the_ladder():
+    # A low-rate upload (0.48 Mb/s) no longer holds every rung at its rate: each cap is
+    # clearly below the one above, so the bandwidth rule keeps the rungs.
+    caps = [r.maxrate_kbps for r in plan_ladder(1920, 1080, DEFAULT_LADDER, 480)]
+    assert caps == [480, 320, 213, 160]
+    assert all(b <= a * 0.85 for a, b in itertools.pairwise(caps))
+    # A portrait 480p source: its own size is the top rung, the 360p gets 3/4 of its rate.
+    assert [r.maxrate_kbps for r in plan_ladder(480, 854, DEFAULT_LADDER, 300)] == [300, 225]
     # Unknown source rate: the rung's own caps.
     assert plan_ladder(1920, 1080, DEFAULT_LADDER, None)[0].maxrate_kbps == 5000
 
@@ -85,7 +99,7 @@ SOURCE = SourceInfo(
     video_level=40,
     pix_fmt="yuv420p",
     progressive=True,
-    video_kbps=900,
+    video_kbps=500,
 )
 EVERY_2S = [float(t) for t in range(0, 60, 2)]
 
@@ -98,7 +112,7 @@ def _decide(source=SOURCE, keyframes=EVERY_2S, ladder=DEFAULT_LADDER):
 def test_a_low_rate_player_safe_h264_source_is_passed_through():
     decision = _decide()
     assert decision.copy, decision.reason
-    assert "900 kb/s at or below 1500 kb/s" in decision.reason
+    assert "500 kb/s at or below 600 kb/s" in decision.reason
     assert decision.cuts == tuple(float(t) for t in range(6, 60, 6))
     # The encoded rungs get a GOP longer than any gap between the source's keyframes.
     assert keyint_frames(decision, 30.0) == 210
@@ -107,7 +121,7 @@ def test_a_low_rate_player_safe_h264_source_is_passed_through():
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"video_kbps": 2900}, "2900 kb/s is above the 1080p rung's passthrough threshold of 1500"),
+        ({"video_kbps": 1290}, "1290 kb/s is above the 1080p rung's passthrough threshold of 600"),
         ({"video_kbps": None}, "bitrate is unknown"),
         ({"video_profile": "High 10"}, "profile 'High 10' is not High or Main"),
         ({"video_profile": "Baseline"}, "profile 'Baseline' is not High or Main"),

@@ -57,6 +57,10 @@ SCREEN_CRF_OFFSET = -3.0
 # still for seconds and then changes whole, so its average says nothing of its peaks (on
 # the bench's screencast a cap at its own 0.66 Mb/s cost the 1080p 0.0014 of SSIM).
 SCREEN_SOURCE_CAP_FACTOR = 2.0
+# ... and a top rung copied only at half the rung's passthrough threshold: a screen
+# recorder spends far more than x264 at CRF 20 needs (the bench's 0.66 Mb/s screencast:
+# 0.88 MB per 10 s copied, 0.55 MB re-encoded at the same SSIM).
+SCREEN_PASSTHROUGH_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class Tuning:
     reason: str
     full_effort_top: bool = False
     source_cap_factor: float = 1.0
+    passthrough_factor: float = 1.0
 
 
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
@@ -107,8 +112,15 @@ def choose_tuning(
         kind, offset, words = "default", 0.0, "sharp but moving"
     else:
         kind, offset, words = "default", 0.0, "camera-like or soft"
-    factor = SCREEN_SOURCE_CAP_FACTOR if kind == "screen" else 1.0
-    return Tuning(kind, offset, f"{words}: {measured}{rate_note}", rate_bound, factor)
+    screen = kind == "screen"
+    return Tuning(
+        kind,
+        offset,
+        f"{words}: {measured}{rate_note}",
+        rate_bound,
+        SCREEN_SOURCE_CAP_FACTOR if screen else 1.0,
+        SCREEN_PASSTHROUGH_FACTOR if screen else 1.0,
+    )
 
 
 def sample_times(duration_seconds: float) -> list[float]:

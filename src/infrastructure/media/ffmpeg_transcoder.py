@@ -163,13 +163,14 @@ class FfmpegTranscoder(Transcoder):
             info.display_width, info.display_height, self.ladder, info.video_kbps
         )
         tuning = self._content(relative, work_dir, info, renditions[0], stop_reason)
-        if tuning.source_cap_factor != 1.0:
+        if (tuning.source_cap_factor, tuning.passthrough_factor) != (1.0, 1.0):
             renditions = plan_ladder(
                 info.display_width,
                 info.display_height,
                 self.ladder,
                 info.video_kbps,
                 tuning.source_cap_factor,
+                tuning.passthrough_factor,
             )
         decision = self._passthrough(relative, work_dir, info, renditions[0], stop_reason)
         timings["probe"] = _ms_since(started)

@@ -4,7 +4,10 @@ Each rung is encoded at a constant quality (x264 CRF) capped by a peak rate (`ma
 a VBV buffer of BUFSIZE_FACTOR times that): a static slide costs few bits, a hard scene is
 still bounded so the player can trust the playlist's BANDWIDTH. No cap is ever set above
 what the source itself carries: a 2.9 Mb/s 1080p upload never becomes a 5 Mb/s rendition
-(a screen recording, whose average hides its peaks, may reach twice its average rate).
+(a screen recording, whose average hides its peaks, may reach twice its average rate), and
+a smaller rung gets that rate scaled by its size against the source's (its short side over
+the source's), so lowered caps still step down the ladder instead of all meeting at the
+source's rate, where the bandwidth rule would drop every rung below the first.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 # VBV buffer as a multiple of the peak rate: two seconds of slack lets a slide change (an
 # I-frame-heavy moment) borrow bits from the static seconds around it.
 BUFSIZE_FACTOR = 2.0
-# No cap below this, whatever the source says: x264 needs room for a 1080p keyframe.
+# No cap below this, whatever the source says: x264 needs room for a 1080p keyframe (a
+# smaller rung's floor is scaled down with its size, as its cap is).
 MIN_CAP_KBPS = 200
 # Rendition names become folder names and var_stream_map entries.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -51,12 +55,15 @@ class Rung:
             raise ValueError(f"rung {self.name!r}: crf must be between 0 and 51")
 
 
-# Defaults measured on the lecture-like and high-motion sources (docs/PERFORMANCE.md).
+# Defaults measured on the bench's five kinds of lecture (docs/PERFORMANCE.md). The
+# passthrough thresholds sit at what our own encode of easy content comes to (the 1080p
+# slide lecture at CRF 23: 0.74 Mb/s; a screencast at CRF 20: 0.44 Mb/s): copying a source
+# above that serves more bytes than encoding it (a 1.29 Mb/s lecture copied: 1.8x).
 DEFAULT_LADDER: tuple[Rung, ...] = (
-    Rung("1080p", 1080, 23, 5000, passthrough_kbps=1500),
-    Rung("720p", 720, 23, 2800, passthrough_kbps=1000),
-    Rung("480p", 480, 23, 1400, passthrough_kbps=550),
-    Rung("360p", 360, 23, 800, passthrough_kbps=350),
+    Rung("1080p", 1080, 23, 5000, passthrough_kbps=600),
+    Rung("720p", 720, 23, 2800, passthrough_kbps=400),
+    Rung("480p", 480, 23, 1400, passthrough_kbps=220),
+    Rung("360p", 360, 23, 800, passthrough_kbps=140),
 )
 
 
@@ -131,15 +138,19 @@ def plan_ladder(
     ladder: Sequence[Rung] = DEFAULT_LADDER,
     source_video_kbps: int | None = None,
     source_cap_factor: float = 1.0,
+    passthrough_factor: float = 1.0,
 ) -> list[Rendition]:
     """Renditions for a source displayed at width x height, largest first.
 
     Every rung whose short side fits the source's short side is kept; a source smaller than
     the smallest rung gets one rendition at its own (even) size with that rung's settings.
-    With `source_video_kbps` known, no rendition's cap exceeds it (nor goes below
-    MIN_CAP_KBPS): a rendition never gets more bits than the source has to give.
-    `source_cap_factor` lets bursty content (a screen recording: still for seconds, then a
-    whole new screen) peak above its own average rate.
+    With `source_video_kbps` known, no rendition's cap exceeds it scaled by the rendition's
+    short side over the source's (nor goes below MIN_CAP_KBPS scaled the same way): a
+    rendition never gets more bits than the source has to give for that many pixels, and
+    lowered caps step down with the rungs. `source_cap_factor` lets bursty content (a screen
+    recording: still for seconds, then a whole new screen) peak above its own average rate;
+    `passthrough_factor` scales every rung's passthrough threshold (content whose re-encode
+    is far smaller than its upload).
     """
     validate_ladder(ladder)
     short, long = min(width, height), max(width, height)
@@ -155,10 +166,10 @@ def plan_ladder(
         w, h = (new_long, new_short) if width >= height else (new_short, new_long)
         cap, capped_from = rung.maxrate_kbps, 0
         if source_video_kbps and source_video_kbps > 0:
-            source_cap = max(MIN_CAP_KBPS, round(source_video_kbps * source_cap_factor))
+            share = min(1.0, new_short / short)
+            source_cap = round(max(MIN_CAP_KBPS, source_video_kbps * source_cap_factor) * share)
             if source_cap < cap:
                 cap, capped_from = source_cap, rung.maxrate_kbps
-        renditions.append(
-            Rendition(rung.name, w, h, rung.crf, cap, rung.passthrough_kbps, capped_from)
-        )
+        passthrough = round(rung.passthrough_kbps * passthrough_factor)
+        renditions.append(Rendition(rung.name, w, h, rung.crf, cap, passthrough, capped_from))
     return renditions
