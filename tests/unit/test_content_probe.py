@@ -23,6 +23,7 @@ from src.infrastructure.media.content_probe import (
     sample_times,
 )
 from src.infrastructure.media.ffmpeg_command import (
+    RATE_BOUND_X264_PARAMS,
     X264_PARAMS,
     effective_crf,
     ladder_command,
@@ -175,21 +176,21 @@ def test_a_screen_is_copied_only_below_half_the_passthrough_threshold():
     assert top.passthrough_kbps == DEFAULT_LADDER[0].passthrough_kbps
 
 
-def test_a_source_at_or_above_the_top_cap_gets_full_x264_effort_on_the_top_rung():
+def test_a_source_at_or_above_the_top_cap_gets_more_x264_effort_on_the_top_rung():
     camera = ContentStats(0.002, 0.001, 4)
     tuning = choose_tuning(camera, source_video_kbps=6500, top_cap_kbps=5000)
-    assert tuning.full_effort_top and tuning.kind == "default"
+    assert tuning.rate_bound_top and tuning.kind == "default"
     assert "6500 kb/s reaches the top rung's 5000 kb/s cap" in tuning.reason
-    assert not choose_tuning(camera, source_video_kbps=2900, top_cap_kbps=5000).full_effort_top
-    assert not choose_tuning(camera, source_video_kbps=None, top_cap_kbps=5000).full_effort_top
+    assert not choose_tuning(camera, source_video_kbps=2900, top_cap_kbps=5000).rate_bound_top
+    assert not choose_tuning(camera, source_video_kbps=None, top_cap_kbps=5000).rate_bound_top
     # Even unprobed, the rate alone decides this.
-    assert choose_tuning(None, 6500, 5000).full_effort_top
+    assert choose_tuning(None, 6500, 5000).rate_bound_top
 
     renditions = plan_ladder(1920, 1080, DEFAULT_LADDER, 6500)
-    cmd = _command(renditions, full_effort_top=True)
-    # The top rung runs the plain preset; the others keep the cheaper motion search; every
-    # encoder runs one thread.
-    assert "-x264-params:v:0" not in cmd
+    cmd = _command(renditions, rate_bound_top=True)
+    # The top rung gets veryfast's own subpixel refinement; the others keep the cheaper
+    # search; every encoder runs one thread.
+    assert cmd[cmd.index("-x264-params:v:0") + 1] == RATE_BOUND_X264_PARAMS
     for i in (1, 2, 3):
         assert cmd[cmd.index(f"-x264-params:v:{i}") + 1] == X264_PARAMS
     assert all(cmd[cmd.index(f"-threads:v:{i}") + 1] == "1" for i in range(4))

@@ -75,13 +75,13 @@ class ContentStats:
 @dataclass(frozen=True)
 class Tuning:
     """How the encode adapts to the content: `crf_offset` is added to every rung's CRF;
-    `full_effort_top` gives the top encoded rung x264's full preset (no cheaper motion
-    search), because its cap, not its CRF, will decide its quality."""
+    `rate_bound_top` gives the top encoded rung more subpixel refinement (the encode's
+    RATE_BOUND_X264_PARAMS), because its cap, not its CRF, will decide its quality."""
 
     kind: str
     crf_offset: float
     reason: str
-    full_effort_top: bool = False
+    rate_bound_top: bool = False
     source_cap_factor: float = 1.0
     passthrough_factor: float = 1.0
 
@@ -97,7 +97,7 @@ def choose_tuning(
     rate_bound = bool(source_video_kbps and top_cap_kbps and source_video_kbps >= top_cap_kbps)
     rate_note = (
         f"; the source's {source_video_kbps} kb/s reaches the top rung's {top_cap_kbps} kb/s "
-        "cap: full x264 effort there"
+        "cap: more x264 effort there"
         if rate_bound
         else ""
     )

@@ -446,7 +446,7 @@ class FfmpegTranscoder(Transcoder):
             audio_kbps=self.audio_kbps,
             copy_keyint=keyint_frames(decision, info.fps) if decision.copy else 0,
             crf_offset=tuning.crf_offset,
-            full_effort_top=tuning.full_effort_top,
+            rate_bound_top=tuning.rate_bound_top,
             thumbnail=(
                 info.probe.duration_seconds * self.thumbnail_at,
                 *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),
