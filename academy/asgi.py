@@ -6,7 +6,10 @@ import os
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 
+from academy.config import exit_on_config_error
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
+exit_on_config_error()
 # Under ASGI each request runs its synchronous code in a thread of its own, so a persistent
 # connection (CONN_MAX_AGE) per thread is never reused and piles up until PostgreSQL refuses
 # clients (bench/api_load.py saw 90 connections from one server). Each request opens and

@@ -50,6 +50,8 @@ from demo_support.report import VideoRow, format_table, playback_hints, verify_m
 from demo_support.samples import SAMPLES, Sample, generate, scaled
 from demo_support.webhooks import DEV_ENV, VerifyingReceiver, describe, dispatcher_args
 
+from academy.config import DEVELOPMENT_ENV
+
 DEFAULT_VAR_DIR = ROOT / "var" / "demo"
 # Written into the demo folder: only a folder holding it (or an empty one) is ever wiped.
 MARKER = ".academy-demo"
@@ -235,10 +237,12 @@ class Demo:
             if not k.startswith(dropped) and k not in ("DATABASE_URL", "REDIS_URL", "WORKER_ID")
         }
         env.update(AWS_FAKE_ENV)
+        # Development values, explicitly: debug on, a development secret key and pepper (the
+        # settings refuse to start without them); never use these anywhere else.
+        env.update(DEVELOPMENT_ENV)
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "academy.settings",
-                "DJANGO_DEBUG": "1",
                 "DATABASE_URL": f"sqlite:///{self.var_dir / 'db.sqlite3'}",
                 "VIDEO_STORAGE_URL": f"file://{self.media_root}",
                 "VIDEO_WORK_DIR": str(self.var_dir / "work"),

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 
+from academy.config import DEVELOPMENT_ENV
+
+# Development values, set explicitly: with nothing set the settings refuse to start (no
+# secret key, no pepper, debug off). The processes the tests start inherit them.
+for _name, _value in DEVELOPMENT_ENV.items():
+    os.environ.setdefault(_name, _value)
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("VIDEO_MAX_ATTEMPTS", "3")
 # Redis pub/sub ignores database numbers: live events of parallel runs stay apart by prefix.
@@ -13,8 +19,8 @@ os.environ.setdefault("VIDEO_LIVE_CHANNEL_PREFIX", f"academy-video-test-{os.getp
 os.environ.setdefault("VIDEO_API_RATE_PER_SECOND", "1000")
 os.environ.setdefault("VIDEO_API_RATE_BURST", "10000")
 
-from academy.settings import *  # noqa: F403
-from academy.settings import DATABASES
+from academy.settings import *  # noqa: E402, F403
+from academy.settings import DATABASES  # noqa: E402
 
 # One test database per run, so parallel runs on one server never collide.
 DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_academy_{os.getpid()}"
