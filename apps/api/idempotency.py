@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from apps.api import multipart
+from apps.api import json_limits, multipart
 from apps.api.keys import Principal
 from apps.api.models import IdempotencyRecord
 
@@ -112,7 +112,7 @@ def fingerprint(request: HttpRequest, max_source_bytes: int) -> str:
         return sha.hexdigest()
     body = request.body
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(json_limits.loads(body), sort_keys=True, separators=(",", ":"))
         sha.update(b"json\0" + canonical.encode())
     except (ValueError, UnicodeDecodeError):
         sha.update(b"raw\0" + body)

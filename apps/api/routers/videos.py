@@ -16,8 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 from ninja.errors import ValidationError
 
-from apps.api import idempotency, multipart
-from apps.api.bodies import JSON, json_body, validate
+from apps.api import idempotency, json_limits, multipart
+from apps.api.bodies import JSON, json_body, unacceptable, validate
 from apps.api.errors import UnsupportedContentType
 from apps.api.presenters import (
     live_body,
@@ -132,7 +132,9 @@ def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
     fields: dict[str, Any] = {k: request.POST[k] for k in FORM_FIELDS & set(request.POST)}
     if "metadata" in fields:
         try:
-            fields["metadata"] = json.loads(fields["metadata"])
+            fields["metadata"] = json_limits.loads(fields["metadata"])
+        except json_limits.UnacceptableJson as exc:
+            raise unacceptable(exc, "form", "metadata") from None
         except json.JSONDecodeError:
             fields["metadata"] = "not JSON"  # the schema reports it as a field error
     data = {**fields, **{name: "" for name in unknown}}
