@@ -57,10 +57,16 @@ class LiveHarness:
         return self.repository.complete(lease, result)
 
     def token(self, video_id: int, tenant: Tenant | None = None) -> str:
+        """A progress token as GET /api/v1/videos/{id} hands out: issued to one of the
+        tenant's keys."""
+        from apps.api.models import ApiKey
+
         config = settings.CONFIG
+        tenant = tenant or self.tenant
         issued = issue_token(
-            (tenant or self.tenant).id,
+            tenant.id,
             video_id,
+            ApiKey.objects.filter(tenant=tenant).values_list("id", flat=True).first() or 0,
             config.secret_key,
             config.progress_token_ttl_seconds,
         )
