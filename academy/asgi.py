@@ -3,8 +3,8 @@ guard) and the WebSocket routes of live progress."""
 
 import os
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 
 from academy.config import exit_on_config_error
 
@@ -16,8 +16,13 @@ exit_on_config_error()
 # closes its own instead; put a pooler (PgBouncer) in front when connecting costs too much.
 for database in settings.DATABASES.values():
     database["CONN_MAX_AGE"] = 0
-# Django is set up before anything imports models (the WebSocket consumers do).
-django_application = get_asgi_application()
+# Django is set up before anything imports models (the WebSocket consumers do). Its handler
+# is Django's own except that a source PUT streams to storage (apps/api/streaming_body.py).
+django.setup(set_prefix=False)
+
+from apps.api.streaming_body import StreamingSourceASGIHandler  # noqa: E402
+
+django_application = StreamingSourceASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

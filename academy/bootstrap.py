@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from src.application.upload_video import UploadVideo
     from src.application.video_commands import VideoCommands
     from src.application.video_queries import VideoQueries
+    from src.infrastructure.cache.redis_auth_throttle import RedisAuthThrottle
     from src.infrastructure.cache.redis_rate_limiter import RedisTokenBucket
 
 
@@ -136,6 +137,18 @@ def build_rate_limiter(config: AppConfig) -> RedisTokenBucket | None:
     )
 
 
+def build_auth_throttle(config: AppConfig) -> RedisAuthThrottle:
+    """Failed API-key checks (API and sign-in) per client address and key prefix, in Redis."""
+    from src.infrastructure.cache.redis_auth_throttle import RedisAuthThrottle
+    from src.infrastructure.cache.redis_progress_adapter import redis_client
+
+    return RedisAuthThrottle(
+        redis_client(config.redis_url),
+        failures=config.auth_throttle.failures,
+        window_seconds=config.auth_throttle.window_seconds,
+    )
+
+
 class Services:
     """The adapters of one process, built on first use, and what the entry points run."""
 
@@ -183,6 +196,10 @@ class Services:
     @cached_property
     def rate_limiter(self) -> RedisTokenBucket | None:
         return build_rate_limiter(self.config)
+
+    @cached_property
+    def auth_throttle(self) -> RedisAuthThrottle:
+        return build_auth_throttle(self.config)
 
     @cached_property
     def transcoder(self) -> Transcoder:
@@ -305,6 +322,7 @@ class Services:
             queue=self.queue,
             progress=self.progress,
             rate_limiter=self.rate_limiter,
+            auth_throttle=self.auth_throttle,
         )
 
 
@@ -322,6 +340,8 @@ class ApiUseCases:
     progress: ProgressPort
     # apps/api/rate_limits.py: None when limits are off.
     rate_limiter: RedisTokenBucket | None = None
+    # apps/api/auth_throttle.py: failed authentications per client address and key prefix.
+    auth_throttle: RedisAuthThrottle | None = None
 
 
 def api_use_cases(config: AppConfig | None = None, **adapters: Any) -> ApiUseCases:

@@ -18,6 +18,9 @@ os.environ.setdefault("VIDEO_LIVE_CHANNEL_PREFIX", f"academy-video-test-{os.getp
 # Generous per-key limits: only the rate-limit tests, which build their own limiter, hit them.
 os.environ.setdefault("VIDEO_API_RATE_PER_SECOND", "1000")
 os.environ.setdefault("VIDEO_API_RATE_BURST", "10000")
+# Parallel runs share Redis and the client address: only the throttle's own tests (their own
+# throttle, their own prefix) reach a failure limit.
+os.environ.setdefault("VIDEO_AUTH_FAILURES_PER_WINDOW", "10000")
 
 from academy.settings import *  # noqa: E402, F403
 from academy.settings import DATABASES  # noqa: E402
