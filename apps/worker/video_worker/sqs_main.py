@@ -60,6 +60,16 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     except (ConfigError, ValueError) as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 1
+    media_versions: dict[str, str] = {}
+    versions = getattr(services.transcoder, "versions", None)  # ffmpeg's; not on a fake
+    if versions is not None:
+        from src.infrastructure.media.binaries import MissingBinary
+
+        try:
+            media_versions = versions()
+        except MissingBinary as exc:
+            sys.stderr.write(f"configuration error: {exc}\n")
+            return 1
     try:
         services.queue.check()
     except QueueNotFound as exc:
@@ -84,7 +94,7 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
         log.info("WORKER_METRICS_SERVING", port=config.worker_metrics_port)
     loop = services.worker_loop(max_messages=args.max_messages, exit_when_idle=args.exit_when_idle)
     loop.install_signal_handlers()
-    log.info("WORKER_STARTED", **config.summary(), max_messages=args.max_messages)
+    log.info("WORKER_STARTED", **config.summary(), **media_versions, max_messages=args.max_messages)
     try:
         return loop.run()
     finally:
