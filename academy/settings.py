@@ -52,6 +52,7 @@ CORS_ALLOW_HEADERS = [
     "traceparent",
     "x-api-key",
     "x-request-id",
+    "x-trace-id",
 ]
 CORS_EXPOSE_HEADERS = [
     "location",

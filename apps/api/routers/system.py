@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import io
 import os
 import subprocess
+import uuid
 
 import structlog
 from django.db import connection
@@ -59,14 +61,32 @@ def _check_queue() -> None:
     use_cases().queue.check()
 
 
-CHECKS = {"database": _check_database, "redis": _check_redis, "queue": _check_queue}
+# Outside every tenant's prefix; one small object per probe, deleted at once.
+STORAGE_PROBE_PREFIX = "_ready/"
+
+
+def _check_storage() -> None:
+    """A probe object is written and deleted: the bucket (or folder) exists and this process
+    may write there, as an upload and a worker must."""
+    storage = use_cases().storage
+    key = f"{STORAGE_PROBE_PREFIX}probe-{uuid.uuid4().hex}"
+    storage.put_stream(io.BytesIO(b"ready"), key, 16)
+    storage.delete_prefix(key)
+
+
+CHECKS = {
+    "database": _check_database,
+    "redis": _check_redis,
+    "queue": _check_queue,
+    "storage": _check_storage,
+}
 
 
 @router.get(
     "/ready",
     response={200: ReadyOut},
     auth=None,
-    summary="Database, Redis and the SQS queue answer (503 naming what failed)",
+    summary="Database, Redis, the SQS queue and storage answer (503 naming what failed)",
 )
 def ready(request: HttpRequest):
     results: dict[str, str] = {}

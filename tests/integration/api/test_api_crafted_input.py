@@ -3,6 +3,8 @@ number size, non-finite numbers) and names people read back (titles, external id
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from apps.support.video.models import Video
@@ -103,3 +105,39 @@ def test_names_with_control_bidi_or_nothing_visible_are_422(api, field, value, n
 )
 def test_ordinary_unicode_titles_are_kept(api, title):
     assert api.create(title=title, external_id=f"ext-{title}")["title"] == title
+
+
+def test_ready_checks_storage_with_a_probe_it_removes(api: ApiHarness):
+    ready = api.client.get("/api/v1/ready")
+    assert ready.json()["checks"]["storage"] == "ok"
+    assert not list(api.storage_root.rglob("*probe*")), "the probe object was left behind"
+    from src.infrastructure.storage.local_storage import LocalStorage
+
+    api.use_cases.storage = LocalStorage(Path("/dev/null/media"))  # no write can succeed
+    body = assert_problem(api.client.get("/api/v1/ready"), 503, "SERVICE_UNAVAILABLE")
+    assert body["detail"] == "not ready: storage unavailable"
+    assert body["checks"]["storage"].startswith("failed")
+
+
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"X-Trace-Id": "upstream-trace-42"}, "upstream-trace-42"),
+        ({"X-Trace-Id": "bad id\n", "X-Request-ID": "req-7"}, "req-7"),
+        ({"X-Trace-Id": "t-1", "X-Request-ID": "req-7"}, "t-1"),
+        (
+            {
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "X-Trace-Id": "t-1",
+            },
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ),
+    ],
+)
+def test_an_inbound_x_trace_id_is_the_trace_id_when_there_is_no_traceparent(
+    api: ApiHarness, headers, expected
+):
+    response = api.post_json("/api/v1/videos", {"title": "Traced"}, **headers)
+    assert response.status_code == 201
+    assert response["X-Trace-Id"] == expected
+    assert Video.objects.get(pk=response.json()["id"]).trace_id == expected
