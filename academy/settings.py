@@ -162,3 +162,12 @@ LOGGING_CONFIG = None
 from src.infrastructure.logging import configure_logging  # noqa: E402
 
 configure_logging(level=CONFIG.log_level, worker_id=CONFIG.worker_id)
+
+# Optional error tracking (SENTRY_DSN): the web app and each command report as themselves.
+import sys  # noqa: E402
+
+from academy.error_tracking import init_error_tracking  # noqa: E402
+
+init_error_tracking(
+    CONFIG, sys.argv[1] if sys.argv[0].endswith("manage.py") and len(sys.argv) > 1 else "web"
+)

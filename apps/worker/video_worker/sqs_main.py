@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
 
     configure_logging(level=config.log_level, worker_id=config.worker_id)
     log = structlog.get_logger()
+    from academy.error_tracking import init_error_tracking
+
+    init_error_tracking(config, "worker")
 
     from academy.bootstrap import bootstrap
     from src.application.ports.queue import QueueNotFound
