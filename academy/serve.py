@@ -78,7 +78,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--header-timeout", type=_positive, default=HEADER_TIMEOUT_SECONDS)
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive,
+        default=_positive(os.environ.get(HEADER_TIMEOUT_ENV, str(HEADER_TIMEOUT_SECONDS))),
+    )
     args = parser.parse_args(argv)
     os.environ[HEADER_TIMEOUT_ENV] = str(args.header_timeout)
     uvicorn.run(

@@ -324,3 +324,20 @@ def test_source_retention_is_off_unless_set(raw, days):
 def test_invalid_source_retention_is_a_clear_config_error(raw, message):
     with pytest.raises(ConfigError, match=f"VIDEO_SOURCE_RETENTION_DAYS must be {message}"):
         dev_config({"VIDEO_SOURCE_RETENTION_DAYS": raw})
+
+
+def test_env_example_lists_every_variable_the_project_reads():
+    sources = [ROOT / "academy" / "config.py", ROOT / "academy" / "serve.py"]
+    sources += [
+        ROOT / "apps" / "api" / "routers" / "system.py",
+        ROOT / "src" / "infrastructure" / "metrics.py",
+    ]
+    read = set()
+    for source in sources:
+        text = source.read_text()
+        read |= set(re.findall(r'(?:\benv,\s*|env\.str\(\s*)"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(re.findall(r'environ(?:\.get)?[\[(]"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(re.findall(r'_ENV = "([A-Z][A-Z0-9_]+)"', text))
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert {"DJANGO_SECRET_KEY", "API_KEY_PEPPER", "VIDEO_FAST_ACK"} <= read  # the scan works
+    assert read - listed == set()
