@@ -8,6 +8,7 @@ for: development says so explicitly, here, and prints that it did.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 from academy.config import DEVELOPMENT_ENV
@@ -20,8 +21,13 @@ def development_environ(environ: dict[str, str]) -> dict[str, str]:
 
 def main(argv: list[str]) -> None:
     if not argv:
-        sys.stderr.write("usage: python -m academy.development CMD [ARGS…]\n")
+        sys.stderr.write("usage: python -m academy.development (CMD [ARGS…] | --exports)\n")
         raise SystemExit(2)
+    if argv == ["--exports"]:  # for `eval "$(python -m academy.development --exports)"`
+        for name, value in DEVELOPMENT_ENV.items():
+            if name not in os.environ:
+                sys.stdout.write(f"export {name}={shlex.quote(value)}\n")
+        return
     filled = sorted(name for name in DEVELOPMENT_ENV if name not in os.environ)
     if filled:
         sys.stderr.write(
