@@ -17,16 +17,16 @@ exit_on_config_error()
 for database in settings.DATABASES.values():
     database["CONN_MAX_AGE"] = 0
 # Django is set up before anything imports models (the WebSocket consumers do). Its handler
-# is Django's own except that a source PUT streams to storage (apps/api/streaming_body.py).
+# is Django's own except that a source PUT streams to storage (apps/api/http/streaming_body.py).
 django.setup(set_prefix=False)
 
-from apps.api.streaming_body import StreamingSourceASGIHandler  # noqa: E402
+from apps.api.http.streaming_body import StreamingSourceASGIHandler  # noqa: E402
 
 django_application = StreamingSourceASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from apps.api.body_limits import BodyLimitMiddleware  # noqa: E402
+from apps.api.http.body_limits import BodyLimitMiddleware  # noqa: E402
 from apps.api.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

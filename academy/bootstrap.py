@@ -103,7 +103,7 @@ def build_webhook_dispatcher(config: AppConfig, **overrides) -> WebhookDispatche
     video) and the signing HTTP transport behind the SSRF guard."""
     setup_django()
     from academy.adapters.db.django.webhook_store import DjangoWebhookStore
-    from apps.api.presenters import webhook_video
+    from apps.api.presenters.videos import webhook_video
     from src.application.deliver_webhooks import WebhookDispatcher
     from src.infrastructure.webhooks.http_transport import UrllibWebhookTransport
 
@@ -338,9 +338,9 @@ class ApiUseCases:
     repository: VideoRepository
     queue: VideoQueue
     progress: ProgressPort
-    # apps/api/rate_limits.py: None when limits are off.
+    # apps/api/keys/rate_limits.py: None when limits are off.
     rate_limiter: RedisTokenBucket | None = None
-    # apps/api/auth_throttle.py: failed authentications per client address and key prefix.
+    # apps/api/keys/auth_throttle.py: failed authentications per client address and key prefix.
     auth_throttle: RedisAuthThrottle | None = None
 
 

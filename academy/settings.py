@@ -27,8 +27,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "apps.api.middleware.RequestContextMiddleware",
-    "apps.api.middleware.PerKeyMiddleware",
+    "apps.api.http.middleware.RequestContextMiddleware",
+    "apps.api.http.middleware.PerKeyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -39,7 +39,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "apps.api.middleware.ProblemFallbackMiddleware",
+    "apps.api.http.middleware.ProblemFallbackMiddleware",
 ]
 
 # CORS: only the listed origins (the academies' own web apps) may call the API from a browser.
@@ -123,7 +123,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # The web pages' session: signed with SECRET_KEY and kept in the cookie itself; it holds the
-# tenant and API key row ids, never a key (apps/api/session_auth.py).
+# tenant and API key row ids, never a key (apps/web/session_auth.py).
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_NAME = "academy_session"
 SESSION_COOKIE_HTTPONLY = True

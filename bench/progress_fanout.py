@@ -254,7 +254,7 @@ def main() -> None:
             Video.objects.create(tenant=tenant, title=f"v{i}", status="PROCESSING")
             for i in range(args.videos)
         ]
-        from apps.api.keys import issue_key
+        from apps.api.keys.api_keys import issue_key
 
         key_row, _key = issue_key(tenant, "fan-out", settings.CONFIG.api_key_pepper)
         tokens = {

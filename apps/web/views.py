@@ -22,13 +22,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.api import auth_throttle
-from apps.api.keys import KeyRejected, Principal
-from apps.api.presenters import published_body, video_body
+from apps.api.keys import auth_throttle
+from apps.api.keys.api_keys import KeyRejected, Principal
+from apps.api.presenters.videos import published_body, video_body
 from apps.api.services import use_cases
-from apps.api.session_auth import session_principal, sign_in, sign_out
 from apps.support.video.models import Tenant
 from apps.web.deliveries import video_deliveries
+from apps.web.session_auth import session_principal, sign_in, sign_out
 from src.application.domain import VideoStatus
 from src.application.ports.video_repository import CANCELABLE, RETRYABLE
 from src.application.video_errors import InvalidVideoRequest, VideoNotFound, VideoRequestError

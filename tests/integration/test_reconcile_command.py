@@ -428,7 +428,7 @@ def test_loop_stops_on_sigint_while_waiting(tmp_path, sqs):
 
 @TRANSACTIONAL_DB
 def test_loop_prunes_idempotency_records_older_than_a_day(tmp_path, sqs, tenant):
-    from apps.api.idempotency import RETENTION
+    from apps.api.keys.idempotency import RETENTION
     from apps.api.models import IdempotencyRecord
 
     for key in ("old", "recent"):

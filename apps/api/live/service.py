@@ -18,7 +18,7 @@ from apps.api.live.access import (
     credential_allowed,
     not_found,
 )
-from apps.api.schemas import MAX_ID
+from apps.api.schemas.videos import MAX_ID
 from apps.api.services import use_cases
 from src.application.live_progress import FollowVideo, LiveEvent
 from src.application.video_errors import VideoNotFound

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from academy.config import BASE_DIR
-from apps.api.problems import problem, title
+from apps.api.http.problems import problem, title
 from apps.api.services import use_cases
 from src.application.domain import ErrorCode
 

@@ -7,11 +7,10 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 
+from apps.api.presenters.webhooks import delivery_body, webhook_body
 from apps.api.routers.videos import ERRORS, VideoId
-from apps.api.schemas import MAX_ID
-from apps.api.services import use_cases
-from apps.api.webhook_presenters import delivery_body, webhook_body
-from apps.api.webhook_schemas import (
+from apps.api.schemas.videos import MAX_ID
+from apps.api.schemas.webhooks import (
     CreatedWebhookOut,
     CreateWebhookIn,
     DeliveryListOut,
@@ -20,6 +19,7 @@ from apps.api.webhook_schemas import (
     WebhookListOut,
     WebhookOut,
 )
+from apps.api.services import use_cases
 from apps.support.webhooks import endpoints
 from src.application.direct_upload import owned_video
 from src.application.video_queries import decode_cursor, encode_cursor

@@ -16,7 +16,7 @@ from django.test import Client
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
 from academy.bootstrap import ApiUseCases, api_use_cases
 from apps.api import services
-from apps.api.keys import issue_key
+from apps.api.keys.api_keys import issue_key
 from apps.support.video.models import Tenant
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from apps.api.keys import split_prefix
+from apps.api.keys.api_keys import split_prefix
 from src.infrastructure.cache.redis_auth_throttle import RedisAuthThrottle
 from src.infrastructure.cache.redis_progress_adapter import redis_client
 from tests.integration.api.conftest import API_TEST_REDIS_URL, ApiHarness, assert_problem

@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.api import services
-from apps.api.idempotency import RETENTION
+from apps.api.keys.idempotency import RETENTION
 from apps.api.models import IdempotencyRecord
 from apps.support.video.models import Video
 from tests.integration.api.conftest import ApiHarness, assert_problem

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from apps.api.keys import revoke
+from apps.api.keys.api_keys import revoke
 from src.application.ports.video_repository import VideoResult
 from tests.integration.api.conftest import ApiHarness
 

@@ -15,7 +15,7 @@ from django.db import connection, connections
 
 from academy.bootstrap import ApiUseCases, api_use_cases
 from apps.api import services
-from apps.api.keys import issue_key
+from apps.api.keys.api_keys import issue_key
 from apps.api.live.service import run_blocking
 from apps.api.live.tokens import issue_token
 from apps.support.video.models import Tenant

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from apps.api.keys import revoke, split_prefix
+from apps.api.keys.api_keys import revoke, split_prefix
 from apps.api.live.service import run_blocking
 from tests.integration.live.conftest import LiveHarness
 from tests.integration.live.test_live_websocket import closed, connect, opened

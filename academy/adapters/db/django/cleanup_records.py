@@ -61,7 +61,7 @@ class DjangoCleanupRecords(CleanupRecords):
         )
 
     def prune_idempotency_records(self, dry_run: bool) -> int:
-        from apps.api.idempotency import prune
+        from apps.api.keys.idempotency import prune
 
         return prune(dry_run=dry_run)
 

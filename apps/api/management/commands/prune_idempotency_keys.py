@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from apps.api.idempotency import RETENTION, prune
+from apps.api.keys.idempotency import RETENTION, prune
 
 
 class Command(BaseCommand):

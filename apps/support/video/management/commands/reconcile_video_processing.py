@@ -43,7 +43,7 @@ STOP_CHECK_SECONDS = 0.1
 # between passes (the deployed value is 30 s).
 LOOP_MIN_SECONDS = 0.25
 LOOP_MAX_SECONDS = 24 * 3600.0
-# The loop also deletes expired Idempotency-Key records (apps/api/idempotency.py) this often.
+# The loop also deletes expired Idempotency-Key records (apps/api/keys/idempotency.py) this often.
 PRUNE_EVERY_SECONDS = 60.0
 # The loop's cleanup pass (cleanup_videos) lists every video's outputs and the storage's
 # unfinished uploads: hourly by default, at most each minute.
@@ -162,7 +162,7 @@ class Command(BaseCommand):
 
 def prune_idempotency_records() -> None:
     """Housekeeping for the API: a failure is logged and tried again on a later pass."""
-    from apps.api.idempotency import prune
+    from apps.api.keys.idempotency import prune
 
     try:
         deleted = prune()

@@ -32,8 +32,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from apps.api import json_limits, multipart
-from apps.api.keys import Principal
+from apps.api.http import json_limits, multipart
+from apps.api.keys.api_keys import Principal
 from apps.api.models import IdempotencyRecord
 
 log = structlog.get_logger("apps.api")

@@ -17,7 +17,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
-from apps.api.problems import problem
+from apps.api.http.problems import problem
 from apps.api.services import use_cases
 from src.application.domain import ErrorCode, VideoStatus
 from src.infrastructure.storage.content_types import content_type
