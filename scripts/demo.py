@@ -366,8 +366,8 @@ class Demo:
 
     def start_api(self, key: str) -> ApiClient:
         port = free_port()
-        args = [sys.executable, "-m", "uvicorn", "academy.asgi:application"]
-        args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        # What make serve runs: uvicorn with the header deadline and connection limits.
+        args = [sys.executable, "-m", "academy.serve", "--host", "127.0.0.1", "--port", str(port)]
         self.api_server = self.start("api-server", args)
         self.api_port = port
         client = ApiClient(f"http://127.0.0.1:{port}", key)
@@ -377,7 +377,7 @@ class Demo:
                 raise DemoFailed(f"the API server did not start:\n{self.api_server.tail()}")
             time.sleep(0.1)
         self.say(
-            f"API: uvicorn academy.asgi:application on http://127.0.0.1:{port} "
+            f"API: python -m academy.serve (uvicorn) on http://127.0.0.1:{port} "
             f"(OpenAPI at /api/v1/openapi.json; log in {self.rel(self.logs)}/api-server.log)"
         )
         return client
