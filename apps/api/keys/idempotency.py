@@ -15,7 +15,7 @@ request (content type and body; a multipart upload by its fields and each file's
 
 The claim is a row insert under a unique constraint (apps/api/models.py IdempotencyRecord): of
 two concurrent requests exactly one inserts, on any number of API processes. Records are kept
-RETENTION (24 hours) and pruned by `manage.py prune_idempotency_keys` and by reconcile's loop.
+RETENTION (24 hours) and deleted by the cleanup pass alone (reconcile's loop schedules it).
 A claim whose request never finished (its process was killed) is given up after
 IN_FLIGHT_TIMEOUT.
 """

@@ -11,7 +11,7 @@ from django.test import Client
 
 from academy.bootstrap import api_use_cases
 from apps.api import services
-from apps.support.video.redis_status_cache import heartbeat_key, progress_key
+from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from tests.integration.api.conftest import ApiHarness
 
