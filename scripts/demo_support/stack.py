@@ -283,8 +283,8 @@ class Stack:
                 raise DemoFailed(f"the API server did not start:\n{self.api_server.tail()}")
             time.sleep(0.1)
         self.say(
-            f"API: python -m academy.serve (uvicorn) on http://127.0.0.1:{port} "
-            f"(OpenAPI at /api/v1/openapi.json; log in {rel(self.logs)}/api-server.log)"
+            f"API: academy.asgi:application on http://127.0.0.1:{port} (python -m academy.serve; "
+            f"OpenAPI at /api/v1/openapi.json; log in {rel(self.logs)}/api-server.log)"
         )
         return client
 
