@@ -430,7 +430,7 @@ def test_loop_stops_on_sigint_while_waiting(tmp_path, sqs):
 def test_loop_prunes_idempotency_records_older_than_a_day_in_its_cleanup_pass(
     tmp_path, sqs, tenant
 ):
-    from apps.api.keys.idempotency import RETENTION
+    from academy.adapters.db.django.idempotency_store import RETENTION
     from apps.api.models import IdempotencyRecord
 
     for key in ("old", "recent"):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import structlog
 from django.http import HttpRequest
 
+from academy.current import use_cases
 from apps.api.keys.api_keys import KeyRejected, split_prefix
-from apps.api.services import use_cases
 
 log = structlog.get_logger("apps.api")
 

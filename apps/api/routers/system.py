@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import io
 import os
 import subprocess
-import uuid
 
 import structlog
 from django.db import connection
@@ -15,8 +13,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from academy.config import BASE_DIR
+from academy.current import use_cases
 from apps.api.http.problems import problem, title
-from apps.api.services import use_cases
 from src.application.domain import ErrorCode
 
 router = Router(tags=["system"])
@@ -53,35 +51,6 @@ def _check_database() -> None:
         cursor.execute("SELECT 1")
 
 
-def _check_redis() -> None:
-    use_cases().progress.ping()
-
-
-def _check_queue() -> None:
-    use_cases().queue.check()
-
-
-# Outside every tenant's prefix; one small object per probe, deleted at once.
-STORAGE_PROBE_PREFIX = "_ready/"
-
-
-def _check_storage() -> None:
-    """A probe object is written and deleted: the bucket (or folder) exists and this process
-    may write there, as an upload and a worker must."""
-    storage = use_cases().storage
-    key = f"{STORAGE_PROBE_PREFIX}probe-{uuid.uuid4().hex}"
-    storage.put_stream(io.BytesIO(b"ready"), key, 16)
-    storage.delete_prefix(key)
-
-
-CHECKS = {
-    "database": _check_database,
-    "redis": _check_redis,
-    "queue": _check_queue,
-    "storage": _check_storage,
-}
-
-
 @router.get(
     "/ready",
     response={200: ReadyOut},
@@ -90,7 +59,7 @@ CHECKS = {
 )
 def ready(request: HttpRequest):
     results: dict[str, str] = {}
-    for name, check in CHECKS.items():
+    for name, check in {"database": _check_database, **use_cases().checks}.items():
         try:
             check()
             results[name] = "ok"

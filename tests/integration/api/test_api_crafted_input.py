@@ -113,7 +113,7 @@ def test_ready_checks_storage_with_a_probe_it_removes(api: ApiHarness):
     assert not list(api.storage_root.rglob("*probe*")), "the probe object was left behind"
     from src.infrastructure.storage.local_storage import LocalStorage
 
-    api.use_cases.storage = LocalStorage(Path("/dev/null/media"))  # no write can succeed
+    api.serve(storage=LocalStorage(Path("/dev/null/media")))  # no write can succeed
     body = assert_problem(api.client.get("/api/v1/ready"), 503, "SERVICE_UNAVAILABLE")
     assert body["detail"] == "not ready: storage unavailable"
     assert body["checks"]["storage"].startswith("failed")

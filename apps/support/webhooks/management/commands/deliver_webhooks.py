@@ -18,6 +18,7 @@ import structlog
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
+from django.utils.module_loading import import_string
 
 from academy.bootstrap import build_webhook_dispatcher
 from academy.cli import add_metrics_port_argument, run_every, seconds_type, serve_metrics_port
@@ -49,7 +50,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         serve_metrics_port(options["metrics_port"], options["loop"])
-        dispatcher = build_webhook_dispatcher(settings.CONFIG)
+        render_video = import_string(settings.WEBHOOK_PAYLOAD_RENDERER)
+        dispatcher = build_webhook_dispatcher(settings.CONFIG, render_video)
         if options["loop"] is None:
             report = dispatcher.drain()
             summary = {"claimed": report.claimed, "results": report.results}
