@@ -16,6 +16,10 @@ exit_on_config_error()
 # closes its own instead; put a pooler (PgBouncer) in front when connecting costs too much.
 for database in settings.DATABASES.values():
     database["CONN_MAX_AGE"] = 0
+# uvicorn configured its loggers before loading this module: from now on they lose tokens.
+from src.infrastructure.logging import redact_server_logs  # noqa: E402
+
+redact_server_logs()
 # Django is set up before anything imports models (the WebSocket consumers do). Its handler
 # is Django's own except that a source PUT streams to storage (apps/api/http/streaming_body.py).
 django.setup(set_prefix=False)

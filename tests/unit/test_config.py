@@ -341,3 +341,39 @@ def test_env_example_lists_every_variable_the_project_reads():
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert {"DJANGO_SECRET_KEY", "API_KEY_PEPPER", "VIDEO_FAST_ACK"} <= read  # the scan works
     assert read - listed == set()
+
+
+def test_playback_settings(tmp_path):
+    from src.infrastructure.playback.tokens import new_rsa_key_pair
+
+    config = dev_config({})
+    assert config.playback.default_policy == "signed"  # private by default
+    assert config.playback.token_ttl_seconds == 3600
+    assert dev_config({"VIDEO_DEFAULT_PLAYBACK_POLICY": "PUBLIC"}).playback.default_policy == (
+        "public"
+    )
+    private_pem, _public = new_rsa_key_pair()
+    key_file = tmp_path / "cloudfront.pem"
+    key_file.write_text(private_pem)
+    from_file = dev_config(
+        {"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1", "VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE": str(key_file)}
+    )
+    assert from_file.playback.cloudfront_private_key == private_pem.strip()
+    assert private_pem not in repr(from_file)  # never in a repr that could reach a log
+    for env, needle in (
+        ({"VIDEO_DEFAULT_PLAYBACK_POLICY": "open"}, "VIDEO_DEFAULT_PLAYBACK_POLICY must be"),
+        ({"VIDEO_PLAYBACK_TOKEN_TTL_SECONDS": "5"}, "VIDEO_PLAYBACK_TOKEN_TTL_SECONDS must be"),
+        ({"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1"}, "go together"),
+        ({"VIDEO_CLOUDFRONT_PRIVATE_KEY": private_pem}, "go together"),
+        (
+            {"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1", "VIDEO_CLOUDFRONT_PRIVATE_KEY": "s3cr3t"},
+            "not an unencrypted PEM key",
+        ),
+        (
+            {"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1", "VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE": "/nope"},
+            "VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE cannot be read",
+        ),
+    ):
+        with pytest.raises(ConfigError, match=needle) as info:
+            dev_config(env)
+        assert "s3cr3t" not in str(info.value)
