@@ -99,6 +99,7 @@ class AuthThrottleConfig:
     window_seconds: int
 
 
+@dataclass(frozen=True)
 class PlaybackConfig:
     """Who may watch (apps/api/playback/, docs/ARCHITECTURE.md "Playback")."""
 
