@@ -27,6 +27,9 @@ KEEP_ALIVE_SECONDS = 5
 LIMIT_CONCURRENCY = 1000
 # Bytes of request line and headers: Django's own hosts and cookies fit in far less.
 MAX_HEADER_BYTES = 16 * 1024
+# Seconds uvicorn lets requests in flight finish on SIGTERM before it closes them (streams
+# included: clients reopen them); below every stop timeout the image and the stack set.
+GRACEFUL_SHUTDOWN_SECONDS = 20
 # The worker processes read the header timeout from here (uvicorn starts them afresh).
 HEADER_TIMEOUT_ENV = "WEB_HEADER_TIMEOUT_SECONDS"
 
@@ -98,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # FORWARDED_ALLOW_IPS names the proxy's addresses).
         proxy_headers=True,
         access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 
