@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import posixpath
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.responses import NinjaJSONEncoder
 
+from apps.api.keys import upload_urls
 from apps.api.live.tokens import issue_token
 from apps.api.schemas.videos import VideoOut
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
@@ -113,9 +115,15 @@ def webhook_video(video: VideoRecord) -> dict[str, Any]:
 def upload_body(request: HttpRequest, video: VideoRecord, plan: UploadPlan) -> dict[str, Any]:
     complete_url = request.build_absolute_uri(f"{video_path(video.id)}/upload-complete")
     if plan.kind == API_PUT:
+        expires_at = plan.expires_at or datetime.now(UTC) + timedelta(
+            seconds=settings.CONFIG.upload_ttl_seconds
+        )
+        signature = upload_urls.sign(video.tenant_id, video.id, expires_at)
         return {
             "method": "PUT",
-            "url": request.build_absolute_uri(f"{video_path(video.id)}/source"),
+            "url": request.build_absolute_uri(
+                f"{video_path(video.id)}/source?{upload_urls.PARAM}={signature}"
+            ),
             "headers": {"Content-Type": "application/octet-stream"},
             "expires_at": plan.expires_at,
             "complete_url": complete_url,

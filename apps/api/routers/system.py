@@ -10,10 +10,11 @@ import subprocess
 import structlog
 from django.db import connection
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Path, Router, Schema
 
 from academy.config import BASE_DIR
 from apps.api.http.problems import problem, title
+from apps.api.schemas.videos import ProblemOut
 from apps.api.services import use_cases
 from src.application.domain import ErrorCode
 
@@ -37,12 +38,12 @@ class VersionOut(Schema):
 
 
 class ProblemTypeOut(Schema):
-    code: str
+    code: ErrorCode
     title: str
 
 
 @router.get("/health", response=HealthOut, auth=None, summary="The process is up")
-def health(request: HttpRequest):
+def get_health(request: HttpRequest):
     return {"status": "ok"}
 
 
@@ -64,11 +65,11 @@ CHECKS = {"database": _check_database, "redis": _check_redis, "queue": _check_qu
 
 @router.get(
     "/ready",
-    response={200: ReadyOut},
+    response={200: ReadyOut, 503: ProblemOut},
     auth=None,
     summary="Database, Redis and the SQS queue answer (503 naming what failed)",
 )
-def ready(request: HttpRequest):
+def get_readiness(request: HttpRequest):
     results: dict[str, str] = {}
     for name, check in CHECKS.items():
         try:
@@ -103,7 +104,7 @@ def _revision() -> str:
 
 
 @router.get("/version", response=VersionOut, auth=None, summary="Package version and revision")
-def version(request: HttpRequest):
+def get_version(request: HttpRequest):
     try:
         package_version = importlib.metadata.version(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
@@ -113,11 +114,11 @@ def version(request: HttpRequest):
 
 @router.get(
     "/problems/{code}",
-    response={200: ProblemTypeOut, 404: dict},
+    response={200: ProblemTypeOut, 404: ProblemOut},
     auth=None,
     summary="What a problem `type` means",
 )
-def problem_type(request: HttpRequest, code: str):
+def get_problem_type(request: HttpRequest, code: str = Path(..., max_length=64)):
     try:
         error_code = ErrorCode(code)
     except ValueError:

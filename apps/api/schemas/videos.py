@@ -9,6 +9,8 @@ from typing import Any
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
+from src.application.domain import ErrorCode, VideoStatus
+
 MAX_METADATA_BYTES = 16 * 1024  # metadata is the producer's own small record, not a payload
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
@@ -97,7 +99,7 @@ class UploadOut(Schema):
 
 
 class ErrorOut(Schema):
-    code: str
+    code: ErrorCode
     message: str
 
 
@@ -128,9 +130,28 @@ class PublishedAssetsOut(Schema):
     renditions: list[RenditionAssetOut]
 
 
+class RenditionOut(Schema):
+    """One rung of the HLS ladder as the worker published it."""
+
+    name: str = Field(description="e.g. 720p")
+    width: int | None = None
+    height: int | None = None
+    bandwidth: int | None = Field(default=None, description="peak bits per second (HLS)")
+    average_bandwidth: int | None = None
+    playlist: str | None = Field(default=None, description="its playlist, beside the master")
+    video: str | None = Field(default=None, description="copy (passthrough) or libx264")
+    crf: int | None = None
+    maxrate_kbps: int | None = None
+    maxrate_capped_from_kbps: int | None = None
+    audio_bitrate_kbps: int | None = None
+    audio_playlist: str | None = None
+    passthrough: bool | None = None
+    passthrough_reason: str | None = None
+
+
 class VideoOut(Schema):
     id: int
-    status: str
+    status: VideoStatus
     title: str
     external_id: str | None
     metadata: dict[str, Any]
@@ -143,7 +164,7 @@ class VideoOut(Schema):
     size_bytes: int | None
     width: int | None
     height: int | None
-    renditions: list[dict[str, Any]]
+    renditions: list[RenditionOut]
     created_at: datetime | None
     updated_at: datetime | None
     upload_expires_at: datetime | None
@@ -185,10 +206,14 @@ class FieldErrorOut(Schema):
 
 
 class ProblemOut(Schema):
-    type: str
+    """RFC 9457 problem details, the body of every 4xx and 5xx (`application/problem+json`)."""
+
+    type: str = Field(description="/api/v1/problems/{code}: what the code means")
     title: str
     status: int
     detail: str
-    code: str
+    code: ErrorCode
     trace_id: str
-    errors: list[FieldErrorOut] | None = None
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="each field that is not valid (422 VALIDATION_FAILED)"
+    )
