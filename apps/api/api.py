@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.api.http.bodies import StrictJsonParser
 from apps.api.http.errors import response_for_exception
 from apps.api.keys.auth import API_KEY_AUTH
+from apps.api.live import sse
 from apps.api.openapi import AcademyApi
 from apps.api.routers import system, videos, webhooks
 from apps.web.session_auth import SessionKey
@@ -29,6 +30,7 @@ api = AcademyApi(
     docs_url="/docs",
     openapi_url="/openapi.json",
     components=videos.COMPONENTS,
+    paths={sse.OPENAPI_PATH: {"get": sse.OPENAPI_OPERATION}},
 )
 
 for exception_class in (

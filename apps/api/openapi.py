@@ -14,6 +14,7 @@ about what is sent and name everything a generated SDK exposes:
 
 from __future__ import annotations
 
+import copy
 from http import HTTPStatus
 from typing import Any
 
@@ -67,10 +68,18 @@ def ref(model: type[BaseModel] | str) -> dict[str, str]:
 class AcademyApi(NinjaAPI):
     """NinjaAPI whose schema carries readable operation ids and problem+json errors."""
 
-    def __init__(self, *args: Any, components: dict[str, Any] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        components: dict[str, Any] | None = None,
+        paths: dict[str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         # Schemas that routes reference by name (request bodies they read themselves).
         self.extra_components = components or {}
+        # Routes served by plain Django views beside the API (the SSE stream).
+        self.extra_paths = paths or {}
 
     def get_openapi_operation_id(self, operation) -> str:
         return operation.view_func.__name__
@@ -81,6 +90,8 @@ class AcademyApi(NinjaAPI):
         components.update(self.extra_components)
         components[ProblemOut.__name__] = component(ProblemOut)
         components.update(nested_components(ProblemOut))
+        for path, operations in self.extra_paths.items():
+            schema["paths"][path] = copy.deepcopy(operations)
         for item in schema["paths"].values():
             for operation in item.values():
                 _declare_errors(operation)

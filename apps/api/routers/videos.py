@@ -89,12 +89,16 @@ COMPONENTS = {
     },
 }
 
+# One content type per operation: generated clients that see two set a multipart Content-Type
+# without its boundary (openapi-python-client issue 947), so the one-request upload is its own
+# operation, POST /videos/upload. POST /videos still reads a multipart body the same way.
 CREATE_REQUEST_BODY = {
     **IDEMPOTENT,
-    "requestBody": {
-        "required": True,
-        "content": {JSON: {"schema": ref(CreateVideoIn)}, MULTIPART: {"schema": ref(CREATE_FORM)}},
-    },
+    "requestBody": {"required": True, "content": {JSON: {"schema": ref(CreateVideoIn)}}},
+}
+UPLOAD_REQUEST_BODY = {
+    **IDEMPOTENT,
+    "requestBody": {"required": True, "content": {MULTIPART: {"schema": ref(CREATE_FORM)}}},
 }
 # No body is the normal call (file storage, or S3 with every stored part): not required, and
 # never `null`, which generated clients cannot send.
@@ -113,8 +117,8 @@ def _bind_video(request: HttpRequest, video: VideoRecord) -> None:
 @router.post(
     "/videos",
     response={201: CreatedVideoOut, 202: VideoOut, **ERRORS},
-    description=REPLAYS,
-    summary="Create a video (JSON: get upload instructions; multipart: upload in one request)",
+    description=f"{REPLAYS} A `{MULTIPART}` body is read as POST /videos/upload reads it (202).",
+    summary="Create a video and get its upload instructions",
     openapi_extra=CREATE_REQUEST_BODY,
 )
 def create_video(request: HttpRequest, response: HttpResponse):
@@ -142,6 +146,21 @@ def create_video(request: HttpRequest, response: HttpResponse):
         **video_body(request, video, row_progress(video)),
         "upload": upload_body(request, video, created.upload),
     }
+
+
+@router.post(
+    "/videos/upload",
+    response={202: VideoOut, **ERRORS},
+    description=REPLAYS,
+    summary="Create a video and upload its source in one multipart/form-data request",
+    openapi_extra=UPLOAD_REQUEST_BODY,
+)
+def upload_video(request: HttpRequest, response: HttpResponse):
+    if request.content_type != MULTIPART:
+        raise UnsupportedContentType(
+            f"POST /videos/upload takes {MULTIPART}, not {request.content_type or 'untyped'}"
+        )
+    return _upload_in_one_request(request, response)
 
 
 def _upload_in_one_request(request: HttpRequest, response: HttpResponse):

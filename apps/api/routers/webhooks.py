@@ -120,7 +120,9 @@ def list_deliveries(
     description=REPLAYS,
     openapi_extra=IDEMPOTENT,
 )
-def redeliver_delivery(request: HttpRequest, webhook_id: int = WebhookId, delivery_id: int = DeliveryId):
+def redeliver_delivery(
+    request: HttpRequest, webhook_id: int = WebhookId, delivery_id: int = DeliveryId
+):
     delivery = endpoints.redeliver(request.auth.tenant_id, webhook_id, delivery_id)
     log.info("WEBHOOK_REDELIVER_REQUESTED", webhook_endpoint_id=webhook_id, delivery_id=delivery_id)
     return 202, delivery_body(delivery)
