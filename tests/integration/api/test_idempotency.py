@@ -193,7 +193,7 @@ def test_a_retry_while_the_first_is_in_flight_is_a_conflict(api: ApiHarness):
     assert "still being processed" in body["detail"]
     assert created.status_code == 201
     replay = post()
-    assert (replay.status_code, replay.json()) == (200, created.json())
+    assert (replay.status_code, replay.json()) == (201, created.json())
     assert Video.objects.count() == 1
 
 
