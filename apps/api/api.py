@@ -31,6 +31,7 @@ api = AcademyApi(
     openapi_url="/openapi.json",
     components=videos.COMPONENTS,
     paths={sse.OPENAPI_PATH: {"get": sse.OPENAPI_OPERATION}},
+    security_schemes=sse.OPENAPI_SECURITY_SCHEMES,
 )
 
 for exception_class in (

@@ -73,6 +73,7 @@ class AcademyApi(NinjaAPI):
         *args: Any,
         components: dict[str, Any] | None = None,
         paths: dict[str, dict[str, Any]] | None = None,
+        security_schemes: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
@@ -80,6 +81,7 @@ class AcademyApi(NinjaAPI):
         self.extra_components = components or {}
         # Routes served by plain Django views beside the API (the SSE stream).
         self.extra_paths = paths or {}
+        self.extra_security_schemes = security_schemes or {}
 
     def get_openapi_operation_id(self, operation) -> str:
         return operation.view_func.__name__
@@ -90,6 +92,7 @@ class AcademyApi(NinjaAPI):
         components.update(self.extra_components)
         components[ProblemOut.__name__] = component(ProblemOut)
         components.update(nested_components(ProblemOut))
+        schema["components"].setdefault("securitySchemes", {}).update(self.extra_security_schemes)
         for path, operations in self.extra_paths.items():
             schema["paths"][path] = copy.deepcopy(operations)
         for item in schema["paths"].values():
@@ -100,8 +103,12 @@ class AcademyApi(NinjaAPI):
 
 def _declare_errors(operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    common = EVERY_ROUTE if operation.get("security") else EVERY_PUBLIC_ROUTE
-    for status, description in common.items():
+    common = dict(EVERY_ROUTE if operation.get("security") else EVERY_PUBLIC_ROUTE)
+    if operation.get("requestBody"):
+        common.update({s: STANDARD_DESCRIPTIONS[s] for s in (400, 413, 415, 422)})
+    elif any(p["in"] in ("query", "path") for p in operation.get("parameters", [])):
+        common[422] = STANDARD_DESCRIPTIONS[422]
+    for status, description in sorted(common.items()):
         responses.setdefault(str(status), {"description": description})
     for status, response in responses.items():
         if int(status) < 400:

@@ -99,8 +99,18 @@ EVENT_TYPES = {
     "error": "terminal: the video was deleted (code NOT_FOUND, detail)",
 }
 OPENAPI_PATH = "/api/v1/videos/{video_id}/events"
+PROGRESS_TOKEN_SCHEME = "ProgressToken"  # noqa: S105 - a scheme name, not a secret
+OPENAPI_SECURITY_SCHEMES = {
+    PROGRESS_TOKEN_SCHEME: {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "the video's progress_token: opens its live streams and nothing else",
+    }
+}
 OPENAPI_OPERATION = {
     "operationId": "stream_video_events",
+    "security": [{"BearerKey": []}, {"HeaderKey": []}, {PROGRESS_TOKEN_SCHEME: []}],
     "tags": ["videos"],
     "summary": "Follow one video live as Server-Sent Events (an EventSource)",
     "description": (

@@ -10,7 +10,7 @@ import subprocess
 import structlog
 from django.db import connection
 from django.http import HttpRequest
-from ninja import Path, Router, Schema
+from ninja import Router, Schema
 
 from academy.config import BASE_DIR
 from apps.api.http.problems import problem, title
@@ -118,7 +118,7 @@ def get_version(request: HttpRequest):
     auth=None,
     summary="What a problem `type` means",
 )
-def get_problem_type(request: HttpRequest, code: str = Path(..., max_length=64)):
+def get_problem_type(request: HttpRequest, code: str):
     try:
         error_code = ErrorCode(code)
     except ValueError:
