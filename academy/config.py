@@ -109,6 +109,8 @@ class AppConfig:
     api_rate_burst: int = 60
     # Cleanup removes the source of a READY video this many days after it completed; None: never.
     source_retention_days: int | None = None
+    # The file a looping process keeps fresh for the image's HEALTHCHECK; "": none.
+    liveness_file: str = ""
 
     @property
     def heartbeat_interval(self) -> float:
@@ -482,6 +484,7 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         api_rate_per_second=_rate(env, "VIDEO_API_RATE_PER_SECOND", 10),
         api_rate_burst=_int(env, "VIDEO_API_RATE_BURST", 60, maximum=MAX_API_RATE),
         source_retention_days=_optional_days(env, "VIDEO_SOURCE_RETENTION_DAYS"),
+        liveness_file=env.str("LIVENESS_FILE", default="").strip(),
     )
 
 

@@ -69,6 +69,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # Behind a proxy, absolute URLs (upload and asset links) use the host the client used.
 USE_X_FORWARDED_HOST = True
 
+# A webhook's `data` is the body GET /api/v1/videos/{id} gives: the API's presenter renders
+# it (deliver_webhooks passes it to the dispatcher; the composition root knows no entry point).
+WEBHOOK_PAYLOAD_RENDERER = "apps.api.presenters.videos.webhook_video"
 ROOT_URLCONF = "academy.urls"
 WSGI_APPLICATION = "academy.wsgi.application"
 ASGI_APPLICATION = "academy.asgi.application"

@@ -1,9 +1,9 @@
-"""HTTP only: the API v1 (django-ninja) over the use cases in src/application/.
+"""HTTP only: the API v1 (django-ninja) over the use cases in src/application/ (this process's
+set: academy/current.py).
 
 By concern (each package's docstring lists its modules):
   api.py       the NinjaAPI instance and its exception handlers
-  services.py  the use cases, built once per process through the composition root
-  models.py    API keys and Idempotency-Key records
+  models.py    API keys and Idempotency-Key records (their queries: academy/adapters/)
   keys/        API keys, authentication, rate limits, idempotency
   http/        bodies, body limits, multipart, trace ids, middleware, errors, problems
   schemas/     request and response shapes

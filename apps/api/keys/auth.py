@@ -13,10 +13,10 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader, HttpBearer
 
+from academy.current import use_cases
 from apps.api.keys import idempotency
 from apps.api.keys.api_keys import KeyRejected, Principal, verify_key
 from apps.api.keys.rate_limits import take_token
-from apps.api.services import use_cases
 
 
 def authenticated(request: HttpRequest, principal: Principal) -> Principal:

@@ -13,9 +13,9 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from academy.config import BASE_DIR
+from academy.current import use_cases
 from apps.api.http.problems import problem, title
 from apps.api.schemas.videos import ProblemOut
-from apps.api.services import use_cases
 from src.application.domain import ErrorCode
 
 router = Router(tags=["system"])
@@ -52,17 +52,6 @@ def _check_database() -> None:
         cursor.execute("SELECT 1")
 
 
-def _check_redis() -> None:
-    use_cases().progress.ping()
-
-
-def _check_queue() -> None:
-    use_cases().queue.check()
-
-
-CHECKS = {"database": _check_database, "redis": _check_redis, "queue": _check_queue}
-
-
 @router.get(
     "/ready",
     response={200: ReadyOut, 503: ProblemOut},
@@ -71,7 +60,7 @@ CHECKS = {"database": _check_database, "redis": _check_redis, "queue": _check_qu
 )
 def get_readiness(request: HttpRequest):
     results: dict[str, str] = {}
-    for name, check in CHECKS.items():
+    for name, check in {"database": _check_database, **use_cases().checks}.items():
         try:
             check()
             results[name] = "ok"

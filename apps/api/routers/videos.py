@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 from ninja.errors import ValidationError
 
+from academy.current import use_cases
 from apps.api.http import multipart
 from apps.api.http.bodies import JSON, json_body, validate
 from apps.api.http.errors import UnsupportedContentType
@@ -41,7 +42,6 @@ from apps.api.schemas.videos import (
     VideoListOut,
     VideoOut,
 )
-from apps.api.services import use_cases
 from apps.web.session_auth import SessionKey
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_errors import VideoNotFound

@@ -7,6 +7,7 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 
+from academy.current import use_cases
 from apps.api.presenters.webhooks import delivery_body, webhook_body
 from apps.api.routers.videos import ERRORS, IDEMPOTENT, REPLAYS, VideoId
 from apps.api.schemas.videos import MAX_ID
@@ -19,9 +20,7 @@ from apps.api.schemas.webhooks import (
     WebhookListOut,
     WebhookOut,
 )
-from apps.api.services import use_cases
 from apps.support.webhooks import endpoints
-from src.application.direct_upload import owned_video
 from src.application.video_queries import decode_cursor, encode_cursor
 
 router = Router(tags=["webhooks"])
@@ -135,6 +134,6 @@ def redeliver_delivery(
 )
 def list_video_deliveries(request: HttpRequest, video_id: int = VideoId):
     """404 for a missing video and for another tenant's alike, as every video route."""
-    owned_video(use_cases().repository, request.auth.tenant_id, video_id)
+    use_cases().queries.owned(request.auth.tenant_id, video_id)
     rows = endpoints.deliveries_for_video(request.auth.tenant_id, video_id)
     return 200, {"items": [delivery_body(d) for d in rows], "next_cursor": None}

@@ -62,9 +62,8 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
         return 1
     try:
         services.queue.check()
-    except QueueNotFound as exc:
-        sys.stderr.write(f"configuration error: {exc}\n")
-        return 1
+    except QueueNotFound:
+        pass  # not created yet: the loop waits for it (WORKER_QUEUE_MISSING, logged once)
     except Exception as exc:  # noqa: BLE001 - SQS unreachable: the loop retries with backoff
         log.warning("SQS_UNAVAILABLE_AT_START", error=f"{type(exc).__name__}: {exc}"[:300])
     # Folders of jobs whose worker was killed on this machine (no one else will remove them).
@@ -82,7 +81,9 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
             )
             return 1
         log.info("WORKER_METRICS_SERVING", port=config.worker_metrics_port)
-    loop = services.worker_loop(max_messages=args.max_messages, exit_when_idle=args.exit_when_idle)
+    from apps.worker.video_worker.assembly import worker_loop
+
+    loop = worker_loop(services, max_messages=args.max_messages, exit_when_idle=args.exit_when_idle)
     loop.install_signal_handlers()
     log.info("WORKER_STARTED", **config.summary(), max_messages=args.max_messages)
     try:

@@ -16,8 +16,8 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from apps.api import services
-from apps.api.keys.idempotency import RETENTION
+from academy import current
+from academy.adapters.db.django.idempotency_store import RETENTION
 from apps.api.models import IdempotencyRecord
 from apps.support.video.models import Video
 from tests.integration.api.conftest import ApiHarness, assert_problem
@@ -171,7 +171,7 @@ def _in_thread(fn):
 @pytest.mark.django_db(transaction=True)
 def test_a_retry_while_the_first_is_in_flight_is_a_conflict(api: ApiHarness):
     blocking = _BlockingUploads(api.use_cases.uploads)
-    services.override(dataclasses.replace(api.use_cases, uploads=blocking))
+    current.override(dataclasses.replace(api.use_cases, uploads=blocking))
     headers = {**api.headers(), "Idempotency-Key": KEY}
 
     def post():
