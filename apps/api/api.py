@@ -12,6 +12,7 @@ from apps.api.http.errors import response_for_exception
 from apps.api.keys.auth import API_KEY_AUTH
 from apps.api.live import sse
 from apps.api.openapi import AcademyApi
+from apps.api.playback import routes as playback_routes
 from apps.api.routers import system, videos, webhooks
 from apps.web.session_auth import SessionKey
 
@@ -29,7 +30,7 @@ api = AcademyApi(
     parser=StrictJsonParser(),
     docs_url="/docs",
     openapi_url="/openapi.json",
-    components=videos.COMPONENTS,
+    components={**videos.COMPONENTS, **playback_routes.COMPONENTS},
     paths={sse.OPENAPI_PATH: {"get": sse.OPENAPI_OPERATION}},
     security_schemes=sse.OPENAPI_SECURITY_SCHEMES,
 )
@@ -50,3 +51,4 @@ for exception_class in (
 api.add_router("", system.router)
 api.add_router("", videos.router)
 api.add_router("", webhooks.router)
+api.add_router("", playback_routes.router)

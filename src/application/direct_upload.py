@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from src.application.domain import PlaybackPolicy
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import (
     DirectUploads,
@@ -113,6 +114,7 @@ class DirectUpload:
         size_bytes: int | None = None,
         filename: str = "source",
         presign: bool = True,
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
     ) -> CreatedVideo:
         """An AWAITING_UPLOAD video and how to send its bytes (`presign=False`: through us)."""
         if size_bytes is not None and size_bytes > self.limits.max_source_bytes:
@@ -131,6 +133,7 @@ class DirectUpload:
                 metadata=dict(metadata or {}),
                 trace_id=trace_id,
                 declared_size_bytes=size_bytes,
+                playback_policy=PlaybackPolicy(playback_policy),
             ),
             lambda t, v: source_key(t, v, filename),
         )
@@ -275,6 +278,7 @@ class DirectUpload:
         metadata: dict[str, Any] | None = None,
         trace_id: str = "",
         request_id: str = "",
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
     ) -> CompletedUpload:
         """A whole upload in one call; on any failure the row and stored bytes are removed."""
         created = self.create(
@@ -285,6 +289,7 @@ class DirectUpload:
             trace_id=trace_id,
             filename=filename,
             presign=False,
+            playback_policy=playback_policy,
         )
         video = created.video
         try:

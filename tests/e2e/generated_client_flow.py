@@ -18,6 +18,7 @@ from http import HTTPStatus
 from io import BytesIO
 
 from academy_video_api_client import AuthenticatedClient
+from academy_video_api_client.api.playback import create_playback_token
 from academy_video_api_client.api.videos import (
     cancel_video,
     complete_upload,
@@ -26,6 +27,7 @@ from academy_video_api_client.api.videos import (
     get_video,
     list_videos,
     retry_video,
+    update_video,
     upload_video,
 )
 from academy_video_api_client.api.webhooks import (
@@ -39,7 +41,9 @@ from academy_video_api_client.models import (
     CreateVideoIn,
     CreateWebhookIn,
     DeliveryStatus,
+    PlaybackPolicy,
     ProblemOut,
+    UpdateVideoIn,
     VideoOut,
     VideoStatus,
 )
@@ -138,9 +142,17 @@ def main(base: str, key: str, source_path: str, webhook_url: str) -> None:
     report["live_events_url"] = first_ready.live.events_url
 
     published = get_published_assets.sync(video.id, client=client)
-    check(published.master_playlist_url.endswith(".m3u8"), "published master playlist")
+    check(".m3u8" in published.master_playlist_url, "published master playlist")
     check(len(published.renditions) == len(first_ready.renditions), "published renditions")
     report["master_playlist_url"] = published.master_playlist_url
+
+    # Playback: a token with no body (the defaults), then the video made public.
+    token = create_playback_token.sync_detailed(video.id, client=client)
+    check(token.status_code == HTTPStatus.CREATED, f"create_playback_token: {token.status_code}")
+    report["token_master_playlist_url"] = token.parsed.master_playlist_url
+    public = update_video.sync(video.id, client=client, body=UpdateVideoIn(PlaybackPolicy.PUBLIC))
+    check(public.playback_policy == PlaybackPolicy.PUBLIC, f"policy {public.playback_policy}")
+    report["public_master_playlist_url"] = public.assets.master_playlist_url
 
     # List with a cursor: one per page, newest first.
     page = list_videos.sync(client=client, limit=1)

@@ -113,7 +113,12 @@ def test_a_generated_client_runs_the_whole_producer_flow(spawn, sdk, tmp_path):
 
     # The upload URL worked as given: signed, no API key in it.
     assert "/source?signature=" in report["upload_url"] and key not in report["upload_url"]
+    # Signed by default: the published URLs carry a token; public ones do not.
     assert report["master_playlist_url"].startswith(f"{base}/media/")
+    assert "?token=" in report["master_playlist_url"]
+    assert "?token=" in report["token_master_playlist_url"]
+    assert report["public_master_playlist_url"].startswith(f"{base}/media/")
+    assert "token=" not in report["public_master_playlist_url"]
     assert report["renditions"] and all(r["bandwidth"] > 0 for r in report["renditions"])
     assert report["live_events_url"].startswith(f"{base}/api/v1/videos/")
     assert report["retried_error_code"] in ("PROBE_FAILED", "UNSUPPORTED_MEDIA")

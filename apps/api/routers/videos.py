@@ -24,9 +24,9 @@ from apps.api.keys import idempotency
 from apps.api.keys.auth import API_KEY_AUTH
 from apps.api.keys.upload_urls import UploadSignature
 from apps.api.openapi import component, nested_components, ref
+from apps.api.playback.links import published_body
 from apps.api.presenters.videos import (
     live_body,
-    published_body,
     upload_body,
     video_body,
     video_path,
@@ -39,10 +39,12 @@ from apps.api.schemas.videos import (
     FollowedVideoOut,
     ProblemOut,
     PublishedAssetsOut,
+    UpdateVideoIn,
     VideoListOut,
     VideoOut,
 )
 from apps.web.session_auth import SessionKey
+from src.application.domain import PlaybackPolicy
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_errors import VideoNotFound
 from src.application.video_queries import MAX_PAGE, row_progress
@@ -64,7 +66,7 @@ IDEMPOTENT = {"parameters": [idempotency.OPENAPI_PARAMETER]}
 MULTIPART = multipart.MULTIPART
 # Query text goes into SQL parameters: PostgreSQL refuses NUL characters in them.
 NO_NUL = r"^[^\x00]*$"
-FORM_FIELDS = {"title", "external_id", "metadata"}
+FORM_FIELDS = {"title", "external_id", "metadata", "playback_policy"}
 CREATE_FORM = "CreateVideoForm"
 REPLAYS = (
     "With an `Idempotency-Key`, a retry gets the first response again: the same status and "
@@ -73,6 +75,7 @@ REPLAYS = (
 # Request bodies these routes read themselves, named for the schema's components.
 COMPONENTS = {
     CreateVideoIn.__name__: component(CreateVideoIn),
+    **nested_components(CreateVideoIn),
     CompleteUploadIn.__name__: component(CompleteUploadIn),
     **nested_components(CompleteUploadIn),
     CREATE_FORM: {
@@ -85,6 +88,7 @@ COMPONENTS = {
             "title": {"type": "string", "minLength": 1, "maxLength": 300},
             "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
             "metadata": {"type": "string", "description": "a JSON object"},
+            "playback_policy": ref(PlaybackPolicy.__name__),
         },
     },
 }
@@ -137,6 +141,7 @@ def create_video(request: HttpRequest, response: HttpResponse):
         trace_id=request.trace_id,
         size_bytes=body.size_bytes,
         filename=body.filename or "source",
+        playback_policy=_policy(body.playback_policy),
     )
     video = created.video
     _bind_video(request, video)
@@ -188,8 +193,13 @@ def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
             external_id=form.external_id or "",
             metadata=form.metadata,
             trace_id=request.trace_id,
+            playback_policy=_policy(form.playback_policy),
         )
     return _accepted(request, response, completed)
+
+
+def _policy(asked: PlaybackPolicy | None) -> PlaybackPolicy:
+    return asked or use_cases().config.playback.default_policy
 
 
 def _accepted(request: HttpRequest, response: HttpResponse, completed) -> tuple[int, dict]:
@@ -265,6 +275,20 @@ def get_video(request: HttpRequest, video_id: int = VideoId):
         "progress_token": live["progress_token"],
         "live": live,
     }
+
+
+@router.patch(
+    "/videos/{video_id}",
+    response={200: VideoOut, **ERRORS},
+    summary="Change the playback policy (signed or public); effective for the next request",
+)
+def update_video(request: HttpRequest, payload: UpdateVideoIn, video_id: int = VideoId):
+    video = use_cases().playback.set_policy(
+        request.auth.tenant_id, video_id, payload.playback_policy
+    )
+    _bind_video(request, video)
+    log.info("VIDEO_PLAYBACK_POLICY_CHANGED", video_id=video.id, policy=str(video.playback_policy))
+    return 200, video_body(request, video, row_progress(video))
 
 
 @router.get("/videos", response={200: VideoListOut, **ERRORS}, summary="The tenant's videos")

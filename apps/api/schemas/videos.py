@@ -9,7 +9,7 @@ from typing import Any
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
-from src.application.domain import ErrorCode, VideoStatus
+from src.application.domain import ErrorCode, PlaybackPolicy, VideoStatus
 
 MAX_METADATA_BYTES = 16 * 1024  # metadata is the producer's own small record, not a payload
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
@@ -42,6 +42,11 @@ class StrictSchema(Schema):
 
 class CreateVideoIn(StrictSchema):
     title: str = Field(min_length=1, max_length=300)
+    playback_policy: PlaybackPolicy | None = Field(
+        default=None,
+        description="signed: playback needs a token; public: anyone with the URL "
+        "(default: VIDEO_DEFAULT_PLAYBACK_POLICY)",
+    )
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[str, Any] | None = None
     size_bytes: int | None = Field(
@@ -68,6 +73,10 @@ class CreateVideoIn(StrictSchema):
         if value is not None and len(json.dumps(value)) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
         return value
+
+
+class UpdateVideoIn(StrictSchema):
+    playback_policy: PlaybackPolicy
 
 
 class PartIn(StrictSchema):
@@ -113,6 +122,8 @@ class ProgressOut(Schema):
 class AssetsOut(Schema):
     master_playlist_url: str
     thumbnail_url: str | None
+    # When the URLs' token expires (a signed video); null for a public video.
+    expires_at: datetime | None = None
 
 
 class RenditionAssetOut(Schema):
@@ -125,7 +136,10 @@ class RenditionAssetOut(Schema):
 
 class PublishedAssetsOut(Schema):
     video_id: int
+    playback_id: str
+    playback_policy: PlaybackPolicy
     master_playlist_url: str
+    expires_at: datetime | None
     thumbnail_url: str | None
     renditions: list[RenditionAssetOut]
 
@@ -173,6 +187,8 @@ class VideoOut(Schema):
     source_removed_at: datetime | None
     processing_started_at: datetime | None
     processing_completed_at: datetime | None
+    playback_id: str
+    playback_policy: PlaybackPolicy
     assets: AssetsOut | None
 
 

@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from apps.api.http.problems import CONTENT_TYPE as PROBLEM
-from src.application.domain import ErrorCode, VideoStatus
+from src.application.domain import ErrorCode, PlaybackPolicy, VideoStatus
 from src.application.domain.webhooks import DeliveryStatus, VideoEventType
 from tests.integration.api.conftest import ApiHarness
 
@@ -86,6 +86,9 @@ def test_status_code_and_event_fields_are_enums(schema):
     assert components["ErrorCode"]["enum"] == [c.value for c in ErrorCode]
     assert components["DeliveryStatus"]["enum"] == [s.value for s in DeliveryStatus]
     assert components["VideoEventType"]["enum"] == [t.value for t in VideoEventType]
+    assert components["PlaybackPolicy"]["enum"] == [p.value for p in PlaybackPolicy]
+    policy = components["VideoOut"]["properties"]["playback_policy"]
+    assert policy == {"$ref": "#/components/schemas/PlaybackPolicy"}
     assert components["VideoOut"]["properties"]["status"] == {
         "$ref": "#/components/schemas/VideoStatus"
     }
@@ -96,11 +99,18 @@ def test_status_code_and_event_fields_are_enums(schema):
     assert renditions["items"] == {"$ref": "#/components/schemas/RenditionOut"}
 
 
-def test_upload_complete_body_is_optional_and_never_null(schema):
-    op = schema["paths"]["/api/v1/videos/{video_id}/upload-complete"]["post"]
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/api/v1/videos/{video_id}/upload-complete", "CompleteUploadIn"),
+        ("/api/v1/videos/{video_id}/playback-tokens", "PlaybackTokenIn"),
+    ],
+)
+def test_optional_bodies_are_optional_and_never_null(schema, path, model):
+    op = schema["paths"][path]["post"]
     assert op["requestBody"]["required"] is False
     assert op["requestBody"]["content"] == {
-        "application/json": {"schema": {"$ref": "#/components/schemas/CompleteUploadIn"}}
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}
     }
 
 
