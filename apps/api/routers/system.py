@@ -56,7 +56,7 @@ def _check_database() -> None:
     "/ready",
     response={200: ReadyOut, 503: ProblemOut},
     auth=None,
-    summary="Database, Redis and the SQS queue answer (503 naming what failed)",
+    summary="Database, Redis, the SQS queue and storage answer (503 naming what failed)",
 )
 def get_readiness(request: HttpRequest):
     results: dict[str, str] = {}

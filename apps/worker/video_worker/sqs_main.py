@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
 
     configure_logging(level=config.log_level, worker_id=config.worker_id)
     log = structlog.get_logger()
+    from academy.error_tracking import init_error_tracking
+
+    init_error_tracking(config, "worker")
 
     from academy.bootstrap import bootstrap
     from src.application.ports.queue import QueueNotFound
@@ -60,6 +63,16 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     except (ConfigError, ValueError) as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 1
+    media_versions: dict[str, str] = {}
+    versions = getattr(services.transcoder, "versions", None)  # ffmpeg's; not on a fake
+    if versions is not None:
+        from src.infrastructure.media.binaries import MissingBinary
+
+        try:
+            media_versions = versions()
+        except MissingBinary as exc:
+            sys.stderr.write(f"configuration error: {exc}\n")
+            return 1
     try:
         services.queue.check()
     except QueueNotFound:
@@ -85,7 +98,7 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
 
     loop = worker_loop(services, max_messages=args.max_messages, exit_when_idle=args.exit_when_idle)
     loop.install_signal_handlers()
-    log.info("WORKER_STARTED", **config.summary(), max_messages=args.max_messages)
+    log.info("WORKER_STARTED", **config.summary(), **media_versions, max_messages=args.max_messages)
     try:
         return loop.run()
     finally:
