@@ -46,9 +46,10 @@ ffmpeg:
 services:
 	@scripts/ensure_services.sh postgres redis ffmpeg
 
-# The browser tests' headless browser: Debian's chromium (never a downloaded one).
+# The browser tests' headless browser: Debian's chromium (never a downloaded one), and npm
+# for the players the cross-origin test installs (tests/e2e/players/package-lock.json).
 browser:
-	@scripts/ensure_services.sh chromium
+	@scripts/ensure_services.sh chromium npm
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

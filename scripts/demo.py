@@ -47,7 +47,15 @@ from demo_support.processes import ROOT
 from demo_support.progress import ProgressView, VideoState
 from demo_support.report import parse_time, report
 from demo_support.samples import SAMPLES, Sample, generate, scaled
-from demo_support.stack import DEFAULT_VAR_DIR, TENANT, WORKERS, Stack, prepare_var_dir, rel
+from demo_support.stack import (
+    DEFAULT_VAR_DIR,
+    TENANT,
+    USER_SETTINGS,
+    WORKERS,
+    Stack,
+    prepare_var_dir,
+    rel,
+)
 from demo_support.webhooks import VerifyingReceiver, signed_ready_for_all
 
 QUICK_SCALE = 0.25
@@ -95,6 +103,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def user_settings_line(used: dict[str, str]) -> str:
+    """Which of the user's own settings the demo kept (demo_support/stack.py USER_SETTINGS)."""
+    if not used:
+        return f"none of your settings used (it would keep {', '.join(USER_SETTINGS)})"
+    return "your settings used: " + ", ".join(f"{k}={v}" for k, v in used.items())
+
+
 class Demo:
     """The story of `make demo`: start the stack, upload the samples and follow them live,
     report, and stay up with --keep. Starting and stopping are the stack's
@@ -125,6 +140,7 @@ class Demo:
             f"Academy video pipeline demo: {len(SAMPLES)} sample lectures, {WORKERS} workers\n"
         )
         self.say(f"demo folder {self.var_dir} (wiped; logs in {rel(stack.logs)}/)")
+        self.say(user_settings_line(stack.user_settings))
         stack.start_redis()
         stack.start_moto()
         samples = stack.migrate_while(self.make_samples)

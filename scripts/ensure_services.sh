@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432, database `test`) and Redis (127.0.0.1:6379) are up:
 # start them when installed, install them with apt-get when not, fail with a clear message otherwise.
-# `ffmpeg` and `chromium` (the browser tests' headless browser, Debian's package) are installed
-# when missing.
+# `ffmpeg`, `chromium` (the browser tests' headless browser) and `npm` (the player test's
+# packages), Debian's packages, are installed when missing.
 set -u
 
 log() { echo "ensure_services: $*" >&2; }
@@ -76,6 +76,14 @@ ensure_chromium() {
     apt_install chromium || { log "cannot install chromium (apt-get install -y chromium)"; return 1; }
 }
 
+# The cross-origin player test installs Shaka Player and hls.js with `npm ci`
+# (tests/e2e/players/package-lock.json): npm from Debian when missing.
+ensure_npm() {
+    if command -v npm >/dev/null 2>&1; then return 0; fi
+    log "npm not installed; installing Debian's package (the player test's npm packages)"
+    apt_install npm || { log "cannot install npm (apt-get install -y npm)"; return 1; }
+}
+
 status=0
 for what in "$@"; do
     case "$what" in
@@ -83,6 +91,7 @@ for what in "$@"; do
         redis) ensure_redis || { log "FAILED: Redis at 127.0.0.1:6379 is required for the tests"; status=1; } ;;
         ffmpeg) ensure_ffmpeg || { log "FAILED: ffmpeg is required"; status=1; } ;;
         chromium) ensure_chromium || { log "FAILED: chromium is required for the browser tests"; status=1; } ;;
+        npm) ensure_npm || { log "FAILED: npm is required for the player test"; status=1; } ;;
         *) log "unknown service $what"; status=1 ;;
     esac
 done

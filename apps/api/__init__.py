@@ -2,7 +2,8 @@
 set: academy/current.py).
 
 By concern (each package's docstring lists its modules):
-  api.py       the NinjaAPI instance and its exception handlers
+  api.py       the API instance and its exception handlers
+  openapi.py   the schema as generators read it: operation ids, problem+json errors
   models.py    API keys, Idempotency-Key records (their queries: academy/adapters/),
                playback signing keys
   keys/        API keys, authentication, rate limits, idempotency

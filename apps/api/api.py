@@ -5,17 +5,18 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.api.http.bodies import StrictJsonParser
 from apps.api.http.errors import response_for_exception
 from apps.api.keys.auth import API_KEY_AUTH
+from apps.api.live import sse
+from apps.api.openapi import AcademyApi
 from apps.api.playback import routes as playback_routes
 from apps.api.routers import system, videos, webhooks
 from apps.web.session_auth import SessionKey
 
-api = NinjaAPI(
+api = AcademyApi(
     title="Academy video API",
     version="1",
     description=(
@@ -29,6 +30,9 @@ api = NinjaAPI(
     parser=StrictJsonParser(),
     docs_url="/docs",
     openapi_url="/openapi.json",
+    components={**videos.COMPONENTS, **playback_routes.COMPONENTS},
+    paths={sse.OPENAPI_PATH: {"get": sse.OPENAPI_OPERATION}},
+    security_schemes=sse.OPENAPI_SECURITY_SCHEMES,
 )
 
 for exception_class in (

@@ -44,6 +44,14 @@ COMMAND_TIMEOUT_SECONDS = 180
 # How often a kept-up stack looks at its children.
 KEEP_CHECK_SECONDS = 0.5
 # The demo's key is the only one: a limit that it stays well inside.
+# The user's own settings the demo keeps (everything else VIDEO_*/DJANGO_* is dropped): how a
+# player on another origin reaches the media. Values are origins, a URL and a policy name: no
+# secret, so the demo prints the ones it used.
+USER_SETTINGS = (
+    "VIDEO_API_CORS_ORIGINS",
+    "VIDEO_PUBLIC_BASE_URL",
+    "VIDEO_DEFAULT_PLAYBACK_POLICY",
+)
 API_RATE = {"VIDEO_API_RATE_PER_SECOND": "20", "VIDEO_API_RATE_BURST": "100"}
 AWS_FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "demo",
@@ -123,6 +131,13 @@ class Stack:
         self.say = say
         self.keep = keep
         self.env = self._base_env()
+        # The USER_SETTINGS the user had set, as passed on to every process.
+        self.user_settings = {
+            name: os.environ[name].strip()
+            for name in USER_SETTINGS
+            if os.environ.get(name, "").strip()
+        }
+        self.env.update(self.user_settings)
         self.children: list[Child] = []
         self.workers: list[Child] = []
         self.commands: list[Path] = []  # logs of one-shot commands, shown on failure
@@ -137,7 +152,8 @@ class Stack:
 
     # -- environment -----------------------------------------------------------------------
     def _base_env(self) -> dict[str, str]:
-        """The developer's environment minus every setting that could point at their data."""
+        """The developer's environment minus every setting that could point at their data
+        (USER_SETTINGS are added back by __init__)."""
         dropped = ("VIDEO_", "DJANGO_", "AWS_")
         env = {
             k: v

@@ -153,10 +153,13 @@ def test_file_storage_upload_through_the_api_to_a_played_playlist(spawn, tmp_pat
     )
     assert status == 201 and created["trace_id"] == TRACE
     upload = created["upload"]
-    assert upload["url"] == f"{base}/api/v1/videos/{created['id']}/source"
-    status, _headers, _raw = client.call(
-        upload["method"], upload["url"], data=source.read_bytes(), headers=upload["headers"]
+    assert upload["url"].startswith(f"{base}/api/v1/videos/{created['id']}/source?signature=")
+    # The instructions as given: the signed URL and its headers, no API key.
+    put = urllib.request.Request(
+        upload["url"], data=source.read_bytes(), method=upload["method"], headers=upload["headers"]
     )
+    with urllib.request.urlopen(put, timeout=60) as answer:
+        status = answer.status
     assert status == 200
     status, headers, _raw = client.call("POST", upload["complete_url"])
     assert status == 202 and headers["Location"] == f"/api/v1/videos/{created['id']}"

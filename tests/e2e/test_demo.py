@@ -40,6 +40,9 @@ READY_ROW = re.compile(
 PROGRESS_LINE = re.compile(r"^\[\s*([\d.]+)s\] #[\d-]+\s+(.+?)\s+\[[#-]+\]", re.M)
 
 
+PLAYER_ORIGIN = "http://127.0.0.1:5999"
+
+
 def _listening(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -271,6 +274,10 @@ def _lines(proc: subprocess.Popen) -> queue.Queue:
 def test_demo_keep_leaves_the_site_up_until_ctrl_c(tmp_path):
     env = _demo_env()
     env["DEMO_SECONDS_SCALE"] = "0.125"  # every sample at its shortest (1 s)
+    # A player's origin is passed through; a setting off the allow-list is not (this one
+    # would send every job to a queue that does not exist).
+    env["VIDEO_API_CORS_ORIGINS"] = PLAYER_ORIGIN
+    env["VIDEO_SQS_QUEUE_URL"] = "http://127.0.0.1:1/000000000000/not-the-demo-queue"
     var_dir = tmp_path / "var"
     args = [sys.executable, "scripts/demo.py", "--keep", "--var-dir", str(var_dir)]
     proc = subprocess.Popen(
@@ -302,8 +309,11 @@ def test_demo_keep_leaves_the_site_up_until_ctrl_c(tmp_path):
         with urllib.request.urlopen(page, timeout=10) as answer:
             assert answer.status == 200 and "/sign-in" in answer.url
             assert "API key" in answer.read().decode()
-        with urllib.request.urlopen(f"{page}api/v1/health", timeout=10) as answer:
+        assert f"your settings used: VIDEO_API_CORS_ORIGINS={PLAYER_ORIGIN}" in out
+        health = urllib.request.Request(f"{page}api/v1/health", headers={"Origin": PLAYER_ORIGIN})
+        with urllib.request.urlopen(health, timeout=10) as answer:
             assert answer.status == 200
+            assert answer.headers["Access-Control-Allow-Origin"] == PLAYER_ORIGIN
         assert all(_listening(port) for port in ports)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

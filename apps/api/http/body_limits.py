@@ -4,7 +4,8 @@ Django's ASGI handler reads a whole body (to a temporary file past 1 MiB) before
 runs, so a view can only refuse too many bytes after they all arrived. This wrapper answers
 413 at once when `Content-Length` is above the route's limit, and stops reading a body sent
 without one (chunked) as soon as it passes the limit. Source uploads (PUT .../source and
-multipart POST /videos) may carry up to VIDEO_MAX_SOURCE_BYTES; every other body 1 MiB. The
+multipart POST /videos and /videos/upload) may carry up to VIDEO_MAX_SOURCE_BYTES; every
+other body 1 MiB. The
 size a video declared at creation is checked by the view, which streams to storage.
 """
 
@@ -33,7 +34,7 @@ DEFAULT_LIMIT = 1024 * 1024  # JSON and forms: settings.DATA_UPLOAD_MAX_MEMORY_S
 # Multipart framing around the file: boundaries and the few small form fields.
 FORM_OVERHEAD = 64 * 1024
 _SOURCE_PUT = re.compile(r"^/api/v1/videos/\d+/source/?$")
-_CREATE = re.compile(r"^/api/v1/videos/?$")
+_CREATE = re.compile(r"^/api/v1/videos(/upload)?/?$")
 
 
 class _BodyTooLarge(Exception):

@@ -5,4 +5,5 @@ auth.py         the ninja auth: Bearer or X-API-Key; the per-key hooks run at au
 auth_throttle.py  failed key checks per client address and key prefix: 429 before the check
 rate_limits.py  the per-key token bucket (Redis) and its RateLimit-* headers
 idempotency.py  Idempotency-Key on every POST: claim, replay, conflict (the rows: ../models.py)
+upload_urls.py  the signed source upload URL on file storage (`?signature=`, a JWT)
 """

@@ -5,9 +5,11 @@ A key is scoped by tenant, key and route (method and path) and bound to a finger
 request (content type and body; a multipart upload by its fields and each file's SHA-256):
 
 - first use: the request runs normally and its response is stored;
-- a retry after it finished: the stored status and body are replayed with
-  `Idempotent-Replayed: true` (a 201 Created or 202 Accepted replays as 200 OK: nothing new
-  was created or accepted);
+- a retry after it finished: the stored status, body and Location are replayed unchanged (a
+  201 stays 201, a 202 stays 202), marked `Idempotent-Replayed: true`. The draft asks the
+  server to return the result of the earlier operation, Stripe replays it byte for byte, and a
+  generated client only accepts the statuses an operation declares: the first response's status
+  is one of them, where a rewritten 200 would be an "unexpected status" to every SDK;
 - a retry while the first is still running: 409 problem IDEMPOTENCY_KEY_IN_USE (Retry-After);
 - the same key with another body or route input: 422 problem IDEMPOTENCY_KEY_REUSED;
 - responses that did nothing are not stored, so the key can be used again: refused input
@@ -48,7 +50,6 @@ IN_FLIGHT_RETRY_AFTER_SECONDS = 1
 _VALID_KEY = re.compile(r"[ -~]{1,255}")
 # Statuses that mean "nothing was done; correct the request and send it again".
 NOT_STORED = frozenset({400, 408, 413, 415, 422, 429})
-REPLAYED_AS_OK = frozenset({201, 202})
 
 
 # The header as documented on every POST operation of the OpenAPI schema.
@@ -84,10 +85,9 @@ class Replay(Exception):
 
     def response(self) -> HttpResponse:
         record = self.record
-        status = 200 if record.response_status in REPLAYED_AS_OK else record.response_status
         response = HttpResponse(
             bytes(record.response_body),
-            status=status,
+            status=record.response_status,
             content_type=record.response_content_type or "application/json",
         )
         if record.response_location:

@@ -90,3 +90,69 @@ async def _stream(
                 return
     finally:
         await events.aclose()
+
+
+# The route as the OpenAPI document describes it (it is a plain Django view, not a ninja one).
+EVENT_TYPES = {
+    "connected": "first: the status and percent now, with the trace_id",
+    "progress": "percent, step and updated_at as the worker measures them",
+    "stream": "the stream changed mode (live telemetry or polling the row): mode, detail",
+    "ready": "terminal: assets and the whole video",
+    "failed": "terminal: error and the whole video",
+    "canceled": "terminal: the whole video",
+    "error": "terminal: the video was deleted (code NOT_FOUND, detail)",
+}
+OPENAPI_PATH = "/api/v1/videos/{video_id}/events"
+PROGRESS_TOKEN_SCHEME = "ProgressToken"  # noqa: S105 - a scheme name, not a secret
+OPENAPI_SECURITY_SCHEMES = {
+    PROGRESS_TOKEN_SCHEME: {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "the video's progress_token: opens its live streams and nothing else",
+    }
+}
+OPENAPI_OPERATION = {
+    "operationId": "stream_video_events",
+    "security": [{"BearerKey": []}, {"HeaderKey": []}, {PROGRESS_TOKEN_SCHEME: []}],
+    "tags": ["videos"],
+    "summary": "Follow one video live as Server-Sent Events (an EventSource)",
+    "description": (
+        "Open it with `?token=` (the `progress_token` of GET /api/v1/videos/{id}) or an API key "
+        "header. Each message is `id: <n>`, `event: <type>`, `data: <JSON>`; quiet spells send "
+        "a `: idle` comment. Every data object has `type`, `video_id`, `status` and "
+        "`timestamp`. The stream ends after a terminal event. Event types:\n\n"
+        + "\n".join(f"- `{name}`: {meaning}" for name, meaning in EVENT_TYPES.items())
+    ),
+    "parameters": [
+        {
+            "in": "path",
+            "name": "video_id",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+            "description": "the video's id",
+        },
+        {
+            "in": "query",
+            "name": "token",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "the video's progress_token (browsers cannot send headers)",
+        },
+    ],
+    "responses": {
+        "200": {
+            "description": "The event stream",
+            "content": {
+                CONTENT_TYPE: {
+                    "schema": {
+                        "type": "string",
+                        "description": "event: one of " + ", ".join(EVENT_TYPES),
+                    }
+                }
+            },
+        },
+        "401": {"description": "No valid token or API key"},
+        "404": {"description": "No such video for this tenant"},
+    },
+}

@@ -7,6 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Path, Router
 
 from academy.current import use_cases
+from apps.api.http.bodies import JSON, json_body
+from apps.api.openapi import component, ref
 from apps.api.playback import signing_keys
 from apps.api.playback.links import links_for, mint_token
 from apps.api.playback.schemas import (
@@ -16,7 +18,7 @@ from apps.api.playback.schemas import (
     SigningKeyListOut,
 )
 from apps.api.presenters.videos import video_body
-from apps.api.routers.videos import ERRORS, VideoId
+from apps.api.routers.videos import ERRORS, IDEMPOTENT, REPLAYS, VideoId
 from apps.api.schemas.videos import VideoOut
 from src.application.video_errors import InvalidVideoState
 from src.application.video_queries import row_progress
@@ -25,6 +27,12 @@ from src.infrastructure.playback.tokens import AUDIENCE_THUMBNAIL
 router = Router(tags=["playback"])
 log = structlog.get_logger("apps.api")
 
+# No body is the normal call (the defaults); never `null`, which generated clients cannot send.
+TOKEN_REQUEST_BODY = {
+    **IDEMPOTENT,
+    "requestBody": {"required": False, "content": {JSON: {"schema": ref(PlaybackTokenIn)}}},
+}
+COMPONENTS = {PlaybackTokenIn.__name__: component(PlaybackTokenIn)}
 SigningKeyId = Path(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -32,17 +40,14 @@ SigningKeyId = Path(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$
     "/videos/{video_id}/playback-tokens",
     response={201: PlaybackTokenOut, **ERRORS},
     summary="A playback token (JWT) and the URLs it opens (409 until the video is READY)",
+    description=REPLAYS,
+    openapi_extra=TOKEN_REQUEST_BODY,
 )
-def create_playback_token(
-    request: HttpRequest,
-    response: HttpResponse,
-    payload: PlaybackTokenIn | None = None,
-    video_id: int = VideoId,
-):
+def create_playback_token(request: HttpRequest, response: HttpResponse, video_id: int = VideoId):
     """`master_playlist_url` plays in any HLS player as it is: every playlist it leads to is
     rewritten to carry the token. A public video needs no token; one is issued anyway (it
     keeps working if the video becomes signed)."""
-    asked = payload or PlaybackTokenIn()
+    asked = json_body(request, PlaybackTokenIn) if request.body else PlaybackTokenIn()
     video = use_cases().queries.get(request.auth.tenant_id, video_id).video
     links = links_for(request, video, asked.ttl_seconds, asked.viewer)
     if links is None:
@@ -69,6 +74,8 @@ def create_playback_token(
     "/videos/{video_id}/playback-id/rotate",
     response={200: VideoOut, **ERRORS},
     summary="A new playback id: every URL and token made for the old one stops working",
+    description=REPLAYS,
+    openapi_extra=IDEMPOTENT,
 )
 def rotate_playback_id(request: HttpRequest, video_id: int = VideoId):
     video = use_cases().playback.rotate(request.auth.tenant_id, video_id)
@@ -81,6 +88,8 @@ def rotate_playback_id(request: HttpRequest, video_id: int = VideoId):
     "/signing-keys",
     response={201: CreatedSigningKeyOut, **ERRORS},
     summary="A new RS256 signing key; its private key is in this response only",
+    description=REPLAYS,
+    openapi_extra=IDEMPOTENT,
 )
 def create_signing_key(request: HttpRequest, response: HttpResponse):
     created = signing_keys.create_key(request.auth.tenant_id)

@@ -5,12 +5,14 @@ Playable URLs come from apps/api/playback/links.py (playback ids and tokens)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.responses import NinjaJSONEncoder
 
+from apps.api.keys import upload_urls
 from apps.api.live.tokens import issue_token
 from apps.api.playback.links import assets
 from apps.api.schemas.videos import VideoOut
@@ -75,9 +77,15 @@ def webhook_video(video: VideoRecord) -> dict[str, Any]:
 def upload_body(request: HttpRequest, video: VideoRecord, plan: UploadPlan) -> dict[str, Any]:
     complete_url = request.build_absolute_uri(f"{video_path(video.id)}/upload-complete")
     if plan.kind == API_PUT:
+        expires_at = plan.expires_at or datetime.now(UTC) + timedelta(
+            seconds=settings.CONFIG.upload_ttl_seconds
+        )
+        signature = upload_urls.sign(video.tenant_id, video.id, expires_at)
         return {
             "method": "PUT",
-            "url": request.build_absolute_uri(f"{video_path(video.id)}/source"),
+            "url": request.build_absolute_uri(
+                f"{video_path(video.id)}/source?{upload_urls.PARAM}={signature}"
+            ),
             "headers": {"Content-Type": "application/octet-stream"},
             "expires_at": plan.expires_at,
             "complete_url": complete_url,

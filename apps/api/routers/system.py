@@ -15,6 +15,7 @@ from ninja import Router, Schema
 from academy.config import BASE_DIR
 from academy.current import use_cases
 from apps.api.http.problems import problem, title
+from apps.api.schemas.videos import ProblemOut
 from src.application.domain import ErrorCode
 
 router = Router(tags=["system"])
@@ -37,12 +38,12 @@ class VersionOut(Schema):
 
 
 class ProblemTypeOut(Schema):
-    code: str
+    code: ErrorCode
     title: str
 
 
 @router.get("/health", response=HealthOut, auth=None, summary="The process is up")
-def health(request: HttpRequest):
+def get_health(request: HttpRequest):
     return {"status": "ok"}
 
 
@@ -53,11 +54,11 @@ def _check_database() -> None:
 
 @router.get(
     "/ready",
-    response={200: ReadyOut},
+    response={200: ReadyOut, 503: ProblemOut},
     auth=None,
     summary="Database, Redis, the SQS queue and storage answer (503 naming what failed)",
 )
-def ready(request: HttpRequest):
+def get_readiness(request: HttpRequest):
     results: dict[str, str] = {}
     for name, check in {"database": _check_database, **use_cases().checks}.items():
         try:
@@ -92,7 +93,7 @@ def _revision() -> str:
 
 
 @router.get("/version", response=VersionOut, auth=None, summary="Package version and revision")
-def version(request: HttpRequest):
+def get_version(request: HttpRequest):
     try:
         package_version = importlib.metadata.version(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
@@ -102,11 +103,11 @@ def version(request: HttpRequest):
 
 @router.get(
     "/problems/{code}",
-    response={200: ProblemTypeOut, 404: dict},
+    response={200: ProblemTypeOut, 404: ProblemOut},
     auth=None,
     summary="What a problem `type` means",
 )
-def problem_type(request: HttpRequest, code: str):
+def get_problem_type(request: HttpRequest, code: str):
     try:
         error_code = ErrorCode(code)
     except ValueError:

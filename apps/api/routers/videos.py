@@ -21,6 +21,9 @@ from apps.api.http import json_limits, multipart
 from apps.api.http.bodies import JSON, json_body, unacceptable, validate
 from apps.api.http.errors import UnsupportedContentType
 from apps.api.keys import idempotency
+from apps.api.keys.auth import API_KEY_AUTH
+from apps.api.keys.upload_urls import UploadSignature
+from apps.api.openapi import component, nested_components, ref
 from apps.api.playback.links import published_body
 from apps.api.presenters.videos import (
     live_body,
@@ -40,6 +43,7 @@ from apps.api.schemas.videos import (
     VideoListOut,
     VideoOut,
 )
+from apps.web.session_auth import SessionKey
 from src.application.domain import PlaybackPolicy
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_errors import VideoNotFound
@@ -49,45 +53,62 @@ router = Router(tags=["videos"])
 log = structlog.get_logger("apps.api")
 
 VideoId = Path(..., ge=1, le=MAX_ID, description="the video's id")
+# The errors a video route sends besides those every route can (apps/api/openapi.py).
 ERRORS = {
     400: ProblemOut,
-    401: ProblemOut,
     404: ProblemOut,
     409: ProblemOut,
     413: ProblemOut,
     415: ProblemOut,
     422: ProblemOut,
-    429: ProblemOut,
-    503: ProblemOut,
 }
 IDEMPOTENT = {"parameters": [idempotency.OPENAPI_PARAMETER]}
 MULTIPART = multipart.MULTIPART
 # Query text goes into SQL parameters: PostgreSQL refuses NUL characters in them.
 NO_NUL = r"^[^\x00]*$"
 FORM_FIELDS = {"title", "external_id", "metadata", "playback_policy"}
-
-CREATE_REQUEST_BODY = {
-    **IDEMPOTENT,
-    "requestBody": {
-        "required": True,
-        "content": {
-            JSON: {"schema": CreateVideoIn.model_json_schema()},
-            MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "title"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "title": {"type": "string", "minLength": 1, "maxLength": 300},
-                        "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "metadata": {"type": "string", "description": "a JSON object"},
-                        "playback_policy": {"type": "string", "enum": ["signed", "public"]},
-                    },
-                }
-            },
+CREATE_FORM = "CreateVideoForm"
+REPLAYS = (
+    "With an `Idempotency-Key`, a retry gets the first response again: the same status and "
+    "body, marked `Idempotent-Replayed: true`."
+)
+# Request bodies these routes read themselves, named for the schema's components.
+COMPONENTS = {
+    CreateVideoIn.__name__: component(CreateVideoIn),
+    **nested_components(CreateVideoIn),
+    CompleteUploadIn.__name__: component(CompleteUploadIn),
+    **nested_components(CompleteUploadIn),
+    CREATE_FORM: {
+        "title": CREATE_FORM,
+        "type": "object",
+        "required": ["file", "title"],
+        "additionalProperties": False,
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "title": {"type": "string", "minLength": 1, "maxLength": 300},
+            "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "metadata": {"type": "string", "description": "a JSON object"},
+            "playback_policy": ref(PlaybackPolicy.__name__),
         },
     },
+}
+
+# One content type per operation: generated clients that see two set a multipart Content-Type
+# without its boundary (openapi-python-client issue 947), so the one-request upload is its own
+# operation, POST /videos/upload. POST /videos still reads a multipart body the same way.
+CREATE_REQUEST_BODY = {
+    **IDEMPOTENT,
+    "requestBody": {"required": True, "content": {JSON: {"schema": ref(CreateVideoIn)}}},
+}
+UPLOAD_REQUEST_BODY = {
+    **IDEMPOTENT,
+    "requestBody": {"required": True, "content": {MULTIPART: {"schema": ref(CREATE_FORM)}}},
+}
+# No body is the normal call (file storage, or S3 with every stored part): not required, and
+# never `null`, which generated clients cannot send.
+COMPLETE_REQUEST_BODY = {
+    **IDEMPOTENT,
+    "requestBody": {"required": False, "content": {JSON: {"schema": ref(CompleteUploadIn)}}},
 }
 
 
@@ -100,7 +121,8 @@ def _bind_video(request: HttpRequest, video: VideoRecord) -> None:
 @router.post(
     "/videos",
     response={201: CreatedVideoOut, 202: VideoOut, **ERRORS},
-    summary="Create a video (JSON: get upload instructions; multipart: upload in one request)",
+    description=f"{REPLAYS} A `{MULTIPART}` body is read as POST /videos/upload reads it (202).",
+    summary="Create a video and get its upload instructions",
     openapi_extra=CREATE_REQUEST_BODY,
 )
 def create_video(request: HttpRequest, response: HttpResponse):
@@ -129,6 +151,21 @@ def create_video(request: HttpRequest, response: HttpResponse):
         **video_body(request, video, row_progress(video)),
         "upload": upload_body(request, video, created.upload),
     }
+
+
+@router.post(
+    "/videos/upload",
+    response={202: VideoOut, **ERRORS},
+    description=REPLAYS,
+    summary="Create a video and upload its source in one multipart/form-data request",
+    openapi_extra=UPLOAD_REQUEST_BODY,
+)
+def upload_video(request: HttpRequest, response: HttpResponse):
+    if request.content_type != MULTIPART:
+        raise UnsupportedContentType(
+            f"POST /videos/upload takes {MULTIPART}, not {request.content_type or 'untyped'}"
+        )
+    return _upload_in_one_request(request, response)
 
 
 def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
@@ -183,6 +220,9 @@ def _accepted(request: HttpRequest, response: HttpResponse, completed) -> tuple[
     response={200: VideoOut, **ERRORS},
     summary="Send the source's bytes (file storage): streamed to storage, at most the size "
     "declared at creation",
+    description="Use `upload.url` as given: its `signature` stands in for the API key until "
+    "`upload.expires_at`.",
+    auth=[UploadSignature(), *API_KEY_AUTH, SessionKey()],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -192,7 +232,7 @@ def _accepted(request: HttpRequest, response: HttpResponse, completed) -> tuple[
         }
     },
 )
-def put_source(request: HttpRequest, video_id: int = VideoId):
+def upload_source(request: HttpRequest, video_id: int = VideoId):
     length = request.META.get("CONTENT_LENGTH")
     video = use_cases().uploads.receive_source(
         request.auth.tenant_id,
@@ -210,14 +250,11 @@ def put_source(request: HttpRequest, video_id: int = VideoId):
     "/videos/{video_id}/upload-complete",
     response={202: VideoOut, **ERRORS},
     summary="Confirm the upload: checks the stored source, then queues the video",
-    openapi_extra=IDEMPOTENT,
+    description=REPLAYS,
+    openapi_extra=COMPLETE_REQUEST_BODY,
 )
-def upload_complete(
-    request: HttpRequest,
-    response: HttpResponse,
-    video_id: int = VideoId,
-    payload: CompleteUploadIn | None = None,
-):
+def complete_upload(request: HttpRequest, response: HttpResponse, video_id: int = VideoId):
+    payload = json_body(request, CompleteUploadIn) if request.body else None
     parts = [(p.part_number, p.etag) for p in payload.parts] if payload and payload.parts else None
     completed = use_cases().uploads.complete(request.auth.tenant_id, video_id, parts=parts)
     return _accepted(request, response, completed)
@@ -301,6 +338,7 @@ def _in_utc(moment: datetime) -> datetime:
     "/videos/{video_id}/cancel",
     response={200: VideoOut, **ERRORS},
     summary="Cancel: AWAITING_UPLOAD, UPLOADED or PROCESSING -> CANCELED (409 for READY/FAILED)",
+    description=REPLAYS,
     openapi_extra=IDEMPOTENT,
 )
 def cancel_video(request: HttpRequest, video_id: int = VideoId):
@@ -315,6 +353,7 @@ def cancel_video(request: HttpRequest, video_id: int = VideoId):
     "/videos/{video_id}/retry",
     response={202: VideoOut, **ERRORS},
     summary="Retry: FAILED or CANCELED -> UPLOADED with attempts reset, queued again",
+    description=REPLAYS,
     openapi_extra=IDEMPOTENT,
 )
 def retry_video(request: HttpRequest, response: HttpResponse, video_id: int = VideoId):
@@ -341,7 +380,7 @@ def delete_video(request: HttpRequest, video_id: int = VideoId):
     response={200: PublishedAssetsOut, **ERRORS},
     summary="The published HLS assets (404 until READY)",
 )
-def published_assets(request: HttpRequest, video_id: int = VideoId):
+def get_published_assets(request: HttpRequest, video_id: int = VideoId):
     view = use_cases().queries.get(request.auth.tenant_id, video_id)
     _bind_video(request, view.video)
     body = published_body(request, view.video)

@@ -9,7 +9,7 @@ from ninja import Path, Query, Router
 
 from academy.current import use_cases
 from apps.api.presenters.webhooks import delivery_body, webhook_body
-from apps.api.routers.videos import ERRORS, VideoId
+from apps.api.routers.videos import ERRORS, IDEMPOTENT, REPLAYS, VideoId
 from apps.api.schemas.videos import MAX_ID
 from apps.api.schemas.webhooks import (
     CreatedWebhookOut,
@@ -35,6 +35,8 @@ MAX_DELIVERY_PAGE = 100
     "/webhooks",
     response={201: CreatedWebhookOut, **ERRORS},
     summary="Add a webhook endpoint; its whsec_ secret is in this response only",
+    description=REPLAYS,
+    openapi_extra=IDEMPOTENT,
 )
 def create_webhook(request: HttpRequest, response: HttpResponse, payload: CreateWebhookIn):
     created = endpoints.create_endpoint(
@@ -114,8 +116,12 @@ def list_deliveries(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
     response={202: DeliveryOut, **ERRORS},
     summary="Send a delivery again (same webhook-id and body)",
+    description=REPLAYS,
+    openapi_extra=IDEMPOTENT,
 )
-def redeliver(request: HttpRequest, webhook_id: int = WebhookId, delivery_id: int = DeliveryId):
+def redeliver_delivery(
+    request: HttpRequest, webhook_id: int = WebhookId, delivery_id: int = DeliveryId
+):
     delivery = endpoints.redeliver(request.auth.tenant_id, webhook_id, delivery_id)
     log.info("WEBHOOK_REDELIVER_REQUESTED", webhook_endpoint_id=webhook_id, delivery_id=delivery_id)
     return 202, delivery_body(delivery)
@@ -126,7 +132,7 @@ def redeliver(request: HttpRequest, webhook_id: int = WebhookId, delivery_id: in
     response={200: DeliveryListOut, **ERRORS},
     summary="Every webhook delivery of the video's events, newest first",
 )
-def video_deliveries(request: HttpRequest, video_id: int = VideoId):
+def list_video_deliveries(request: HttpRequest, video_id: int = VideoId):
     """404 for a missing video and for another tenant's alike, as every video route."""
     use_cases().queries.owned(request.auth.tenant_id, video_id)
     rows = endpoints.deliveries_for_video(request.auth.tenant_id, video_id)

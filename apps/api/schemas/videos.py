@@ -9,7 +9,7 @@ from typing import Any
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
-from src.application.domain import PlaybackPolicy
+from src.application.domain import ErrorCode, PlaybackPolicy, VideoStatus
 from src.application.domain.display_text import display_text_problem
 
 MAX_METADATA_BYTES = 16 * 1024  # metadata is the producer's own small record, not a payload
@@ -119,7 +119,7 @@ class UploadOut(Schema):
 
 
 class ErrorOut(Schema):
-    code: str
+    code: ErrorCode
     message: str
 
 
@@ -148,16 +148,35 @@ class RenditionAssetOut(Schema):
 class PublishedAssetsOut(Schema):
     video_id: int
     playback_id: str
-    playback_policy: str
+    playback_policy: PlaybackPolicy
     master_playlist_url: str
     expires_at: datetime | None
     thumbnail_url: str | None
     renditions: list[RenditionAssetOut]
 
 
+class RenditionOut(Schema):
+    """One rung of the HLS ladder as the worker published it."""
+
+    name: str = Field(description="e.g. 720p")
+    width: int | None = None
+    height: int | None = None
+    bandwidth: int | None = Field(default=None, description="peak bits per second (HLS)")
+    average_bandwidth: int | None = None
+    playlist: str | None = Field(default=None, description="its playlist, beside the master")
+    video: str | None = Field(default=None, description="copy (passthrough) or libx264")
+    crf: int | None = None
+    maxrate_kbps: int | None = None
+    maxrate_capped_from_kbps: int | None = None
+    audio_bitrate_kbps: int | None = None
+    audio_playlist: str | None = None
+    passthrough: bool | None = None
+    passthrough_reason: str | None = None
+
+
 class VideoOut(Schema):
     id: int
-    status: str
+    status: VideoStatus
     title: str
     external_id: str | None
     metadata: dict[str, Any]
@@ -170,7 +189,7 @@ class VideoOut(Schema):
     size_bytes: int | None
     width: int | None
     height: int | None
-    renditions: list[dict[str, Any]]
+    renditions: list[RenditionOut]
     created_at: datetime | None
     updated_at: datetime | None
     upload_expires_at: datetime | None
@@ -180,7 +199,7 @@ class VideoOut(Schema):
     processing_started_at: datetime | None
     processing_completed_at: datetime | None
     playback_id: str
-    playback_policy: str
+    playback_policy: PlaybackPolicy
     assets: AssetsOut | None
 
 
@@ -214,10 +233,14 @@ class FieldErrorOut(Schema):
 
 
 class ProblemOut(Schema):
-    type: str
+    """RFC 9457 problem details, the body of every 4xx and 5xx (`application/problem+json`)."""
+
+    type: str = Field(description="/api/v1/problems/{code}: what the code means")
     title: str
     status: int
     detail: str
-    code: str
+    code: ErrorCode
     trace_id: str
-    errors: list[FieldErrorOut] | None = None
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="each field that is not valid (422 VALIDATION_FAILED)"
+    )

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from apps.api.schemas.videos import StrictSchema
 from apps.support.webhooks.models import URL_MAX_LENGTH
-from src.application.domain.webhooks import VideoEventType
+from src.application.domain.webhooks import DeliveryStatus, VideoEventType
 
 
 class CreateWebhookIn(StrictSchema):
@@ -29,7 +29,7 @@ class WebhookOut(Schema):
     id: int
     url: str
     description: str
-    event_types: list[str]
+    event_types: list[VideoEventType]
     enabled: bool
     disabled_reason: str | None
     failing_since: datetime | None = Field(
@@ -59,9 +59,9 @@ class DeliveryOut(Schema):
     id: int
     webhook_id: int
     event_id: str = Field(description="the webhook-id header: the same on every retry")
-    event_type: str
+    event_type: VideoEventType
     video_id: int
-    status: str
+    status: DeliveryStatus
     attempts: int
     last_status_code: int | None
     last_error: str | None

@@ -34,7 +34,10 @@ def test_create_returns_the_id_and_how_to_upload(api: ApiHarness):
     assert body["trace_id"] == "req-abc-123"
     upload = body["upload"]
     assert upload["method"] == "PUT"
-    assert upload["url"] == f"http://testserver/api/v1/videos/{body['id']}/source"
+    path, _, query = upload["url"].partition("?")
+    assert path == f"http://testserver/api/v1/videos/{body['id']}/source"
+    assert query.startswith("signature=") and api.key not in upload["url"]
+    assert upload["headers"] == {"Content-Type": "application/octet-stream"}
     assert upload["expires_at"] == body["upload_expires_at"] is not None
     row = Video.objects.get(pk=body["id"])
     assert (row.status, row.trace_id, row.tenant_id) == (
@@ -150,11 +153,9 @@ def test_ready_video_shows_its_assets(api: ApiHarness):
     assert assets["master_playlist_url"].startswith(f"{base}/master.m3u8?token=")
     assert assets["thumbnail_url"].startswith(f"{base}/thumbnail.jpg?token=")
     assert assets["expires_at"] is not None
-    assert (body["duration_seconds"], body["width"], body["renditions"]) == (
-        12.0,
-        1280,
-        [{"name": "720p"}],
-    )
+    assert (body["duration_seconds"], body["width"]) == (12.0, 1280)
+    # Typed: every field of the rendition model, null where the row does not say.
+    assert body["renditions"][0]["name"] == "720p" and body["renditions"][0]["height"] is None
     assert body["timings_ms"] == {"transcode": 900}
 
 

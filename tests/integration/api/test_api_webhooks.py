@@ -142,10 +142,12 @@ def test_payload_data_is_the_get_video_body_and_the_log_shows_attempts(
     payload = body_of(got[-1])
     assert payload["type"] == "video.ready"
     shown = api.get(f"/api/v1/videos/{video_id}").json()
-    # The same object, less the short-lived credential to follow it live.
+    # The same object, less the short-lived credentials: the one to follow it live, and the
+    # playback token in a signed video's asset URLs (a payload is stored and resent).
+    assert shown["playback_policy"] == "signed" and payload["data"]["assets"] is None
     assert payload["data"] == {
-        k: v for k, v in shown.items() if k not in ("progress_token", "live")
-    }
+        k: v for k, v in shown.items() if k not in ("progress_token", "live", "assets")
+    } | {"assets": None}
     assert "progress_token" not in got[-1].body
     (delivery,) = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()["items"]
     assert (delivery["status"], delivery["next_attempt_at"]) == ("DELIVERED", None)
