@@ -32,10 +32,13 @@ from src.application.video_queries import VideoQueries
 if TYPE_CHECKING:
     from apps.worker.video_worker.handler import MessageHandler
     from apps.worker.video_worker.loop import WorkerLoop
+    from src.application.caption_job import CaptionRequests, CaptionVideo
     from src.application.deliver_webhooks import WebhookDispatcher
     from src.application.direct_upload import DirectUpload
+    from src.application.ports.captions import CaptionRepository, SubtitleFiles, Transcriber
     from src.application.process_video import ProcessVideo
     from src.application.reconcile import Reconciler
+    from src.application.subtitle_master import SubtitleMaster
     from src.application.upload_video import UploadVideo
     from src.application.video_commands import VideoCommands
     from src.application.video_queries import VideoQueries
@@ -149,6 +152,9 @@ class Services:
         storage: Storage | None = None,
         transcoder: Transcoder | None = None,
         repository: VideoRepository | None = None,
+        captions_repository: Any = None,
+        captions_queue: VideoQueue | None = None,
+        transcriber: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -160,6 +166,9 @@ class Services:
             "progress": progress,
             "storage": storage,
             "transcoder": transcoder,
+            "captions_repository": captions_repository,
+            "captions_queue": captions_queue,
+            "transcriber": transcriber,
         }
         # An injected adapter takes the place of the cached property of the same name.
         self.__dict__.update({name: value for name, value in injected.items() if value is not None})
@@ -194,7 +203,109 @@ class Services:
         from src.application.process_video import ProcessVideo
 
         return ProcessVideo(
-            self.repository, self.storage, self.transcoder, self.config.work_dir or None
+            self.repository,
+            self.storage,
+            self.transcoder,
+            self.config.work_dir or None,
+            after_ready=self.caption_requests.after_ready if self._captions_on() else None,
+        )
+
+    def _captions_on(self) -> bool:
+        """Automatic captions: on with VIDEO_CAPTIONS=auto when the videos live in the database
+        the caption tracks live in (a graph of in-memory fakes has no caption repository
+        unless one is passed)."""
+        if not self.config.captions.enabled:
+            return False
+        if "captions_repository" in self.__dict__:
+            return True
+        inner = getattr(self.repository, "inner", self.repository)
+        return type(inner).__module__.startswith("academy.adapters.db.django")
+
+    # -- captions --------------------------------------------------------------------------
+    @cached_property
+    def captions_repository(self) -> CaptionRepository:
+        setup_django()
+        from academy.adapters.db.django.repositories_captions import DjangoCaptionRepository
+
+        return DjangoCaptionRepository(
+            max_attempts=self.config.max_attempts, default_lease_seconds=self.config.lease_seconds
+        )
+
+    @cached_property
+    def captions_queue(self) -> VideoQueue:
+        """The caption jobs' own queue (VIDEO_CAPTIONS_QUEUE_URL)."""
+        from src.infrastructure.queue.sqs_queue import SqsVideoQueue, sqs_client
+
+        config = self.config
+        client = sqs_client(config.aws_region, config.aws_endpoint_url or None)
+        return SqsVideoQueue(
+            client, queue_url=config.captions.queue_url, queue_name=config.captions.queue_name
+        )
+
+    @cached_property
+    def captions_progress(self) -> ProgressPort:
+        """The caption job's progress and heartbeat keys (`…:captions:…`)."""
+        from src.infrastructure.cache.redis_keys import CAPTIONS_JOB
+        from src.infrastructure.cache.redis_progress_adapter import (
+            RedisProgressAdapter,
+            redis_client,
+        )
+
+        if "progress" in self.__dict__ and not isinstance(
+            self.__dict__["progress"], RedisProgressAdapter
+        ):
+            return self.progress  # an injected fake: the tests read one store
+        return RedisProgressAdapter(
+            redis_client(self.config.redis_url),
+            heartbeat_ttl=self.config.heartbeat_ttl,
+            events_prefix=self.config.live_channel_prefix,
+            job=CAPTIONS_JOB,
+        )
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        from src.infrastructure.captions.whisper_transcriber import FasterWhisperTranscriber
+
+        return FasterWhisperTranscriber(self.config.captions.model)
+
+    @cached_property
+    def subtitle_files(self) -> SubtitleFiles:
+        from src.infrastructure.captions.webvtt_files import WebvttSubtitleFiles
+
+        return WebvttSubtitleFiles(self.config.hls_segment_seconds)
+
+    @cached_property
+    def subtitle_master(self) -> SubtitleMaster:
+        from src.application.subtitle_master import SubtitleMaster
+
+        return SubtitleMaster(self.captions_repository, self.repository, self.storage)
+
+    @cached_property
+    def caption_requests(self) -> CaptionRequests:
+        from src.application.caption_job import CaptionRequests
+
+        captions = self.config.captions
+        return CaptionRequests(
+            self.captions_repository,
+            self.captions_queue,
+            language=captions.language,
+            enabled=captions.enabled,
+        )
+
+    @cached_property
+    def caption_video(self) -> CaptionVideo:
+        """The caption job (one per worker: it owns its job folders and keeps the model)."""
+        from src.application.caption_job import CaptionVideo
+
+        return CaptionVideo(
+            self.captions_repository,
+            self.repository,
+            self.storage,
+            self.transcoder,  # FfmpegTranscoder is also the AudioExtractor
+            self.transcriber,
+            self.subtitle_files,
+            self.subtitle_master,
+            self.config.work_dir or None,
         )
 
     @cached_property
@@ -210,21 +321,27 @@ class Services:
         return self.unit_of_work.tenants
 
     # -- the worker ------------------------------------------------------------------------
-    def message_handler(self) -> MessageHandler:
-        """The handle-job use case and the acknowledgement policy, for one worker."""
+    def job_queue(self, jobs: str = "video") -> VideoQueue:
+        return self.captions_queue if jobs == "captions" else self.queue
+
+    def message_handler(self, jobs: str = "video") -> MessageHandler:
+        """The handle-job use case and the acknowledgement policy, for one worker; `jobs`
+        "captions" runs caption jobs from their queue with the same machinery."""
         from apps.worker.video_worker.ack import Acknowledger
         from apps.worker.video_worker.handler import MessageHandler
         from src.application.handle_job import HandleJob
 
         config = self.config
-        process = self.process_video
+        captions = jobs == "captions"
         ack = Acknowledger(
-            self.queue, fast_ack=config.fast_ack, visibility_timeout=config.visibility_timeout
+            self.job_queue(jobs),
+            fast_ack=config.fast_ack,
+            visibility_timeout=config.visibility_timeout,
         )
         handle_job = HandleJob(
-            self.repository,
-            self.progress,
-            process,
+            self.captions_repository if captions else self.repository,
+            self.captions_progress if captions else self.progress,
+            self.caption_video if captions else self.process_video,
             worker_id=config.worker_id,
             lease_seconds=config.lease_seconds,
             heartbeat_interval=config.heartbeat_interval,
@@ -233,7 +350,9 @@ class Services:
         )
         return MessageHandler(handle_job, ack)
 
-    def worker_loop(self, handler: MessageHandler | None = None, **options: Any) -> WorkerLoop:
+    def worker_loop(
+        self, handler: MessageHandler | None = None, jobs: str = "video", **options: Any
+    ) -> WorkerLoop:
         """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
         takes no job while the database does not answer or its work folder lacks room
         (VIDEO_WORK_DIR_MIN_FREE_BYTES)."""
@@ -249,8 +368,8 @@ class Services:
             ],
         )
         return WorkerLoop(
-            self.queue,
-            handler or self.message_handler(),
+            self.job_queue(jobs),
+            handler or self.message_handler(jobs),
             worker_id=config.worker_id,
             visibility_timeout=config.visibility_timeout,
             grace_seconds=options.pop("grace_seconds", config.shutdown_grace_seconds),
@@ -269,6 +388,20 @@ class Services:
             reenqueue_after_seconds=self.config.reenqueue_after_seconds,
             limit=limit,
             storage=self.storage,
+        )
+
+    def caption_reconciler(self, *, limit: int = 100) -> Reconciler:
+        """The same reconciler over the caption jobs: dead workers' tracks back to QUEUED and
+        re-sent on the caption queue, lost messages re-sent."""
+        from src.application.reconcile import Reconciler, heartbeat_grace
+
+        return Reconciler(
+            self.captions_repository,
+            self.captions_queue,
+            self.captions_progress,
+            heartbeat_grace_seconds=heartbeat_grace(self.config.heartbeat_interval),
+            reenqueue_after_seconds=self.config.reenqueue_after_seconds,
+            limit=limit,
         )
 
     def upload_video(self) -> UploadVideo:

@@ -43,6 +43,11 @@ class SqsFixture:
             QueueName=self.name,
             Attributes={"VisibilityTimeout": str(visibility_timeout)},
         )["QueueUrl"]
+        # The caption jobs' own queue (VIDEO_CAPTIONS_QUEUE_URL), beside the video queue.
+        self.captions_url = self.client.create_queue(
+            QueueName=f"{self.name}-captions",
+            Attributes={"VisibilityTimeout": str(visibility_timeout)},
+        )["QueueUrl"]
 
     def send(self, video_id: Any, tenant_id: Any, body: str | None = None) -> str:
         text = body or json.dumps(
@@ -88,6 +93,7 @@ def base_env(db_url: str, sqs: SqsFixture, storage_root: Path, **extra: Any) -> 
             "REDIS_URL": TEST_REDIS_URL,
             "AWS_ENDPOINT_URL": sqs.endpoint,
             "VIDEO_SQS_QUEUE_URL": sqs.url,
+            "VIDEO_CAPTIONS_QUEUE_URL": sqs.captions_url,
             "VIDEO_STORAGE_URL": f"file://{storage_root}",
             "VIDEO_WORK_DIR": str(storage_root.parent / "work"),
             "PYTHONUNBUFFERED": "1",

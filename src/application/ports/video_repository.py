@@ -123,6 +123,10 @@ class VideoRepository(abc.ABC):
     """
 
     events: Any  # VideoEventOutbox (typed loosely: that port imports this module)
+    # The statuses the handle-job use case reads a job's row by (the caption repository has
+    # its own: the same use case runs caption jobs).
+    queued_status: str = VideoStatus.UPLOADED
+    canceled_status: str = VideoStatus.CANCELED
 
     def __init__(self, max_attempts: int = 3, default_lease_seconds: int = 300) -> None:
         if max_attempts < 1:
