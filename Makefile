@@ -16,14 +16,14 @@ WEB_WORKERS ?= 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,captions]'
 	touch $(STAMP)
 
 ffmpeg:
-	@scripts/ensure_services.sh ffmpeg
+	@scripts/ensure_services.sh ffmpeg espeak-ng
 
 services:
-	@scripts/ensure_services.sh postgres redis ffmpeg
+	@scripts/ensure_services.sh postgres redis ffmpeg espeak-ng
 
 # The browser tests' headless browser: Debian's chromium (never a downloaded one).
 browser:

@@ -11,7 +11,7 @@ from pathlib import Path
 import webvtt
 from webvtt import Caption
 from webvtt.errors import MalformedCaptionError, MalformedFileError
-from webvtt.segmenter import slice_segments, write_segments
+from webvtt.segmenter import write_segments
 from webvtt.srt import SRTCueBlock
 from webvtt.vtt import WebVTTCueBlock
 
@@ -128,16 +128,22 @@ def write_rendition(
 ) -> None:
     """The whole WebVTT file and the HLS subtitle rendition of `cues` into `folder`.
 
-    Segments are webvtt-py's (each cue in every segment it overlaps, X-TIMESTAMP-MAP set to
-    the video's first presentation time, `mpegts`); the playlist is written here so it covers
-    the whole video with true segment durations.
+    Segments are written by webvtt-py (X-TIMESTAMP-MAP set to the video's first presentation
+    time, `mpegts`); the playlist is written here so it covers the whole video with true
+    segment durations (webvtt-py's states 30 s whatever the length).
     """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / WHOLE_FILE).write_text(render_vtt(cues), encoding="utf-8")
     total = max(duration, cues[-1].end if cues else 0.0, 0.001)
     count = max(1, math.ceil(total / segment_seconds))
-    segments = slice_segments(_captions(cues), segment_seconds) if cues else []
-    segments += [[] for _ in range(count - len(segments))]
+    # Each cue goes in every segment its time overlaps (webvtt-py's slice_segments does the
+    # same but indexes past its list when a cue ends on a segment boundary).
+    segments = [
+        _captions(
+            [c for c in cues if c.start < (i + 1) * segment_seconds and c.end > i * segment_seconds]
+        )
+        for i in range(count)
+    ]
     write_segments(folder, segments, mpegts)
     lines = [
         "#EXTM3U",

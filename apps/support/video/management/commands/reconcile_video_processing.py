@@ -100,9 +100,16 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1", returncode=USAGE)
         serve_metrics_port(options["metrics_port"], loop)
 
-        reconciler = bootstrap(settings.CONFIG).reconciler(limit=options["limit"])
+        services = bootstrap(settings.CONFIG)
+        reconciler = services.reconciler(limit=options["limit"])
         if loop is not None:
-            self._loop(reconciler, loop, options["dry_run"], options["cleanup_every"])
+            # The caption jobs are reconciled by the same rules on their own rows and queue.
+            captions = (
+                services.caption_reconciler(limit=options["limit"])
+                if settings.CONFIG.captions.enabled
+                else None
+            )
+            self._loop(reconciler, loop, options["dry_run"], options["cleanup_every"], captions)
             return
 
         report = reconciler.run_once(dry_run=options["dry_run"], force_video_id=video_id)
@@ -115,7 +122,12 @@ class Command(BaseCommand):
 
     # -- loop mode ------------------------------------------------------------------------
     def _loop(
-        self, reconciler: Reconciler, interval: float, dry_run: bool, cleanup_every: float
+        self,
+        reconciler: Reconciler,
+        interval: float,
+        dry_run: bool,
+        cleanup_every: float,
+        captions: Reconciler | None = None,
     ) -> None:
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
@@ -138,6 +150,10 @@ class Command(BaseCommand):
                 report = reconciler.run_once(dry_run=dry_run)
                 metrics.record_reconcile_pass(report)
                 log_tick(report, ticks, reconciler)
+                if captions is not None:
+                    caption_report = captions.run_once(dry_run=dry_run)
+                    if caption_report.actions or caption_report.errors:
+                        log_tick(caption_report, ticks, captions, "RECONCILE_CAPTIONS_TICK")
                 if not dry_run and started - pruned_at >= PRUNE_EVERY_SECONDS:
                     pruned_at = started
                     prune_idempotency_records()
@@ -189,11 +205,13 @@ def cleanup_pass(dry_run: bool) -> None:
     emit("CLEANUP_PASS", **report.to_dict())
 
 
-def log_tick(report: ReconcileReport, tick: int, reconciler: Reconciler) -> None:
+def log_tick(
+    report: ReconcileReport, tick: int, reconciler: Reconciler, event: str = "RECONCILE_TICK"
+) -> None:
     """One structured line per pass: what was done, why things were left, what failed."""
     emit = log.warning if report.errors else log.info
     emit(
-        "RECONCILE_TICK",
+        event,
         tick=tick,
         dry_run=report.dry_run,
         reclaimed=report.reclaimed,
