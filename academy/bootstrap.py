@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from apps.worker.video_worker.handler import MessageHandler
     from apps.worker.video_worker.loop import WorkerLoop
     from src.application.caption_job import CaptionRequests, CaptionVideo
+    from src.application.caption_tracks import CaptionTracks
     from src.application.deliver_webhooks import WebhookDispatcher
     from src.application.direct_upload import DirectUpload
     from src.application.ports.captions import CaptionRepository, SubtitleFiles, Transcriber
@@ -438,6 +439,19 @@ class Services:
             queue=self.queue,
             progress=self.progress,
             rate_limiter=self.rate_limiter,
+            captions=self.caption_tracks(),
+        )
+
+    def caption_tracks(self) -> CaptionTracks:
+        from src.application.caption_tracks import CaptionTracks
+
+        return CaptionTracks(
+            self.captions_repository,
+            self.repository,
+            self.storage,
+            self.subtitle_files,
+            self.subtitle_master,
+            max_upload_bytes=self.config.captions.max_upload_bytes,
         )
 
 
@@ -455,6 +469,7 @@ class ApiUseCases:
     progress: ProgressPort
     # apps/api/rate_limits.py: None when limits are off.
     rate_limiter: RedisTokenBucket | None = None
+    captions: CaptionTracks | None = None
 
 
 def api_use_cases(config: AppConfig | None = None, **adapters: Any) -> ApiUseCases:

@@ -23,7 +23,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.api.auth import API_KEY_AUTH
 from apps.api.bodies import StrictJsonParser
 from apps.api.errors import response_for_exception
-from apps.api.routers import system, videos, webhooks
+from apps.api.routers import captions, system, videos, webhooks
 from apps.api.session_auth import SessionKey
 
 api = NinjaAPI(
@@ -58,3 +58,4 @@ for exception_class in (
 api.add_router("", system.router)
 api.add_router("", videos.router)
 api.add_router("", webhooks.router)
+api.add_router("", captions.router)

@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.api.idempotency import IdempotencyRefused, Replay
 from apps.api.problems import code_for_status, problem
 from apps.api.rate_limits import RateLimited, headers
+from src.application.caption_tracks import CaptionFileRejected
 from src.application.domain import ErrorCode
 from src.application.ports.storage import StorageError
 from src.application.video_errors import (
@@ -34,6 +35,7 @@ STATUS_OF: dict[type[VideoRequestError], int] = {
     UploadIncomplete: 409,
     SourceTooLarge: 413,
     InvalidVideoRequest: 422,
+    CaptionFileRejected: 422,
 }
 
 

@@ -12,7 +12,11 @@ from ninja.responses import NinjaJSONEncoder
 
 from apps.api.live.tokens import issue_token
 from apps.api.schemas import VideoOut
+from src.application.caption_tracks import default_track
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
+from src.application.domain import CaptionStatus
+from src.application.hls_subtitles import track_label
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_queries import Progress, row_progress
 
@@ -45,11 +49,39 @@ def assets(request: HttpRequest | None, video: VideoRecord) -> dict[str, Any] | 
     }
 
 
-def published_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any] | None:
-    """Every published URL of a READY video: master, thumbnail, one playlist per rendition."""
+def caption_url(request: HttpRequest | None, key: str) -> str | None:
+    """Every caption URL (WebVTT file, subtitle playlist) is built here: a track's files lie
+    under its video's published output, so they are served as the video's other assets."""
+    return asset_url(request, key) if key else None
+
+
+def caption_body(request: HttpRequest | None, track: CaptionTrackRecord) -> dict[str, Any]:
+    ready = track.status == CaptionStatus.READY
+    return {
+        "id": track.id,
+        "language": track.language,
+        "label": track_label(track),
+        "kind": str(track.kind),
+        "status": str(track.status),
+        "error": (
+            {"code": track.error_code, "message": track.error_message} if track.error_code else None
+        ),
+        "vtt_url": caption_url(request, track.vtt_key) if ready else None,
+        "created_at": track.created_at,
+    }
+
+
+def published_body(
+    request: HttpRequest, video: VideoRecord, tracks: list[CaptionTrackRecord] | None = None
+) -> dict[str, Any]:
+    """Every published URL of a READY video: master, thumbnail, one playlist per rendition,
+    its caption tracks and the default one's WebVTT (`subtitle_url`); `published` false
+    before READY."""
     links = assets(request, video)
     if links is None:
-        return None
+        return {"published": False, "video_id": video.id}
+    tracks = tracks or []
+    default = default_track(tracks)
     folder = posixpath.dirname(video.hls_key)
     renditions = []
     for rendition in video.renditions:
@@ -63,7 +95,17 @@ def published_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any] |
                 "playlist_url": asset_url(request, f"{folder}/{playlist}") if playlist else None,
             }
         )
-    return {"video_id": video.id, **links, "renditions": renditions}
+    return {
+        "published": True,
+        "video_id": video.id,
+        "video_url": links["master_playlist_url"],
+        **links,
+        "subtitle_url": caption_url(request, default.vtt_key) if default else None,
+        "duration_sec": video.duration_seconds,
+        "published_at": video.processing_completed_at,
+        "captions": [caption_body(request, t) for t in tracks],
+        "renditions": renditions,
+    }
 
 
 def video_body(

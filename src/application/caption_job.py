@@ -150,7 +150,9 @@ class CaptionVideo:
 
     def _publish(self, lease, hls_key, video, transcript, work, control, timings, started):
         output = work / "captions"
-        start = self._video_start(hls_key, work, control)
+        start = segment_start(video) if segment_start(video) is not None else None
+        if start is None:  # a video encoded before the start was recorded: measure it
+            start = self._video_start(hls_key, work, control)
         self.files.write_rendition(
             transcript.cues,
             output,
@@ -210,6 +212,15 @@ class CaptionVideo:
         except (StorageError, FileNotFoundError, ValueError):
             return 0.0
         return self.audio.start_seconds(local, work, control.stop_reason)
+
+
+def segment_start(video) -> float | None:
+    """When the video's segments start, as the encode recorded it (None: not recorded)."""
+    for rendition in video.renditions or []:
+        value = rendition.get("start_seconds")
+        if isinstance(value, int | float):
+            return float(value)
+    return None
 
 
 def _first_uri(playlist: str) -> str:

@@ -39,7 +39,6 @@ from apps.api.schemas import (
 )
 from apps.api.services import use_cases
 from src.application.ports.video_repository import VideoRecord, VideoStatus
-from src.application.video_errors import VideoNotFound
 from src.application.video_queries import MAX_PAGE, row_progress
 
 router = Router(tags=["videos"])
@@ -313,12 +312,13 @@ def delete_video(request: HttpRequest, video_id: int = VideoId):
 @router.get(
     "/videos/{video_id}/assets/published",
     response={200: PublishedAssetsOut, **ERRORS},
-    summary="The published HLS assets (404 until READY)",
+    exclude_unset=True,  # before READY the body is {"published": false, "video_id"} alone
+    summary="The published assets: `published` false until READY, then the master, the "
+    "captions (`subtitle_url`: the default track's WebVTT), thumbnail and renditions",
 )
 def published_assets(request: HttpRequest, video_id: int = VideoId):
-    view = use_cases().queries.get(request.auth.tenant_id, video_id)
+    cases = use_cases()
+    view = cases.queries.get(request.auth.tenant_id, video_id)
     _bind_video(request, view.video)
-    body = published_body(request, view.video)
-    if body is None:
-        raise VideoNotFound(f"video {video_id} is {view.video.status}: nothing is published yet")
-    return 200, body
+    tracks = cases.captions.list(request.auth.tenant_id, video_id) if cases.captions else []
+    return 200, published_body(request, view.video, tracks)

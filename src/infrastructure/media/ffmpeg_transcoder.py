@@ -203,6 +203,10 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         on_progress(100.0, "thumbnail")
 
         has_audio = info.audio_index is not None
+        # Where the segments' timeline starts (MPEG-TS adds a delay): subtitle segments are
+        # mapped onto it (X-TIMESTAMP-MAP), so captions line up with the picture.
+        first = sorted((out_dir / renditions[0].name).glob("seg_*.ts"))[:1]
+        start = self.start_seconds(first[0], work_dir, stop_reason) if first else 0.0
         return TranscodeOutput(
             output_dir=out_dir,
             master_playlist=ffmpeg_command.MASTER_PLAYLIST,
@@ -222,6 +226,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                     "bandwidth": measured[r.playlist].bandwidth,
                     "average_bandwidth": measured[r.playlist].average_bandwidth,
                     "playlist": r.playlist,
+                    "start_seconds": round(start, 6),
                     **(
                         {"passthrough": decision.copy, "passthrough_reason": decision.reason}
                         if i == 0

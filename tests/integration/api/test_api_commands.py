@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from apps.support.video.models import Video
@@ -141,17 +143,27 @@ def test_delete_of_another_tenants_video_deletes_nothing(api: ApiHarness):
     assert Video.objects.filter(pk=theirs["id"]).exists()
 
 
-def test_published_assets_only_when_ready(api: ApiHarness):
+def test_published_assets_say_published_only_when_ready(api: ApiHarness):
     video = api.uploaded()
     path = f"/api/v1/videos/{video['id']}/assets/published"
-    assert api.get(path).status_code == 404
+    before = api.get(path)
+    assert before.status_code == 200
+    assert before.json() == {"published": False, "video_id": video["id"]}
     prefix = _publish(api, video["id"], FILES)
     body = api.get(path).json()
     base = f"http://testserver/media/{prefix}"
+    published_at = Video.objects.get(pk=video["id"]).processing_completed_at
+    stated = datetime.fromisoformat(body.pop("published_at").replace("Z", "+00:00"))
+    assert abs(stated - published_at) < timedelta(milliseconds=1)
     assert body == {
+        "published": True,
         "video_id": video["id"],
+        "video_url": f"{base}/master.m3u8",
         "master_playlist_url": f"{base}/master.m3u8",
+        "subtitle_url": None,
         "thumbnail_url": f"{base}/thumbnail.jpg",
+        "duration_sec": None,
+        "captions": [],
         "renditions": [
             {
                 "name": "360p",
