@@ -24,8 +24,12 @@ from src.infrastructure.storage.content_types import content_type
 
 _PUBLISHED = re.compile(r"^tenants/(\d{1,19})/videos/(\d{1,19})/hls/\d{1,19}/[A-Za-z0-9._/-]+$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-# Playlists of a READY video never change (a new claim writes a new prefix): cache them.
+# Segments and media playlists of a READY video never change (a new claim writes a new
+# prefix): cache them. The master changes when a caption track arrives or goes (rewritten in
+# place): caches ask again each time, so a player loading it after a track is READY gets it.
 CACHE_CONTROL = "public, max-age=3600"
+MASTER_CACHE_CONTROL = "public, no-cache"
+MASTER_PLAYLIST = "master.m3u8"  # what every claim writes at its prefix
 
 
 def _not_found(request: HttpRequest) -> HttpResponse:
@@ -102,7 +106,8 @@ def serve_media(request: HttpRequest, key: str) -> HttpResponse:
     response["Content-Type"] = content_type(key)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = CACHE_CONTROL
+    is_master = posixpath.basename(key) == MASTER_PLAYLIST
+    response["Cache-Control"] = MASTER_CACHE_CONTROL if is_master else CACHE_CONTROL
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response

@@ -23,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.api.keys import KeyRejected, Principal
-from apps.api.presenters import published_body, video_body
+from apps.api.presenters import caption_body, published_body, video_body
 from apps.api.services import use_cases
 from apps.api.session_auth import session_principal, sign_in, sign_out
 from apps.support.video.models import Tenant
@@ -169,13 +169,15 @@ def video_page(request: HttpRequest, principal: Principal, video_id: int) -> Htt
     except VideoNotFound as exc:
         return _error_page(request, 404, "No such video", exc.message)
     body = _row(request, video_body(request, view.video, view.progress))
-    published = published_body(request, view.video)
+    tracks = use_cases().captions.list(principal.tenant_id, video_id)
+    published = published_body(request, view.video, tracks)
     return render(
         request,
         "web/video.html",
         {
             "video": body,
-            "published": published,
+            "published": published if published["published"] else None,
+            "captions": [caption_body(request, t) for t in tracks],
             "timings": sorted((body["timings_ms"] or {}).items()),
             "deliveries": video_deliveries(principal.tenant_id, video_id),
         },

@@ -9,6 +9,7 @@ master playlist so players find the track.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import tempfile
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 import structlog
 
 from src.application.domain import (
+    CaptionStatus,
     ErrorCode,
     JobStopped,
     Lease,
@@ -177,6 +179,19 @@ class CaptionVideo:
                 cues=transcript.cues,
                 stage_timings_ms=dict(timings),
             )
+            track = self.captions.get(lease.video_id)
+            if track is None:  # deleted meanwhile: nothing to publish
+                control.stop(StopReason.LEASE_LOST)
+                raise JobStopped(StopReason.LEASE_LOST)
+            # The master lists the track before the row says READY (its files are stored):
+            # a player that reads the master after READY always finds it.
+            coming = dataclasses.replace(
+                track,
+                status=CaptionStatus.READY,
+                language=result.language,
+                playlist_key=result.playlist_key,
+            )
+            self.master.refresh(lease.video_id, coming=coming)
             keep = True  # from here until `complete` answers, the row may name the prefix
             keep = self.captions.complete(lease, result)
             if not keep:
@@ -184,8 +199,8 @@ class CaptionVideo:
                 raise JobStopped(StopReason.LEASE_LOST)
         finally:
             if not keep:
+                self.master.refresh(lease.video_id)  # the master names only READY tracks
                 self.master.discard(prefix)
-        self.master.refresh(lease.video_id)
         return CaptionJobOutcome(hls_key=hls_key, stage_timings_ms=timings)
 
     def _skip(self, lease: Lease, code: ErrorCode, message: str) -> CaptionJobOutcome:

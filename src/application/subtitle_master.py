@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 
 from src.application.hls_subtitles import renditions_for, with_subtitles
-from src.application.ports.captions import CaptionRepository
+from src.application.ports.captions import CaptionRepository, CaptionTrackRecord
 from src.application.ports.storage import Storage
 from src.application.ports.video_repository import VideoRepository
 
@@ -37,13 +37,19 @@ class SubtitleMaster:
         self.videos = videos
         self.storage = storage
 
-    def refresh(self, video_id: int) -> bool:
-        """Rewrite the master if its subtitle group is out of date; whether it was written."""
+    def refresh(self, video_id: int, coming: CaptionTrackRecord | None = None) -> bool:
+        """Rewrite the master if its subtitle group is out of date; whether it was written.
+
+        `coming` is a track about to become READY (its files are stored): listed already, so
+        a player that reads the master once the row says READY finds the track.
+        """
         with self.captions.master_lock(video_id):
             video = self.videos.get(video_id)
             if video is None or not video.hls_key:
                 return False
             tracks = self.captions.list_tracks(video_id)
+            if coming is not None:
+                tracks = [t for t in tracks if t.id != coming.id] + [coming]
             current = read_text(self.storage, video.hls_key)
             wanted = with_subtitles(current, renditions_for(video.hls_key, tracks))
             if wanted == current:

@@ -129,3 +129,46 @@ def test_caption_worker_killed_mid_job_hands_the_track_to_another(
     master = read_stored(storage_root, video.hls_key)
     assert master.count("#EXT-X-MEDIA:TYPE=SUBTITLES") == 1
     assert f"auto-{tracks[0].lease_token}/" in master
+
+
+def test_hls_js_in_chromium_lists_the_track_and_shows_a_cue_while_playing(spawn, lecture):
+    from tests.e2e.browser import chromium, sign_in, upload, wait_js, watch_console
+    from tests.e2e.test_api_pipeline import Client, create_key, serve
+
+    _web, base = serve(spawn)
+    spawn("worker", worker_args(None), **env())
+    spawn("captions", CAPTIONS_WORKER, **env())
+    key = create_key(spawn, "academy-captions")
+    client = Client(base, key)
+
+    def auto_ready(video_id: int) -> bool:  # through the API: the browser's loop owns the thread
+        status, body = client.json("GET", f"/api/v1/videos/{video_id}/captions")
+        assert status == 200, body
+        return any(t["kind"] == "auto" and t["status"] == "READY" for t in body["items"])
+
+    with chromium() as browser:
+        page = browser.new_page()
+        problems = watch_console(page)
+        sign_in(page, base, key)
+        upload(page, base, lecture, "Linear algebra, week 1")
+        page.wait_for_url(f"{base}/videos/*")
+        video_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+        wait_until(lambda: auto_ready(video_id), 240, what="the automatic track to be READY")
+        page.reload()  # a player that loads the master after READY gets the track
+        assert "en" in page.locator("#captions-body").inner_text()
+        wait_js(page, "() => Number(document.getElementById('captions-menu').dataset.tracks) === 1")
+        page.select_option("#captions-menu", "0")
+        wait_js(page, "() => document.getElementById('player').readyState >= 1")
+        page.locator("video#player").click()
+        shown = wait_js(
+            page,
+            """() => {
+                const tracks = [...document.getElementById('player').textTracks];
+                const on = tracks.find((t) => t.mode === 'showing');
+                const cues = on && on.activeCues ? [...on.activeCues] : [];
+                return cues.length ? cues.map((c) => c.text).join(' ') : null;
+            }""",
+            timeout=90,
+        )
+        assert any(w in shown.lower() for w in SCRIPT.lower().split()), shown
+        assert not problems, problems

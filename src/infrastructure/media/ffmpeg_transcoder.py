@@ -314,7 +314,10 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
 
     def start_seconds(self, segment: Path, work_dir: Path, stop_reason: StopCheck) -> float:
         work_dir = Path(work_dir).resolve()
-        relative = _inside(Path(segment).resolve(), work_dir)
+        try:  # a segment we wrote (out/) or fetched into the job's folder, nothing outside it
+            relative = str(Path(segment).resolve().relative_to(work_dir))
+        except ValueError:
+            return 0.0
         try:
             result = self._run(
                 probe_command(self.ffprobe_bin, relative, "-show_entries", "format=start_time"),
