@@ -201,3 +201,38 @@ def test_captions_wait_for_ready_and_a_language_code(api):
         headers=api.headers(),
     )
     assert_problem(response, 415, "UNSUPPORTED_CONTENT_TYPE")
+
+
+def test_the_admin_shows_a_videos_tracks(api):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    video_id, _prefix = ready_video(api)
+    track = upload(api, video_id, VTT, language="fr", label="Français").json()
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("ops", "ops@example.com", "pw-long-1"))
+    page = operator.get(f"/admin/video/video/{video_id}/change/").content.decode()
+    assert "Français" in page and "uploaded" in page
+    listing = operator.get("/admin/captions/captiontrack/").content.decode()
+    assert f"/admin/captions/captiontrack/{track['id']}/change/" in listing
+
+
+def test_a_finished_automatic_track_records_its_webhook_event(api):
+    from apps.support.webhooks.models import WebhookEvent
+    from src.application.domain import Cue
+    from src.application.ports.captions import CaptionResult
+
+    video_id, prefix = ready_video(api)
+    captions = api.use_cases.captions.captions
+    captions.request_auto(video_id, "")
+    lease = captions.claim_video(video_id, "captions-worker").lease
+    assert lease is not None and lease.source_key
+    result = CaptionResult(
+        "en", "", f"{prefix}/c/captions.vtt", f"{prefix}/c/index.m3u8", [Cue(0.0, 1.0, "Hello.")]
+    )
+    assert captions.complete(lease, result)
+    assert not captions.complete(lease, result)  # fenced: one completion
+    types = list(WebhookEvent.objects.filter(video_id=video_id).values_list("type", flat=True))
+    assert types.count("video.captions.ready") == 1
+    again = captions.request_auto(video_id, "")
+    assert again is None  # one automatic track per video
