@@ -63,11 +63,13 @@ def spoken_lecture(
     voice: str = DEFAULT_VOICE,
     repeat: int = 1,
     size: str = "320x240",
+    source: str = "color=c=navy",
 ) -> Path:
     """An MP4 lecture (a still colour frame, H.264 + AAC) whose audio is `text` read `repeat`
     times in a row."""
     wav = speak(text, out.with_suffix(".speech.wav"), voice)
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c=navy:size={size}:rate=15"]
+    picture = f"{source}{':' if '=' in source else '='}size={size}:rate=15"
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", picture]
     cmd += ["-stream_loop", str(repeat - 1), "-i", str(wav), "-shortest"]
     cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
     subprocess.run([*cmd, str(out)], check=True, capture_output=True, timeout=600)

@@ -40,6 +40,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # bench.spoken_lecture
 
 from demo_support import metrics_sample
 from demo_support.api_client import ApiClient, ApiError
@@ -55,6 +56,10 @@ DEFAULT_VAR_DIR = ROOT / "var" / "demo"
 MARKER = ".academy-demo"
 TENANT = "demo-academy"
 QUEUE_NAME = "academy-video-jobs"
+CAPTIONS_QUEUE_NAME = "academy-caption-jobs"
+# After the spoken lecture is READY: its automatic captions (model load + transcription).
+CAPTIONS_WAIT_SECONDS = 180
+CAPTION_LINES_SHOWN = 4
 WORKERS = 2
 # A real Redis is shared with the developer: the demo writes only to a DB of its own.
 DEMO_REDIS_DB = 9
@@ -301,6 +306,7 @@ class Demo:
             "standardwebhooks library)"
         )
         states = self.watch(samples)
+        self.show_captions(samples, states)
         worker_scrapes = self.scrape_workers(sum(s.status == "READY" for s in states))
         if not self.args.keep:
             stop_all(self.workers, WORKER_STOP_SECONDS)
@@ -328,6 +334,45 @@ class Demo:
             self.workers.append(self.start(name, worker, env))
         listed = ", ".join(f"{n} (/metrics on port {self.metrics_ports[n]})" for n in names)
         self.say(f"started {WORKERS} workers: {listed}; logs in {self.rel(self.logs)}/worker-N.log")
+        captions = [*worker[:3], "--jobs", "captions", *worker[3:]]
+        self.workers.append(self.start("captions-1", captions, {"WORKER_ID": "captions-1"}))
+        self.say(
+            "started a caption worker (sqs_main --jobs captions, faster-whisper tiny.en); "
+            f"log in {self.rel(self.logs)}/captions-1.log"
+        )
+
+    def show_captions(self, samples: list[Sample], states: list[VideoState]) -> None:
+        """Wait (bounded) for the spoken lecture's automatic track; print its first lines and
+        the word error rate against the script espeak-ng read."""
+        from bench.spoken_lecture import word_error_rate
+
+        assert self.api is not None
+        for sample, state in zip(samples, states, strict=True):
+            if not sample.speech or state.video_id is None:
+                continue
+            path = f"/api/v1/videos/{state.video_id}/captions"
+            deadline = time.monotonic() + CAPTIONS_WAIT_SECONDS
+            while True:
+                items = self.api.call("GET", path).body["items"]
+                auto = next((t for t in items if t["kind"] == "auto"), None)
+                if auto and auto["status"] not in ("QUEUED", "PROCESSING"):
+                    break
+                if time.monotonic() > deadline:
+                    raise DemoTimeout(f"no automatic captions for video {state.video_id}")
+                time.sleep(0.5)
+            if auto["status"] != "READY":
+                raise DemoFailed(f"captions of video {state.video_id}: {auto}")
+            vtt = self.api.fetch(auto["vtt_url"]).raw.decode()
+            cues = [b.split("\n", 1) for b in vtt.split("\n\n")[1:] if "-->" in b]
+            spoken = " ".join(c[1].replace("\n", " ") for c in cues if len(c) > 1)
+            self.say(
+                f"captions: video {state.video_id} ({sample.title}) got an automatic "
+                f"{auto['language']} track; the first lines of its WebVTT:"
+            )
+            for timing, text in cues[:CAPTION_LINES_SHOWN]:
+                self.out.write(f"    {timing}  {text}\n")
+            wer = word_error_rate(sample.speech, spoken)
+            self.say(f"captions: word error rate against the script read aloud: {wer:.3f}")
 
     def start_dispatcher(self) -> None:
         self.dispatcher_metrics_port = free_port()
@@ -432,7 +477,9 @@ class Demo:
         )
         url = client.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         self.env["VIDEO_SQS_QUEUE_URL"] = url
-        self.say(f"SQS: queue {QUEUE_NAME} created on moto's server")
+        captions = client.create_queue(QueueName=CAPTIONS_QUEUE_NAME)["QueueUrl"]
+        self.env["VIDEO_CAPTIONS_QUEUE_URL"] = captions
+        self.say(f"SQS: queues {QUEUE_NAME} and {CAPTIONS_QUEUE_NAME} created on moto's server")
 
     def make_samples(self) -> list[Sample]:
         samples = scaled(SAMPLES, self.args.scale)

@@ -93,6 +93,15 @@ def test_demo_ends_with_three_ready_videos_whose_playlists_exist(demo_run):
     assert f"ffplay {rows[0][3]}" in out
 
 
+def test_demo_prints_the_spoken_lectures_captions_and_their_word_error_rate(demo_run):
+    done, _var_dir = demo_run
+    out = done.stdout
+    assert "got an automatic en track; the first lines of its WebVTT:" in out
+    assert re.search(r"^    00:00:\d\d\.\d{3} --> 00:00:\d\d\.\d{3}  \S", out, re.M), out[-3000:]
+    wer = re.search(r"word error rate against the script read aloud: ([\d.]+)", out)
+    assert wer and float(wer.group(1)) <= 0.2, out[-3000:]
+
+
 def _log_events(path: Path, name: str) -> list[dict]:
     return [
         json.loads(line)
@@ -145,10 +154,11 @@ def test_demo_stops_what_it_started_and_keeps_its_logs(demo_run):
     assert len(exporters) == 3
     for port in exporters:
         assert not _listening(int(port))
-    assert "workers stopped with SIGTERM (exit codes 0, 0)" in out
+    # Two video workers and the caption worker.
+    assert "workers stopped with SIGTERM (exit codes 0, 0, 0)" in out
     dispatcher_log = (var_dir / "logs" / "webhook-dispatcher.log").read_text()
     assert '"event": "WEBHOOK_DISPATCHER_STOPPED"' in dispatcher_log
-    for name in ("worker-1.log", "worker-2.log"):
+    for name in ("worker-1.log", "worker-2.log", "captions-1.log"):
         assert '"event": "WORKER_SHUTDOWN"' in (var_dir / "logs" / name).read_text()
 
 
