@@ -736,7 +736,8 @@ class Demo:
         if self.api_server is not None:
             listed.append(("API server (and the web page)", self.api_server, self.api_port))
         for worker in self.workers:
-            listed.append((f"{worker.name} (/metrics)", worker, self.metrics_ports[worker.name]))
+            port = self.metrics_ports.get(worker.name)  # the caption worker exports none
+            listed.append((f"{worker.name}{' (/metrics)' if port else ''}", worker, port))
         if self.dispatcher is not None:
             port = self.dispatcher_metrics_port
             listed.append(("webhook dispatcher (/metrics)", self.dispatcher, port))
