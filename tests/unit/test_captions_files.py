@@ -71,8 +71,14 @@ def test_a_label_cannot_break_out_of_its_quoted_attribute():
 
 
 def test_srt_and_webvtt_read_into_the_same_cues():
-    srt = b"1\r\n00:00:01,000 --> 00:00:02,500\r\nHello\r\nthere\r\n\r\n2\r\n00:00:03,000 --> 00:00:04,000\r\nBye\r\n"
-    vtt = b"\xef\xbb\xbfWEBVTT\n\nNOTE a comment\n\n00:01.000 --> 00:02.500\nHello\nthere\n\n00:03.000 --> 00:04.000\nBye\n"
+    srt = (
+        b"1\r\n00:00:01,000 --> 00:00:02,500\r\nHello\r\nthere\r\n\r\n"
+        b"2\r\n00:00:03,000 --> 00:00:04,000\r\nBye\r\n"
+    )
+    vtt = (
+        b"\xef\xbb\xbfWEBVTT\n\nNOTE a comment\n\n00:01.000 --> 00:02.500\nHello\nthere\n\n"
+        b"00:03.000 --> 00:04.000\nBye\n"
+    )
     expected = [Cue(1.0, 2.5, "Hello\nthere"), Cue(3.0, 4.0, "Bye")]
     assert parse_captions(srt) == expected
     assert parse_captions(vtt) == expected
