@@ -27,12 +27,12 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
-from apps.support.video import redis_status_cache as cache
 from apps.support.video.models import Tenant, Video
 from bench.harness import ROOT, ProcessLog, free_port, wait_until
 from src.application import reconcile as rc
 from src.application.domain import VideoStatus
 from src.application.ports.fakes import InMemoryProgress
+from src.infrastructure.cache import redis_keys as cache
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
 from tests.e2e.harness import TEST_REDIS_URL, SqsFixture, base_env, database_url
 from tests.integration.repo_backends import (
@@ -427,8 +427,10 @@ def test_loop_stops_on_sigint_while_waiting(tmp_path, sqs):
 
 
 @TRANSACTIONAL_DB
-def test_loop_prunes_idempotency_records_older_than_a_day(tmp_path, sqs, tenant):
-    from apps.api.idempotency import RETENTION
+def test_loop_prunes_idempotency_records_older_than_a_day_in_its_cleanup_pass(
+    tmp_path, sqs, tenant
+):
+    from academy.adapters.db.django.idempotency_store import RETENTION
     from apps.api.models import IdempotencyRecord
 
     for key in ("old", "recent"):
@@ -445,7 +447,9 @@ def test_loop_prunes_idempotency_records_older_than_a_day(tmp_path, sqs, tenant)
         tmp_path,
     )
     try:
-        assert loop.wait_event("IDEMPOTENCY_PRUNED", timeout=30)["deleted"] == 1
+        # The cleanup pass runs at start, then every --cleanup-every: the one pruning route.
+        cleanup = loop.wait_event("CLEANUP_PASS", timeout=30)
+        assert cleanup["idempotency_records"] == {"removed": 1}
         assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
         loop.signal(signal.SIGTERM)
         assert loop.wait(10) == 0, loop.tail()
