@@ -81,6 +81,7 @@ def to_record(v: Video) -> VideoRecord:
         upload_id=v.upload_id,
         uploaded_at=v.uploaded_at,
         source_removed_at=v.source_removed_at,
+        caption_language=v.caption_language,
     )
 
 
@@ -155,6 +156,7 @@ class DjangoVideoRepository(VideoRepository):
                 external_id=new.external_id,
                 metadata=dict(new.metadata),
                 trace_id=new.trace_id,
+                caption_language=new.caption_language,
                 declared_size_bytes=new.declared_size_bytes,
                 upload_expires_at=_now_plus(new.upload_ttl_seconds),
             )
