@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from academy.config import AppConfig, load_config
 from src.application.direct_upload import DirectUpload, UploadLimits
+from src.application.playback_commands import PlaybackCommands
 from src.application.ports.progress import ProgressPort
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
@@ -393,6 +394,7 @@ class Services:
             self.storage,
             self.queue,
             max_source_bytes=self.config.max_source_bytes,
+            playback_policy=self.config.playback.default_policy,
         )
 
     def cleanup(self) -> VideoCleanup:
@@ -445,6 +447,7 @@ class Services:
             uploads=DirectUpload(self.repository, self.storage, self.queue, limits),
             queries=VideoQueries(self.repository, self.progress),
             commands=VideoCommands(self.repository, self.storage, self.queue),
+            playback=PlaybackCommands(self.repository),
             media=PublishedMedia(self.repository, self.storage),
             reclaimer=functools.partial(self.reconciler, limit=1),
             follow_video=self.follow_video,
@@ -474,6 +477,7 @@ class ApiUseCases:
     uploads: DirectUpload
     queries: VideoQueries
     commands: VideoCommands
+    playback: PlaybackCommands
     media: PublishedMedia  # /media/ without a CDN
     # The admin's "reclaim now" (reconcile --force on one video): a new Reconciler per action.
     reclaimer: Callable[[], Reconciler]

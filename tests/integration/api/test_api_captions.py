@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from apps.support.captions.models import CaptionTrack
-from tests.integration.api.conftest import ApiHarness, assert_problem
-from tests.integration.api.test_api_commands import FILES, _publish
+from tests.integration.api.conftest import PUBLISHED_FILES, ApiHarness, assert_problem, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +34,20 @@ Les vecteurs.
 """
 
 
-def ready_video(api: ApiHarness) -> tuple[int, str]:
-    video = api.uploaded()
-    return video["id"], _publish(api, video["id"], FILES)
+def ready_video(api: ApiHarness, **create) -> tuple[int, str]:
+    """A READY video (signed, the default, unless `playback_policy` says otherwise)."""
+    video = api.uploaded(**create)
+    return video["id"], publish(api, video["id"], PUBLISHED_FILES)
+
+
+def fetch(api: ApiHarness, url: str):
+    """GET a URL the API handed out, as a player would: no API key, its query as given."""
+    parts = urlsplit(url)
+    response = api.client.get(parts.path, parse_qs(parts.query))
+    response.body = (
+        b"".join(response.streaming_content) if response.streaming else response.content
+    )
+    return response
 
 
 def upload(api: ApiHarness, video_id: int, data: bytes, language="en", label="English", key=None):
@@ -80,9 +92,10 @@ def test_uploaded_srt_becomes_a_ready_track_listed_by_the_master_and_published(a
     track = response.json()
     assert track["kind"] == "uploaded" and track["status"] == "READY"
     assert (track["language"], track["label"]) == ("en", "English")
-    vtt = api.client.get(track["vtt_url"].removeprefix("http://testserver"))
+    assert "?token=" in track["vtt_url"]  # signed by default: the URL carries its token
+    vtt = fetch(api, track["vtt_url"])
     assert vtt.status_code == 200
-    body = b"".join(vtt.streaming_content).decode()
+    body = vtt.body.decode()
     assert body.startswith("WEBVTT") and "00:00:01.000 --> 00:00:03.500" in body
 
     text = master(api, prefix)
@@ -99,6 +112,41 @@ def test_uploaded_srt_becomes_a_ready_track_listed_by_the_master_and_published(a
         (1.0, 3.5, "Welcome to the lecture."),
         (4.0, 7.0, "Today: vectors."),
     ]
+
+
+def test_a_signed_videos_captions_play_through_the_master_with_its_token(api):
+    video_id, _prefix = ready_video(api)
+    upload(api, video_id, SRT)
+    published = api.get(f"/api/v1/videos/{video_id}/assets/published").json()
+    master_url = published["video_url"]
+    assert published["playback_policy"] == "signed" and "?token=" in master_url
+    served = fetch(api, master_url)
+    assert served.status_code == 200
+    # Rewritten in place when a track arrives: revalidated on every load, never kept stale.
+    assert served["Cache-Control"] == "private, no-cache"
+    token = parse_qs(urlsplit(master_url).query)["token"][0]
+    subtitles = re.search(r'TYPE=SUBTITLES[^\n]*URI="([^"]+)"', served.body.decode()).group(1)
+    assert subtitles.startswith("captions/") and subtitles.endswith(f"?token={token}")
+    base = master_url.rsplit("/", 1)[0]
+    playlist = fetch(api, f"{base}/{subtitles}")
+    assert playlist.status_code == 200 and playlist["Cache-Control"] == "private, max-age=300"
+    folder = subtitles.split("?")[0].rsplit("/", 1)[0]
+    segments = [line for line in playlist.body.decode().splitlines() if line[:1] not in "#"]
+    assert segments and all(line.endswith(f"?token={token}") for line in segments)
+    cue = fetch(api, f"{base}/{folder}/{segments[0]}")
+    assert cue.status_code == 200 and "Welcome to the lecture." in cue.body.decode()
+    # Without the token, the captions are refused as the video's other files are.
+    bare = fetch(api, published["subtitle_url"].split("?")[0])
+    assert_problem(bare, 403, "PLAYBACK_DENIED")
+
+
+def test_a_public_videos_caption_urls_carry_no_token_and_its_master_revalidates(api):
+    video_id, _prefix = ready_video(api, playback_policy="public")
+    track = upload(api, video_id, SRT).json()
+    assert "token" not in track["vtt_url"] and "/media/" in track["vtt_url"]
+    assert fetch(api, track["vtt_url"]).status_code == 200
+    master_url = api.get(f"/api/v1/videos/{video_id}/assets/published").json()["video_url"]
+    assert fetch(api, master_url)["Cache-Control"] == "public, no-cache"
 
 
 def test_a_new_upload_replaces_the_languages_track_and_its_files(api):

@@ -31,6 +31,7 @@ from academy.bootstrap import bootstrap
 from academy.cli import add_metrics_port_argument, run_every, seconds_type, serve_metrics_port
 from src.application.reconcile import Reconciler, ReconcileReport
 from src.infrastructure import metrics
+from src.infrastructure.liveness import LivenessFile
 
 log = structlog.get_logger("apps.support.video.reconcile")
 
@@ -44,6 +45,9 @@ LOOP_MAX_SECONDS = 24 * 3600.0
 # unfinished uploads: hourly by default, at most each minute.
 CLEANUP_EVERY_SECONDS = 3600.0
 CLEANUP_MIN_SECONDS = 60.0
+# The liveness file (the image's HEALTHCHECK) is written after each pass; a cleanup pass may
+# list a large bucket, so a stuck loop is one silent for two intervals plus this long.
+LIVENESS_SLACK_SECONDS = 600.0
 
 
 class Command(BaseCommand):
@@ -153,7 +157,10 @@ class Command(BaseCommand):
                 next_cleanup = time.monotonic() + cleanup_every
                 cleanup_pass(dry_run)
 
-        stop = run_every(interval, one_pass, on_pass_error)
+        liveness = LivenessFile(
+            settings.CONFIG.liveness_file, 2 * interval + LIVENESS_SLACK_SECONDS
+        )
+        stop = run_every(interval, one_pass, on_pass_error, liveness=liveness)
         log.info("RECONCILE_STOPPED", signal=stop, ticks=ticks)
 
 
