@@ -225,8 +225,10 @@ class Services:
         """Automatic captions: on with VIDEO_CAPTIONS=auto when the videos live in the database
         the caption tracks live in (a graph of in-memory fakes has no caption repository
         unless one is passed)."""
-        if not self.config.captions.enabled:
-            return False
+        return self.config.captions.enabled and self._captions_wired()
+
+    def _captions_wired(self) -> bool:
+        """Caption tracks can be read here (a database graph, or an injected repository)."""
         if "captions_repository" in self.__dict__:
             return True
         inner = getattr(self.repository, "inner", self.repository)
@@ -235,12 +237,15 @@ class Services:
     # -- captions --------------------------------------------------------------------------
     @cached_property
     def captions_repository(self) -> CaptionRepository:
+        """The caption tracks; each change is announced to the video's live followers."""
         setup_django()
         from academy.adapters.db.django.repositories_captions import DjangoCaptionRepository
+        from src.application.caption_announcements import CaptionAnnouncingRepository
 
-        return DjangoCaptionRepository(
+        inner = DjangoCaptionRepository(
             max_attempts=self.config.max_attempts, default_lease_seconds=self.config.lease_seconds
         )
+        return CaptionAnnouncingRepository(inner, self.progress)  # type: ignore[return-value]
 
     @cached_property
     def captions_queue(self) -> VideoQueue:
@@ -415,7 +420,7 @@ class Services:
     def follow_video(self, layer: Any, *, run_blocking: RunBlocking) -> FollowVideo:
         """The live-progress use case on Channels' `layer`; database reads through
         `run_blocking`, Redis reads in a thread of their own."""
-        from src.application.live_progress import FollowVideo
+        from src.application.live_progress import CaptionFollowing, FollowVideo
         from src.infrastructure.cache.channels_progress_feed import ChannelsProgressFeed
 
         return FollowVideo(
@@ -425,6 +430,12 @@ class Services:
             poll_seconds=self.config.progress_poll_seconds,
             run_blocking=run_blocking,
             read_telemetry=asyncio.to_thread,
+            captions=CaptionFollowing(
+                self.captions_repository.list_tracks,
+                expects_auto=self._captions_on(),
+            )
+            if self._captions_wired()
+            else None,
         )
 
     def api(self) -> ApiUseCases:

@@ -44,9 +44,7 @@ def fetch(api: ApiHarness, url: str):
     """GET a URL the API handed out, as a player would: no API key, its query as given."""
     parts = urlsplit(url)
     response = api.client.get(parts.path, parse_qs(parts.query))
-    response.body = (
-        b"".join(response.streaming_content) if response.streaming else response.content
-    )
+    response.body = b"".join(response.streaming_content) if response.streaming else response.content
     return response
 
 
