@@ -73,6 +73,9 @@ class Video(models.Model):
 
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processing_completed_at = models.DateTimeField(null=True, blank=True)
+    # When its automatic caption track was requested (null: never): reconcile requests one for
+    # a READY video the worker died before asking for (a deleted track is not asked again).
+    captions_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

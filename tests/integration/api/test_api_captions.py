@@ -316,3 +316,42 @@ def test_a_videos_own_language_is_the_one_its_automatic_captions_ask_for(api):
     first = queue.receive(0, 60)
     assert first is not None and json.loads(first.body)["video_id"] == video_id
     assert queue.receive(0, 60) is None  # one message
+
+
+def test_reconcile_requests_the_track_a_dead_worker_never_asked_for_and_only_that(api):
+    """The crash gap: the worker died between READY and asking for the automatic track."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.support.video.models import Video
+    from src.application.caption_job import CaptionRequests
+    from src.application.ports.fakes import InMemoryQueue
+
+    gap, _ = ready_video(api)  # READY, no track asked for: as after a kill -9 there
+    asked, _ = ready_video(api)
+    deleted, _ = ready_video(api)
+    old, _ = ready_video(api)
+    captions = api.use_cases.captions.captions
+    queue = InMemoryQueue()
+    requests = CaptionRequests(captions, queue, language="en")
+    assert requests.request(asked, api.tenant.id)
+    assert requests.request(deleted, api.tenant.id)
+    api.use_cases.captions.delete(api.tenant.id, deleted, captions.get(deleted).id)
+    Video.objects.filter(pk=old).update(
+        processing_completed_at=timezone.now() - timedelta(days=2)
+    )
+    while queue.receive(0, 60) is not None:  # the two requests' own messages
+        pass
+
+    assert requests.request_unrequested(older_than_seconds=0) == [gap]
+    track = captions.get(gap)
+    assert track is not None and track.status == "QUEUED" and track.kind == "auto"
+    message = queue.receive(0, 60)
+    assert message is not None and json.loads(message.body)["video_id"] == gap
+    assert requests.request_unrequested(older_than_seconds=0) == []  # asked once
+    assert captions.get(deleted) is None and captions.get(old) is None
+    # A video READY a moment ago is its own worker's to ask for.
+    fresh, _ = ready_video(api)
+    assert requests.request_unrequested(older_than_seconds=600) == []
+    assert captions.get(fresh) is None

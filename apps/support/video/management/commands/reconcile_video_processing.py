@@ -19,8 +19,10 @@ whatever its lease says (operator override; its worker, if alive, loses the leas
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 
 import structlog
 from django.conf import settings
@@ -107,8 +109,17 @@ class Command(BaseCommand):
                 if settings.CONFIG.captions.enabled
                 else None
             )
+            # A READY video whose worker died before asking for its captions gets them.
+            mend = (
+                functools.partial(
+                    services.caption_requests.request_unrequested,
+                    settings.CONFIG.reenqueue_after_seconds,
+                )
+                if captions is not None
+                else None
+            )
             self._run_periodically(
-                reconciler, loop, options["dry_run"], options["cleanup_every"], captions
+                reconciler, loop, options["dry_run"], options["cleanup_every"], captions, mend
             )
             return
 
@@ -128,6 +139,7 @@ class Command(BaseCommand):
         dry_run: bool,
         cleanup_every: float,
         captions: Reconciler | None = None,
+        mend_captions: Callable[[], list[int]] | None = None,
     ) -> None:
         log.info(
             "RECONCILE_STARTED",
@@ -150,6 +162,8 @@ class Command(BaseCommand):
                 caption_report = captions.run_once(dry_run=dry_run)
                 if caption_report.actions or caption_report.errors:
                     log_tick(caption_report, ticks, captions, "RECONCILE_CAPTIONS_TICK")
+            if mend_captions is not None and not dry_run:
+                mend_captions()
             if not report.ok:
                 # A dead database connection is replaced on the next pass, not reused.
                 connections.close_all()
