@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from apps.support.captions.models import CaptionTrack
+from apps.support.video.models import Video
 from tests.integration.api.conftest import PUBLISHED_FILES, ApiHarness, assert_problem, publish
 
 pytestmark = pytest.mark.django_db
@@ -338,9 +340,7 @@ def test_reconcile_requests_the_track_a_dead_worker_never_asked_for_and_only_tha
     assert requests.request(asked, api.tenant.id)
     assert requests.request(deleted, api.tenant.id)
     api.use_cases.captions.delete(api.tenant.id, deleted, captions.get(deleted).id)
-    Video.objects.filter(pk=old).update(
-        processing_completed_at=timezone.now() - timedelta(days=2)
-    )
+    Video.objects.filter(pk=old).update(processing_completed_at=timezone.now() - timedelta(days=2))
     while queue.receive(0, 60) is not None:  # the two requests' own messages
         pass
 
@@ -355,3 +355,75 @@ def test_reconcile_requests_the_track_a_dead_worker_never_asked_for_and_only_tha
     fresh, _ = ready_video(api)
     assert requests.request_unrequested(older_than_seconds=600) == []
     assert captions.get(fresh) is None
+
+
+def _caption_job_on(api: ApiHarness, source: Path) -> tuple[int, object]:
+    """A READY video whose source is `source`, its automatic track run by the real caption
+    job (ffmpeg's audio decode, the bundled tiny.en model): the track afterwards."""
+    from src.application.job_control import JobControl
+
+    video = api.uploaded(source.read_bytes(), playback_policy="public")
+    publish(api, video["id"], PUBLISHED_FILES)
+    captions = api.services.captions_repository
+    assert captions.request_auto(video["id"], "en") is not None
+    lease = captions.claim_video(video["id"], "captions-test").lease
+    steps: list[str] = []
+    api.services.caption_video(lease, lambda _p, step: steps.append(step), JobControl())
+    return video["id"], captions.get(video["id"])
+
+
+# A still picture, one frame a second, stored cheaply (the job reads only the audio).
+PICTURE = ("-c:v", "libx264", "-preset", "ultrafast", "-g", "600", "-pix_fmt", "yuv420p")
+
+
+def _lavfi(path: Path, *args: str) -> Path:
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", *args, "-y", str(path)], check=True, timeout=120)
+    return path
+
+
+@pytest.mark.slow
+def test_a_two_hour_silent_video_is_skipped_with_no_speech_without_running_whisper(api, tmp_path):
+    # Two hours of silence cost little to make and to hold: FLAC packs it into about 2 MB
+    # (ffmpeg writes it in about 3 s), and the job's silence check answers from the decoded
+    # WAV alone: the model is never loaded, Whisper never runs over the two hours.
+    source = _lavfi(
+        tmp_path / "silent.mkv",
+        *("-f", "lavfi", "-i", "color=c=black:s=64x64:r=1"),
+        *("-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "7200", *PICTURE, "-c:a", "flac"),
+    )
+    transcriber = api.services.transcriber
+    video_id, track = _caption_job_on(api, source)
+    assert track.status == "SKIPPED" and track.error_code == "NO_SPEECH"
+    assert "no speech" in track.error_message
+    assert transcriber._model is None  # the model was not needed
+    assert (
+        "SUBTITLES" not in (api.storage_root / Video.objects.get(pk=video_id).hls_key).read_text()
+    )
+
+
+@pytest.mark.slow
+def test_a_music_only_video_is_skipped_with_no_speech(api, tmp_path):
+    # 20 s of a tune (a stepped melody over a pulsing fifth): Whisper's voice filter hears no
+    # speech in it, so no words are invented.
+    tune = (
+        "aevalsrc=0.3*sin(2*PI*(220+55*floor(mod(t*2\\,4)))*t)"
+        "+0.2*sin(2*PI*330*t)*gt(mod(t\\,0.5)\\,0.25):s=16000:d=20"
+    )
+    source = _lavfi(
+        tmp_path / "music.mkv",
+        *("-f", "lavfi", "-i", "color=c=black:s=64x64:r=1"),
+        *("-f", "lavfi", "-i", tune, "-t", "20", *PICTURE, "-c:a", "flac"),
+    )
+    _video_id, track = _caption_job_on(api, source)
+    assert track.status == "SKIPPED" and track.error_code == "NO_SPEECH"
+
+
+def test_a_video_without_audio_is_skipped_with_no_audio(api, tmp_path):
+    source = _lavfi(
+        tmp_path / "picture.mkv",
+        *("-f", "lavfi", "-i", "color=c=gray:s=64x64:r=5:d=2", *PICTURE),
+    )
+    _video_id, track = _caption_job_on(api, source)
+    assert track.status == "SKIPPED" and track.error_code == "NO_AUDIO"
