@@ -427,3 +427,80 @@ def test_a_video_without_audio_is_skipped_with_no_audio(api, tmp_path):
     )
     _video_id, track = _caption_job_on(api, source)
     assert track.status == "SKIPPED" and track.error_code == "NO_AUDIO"
+
+
+class _LazySrtForm:
+    """A multipart form holding a `size`-byte SRT file, produced as the server reads it: a
+    50 MB upload is sent for real without ever being held in memory."""
+
+    BOUNDARY = "academy-lazy-srt"
+    CUE = b"1\n00:00:01,000 --> 00:00:02,000\nA line of a long caption file.\n\n"
+
+    def __init__(self, size: int) -> None:
+        b = self.BOUNDARY
+        self.head = (
+            f'--{b}\r\nContent-Disposition: form-data; name="language"\r\n\r\nen\r\n'
+            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="big.srt"\r\n'
+            "Content-Type: application/x-subrip\r\n\r\n"
+        ).encode()
+        self.tail = f"\r\n--{b}--\r\n".encode()
+        self.size = size
+        self.total = len(self.head) + size + len(self.tail)
+        self.position = 0
+
+    def _byte_range(self, start: int, end: int) -> bytes:
+        out = bytearray()
+        head, body_end = len(self.head), len(self.head) + self.size
+        while start < end:
+            if start < head:
+                piece = self.head[start : min(end, head)]
+            elif start < body_end:
+                offset = (start - head) % len(self.CUE)
+                piece = self.CUE[offset : offset + min(end, body_end) - start]
+            else:
+                piece = self.tail[start - body_end : end - body_end]
+            out += piece
+            start += len(piece)
+        return bytes(out)
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.total if size is None or size < 0 else min(self.total, self.position + size)
+        data = self._byte_range(self.position, end)
+        self.position = end
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        end = self.total if size is None or size < 0 else min(self.total, self.position + size)
+        out = bytearray()
+        while self.position < end:
+            chunk = self._byte_range(self.position, min(end, self.position + 4096))
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                chunk = chunk[: newline + 1]
+            out += chunk
+            self.position += len(chunk)
+            if newline >= 0:
+                break
+        return bytes(out)
+
+
+def test_a_50_mb_srt_is_a_413_at_the_default_limit_and_stores_nothing(api):
+    video_id, prefix = ready_video(api)
+    limit = api.use_cases.config.captions.max_upload_bytes
+    assert limit == 2 * 1024**2  # the default VIDEO_CAPTIONS_MAX_UPLOAD_BYTES
+    form = _LazySrtForm(50 * 1024**2)
+    response = api.client.generic(
+        "POST",
+        f"/api/v1/videos/{video_id}/captions",
+        headers=api.headers(),
+        **{
+            "CONTENT_TYPE": f"multipart/form-data; boundary={form.BOUNDARY}",
+            "CONTENT_LENGTH": str(form.total),
+            "wsgi.input": form,
+        },
+    )
+    body = assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
+    assert "VIDEO_CAPTIONS_MAX_UPLOAD_BYTES" in body["detail"]
+    assert form.position < limit + 1024**2  # refused at the limit: the rest never read
+    assert stored(api, prefix) == set()
+    assert not CaptionTrack.objects.filter(video_id=video_id).exists()
