@@ -176,11 +176,7 @@ class FollowVideo:
                 yield self._polling(video, progress)
             shown = (video.status, progress.percent, progress.step)
             while True:
-                event = None
-                if subscription is None:
-                    await self.sleep(self.poll_seconds)
-                else:
-                    event = await subscription.next_event(self.idle_seconds)
+                event = await self._next(subscription)
                 if event is not None and event.get("type") == FEED_PROGRESS:
                     if video.status != VideoStatus.PROCESSING:
                         # Only a lease holder publishes progress: the claim's announcement
@@ -219,6 +215,13 @@ class FollowVideo:
             if subscription is not None:
                 await subscription.close()
 
+    async def _next(self, subscription: FeedSubscription | None) -> dict[str, Any] | None:
+        """The feed's next event, or None after a quiet spell (a poll interval without it)."""
+        if subscription is None:
+            await self.sleep(self.poll_seconds)
+            return None
+        return await subscription.next_event(self.idle_seconds)
+
     async def _end(
         self, tenant_id: int, video: VideoRecord, subscription: FeedSubscription | None
     ) -> AsyncIterator[LiveEvent]:
@@ -238,11 +241,7 @@ class FollowVideo:
         yield LiveEvent(CAPTIONS, video, row_progress(video), tracks=tuple(tracks), more=True)
         shown = _states(tracks)
         while True:
-            event = None
-            if subscription is None:
-                await self.sleep(self.poll_seconds)
-            else:
-                event = await subscription.next_event(self.idle_seconds)
+            event = await self._next(subscription)
             if event is not None and event.get("type") == FEED_CAPTIONS:
                 progress = progress_from_record(event)
                 yield LiveEvent(CAPTIONS_PROGRESS, video, progress, tracks=tuple(tracks), more=True)
