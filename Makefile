@@ -76,11 +76,14 @@ image-lint: $(STAMP)
 image-test: services
 	scripts/container_smoke.sh
 
+# Development settings (debug on, a development secret key and pepper) unless the environment
+# sets them: academy/development.py fills in what is missing and says so.
+DEV := $(BIN)/python -m academy.development
+
 serve: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/uvicorn academy.asgi:application --host $(HOST) --port $(PORT) \
-		--workers $(WEB_WORKERS) --no-access-log --proxy-headers
+	$(DEV) $(BIN)/python manage.py migrate --noinput
+	$(DEV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(DEV) $(BIN)/python -m academy.serve --host $(HOST) --port $(PORT) --workers $(WEB_WORKERS)
 
 # The unit tier alone: fakes only, no PostgreSQL, Redis or ffmpeg needed.
 unit: $(STAMP)

@@ -3,10 +3,13 @@ guard) and the WebSocket routes of live progress."""
 
 import os
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
+
+from academy.config import exit_on_config_error
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
+exit_on_config_error()
 # Under ASGI each request runs its synchronous code in a thread of its own, so a persistent
 # connection (CONN_MAX_AGE) per thread is never reused and piles up until PostgreSQL refuses
 # clients (bench/api_load.py saw 90 connections from one server). Each request opens and
@@ -17,8 +20,13 @@ for database in settings.DATABASES.values():
 from src.infrastructure.logging import redact_server_logs  # noqa: E402
 
 redact_server_logs()
-# Django is set up before anything imports models (the WebSocket consumers do).
-django_application = get_asgi_application()
+# Django is set up before anything imports models (the WebSocket consumers do). Its handler
+# is Django's own except that a source PUT streams to storage (apps/api/http/streaming_body.py).
+django.setup(set_prefix=False)
+
+from apps.api.http.streaming_body import StreamingSourceASGIHandler  # noqa: E402
+
+django_application = StreamingSourceASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

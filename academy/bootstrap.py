@@ -24,7 +24,7 @@ from src.application.direct_upload import DirectUpload, UploadLimits
 from src.application.playback_commands import PlaybackCommands
 from src.application.ports.progress import ProgressPort
 from src.application.ports.queue import VideoQueue
-from src.application.ports.storage import Storage
+from src.application.ports.storage import Storage, probe_storage
 from src.application.ports.tenants import TenantRepository
 from src.application.ports.transcoder import Transcoder
 from src.application.ports.unit_of_work import AbstractUnitOfWork
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from src.application.video_cleanup import VideoCleanup
     from src.application.video_commands import VideoCommands
     from src.application.video_queries import VideoQueries
+    from src.infrastructure.cache.redis_auth_throttle import RedisAuthThrottle
     from src.infrastructure.cache.redis_rate_limiter import RedisTokenBucket
 
 
@@ -148,6 +149,18 @@ def build_rate_limiter(config: AppConfig) -> RedisTokenBucket | None:
     )
 
 
+def build_auth_throttle(config: AppConfig) -> RedisAuthThrottle:
+    """Failed API-key checks (API and sign-in) per client address and key prefix, in Redis."""
+    from src.infrastructure.cache.redis_auth_throttle import RedisAuthThrottle
+    from src.infrastructure.cache.redis_progress_adapter import redis_client
+
+    return RedisAuthThrottle(
+        redis_client(config.redis_url),
+        failures=config.auth_throttle.failures,
+        window_seconds=config.auth_throttle.window_seconds,
+    )
+
+
 class Services:
     """The adapters of one process, built on first use, and what the entry points run."""
 
@@ -203,6 +216,10 @@ class Services:
     @cached_property
     def rate_limiter(self) -> RedisTokenBucket | None:
         return build_rate_limiter(self.config)
+
+    @cached_property
+    def auth_throttle(self) -> RedisAuthThrottle:
+        return build_auth_throttle(self.config)
 
     @cached_property
     def transcoder(self) -> Transcoder:
@@ -462,8 +479,13 @@ class Services:
             media=PublishedMedia(self.repository, self.storage),
             reclaimer=functools.partial(self.reconciler, limit=1),
             follow_video=self.follow_video,
-            checks={"redis": self.progress.ping, "queue": self.queue.check},
+            checks={
+                "redis": self.progress.ping,
+                "queue": self.queue.check,
+                "storage": functools.partial(probe_storage, self.storage),
+            },
             rate_limiter=self.rate_limiter,
+            auth_throttle=self.auth_throttle,
             captions=self.caption_tracks(),
         )
 
@@ -500,6 +522,8 @@ class ApiUseCases:
     # apps/api/keys/rate_limits.py: None when limits are off.
     rate_limiter: RedisTokenBucket | None = None
     captions: CaptionTracks | None = None
+    # apps/api/keys/auth_throttle.py: failed authentications per client address and key prefix.
+    auth_throttle: RedisAuthThrottle | None = None
 
 
 def api_use_cases(config: AppConfig | None = None, **adapters: Any) -> ApiUseCases:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,14 @@ VAR_DIR = BASE_DIR / "var"
 class ConfigError(Exception):
     """An invalid or missing setting; the message names the variable."""
 
+
+# What make demo, make serve and the tests run with: debug on and development secrets, set
+# explicitly by each (a process with nothing set refuses to start without real secrets).
+DEVELOPMENT_ENV = {
+    "DJANGO_DEBUG": "1",
+    "DJANGO_SECRET_KEY": "insecure-development-only-secret-key-never-use-in-production",
+    "API_KEY_PEPPER": "insecure-development-only-pepper",
+}
 
 # Upper bounds: each far above any sane value, low enough that arithmetic on it (a lease's
 # expiry, a reconcile cut-off, a timeout) stays inside what datetimes and the OS accept.
@@ -71,6 +80,33 @@ class CaptionsConfig:
     queue_url: str  # the caption jobs' own queue
     queue_name: str
     max_upload_bytes: int  # an uploaded SRT/WebVTT file
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """HTTPS behind a proxy (Django's SecurityMiddleware); each on unless DJANGO_DEBUG=1."""
+
+    ssl_redirect: bool  # plain http:// is redirected to https:// (health probes exempt)
+    hsts_seconds: int  # Strict-Transport-Security max-age; 0: no header
+    hsts_include_subdomains: bool
+    hsts_preload: bool
+    proxy_ssl_header: bool  # trust X-Forwarded-Proto: https from the proxy in front
+    secure_cookies: bool  # session and CSRF cookies only over HTTPS
+
+
+@dataclass(frozen=True)
+class SentryConfig:
+    dsn: str  # empty: error tracking off
+    environment: str
+    traces_sample_rate: float  # 0: performance tracing off
+
+
+@dataclass(frozen=True)
+class AuthThrottleConfig:
+    """Failed sign-ins and failed API authentications, per client address and per key prefix."""
+
+    failures: int  # failures allowed per window before 429
+    window_seconds: int
 
 
 @dataclass(frozen=True)
@@ -133,6 +169,11 @@ class AppConfig:
     # Cleanup removes the source of a READY video this many days after it completed; None: never.
     source_retention_days: int | None = None
     captions: CaptionsConfig = None  # type: ignore[assignment]  # set by load_config
+    security: SecurityConfig = SecurityConfig(False, 0, False, False, False, False)
+    sentry: SentryConfig = SentryConfig("", "production", 0.0)
+    auth_throttle: AuthThrottleConfig = AuthThrottleConfig(10, 60)
+    ffmpeg_binary: str = "ffmpeg"
+    ffprobe_binary: str = "ffprobe"
     # The file a looping process keeps fresh for the image's HEALTHCHECK; "": none.
     liveness_file: str = ""
     playback: PlaybackConfig = field(default_factory=PlaybackConfig)
@@ -163,6 +204,18 @@ class AppConfig:
             "work_dir": self.work_dir,
             "work_dir_min_free_bytes": self.work_dir_min_free_bytes,
         }
+
+
+def exit_on_config_error() -> None:
+    """Load the Django settings now; a ConfigError ends the process with one line naming the
+    variable (the web app's entries call this before anything else reads a setting)."""
+    from django.conf import settings
+
+    try:
+        settings.DATABASES  # noqa: B018 - reading a setting loads them all
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        raise SystemExit(1) from None
 
 
 def _int(
@@ -371,8 +424,13 @@ def _origins(env: environ.Env, name: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _hosts(env: environ.Env, debug: bool) -> tuple[str, ...]:
-    """Host names the API answers for (Django's ALLOWED_HOSTS); any host in development."""
+# Without DJANGO_ALLOWED_HOSTS only loopback names are served, in development too: a
+# deployment names its hosts, never "*" by accident.
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _hosts(env: environ.Env) -> tuple[str, ...]:
+    """Host names the API answers for (Django's ALLOWED_HOSTS); loopback when unset."""
     hosts = tuple(h.strip() for h in env.str("DJANGO_ALLOWED_HOSTS", default="").split(","))
     hosts = tuple(h for h in hosts if h)
     for host in hosts:
@@ -380,20 +438,51 @@ def _hosts(env: environ.Env, debug: bool) -> tuple[str, ...]:
             raise ConfigError(
                 f"DJANGO_ALLOWED_HOSTS must list host names like api.example.com, got {host!r}"
             )
-    if hosts:
-        return hosts
-    return ("*",) if debug else ("localhost", "127.0.0.1")
+    return hosts or DEFAULT_ALLOWED_HOSTS
 
 
-def _pepper(env: environ.Env, debug: bool) -> str:
-    pepper = env.str("API_KEY_PEPPER", default="").strip()
-    if not pepper:
-        if not debug:
-            raise ConfigError("API_KEY_PEPPER is required when DJANGO_DEBUG=0")
-        pepper = "insecure-local-development-pepper"
-    elif len(pepper) < 16:
-        raise ConfigError("API_KEY_PEPPER must be at least 16 characters")
-    return pepper
+def _required_secret(env: environ.Env, name: str, min_length: int) -> str:
+    """A secret with no default, in development too: make demo, make serve and the tests set
+    development values themselves (DEVELOPMENT_ENV)."""
+    value = env.str(name, default="").strip()
+    if not value:
+        raise ConfigError(
+            f"{name} is required (a random secret of at least {min_length} characters; "
+            "see .env.example)"
+        )
+    if len(value) < min_length:
+        raise ConfigError(f"{name} must be at least {min_length} characters")
+    return value
+
+
+def _security(env: environ.Env, debug: bool) -> SecurityConfig:
+    on = not debug
+    return SecurityConfig(
+        ssl_redirect=_bool(env, "DJANGO_SECURE_SSL_REDIRECT", on),
+        # A year, as hstspreload.org asks; start lower when first moving a host to HTTPS.
+        hsts_seconds=_int(
+            env, "DJANGO_SECURE_HSTS_SECONDS", 365 * DAY if on else 0, minimum=0, maximum=730 * DAY
+        ),
+        hsts_include_subdomains=_bool(env, "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", on),
+        hsts_preload=_bool(env, "DJANGO_SECURE_HSTS_PRELOAD", on),
+        proxy_ssl_header=_bool(env, "DJANGO_SECURE_PROXY_SSL_HEADER", on),
+        secure_cookies=_bool(env, "DJANGO_SECURE_COOKIES", on),
+    )
+
+
+def _sentry(env: environ.Env) -> SentryConfig:
+    dsn = _url(env, "SENTRY_DSN", "", {"http", "https"})
+    rate = _rate(env, "SENTRY_TRACES_SAMPLE_RATE", 0.0, maximum=1.0)
+    environment = env.str("SENTRY_ENVIRONMENT", default="").strip() or "production"
+    return SentryConfig(dsn=dsn, environment=environment[:64], traces_sample_rate=rate)
+
+
+def _binary(env: environ.Env, name: str, default: str) -> str:
+    """A program name looked up on PATH, or an absolute path (checked when a worker starts)."""
+    raw = env.str(name, default="").strip() or default
+    if "/" in raw and not raw.startswith("/"):
+        raise ConfigError(f"{name} must be a program name or an absolute path, got {raw[:200]!r}")
+    return raw
 
 
 def _channel_prefix(env: environ.Env) -> str:
@@ -421,16 +510,14 @@ def _webhooks(env: environ.Env) -> WebhookConfig:
     )
 
 
-def _rate(env: environ.Env, name: str, default: float) -> float:
+def _rate(env: environ.Env, name: str, default: float, maximum: float = MAX_API_RATE) -> float:
     raw = env.str(name, default=str(default)).strip()
     try:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw[:40]!r}") from None
-    if not 0 <= value <= MAX_API_RATE:  # also refuses nan and inf
-        raise ConfigError(
-            f"{name} must be between 0 and {MAX_API_RATE:g} (0: no limit), got {raw[:40]!r}"
-        )
+    if not 0 <= value <= maximum:  # also refuses nan and inf
+        raise ConfigError(f"{name} must be between 0 and {maximum:g} (0: off), got {raw[:40]!r}")
     return value
 
 
@@ -439,12 +526,10 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
     source = dict(os.environ if environ_map is None else environ_map)
     env = environ.Env()
     env.ENVIRON = source  # read from the given mapping, not the process
-    debug = _bool(env, "DJANGO_DEBUG", True)
-    secret = env.str("DJANGO_SECRET_KEY", default="").strip()
-    if not secret:
-        if not debug:
-            raise ConfigError("DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0")
-        secret = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+    # Production-safe when nothing is set: debug is opted into, never defaulted.
+    debug = _bool(env, "DJANGO_DEBUG", False)
+    secret = _required_secret(env, "DJANGO_SECRET_KEY", 32)
+    pepper = _required_secret(env, "API_KEY_PEPPER", 16)
     lease = _int(env, "VIDEO_LEASE_SECONDS", 120, maximum=DAY)
     ttl = _int(env, "VIDEO_HEARTBEAT_TTL", 60, maximum=HOUR)
     _check_lease(lease, ttl)
@@ -483,7 +568,7 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
             env, "VIDEO_WORK_DIR_MIN_FREE_BYTES", 256 * 1024**2, minimum=0, maximum=1024**4
         ),
         log_level=_log_level(env),
-        api_key_pepper=_pepper(env, debug),
+        api_key_pepper=pepper,
         api_cors_origins=_origins(env, "VIDEO_API_CORS_ORIGINS"),
         # A direct upload not completed within this time is expired by reconcile's loop.
         upload_ttl_seconds=_int(env, "VIDEO_UPLOAD_TTL_SECONDS", DAY, minimum=60, maximum=7 * DAY),
@@ -492,7 +577,7 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
             env, "VIDEO_UPLOAD_PART_BYTES", 64 * 1024**2, minimum=5 * 1024**2, maximum=5 * 1024**3
         ),
         public_base_url=_url(env, "VIDEO_PUBLIC_BASE_URL", "", {"http", "https"}).rstrip("/"),
-        allowed_hosts=_hosts(env, debug),
+        allowed_hosts=_hosts(env),
         webhooks=_webhooks(env),
         video_ladder=_ladder(env),
         video_audio_kbps=_int(env, "VIDEO_AUDIO_KBPS", AUDIO_KBPS, minimum=32, maximum=320),
@@ -509,6 +594,15 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         api_rate_per_second=_rate(env, "VIDEO_API_RATE_PER_SECOND", 10),
         api_rate_burst=_int(env, "VIDEO_API_RATE_BURST", 60, maximum=MAX_API_RATE),
         source_retention_days=_optional_days(env, "VIDEO_SOURCE_RETENTION_DAYS"),
+        security=_security(env, debug),
+        sentry=_sentry(env),
+        auth_throttle=AuthThrottleConfig(
+            # Ten wrong keys a minute is far above a person mistyping, far below a guesser.
+            failures=_int(env, "VIDEO_AUTH_FAILURES_PER_WINDOW", 10, maximum=10_000),
+            window_seconds=_int(env, "VIDEO_AUTH_FAILURE_WINDOW_SECONDS", 60, maximum=DAY),
+        ),
+        ffmpeg_binary=_binary(env, "FFMPEG_BINARY", "ffmpeg"),
+        ffprobe_binary=_binary(env, "FFPROBE_BINARY", "ffprobe"),
         liveness_file=env.str("LIVENESS_FILE", default="").strip(),
         playback=_playback(env),
         captions=_captions(env),

@@ -53,6 +53,7 @@ CORS_ALLOW_HEADERS = [
     "traceparent",
     "x-api-key",
     "x-request-id",
+    "x-trace-id",
 ]
 CORS_EXPOSE_HEADERS = [
     "location",
@@ -131,15 +132,27 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_NAME = "academy_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = CONFIG.security.secure_cookies
 SESSION_COOKIE_AGE = 12 * 3600
 # The CSRF token reaches the pages' scripts through a <meta> tag, so its cookie stays HttpOnly.
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = CONFIG.security.secure_cookies
 CSRF_FAILURE_VIEW = "apps.web.views.csrf_failure"
 LOGIN_URL = "web:sign-in"
 SECURE_REFERRER_POLICY = "same-origin"
+
+# HTTPS (python manage.py check --deploy passes with the defaults): production sits behind a
+# proxy that terminates TLS and says so in X-Forwarded-Proto; each part has its own variable
+# (academy/config.py, SecurityConfig). Probes and the scrape target answer over plain HTTP.
+SECURE_SSL_REDIRECT = CONFIG.security.ssl_redirect
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/(health|ready|version)$", r"^metrics$"]
+SECURE_HSTS_SECONDS = CONFIG.security.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG.security.hsts_include_subdomains
+SECURE_HSTS_PRELOAD = CONFIG.security.hsts_preload
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if CONFIG.security.proxy_ssl_header else None
+)
 X_FRAME_OPTIONS = "DENY"
 
 # Content-Security-Policy: scripts only from this site's static files, no inline script;
@@ -153,3 +166,12 @@ LOGGING_CONFIG = None
 from src.infrastructure.logging import configure_logging  # noqa: E402
 
 configure_logging(level=CONFIG.log_level, worker_id=CONFIG.worker_id)
+
+# Optional error tracking (SENTRY_DSN): the web app and each command report as themselves.
+import sys  # noqa: E402
+
+from academy.error_tracking import init_error_tracking  # noqa: E402
+
+init_error_tracking(
+    CONFIG, sys.argv[1] if sys.argv[0].endswith("manage.py") and len(sys.argv) > 1 else "web"
+)

@@ -66,12 +66,12 @@ def _heights(source_height: int, ladder: dict[int, int]) -> list[int]:
 
 def ours(source: Path, out: Path, passthrough: bool = True) -> dict[str, Path]:
     """The worker's transcoder, configured as a worker would be (environment included)."""
-    from academy.config import load_config
+    from academy.config import DEVELOPMENT_ENV, load_config
 
     job = out / "job"
     job.mkdir()
     os.link(source, job / "source.mp4")
-    cfg = load_config()
+    cfg = load_config({**DEVELOPMENT_ENV, **os.environ})
     ladder = cfg.video_ladder
     if not passthrough:
         ladder = tuple(dataclasses.replace(rung, passthrough_kbps=0) for rung in ladder)

@@ -254,8 +254,11 @@ def main() -> None:
             Video.objects.create(tenant=tenant, title=f"v{i}", status="PROCESSING")
             for i in range(args.videos)
         ]
+        from apps.api.keys.api_keys import issue_key
+
+        key_row, _key = issue_key(tenant, "fan-out", settings.CONFIG.api_key_pepper)
         tokens = {
-            v.id: issue_token(tenant.id, v.id, settings.CONFIG.secret_key, 3600).token
+            v.id: issue_token(tenant.id, v.id, key_row.id, settings.CONFIG.secret_key, 3600).token
             for v in videos
         }
         adapter = RedisProgressAdapter(redis_client(env.redis_url), events_prefix=prefix)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from academy.config import load_config
+from academy.config import DEVELOPMENT_ENV, load_config
 from bench.harness import FAKE_WORKER, ProcessLog, wait_until
 from bench.support import BenchEnv, bench_env, enqueue, make_videos
 
@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--skip-visibility", action="store_true")
     args = parser.parse_args()
 
-    defaults = load_config({"DJANGO_DEBUG": "1"})
+    defaults = load_config(DEVELOPMENT_ENV)
     scenarios: list[tuple[Scenario, int]] = [(Scenario("scaled", 3, 4, 1.0), args.scaled_runs)]
     if not args.skip_default:
         default = Scenario(

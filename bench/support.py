@@ -17,6 +17,8 @@ from pathlib import Path
 import boto3
 import psycopg2
 
+from academy.config import DEVELOPMENT_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 AWS = {
@@ -37,6 +39,7 @@ class BenchEnv:
     def env(self, **extra: object) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO_", "DJANGO_"))}
         env.update(AWS)
+        env.update(DEVELOPMENT_ENV)
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "academy.settings",
@@ -81,6 +84,7 @@ def bench_env(name: str, redis_db: int = 3) -> Iterator[BenchEnv]:
 
     db_url = _recreate_database(f"bench_{name}")
     os.environ.update(AWS)
+    os.environ.update(DEVELOPMENT_ENV)
     os.environ["DATABASE_URL"] = db_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "academy.settings"
     os.environ["LOG_LEVEL"] = "WARNING"

@@ -164,7 +164,7 @@ run "academy-smoke-reconcile-$RUN_ID" "${APP[@]}" "$APP_IMAGE" \
 run "academy-smoke-webhooks-$RUN_ID" "${APP[@]}" -e WORKER_ID=smoke-webhooks "$APP_IMAGE" \
     python manage.py deliver_webhooks --loop 1
 run "academy-smoke-web-$RUN_ID" "${APP[@]}" "$APP_IMAGE" \
-    uvicorn academy.asgi:application --host=127.0.0.1 "--port=$WEB_PORT" --no-access-log
+    python -m academy.serve --host=127.0.0.1 "--port=$WEB_PORT"
 API="http://127.0.0.1:$WEB_PORT/api/v1"
 wait_until 90 "GET $API/health" \
     python3 -c "import urllib.request; urllib.request.urlopen('$API/health')"

@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from academy.current import use_cases
+from apps.api.keys import auth_throttle
 from apps.api.keys.api_keys import KeyRejected, Principal
 from apps.api.playback.links import caption_bodies, published_body
 from apps.api.presenters.videos import video_body
@@ -76,8 +77,22 @@ def sign_in_page(request: HttpRequest) -> HttpResponse:
             error = "That is not an API key: keys are at most 200 characters."
         else:
             try:
+                auth_throttle.check_allowed(request, key)
                 principal = sign_in(request, key)
+            except auth_throttle.AuthThrottled as exc:
+                response = render(
+                    request,
+                    "web/sign_in.html",
+                    {
+                        "error": f"Too many failed sign-ins: try again in {exc.retry_after} s.",
+                        "next": next_url,
+                    },
+                    status=429,
+                )
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             except KeyRejected as exc:
+                auth_throttle.record_failure(request, key)
                 reason = str(exc)
                 error = f"Sign-in failed: {reason[:1].upper()}{reason[1:]}."
             else:
@@ -205,8 +220,10 @@ def video_action(
             commands.retry(principal.tenant_id, video_id, trace_id=request.trace_id)
             messages.success(request, f"Video {video_id} is queued again.")
         else:
-            commands.delete(principal.tenant_id, video_id)
-            messages.success(request, f"Video {video_id} is deleted.")
+            if commands.delete(principal.tenant_id, video_id):
+                messages.success(request, f"Video {video_id} is deleted.")
+            else:  # unknown, already deleted, or another tenant's: the same words for each
+                messages.error(request, f"Video {video_id} does not exist.")
     except VideoRequestError as exc:
         messages.error(request, exc.message)
     log.info("WEB_VIDEO_ACTION", video_id=video_id, action=action)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse
 
+from academy.config import DEVELOPMENT_ENV
+
 from .api_client import ApiClient
 from .failures import DemoFailed
 from .processes import ROOT, Child, free_port, port_open, stop_all
@@ -144,10 +146,12 @@ class Stack:
             if not k.startswith(dropped) and k not in ("DATABASE_URL", "REDIS_URL", "WORKER_ID")
         }
         env.update(AWS_FAKE_ENV)
+        # Development values, explicitly: debug on, a development secret key and pepper (the
+        # settings refuse to start without them); never use these anywhere else.
+        env.update(DEVELOPMENT_ENV)
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "academy.settings",
-                "DJANGO_DEBUG": "1",
                 "DATABASE_URL": f"sqlite:///{self.var_dir / 'db.sqlite3'}",
                 "VIDEO_STORAGE_URL": f"file://{self.media_root}",
                 "VIDEO_WORK_DIR": str(self.var_dir / "work"),
@@ -271,8 +275,8 @@ class Stack:
 
     def start_api(self, key: str) -> ApiClient:
         port = free_port()
-        args = [sys.executable, "-m", "uvicorn", "academy.asgi:application"]
-        args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        # What make serve runs: uvicorn with the header deadline and connection limits.
+        args = [sys.executable, "-m", "academy.serve", "--host", "127.0.0.1", "--port", str(port)]
         self.api_server = self.start("api-server", args)
         self.api_port = port
         client = ApiClient(f"http://127.0.0.1:{port}", key)
@@ -282,8 +286,8 @@ class Stack:
                 raise DemoFailed(f"the API server did not start:\n{self.api_server.tail()}")
             time.sleep(0.1)
         self.say(
-            f"API: uvicorn academy.asgi:application on http://127.0.0.1:{port} "
-            f"(OpenAPI at /api/v1/openapi.json; log in {rel(self.logs)}/api-server.log)"
+            f"API: academy.asgi:application on http://127.0.0.1:{port} (python -m academy.serve; "
+            f"OpenAPI at /api/v1/openapi.json; log in {rel(self.logs)}/api-server.log)"
         )
         return client
 

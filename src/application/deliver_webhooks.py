@@ -32,8 +32,9 @@ from src.application.ports.webhooks import (
 
 log = structlog.get_logger("academy.webhooks")
 
-# A claim outlives one attempt's timeout by this much, so it only expires when its
-# dispatcher is gone.
+# A claim outlives one attempt (which the transport ends at its timeout, a hard deadline) by
+# this much, so it only expires when its dispatcher is gone: no second dispatcher re-sends a
+# delivery whose attempt is still running.
 LOCK_MARGIN_SECONDS = 30
 
 

@@ -197,7 +197,13 @@ class DirectUpload:
         if written == 0:
             self.storage.delete_prefix(row.source_key)
             raise UploadIncomplete("the body is empty")
-        return row
+        try:
+            # Canceled (or deleted) while the bytes were being stored: the cancel found no
+            # source to remove, so the request removes what it stored.
+            return self._awaiting(tenant_id, video_id)
+        except (InvalidVideoState, VideoNotFound):
+            self.storage.delete_prefix(row.source_key)
+            raise
 
     # -- complete -------------------------------------------------------------------------------
 

@@ -87,10 +87,13 @@ class Outcome:
     retry_after: int | None = None  # seconds; None: the message is done with
     resend: bool = False  # the delivery cannot be hidden any longer: a new message is needed
     status: str = ""  # the row's status, when a skip looked at it
+    # A published job's SQS_JOB_COMPLETED fields (hls_key, per-stage `*_ms`): the message's
+    # handler logs the line once the message is settled (runbook order, ARCHITECTURE.md).
+    completed: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def ok(cls) -> Outcome:
-        return cls(OutcomeKind.OK)
+    def ok(cls, **completed: Any) -> Outcome:
+        return cls(OutcomeKind.OK, completed=completed)
 
     @classmethod
     def skip(cls, reason: SkipReason, status: str = "") -> Outcome:
@@ -284,12 +287,7 @@ class HandleJob:
         ticker.publish_final("ready", 100.0)
         timings = {"claim": ctx.claim_ms, **result.stage_timings_ms}
         timings["total"] = int((self.clock() - started) * 1000) + ctx.claim_ms
-        ctx.log.info(
-            "SQS_JOB_COMPLETED",
-            hls_key=result.hls_key,
-            **{f"{k}_ms": v for k, v in timings.items()},
-        )
-        return Outcome.ok()
+        return Outcome.ok(hls_key=result.hls_key, **{f"{k}_ms": v for k, v in timings.items()})
 
     def _stopped(self, ctx: JobContext, lease: Lease, reason: StopReason) -> Outcome:
         if reason == StopReason.LEASE_LOST:

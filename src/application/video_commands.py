@@ -50,6 +50,10 @@ class VideoCommands:
                 return current
             raise InvalidVideoState(f"video {video_id} is {current.status}: it cannot be canceled")
         self._abort_multipart(row)
+        if row.status == VideoStatus.AWAITING_UPLOAD and row.source_key:
+            # A source stored but never confirmed is never processed: remove it with the
+            # upload (a PUT still running removes its own when it sees the cancel).
+            self.storage.delete_prefix(row.source_key)
         return owned_video(self.repository, tenant_id, video_id)
 
     def retry(self, tenant_id: int, video_id: int, trace_id: str = "") -> Retried:

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from prometheus_client.parser import text_string_to_metric_families
 
+from academy.config import DEVELOPMENT_ENV
 from bench.harness import FAKE_WORKER
 
 AWS_ENV = {
@@ -86,6 +87,7 @@ def worker_args(fake_seconds: float | None, *extra: str) -> list[str]:
 def base_env(db_url: str, sqs: SqsFixture, storage_root: Path, **extra: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO_", "DJANGO_", "AWS_"))}
     env.update(AWS_ENV)
+    env.update(DEVELOPMENT_ENV)  # debug on and development secrets, said explicitly
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "academy.settings",

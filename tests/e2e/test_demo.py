@@ -49,7 +49,13 @@ def _listening(port: int) -> bool:
 
 
 def _demo_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO_", "DJANGO_"))}
+    # Nothing set by hand, as the README's first lines run it: the demo sets its own
+    # development values (debug, secret key, pepper).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIDEO_", "DJANGO_")) and k != "API_KEY_PEPPER"
+    }
     env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     env["DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/not_the_demo_database"
     env.pop("DEMO_SECONDS_SCALE", None)

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
+from academy.config import DEVELOPMENT_ENV
 from apps.support.webhooks.endpoints import create_endpoint
 from apps.support.webhooks.models import WebhookDelivery
 from bench.harness import ProcessLog, free_port, wait_until
@@ -24,6 +25,7 @@ from tests.webhook_receiver import Reply, WebhookReceiver
 
 def _dispatcher(name: str, db_url: str, log_dir, *extra: str, **env_extra: str) -> ProcessLog:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO_", "DJANGO_"))}
+    env.update(DEVELOPMENT_ENV)
     env.update(
         DJANGO_SETTINGS_MODULE="academy.settings",
         DATABASE_URL=db_url,
@@ -152,6 +154,7 @@ def test_metrics_count_a_retry_then_the_delivery_and_the_due_backlog(
 
 def test_metrics_port_without_loop_is_refused(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO_", "DJANGO_"))}
+    env.update(DEVELOPMENT_ENV)
     env.update(DJANGO_SETTINGS_MODULE="academy.settings")
     args = [sys.executable, "manage.py", "deliver_webhooks", "--metrics-port", "9102"]
     once = ProcessLog("dispatcher-once", args, env, tmp_path)

@@ -18,7 +18,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
         ({"VIDEO_LEASE_SECONDS": "abc"}, "VIDEO_LEASE_SECONDS must be an integer, got 'abc'"),
         ({"VIDEO_FAST_ACK": "sometimes"}, "VIDEO_FAST_ACK must be 0 or 1"),
         ({"VIDEO_STORAGE_URL": "ftp://media"}, "VIDEO_STORAGE_URL must be a URL"),
-        ({"DJANGO_DEBUG": "0"}, "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0"),
+        ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY is required"),
+        ({"API_KEY_PEPPER": ""}, "API_KEY_PEPPER is required"),
+        # No ffmpeg: it used to take jobs and fail every one after its attempts.
+        (
+            {"FFMPEG_BINARY": "/nonexistent/ffmpeg"},
+            "FFMPEG_BINARY: '/nonexistent/ffmpeg' is not an executable file",
+        ),
+        ({"FFPROBE_BINARY": "no-such-ffprobe"}, "FFPROBE_BINARY: 'no-such-ffprobe' on PATH is"),
+        ({"FFMPEG_BINARY": "/bin/false"}, "FFMPEG_BINARY: /bin/false -version exited 1"),
         # Each of these used to start a worker that then failed every job or every claim.
         (
             {"VIDEO_HEARTBEAT_TTL": "60", "VIDEO_LEASE_SECONDS": "20"},
@@ -88,3 +96,11 @@ def test_exit_when_idle_must_be_finite_and_at_least_a_second(spawn, idle):
     assert err.startswith("usage: sqs_main")
     assert "argument --exit-when-idle: must be a number of seconds from 1 to 604800" in err
     assert "Traceback" not in err and not worker.events("WORKER_STARTED")
+
+
+def test_worker_started_names_the_ffmpeg_and_ffprobe_it_checked(spawn):
+    worker = spawn("worker", worker_args(None, "--exit-when-idle", "1"))
+    assert worker.wait(60) == 0, worker.tail()
+    started = worker.events("WORKER_STARTED")[0]
+    assert started["ffmpeg_version"].startswith("ffmpeg version ")
+    assert started["ffprobe_version"].startswith("ffprobe version ")

@@ -295,9 +295,9 @@ def test_a_phone_video_coded_landscape_with_a_rotation_is_published_portrait(tmp
 
 
 def test_from_config_reads_the_limits_off_the_app_config():
-    from academy.config import load_config
+    from tests.dev_config import dev_config
 
-    cfg = load_config(
+    cfg = dev_config(
         {
             "VIDEO_HLS_SEGMENT_SECONDS": "4",
             "VIDEO_STALL_SECONDS": "30",

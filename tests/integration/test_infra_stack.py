@@ -35,7 +35,7 @@ CFN_LINT = Path(sys.executable).with_name("cfn-lint")
 CHECKOV = REPO / ".venv" / "checkov" / "bin" / "checkov"
 APP_SECRETS = {"DJANGO_SECRET_KEY", "API_KEY_PEPPER", "DATABASE_URL", "REDIS_URL"}
 ROLES = {  # task definition -> (command, stop timeout)
-    "WebTaskDefinition": ("exec uvicorn academy.asgi:application --host=0.0.0.0 --port=8000", 30),
+    "WebTaskDefinition": ("exec python -m academy.serve --host=0.0.0.0 --port=8000", 30),
     "WorkerTaskDefinition": ("python -m apps.worker.video_worker.sqs_main", 120),
     "ReconcileTaskDefinition": ("python manage.py reconcile_video_processing --loop 30", 60),
     "DispatcherTaskDefinition": ("python manage.py deliver_webhooks --loop 1", 60),
@@ -517,9 +517,9 @@ def test_web_task_answers_the_load_balancers_health_check(template, settings, cl
     (web,) = template["Resources"]["WebTaskDefinition"]["Properties"]["ContainerDefinitions"]
     assert web["EntryPoint"] == ["sh", "-c"]
     (line,) = web["Command"]
-    assert "exec uvicorn academy.asgi:application" in line
+    assert "exec python -m academy.serve" in line
     shown = subprocess.run(
-        ["sh", "-c", line.split("exec uvicorn")[0] + "exec env"],  # what uvicorn would get
+        ["sh", "-c", line.split("exec python")[0] + "exec env"],  # what the server would get
         env={
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "DJANGO_ALLOWED_HOSTS": "api.academy.test",

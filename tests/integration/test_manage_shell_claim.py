@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from academy.config import DEVELOPMENT_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SEED_VIDEO = (
@@ -43,6 +45,7 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def test_manage_shell_two_claims_one_wins(tmp_path: Path):
     db_file = tmp_path / "seed.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIDEO_"))}
+    env.update(DEVELOPMENT_ENV)
     env.update(DJANGO_SETTINGS_MODULE="academy.settings", DATABASE_URL=f"sqlite:///{db_file}")
 
     _manage(env, "migrate", "--noinput")

@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from academy import bootstrap as bootstrap_module
+from academy.config import DEVELOPMENT_ENV
 from apps.support.video.models import Tenant, Video
 from src.application.storage_keys import source_key
 from src.infrastructure.storage.local_storage import LocalStorage
@@ -357,6 +358,7 @@ def upload_process(moto_url, queue, media):
         env = {
             **keep,
             **AWS_ENV,
+            **DEVELOPMENT_ENV,
             "DJANGO_SETTINGS_MODULE": "academy.settings",
             "DATABASE_URL": database_url(),
             "AWS_ENDPOINT_URL": moto_url,

@@ -9,7 +9,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from academy.bootstrap import bootstrap
-from academy.config import load_config
 from apps.worker.video_worker.assembly import message_handler
 from src.application.ports.fakes import (
     FakeClock,
@@ -20,6 +19,7 @@ from src.application.ports.fakes import (
     InMemoryUnitOfWork,
 )
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
+from tests.dev_config import dev_config
 
 
 class World:
@@ -28,7 +28,7 @@ class World:
 
     def __init__(self, tmp_path: Path, fast_ack: bool = False, transcoder=None, **env) -> None:
         self.work_root = tmp_path / "work"
-        config = load_config(
+        config = dev_config(
             {
                 "VIDEO_FAST_ACK": "1" if fast_ack else "0",
                 "WORKER_ID": "worker-test",

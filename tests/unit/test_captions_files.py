@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from academy.config import ConfigError, load_config
+from academy.config import DEVELOPMENT_ENV, ConfigError, load_config
 from src.application.domain import CaptionKind, CaptionStatus, Cue
 from src.application.hls_subtitles import renditions_for, with_subtitles
 from src.application.ports.captions import CaptionFileInvalid, CaptionTrackRecord
@@ -115,10 +115,10 @@ def test_the_rendition_covers_the_video_and_maps_onto_its_timeline(tmp_path):
 
 
 def test_caption_settings_name_the_bad_variable():
-    config = load_config({"VIDEO_CAPTIONS_LANGUAGE": "pt-BR"})
+    config = load_config({**DEVELOPMENT_ENV, "VIDEO_CAPTIONS_LANGUAGE": "pt-BR"})
     assert config.captions.enabled and config.captions.language == "pt-BR"
-    assert load_config({}).captions.language == ""  # detect
-    assert not load_config({"VIDEO_CAPTIONS": "off"}).captions.enabled
+    assert load_config(DEVELOPMENT_ENV).captions.language == ""  # detect
+    assert not load_config({**DEVELOPMENT_ENV, "VIDEO_CAPTIONS": "off"}).captions.enabled
     for name, value in (("VIDEO_CAPTIONS", "maybe"), ("VIDEO_CAPTIONS_LANGUAGE", "English!")):
         with pytest.raises(ConfigError, match=name):
-            load_config({name: value})
+            load_config({**DEVELOPMENT_ENV, name: value})

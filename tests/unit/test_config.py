@@ -10,14 +10,55 @@ from pathlib import Path
 
 import pytest
 
-from academy.config import ConfigError, load_config
+from academy.config import DEVELOPMENT_ENV, ConfigError, SecurityConfig, load_config
+from tests.dev_config import dev_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_defaults_are_local_and_safe():
-    cfg = load_config({})
+def test_nothing_set_is_production_safe_and_names_the_missing_secret():
+    with pytest.raises(ConfigError, match=r"^DJANGO_SECRET_KEY is required"):
+        load_config({})
+    with pytest.raises(ConfigError, match=r"^API_KEY_PEPPER is required"):
+        load_config({"DJANGO_SECRET_KEY": "k" * 50})
+    secrets = {"DJANGO_SECRET_KEY": "k" * 50, "API_KEY_PEPPER": "p" * 32}
+    with pytest.raises(ConfigError, match="DATABASE_URL is required when DJANGO_DEBUG=0"):
+        load_config(secrets)  # debug is off unless asked for
+    cfg = load_config({**secrets, "DATABASE_URL": "postgres://u@db:5432/videos"})
+    assert cfg.debug is False
+    assert "*" not in cfg.allowed_hosts
+    assert cfg.security == SecurityConfig(
+        ssl_redirect=True,
+        hsts_seconds=365 * 24 * 3600,
+        hsts_include_subdomains=True,
+        hsts_preload=True,
+        proxy_ssl_header=True,
+        secure_cookies=True,
+    )
+    assert cfg.sentry.dsn == ""
+
+
+def test_each_https_setting_has_its_own_switch():
+    cfg = load_config(
+        {
+            "DJANGO_SECRET_KEY": "k" * 50,
+            "API_KEY_PEPPER": "p" * 32,
+            "DATABASE_URL": "postgres://u@db:5432/videos",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_SECURE_HSTS_SECONDS": "3600",
+            "DJANGO_SECURE_HSTS_PRELOAD": "0",
+            "DJANGO_SECURE_PROXY_SSL_HEADER": "0",
+        }
+    )
+    assert (cfg.security.ssl_redirect, cfg.security.hsts_seconds) == (False, 3600)
+    assert (cfg.security.hsts_preload, cfg.security.proxy_ssl_header) == (False, False)
+    assert cfg.security.secure_cookies is True
+
+
+def test_development_values_are_local():
+    cfg = dev_config({})
     assert cfg.debug is True
+    assert cfg.security.ssl_redirect is False
     assert cfg.database["ENGINE"].endswith("sqlite3")
     assert str(cfg.database["NAME"]).endswith("var/db.sqlite3")
     assert cfg.sqs_queue_name == "academy-video-jobs"
@@ -29,7 +70,7 @@ def test_defaults_are_local_and_safe():
 
 
 def test_postgres_url_is_parsed():
-    cfg = load_config({"DATABASE_URL": "postgres://u:pw@db.example:5433/videos"})
+    cfg = dev_config({"DATABASE_URL": "postgres://u:pw@db.example:5433/videos"})
     assert cfg.database["ENGINE"] == "django.db.backends.postgresql"
     assert (cfg.database["HOST"], cfg.database["PORT"], cfg.database["NAME"]) == (
         "db.example",
@@ -41,8 +82,13 @@ def test_postgres_url_is_parsed():
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
-        ({"DJANGO_DEBUG": "0", "DATABASE_URL": "postgres://h/db"}, "DJANGO_SECRET_KEY"),
-        ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "k"}, "DATABASE_URL"),
+        ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY is required"),
+        ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY must be at least 32 characters"),
+        ({"API_KEY_PEPPER": " "}, "API_KEY_PEPPER is required"),
+        ({"DJANGO_DEBUG": "0"}, "DATABASE_URL is required when DJANGO_DEBUG=0"),
+        ({"SENTRY_DSN": "ftp://x"}, "SENTRY_DSN must be a URL"),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "2"}, "SENTRY_TRACES_SAMPLE_RATE must be between 0 and 1"),
+        ({"FFMPEG_BINARY": "bin/ffmpeg"}, "FFMPEG_BINARY must be a program name or an absolute"),
         ({"VIDEO_LEASE_SECONDS": "abc"}, "VIDEO_LEASE_SECONDS must be an integer, got 'abc'"),
         ({"VIDEO_HEARTBEAT_TTL": "0"}, "VIDEO_HEARTBEAT_TTL must be between 1 and 3600"),
         ({"VIDEO_VISIBILITY_TIMEOUT": "50000"}, "VIDEO_VISIBILITY_TIMEOUT must be between"),
@@ -60,7 +106,7 @@ def test_postgres_url_is_parsed():
 )
 def test_bad_settings_name_the_variable(env, needle):
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
-        load_config(env)
+        dev_config(env)
 
 
 # Settings that used to pass start-up and then fail every job (or every claim).
@@ -110,11 +156,11 @@ def test_bad_settings_name_the_variable(env, needle):
 )
 def test_settings_that_would_fail_every_job_stop_start_up(env, needle):
     with pytest.raises(ConfigError, match=re.escape(needle)):
-        load_config(env)
+        dev_config(env)
 
 
 def test_lease_spanning_two_renewals_is_accepted():
-    cfg = load_config({"VIDEO_HEARTBEAT_TTL": "3", "VIDEO_LEASE_SECONDS": "2"})
+    cfg = dev_config({"VIDEO_HEARTBEAT_TTL": "3", "VIDEO_LEASE_SECONDS": "2"})
     assert cfg.heartbeat_interval == 1.0 and cfg.lease_seconds == 2
 
 
@@ -123,12 +169,12 @@ def test_worker_id_limit_is_the_column_length():
     from apps.support.video.models import Video
 
     assert Video._meta.get_field("leased_by").max_length == WORKER_ID_MAX_LENGTH
-    assert load_config({"WORKER_ID": "w" * WORKER_ID_MAX_LENGTH}).worker_id == "w" * 128
+    assert dev_config({"WORKER_ID": "w" * WORKER_ID_MAX_LENGTH}).worker_id == "w" * 128
 
 
 def test_default_worker_id_fits_the_column_whatever_the_host_name(monkeypatch):
     monkeypatch.setattr("socket.gethostname", lambda: "h" * 300)
-    assert len(load_config({}).worker_id) <= 128
+    assert len(dev_config({}).worker_id) <= 128
 
 
 @pytest.mark.parametrize("variable", ["VIDEO_WORK_DIR", "VIDEO_STORAGE_URL", "DATABASE_URL"])
@@ -142,18 +188,18 @@ def test_folders_that_cannot_be_created_stop_start_up(tmp_path, variable):
         "DATABASE_URL": f"sqlite:///{path}/db.sqlite3",
     }[variable]
     with pytest.raises(ConfigError, match=f"^{variable}.*is not a folder"):
-        load_config({variable: value})
+        dev_config({variable: value})
 
 
 def test_work_dir_on_a_read_only_filesystem_stops_start_up(read_only_dir):
     with pytest.raises(ConfigError, match=r"VIDEO_WORK_DIR .* cannot be created in"):
-        load_config({"VIDEO_WORK_DIR": str(read_only_dir / "work")})
+        dev_config({"VIDEO_WORK_DIR": str(read_only_dir / "work")})
     with pytest.raises(ConfigError, match=r"VIDEO_WORK_DIR .* is not writable"):
-        load_config({"VIDEO_WORK_DIR": str(read_only_dir)})
+        dev_config({"VIDEO_WORK_DIR": str(read_only_dir)})
 
 
 def test_work_dir_that_can_be_created_is_accepted_and_not_created(tmp_path):
-    cfg = load_config({"VIDEO_WORK_DIR": str(tmp_path / "new" / "work")})
+    cfg = dev_config({"VIDEO_WORK_DIR": str(tmp_path / "new" / "work")})
     assert cfg.work_dir == str(tmp_path / "new" / "work")
     assert not (tmp_path / "new").exists()  # start-up checks, the first job creates it
 
@@ -165,16 +211,16 @@ def test_config_errors_never_echo_credentials():
         {"DATABASE_URL": "postgres://u:s3cr3t@db.example:5432"},
     ):
         with pytest.raises(ConfigError) as info:
-            load_config(env)
+            dev_config(env)
         assert "s3cr3t" not in str(info.value)
 
 
 def test_summary_never_contains_credentials():
-    cfg = load_config(
+    cfg = dev_config(
         {
             "DATABASE_URL": "postgres://admin:hunter2@db.internal:5432/videos",
             "REDIS_URL": "redis://:redispw@cache.internal:6379/0",
-            "DJANGO_SECRET_KEY": "topsecret",
+            "DJANGO_SECRET_KEY": "topsecret" * 4,
         }
     )
     text = repr(cfg.summary())
@@ -198,48 +244,77 @@ def _manage(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProces
 
 
 def test_manage_py_reports_invalid_value_without_traceback():
-    proc = _manage({"VIDEO_LEASE_SECONDS": "abc"}, "check")
+    proc = _manage({**DEVELOPMENT_ENV, "VIDEO_LEASE_SECONDS": "abc"}, "check")
     assert proc.returncode == 1
     assert "configuration error: VIDEO_LEASE_SECONDS must be an integer, got 'abc'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_manage_py_production_without_secret_key_stops():
-    proc = _manage({"DJANGO_DEBUG": "0", "DATABASE_URL": "postgres://h/db"}, "check")
+@pytest.mark.parametrize(
+    "args",
+    [
+        [sys.executable, "manage.py", "check"],
+        [sys.executable, "-c", "import academy.asgi"],
+        [sys.executable, "-c", "import academy.wsgi"],
+        [sys.executable, "-m", "apps.worker.video_worker.sqs_main"],
+    ],
+    ids=["manage.py", "asgi", "wsgi", "worker"],
+)
+def test_nothing_set_stops_every_entry_with_one_line_naming_the_variable(args):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIDEO_", "DJANGO_")) and k not in ("DATABASE_URL", "API_KEY_PEPPER")
+    }
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
-    assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "configuration error: DJANGO_SECRET_KEY is required (a random secret of at least 32 "
+        "characters; see .env.example)"
+    ]
 
 
-def test_allowed_hosts():
-    assert load_config({"DJANGO_DEBUG": "1"}).allowed_hosts == ("*",)
+def test_manage_py_check_deploy_passes_with_production_settings():
+    env = {
+        "DJANGO_SECRET_KEY": "Zq7-w9Lr_v2Xk4Np8Tb6Hc1Md3Fg5Js0Ya-Ue2Wo7Ri9Ql4Ks8Vt",
+        "API_KEY_PEPPER": "p3pp3r-" * 4,
+        "DATABASE_URL": "postgres://u@db.internal:5432/videos",
+        "DJANGO_ALLOWED_HOSTS": "api.academy.test",
+    }
+    proc = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
+    assert proc.returncode == 0, proc.stderr
+    assert "no issues" in proc.stdout
+
+
+def test_allowed_hosts_are_never_any_by_default():
+    assert dev_config({}).allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
     production = {
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "s" * 40,
         "DATABASE_URL": "postgres://u@db:5432/x",
         "API_KEY_PEPPER": "p" * 32,
     }
-    assert load_config(production).allowed_hosts == ("localhost", "127.0.0.1")
-    named = load_config({**production, "DJANGO_ALLOWED_HOSTS": "api.academy.test, .academy.test"})
+    assert load_config(production).allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
+    named = dev_config({**production, "DJANGO_ALLOWED_HOSTS": "api.academy.test, .academy.test"})
     assert named.allowed_hosts == ("api.academy.test", ".academy.test")
     with pytest.raises(ConfigError, match="DJANGO_ALLOWED_HOSTS"):
-        load_config({**production, "DJANGO_ALLOWED_HOSTS": "api.academy.test/path"})
+        dev_config({**production, "DJANGO_ALLOWED_HOSTS": "api.academy.test/path"})
 
 
 def test_rate_limits_default_and_zero_turns_them_off():
-    cfg = load_config({})
+    cfg = dev_config({})
     assert (cfg.api_rate_per_second, cfg.api_rate_burst) == (10, 60)
     from academy.bootstrap import build_rate_limiter
 
-    assert build_rate_limiter(load_config({"VIDEO_API_RATE_PER_SECOND": "0"})) is None
-    limiter = build_rate_limiter(load_config({"VIDEO_API_RATE_PER_SECOND": "2.5"}))
+    assert build_rate_limiter(dev_config({"VIDEO_API_RATE_PER_SECOND": "0"})) is None
+    limiter = build_rate_limiter(dev_config({"VIDEO_API_RATE_PER_SECOND": "2.5"}))
     assert (limiter.rate, limiter.burst) == (2.5, 60)
 
 
 @pytest.mark.parametrize("raw, days", [("", None), ("0", None), (" 30 ", 30), ("3650", 3650)])
 def test_source_retention_is_off_unless_set(raw, days):
-    assert load_config({"VIDEO_SOURCE_RETENTION_DAYS": raw}).source_retention_days == days
-    assert load_config({}).source_retention_days is None
+    assert dev_config({"VIDEO_SOURCE_RETENTION_DAYS": raw}).source_retention_days == days
+    assert dev_config({}).source_retention_days is None
 
 
 @pytest.mark.parametrize(
@@ -248,22 +323,39 @@ def test_source_retention_is_off_unless_set(raw, days):
 )
 def test_invalid_source_retention_is_a_clear_config_error(raw, message):
     with pytest.raises(ConfigError, match=f"VIDEO_SOURCE_RETENTION_DAYS must be {message}"):
-        load_config({"VIDEO_SOURCE_RETENTION_DAYS": raw})
+        dev_config({"VIDEO_SOURCE_RETENTION_DAYS": raw})
+
+
+def test_env_example_lists_every_variable_the_project_reads():
+    sources = [ROOT / "academy" / "config.py", ROOT / "academy" / "serve.py"]
+    sources += [
+        ROOT / "apps" / "api" / "routers" / "system.py",
+        ROOT / "src" / "infrastructure" / "metrics.py",
+    ]
+    read = set()
+    for source in sources:
+        text = source.read_text()
+        read |= set(re.findall(r'(?:\benv,\s*|env\.str\(\s*)"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(re.findall(r'environ(?:\.get)?[\[(]"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(re.findall(r'_ENV = "([A-Z][A-Z0-9_]+)"', text))
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert {"DJANGO_SECRET_KEY", "API_KEY_PEPPER", "VIDEO_FAST_ACK"} <= read  # the scan works
+    assert read - listed == set()
 
 
 def test_playback_settings(tmp_path):
     from src.infrastructure.playback.tokens import new_rsa_key_pair
 
-    config = load_config({})
+    config = dev_config({})
     assert config.playback.default_policy == "signed"  # private by default
     assert config.playback.token_ttl_seconds == 3600
-    assert load_config({"VIDEO_DEFAULT_PLAYBACK_POLICY": "PUBLIC"}).playback.default_policy == (
+    assert dev_config({"VIDEO_DEFAULT_PLAYBACK_POLICY": "PUBLIC"}).playback.default_policy == (
         "public"
     )
     private_pem, _public = new_rsa_key_pair()
     key_file = tmp_path / "cloudfront.pem"
     key_file.write_text(private_pem)
-    from_file = load_config(
+    from_file = dev_config(
         {"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1", "VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE": str(key_file)}
     )
     assert from_file.playback.cloudfront_private_key == private_pem.strip()
@@ -283,5 +375,5 @@ def test_playback_settings(tmp_path):
         ),
     ):
         with pytest.raises(ConfigError, match=needle) as info:
-            load_config(env)
+            dev_config(env)
         assert "s3cr3t" not in str(info.value)

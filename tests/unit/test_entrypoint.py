@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+from academy.config import DEVELOPMENT_ENV
+
 
 def entrypoint(*command: str, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "API_KEY"))}
@@ -22,7 +24,10 @@ def entrypoint(*command: str, **env: str) -> subprocess.CompletedProcess:
 def test_production_default_without_a_secret_stops_with_one_line():
     done = entrypoint("python", "-c", "print('started')", DJANGO_DEBUG="0")
     assert done.returncode == 1
-    assert done.stderr == "configuration error: DJANGO_SECRET_KEY is required when DJANGO_DEBUG=0\n"
+    assert done.stderr == (
+        "configuration error: DJANGO_SECRET_KEY is required (a random secret of at least 32 "
+        "characters; see .env.example)\n"
+    )
     assert "started" not in done.stdout
 
 
@@ -31,7 +36,7 @@ def test_a_valid_configuration_runs_the_command_in_its_place():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "API_KEY"))}
     env.update(
         DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="unit-test-secret-key-0123456789",
+        DJANGO_SECRET_KEY="unit-test-secret-key-0123456789-abcdefghij",
         API_KEY_PEPPER="unit-test-pepper-0123456789",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
     )
@@ -49,6 +54,6 @@ def test_a_valid_configuration_runs_the_command_in_its_place():
 
 
 def test_a_command_that_does_not_exist_is_named():
-    done = entrypoint("no-such-program-here", DJANGO_DEBUG="1")
+    done = entrypoint("no-such-program-here", **DEVELOPMENT_ENV)
     assert done.returncode == 127
     assert "cannot run 'no-such-program-here'" in done.stderr

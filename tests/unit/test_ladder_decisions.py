@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from academy.config import ConfigError, load_config
+from academy.config import ConfigError
 from src.application.ports.transcoder import ProbeResult
 from src.infrastructure.media.ffmpeg_command import X264_PARAMS, ladder_command
 from src.infrastructure.media.ladder import (
@@ -21,6 +21,7 @@ from src.infrastructure.media.ladder import (
 )
 from src.infrastructure.media.passthrough import decide, hls_cuts, keyint_frames
 from src.infrastructure.media.probe import KeyframeTimes, SourceInfo
+from tests.dev_config import dev_config
 
 
 def test_every_rung_is_a_capped_crf_with_a_two_second_buffer():
@@ -61,14 +62,14 @@ def test_ladder_setting_round_trips_and_bad_ones_say_what_is_wrong():
 
 
 def test_video_ladder_comes_from_the_environment_and_a_bad_one_names_the_variable():
-    assert load_config({}).video_ladder == DEFAULT_LADDER
-    cfg = load_config({"VIDEO_LADDER": "720p:720:24:2000", "VIDEO_AUDIO_KBPS": "96"})
+    assert dev_config({}).video_ladder == DEFAULT_LADDER
+    cfg = dev_config({"VIDEO_LADDER": "720p:720:24:2000", "VIDEO_AUDIO_KBPS": "96"})
     assert cfg.video_ladder == (Rung("720p", 720, 24, 2000),)
     assert cfg.video_audio_kbps == 96
     with pytest.raises(ConfigError, match=r"^VIDEO_LADDER: .*720p:720"):
-        load_config({"VIDEO_LADDER": "720p:720"})
+        dev_config({"VIDEO_LADDER": "720p:720"})
     with pytest.raises(ConfigError, match="VIDEO_AUDIO_KBPS"):
-        load_config({"VIDEO_AUDIO_KBPS": "8"})
+        dev_config({"VIDEO_AUDIO_KBPS": "8"})
 
 
 # -- passthrough -----------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from academy.config import ConfigError, load_config
+from academy.config import ConfigError
 from src.infrastructure import metrics
+from tests.dev_config import dev_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,12 +137,12 @@ def test_in_multiprocess_mode_the_due_gauge_is_the_latest_reading_not_a_sum(tmp_
 @pytest.mark.parametrize("raw", ["0", "65536", "http", "-1"])
 def test_a_bad_worker_metrics_port_is_refused(raw):
     with pytest.raises(ConfigError, match="WORKER_METRICS_PORT"):
-        load_config({"WORKER_METRICS_PORT": raw})
+        dev_config({"WORKER_METRICS_PORT": raw})
 
 
 def test_worker_metrics_port_is_off_unless_set():
-    assert load_config({}).worker_metrics_port is None
-    assert load_config({"WORKER_METRICS_PORT": "9100"}).worker_metrics_port == 9100
+    assert dev_config({}).worker_metrics_port is None
+    assert dev_config({"WORKER_METRICS_PORT": "9100"}).worker_metrics_port == 9100
 
 
 def test_the_dashboard_and_alarms_name_only_exported_series():

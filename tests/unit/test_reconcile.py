@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from academy.bootstrap import bootstrap
-from academy.config import load_config
 from src.application import reconcile as rc
 from src.application.domain import Lease, VideoStatus
 from src.application.ports.fakes import (
@@ -21,6 +20,7 @@ from src.application.ports.fakes import (
     InMemoryUnitOfWork,
 )
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
+from tests.dev_config import dev_config
 
 TENANT = 7
 LEASE = 120
@@ -64,7 +64,7 @@ class World:
 
     def reconciler(self, limit: int = 100) -> rc.Reconciler:
         """The Reconciler as the command gets it from the composition root."""
-        config = load_config(
+        config = dev_config(
             {
                 "VIDEO_HEARTBEAT_TTL": str(int(GRACE * 3)),  # the grace is one beat interval
                 "VIDEO_REENQUEUE_AFTER_SECONDS": str(REENQUEUE_AFTER),

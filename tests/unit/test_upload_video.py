@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from academy.bootstrap import bootstrap
-from academy.config import load_config
 from src.application.domain import VideoStatus
 from src.application.ports.fakes import InMemoryQueue, InMemoryStorage, InMemoryUnitOfWork
 from src.application.upload_video import EnqueueFailed, UploadFailed, UploadRejected
+from tests.dev_config import dev_config
 
 
 class DownQueue(InMemoryQueue):
@@ -31,7 +31,7 @@ def source(tmp_path):
 
 def services(queue=None, storage=None, **env):
     uow = InMemoryUnitOfWork()
-    config = load_config({"VIDEO_MAX_SOURCE_BYTES": "4096", **env})
+    config = dev_config({"VIDEO_MAX_SOURCE_BYTES": "4096", **env})
     return bootstrap(
         config,
         unit_of_work=uow,

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from academy.config import ConfigError, load_config
+from academy.config import ConfigError
+from tests.dev_config import dev_config
 
 
 def test_defaults_refuse_insecure_and_private_destinations():
-    hooks = load_config({}).webhooks
+    hooks = dev_config({}).webhooks
     assert (hooks.allow_insecure, hooks.allow_private) == (False, False)
     assert (hooks.timeout_seconds, hooks.concurrency, hooks.retention_days) == (10, 8, 30)
     assert hooks.api_base_url == "http://127.0.0.1:8000"
 
 
 def test_dev_switches_and_base_url():
-    hooks = load_config(
+    hooks = dev_config(
         {
             "VIDEO_WEBHOOK_ALLOW_INSECURE": "1",
             "VIDEO_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -42,4 +43,4 @@ def test_dev_switches_and_base_url():
 )
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
-        load_config({name: value})
+        dev_config({name: value})

@@ -145,6 +145,25 @@ STRICT = {"allow_insecure": False, "allow_private": False}
         ("https://[fd00:ec2::254]/", "not a public address"),
         ("https://100.64.0.1/", "not a public address"),
         ("https://0.0.0.0/", "not a public address"),
+        # IPv6 forms that carry a private IPv4 address (Python calls several of them global).
+        ("https://[64:ff9b::a9fe:a9fe]/h", "not a public address"),  # NAT64: 169.254.169.254
+        ("https://[64:ff9b::7f00:1]/", "not a public address"),  # NAT64: 127.0.0.1
+        ("https://[64:ff9b:1::a00:1]/", "not a public address"),  # NAT64 local use
+        ("https://[2002:7f00:1::]/", "not a public address"),  # 6to4: 127.0.0.1
+        ("https://[2002:a9fe:a9fe::1]/", "not a public address"),  # 6to4: metadata
+        ("https://[::127.0.0.1]/", "not a public address"),  # IPv4-compatible
+        ("https://[::10.0.0.1]/", "not a public address"),
+        ("https://[::ffff:10.0.0.1]/", "not a public address"),  # IPv4-mapped
+        ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "not a public address"),  # Teredo
+        # Names that are no DNS names (the resolver reads some of them as 127.0.0.1).
+        ("https://2130706433/", "not a valid DNS name"),
+        ("https://0x7f.1/", "not a valid DNS name"),
+        ("https://127.1/", "not a valid DNS name"),
+        ("https://hooks_.example.com/", "not a valid DNS name"),
+        ("https://-hooks.example.com/", "not a valid DNS name"),
+        ("https://hooks..example.com/", "not a valid DNS name"),
+        ("https://" + "a" * 64 + ".example.com/", "not a valid DNS name"),
+        ("https://hooks.exa%20mple.com/", "not a valid DNS name"),
     ],
 )
 def test_registration_refuses(url, reason):
@@ -155,6 +174,11 @@ def test_registration_refuses(url, reason):
 def test_registration_accepts_public_https_and_the_dev_switches():
     check_url("https://hooks.example.com/video?x=1", **STRICT)
     check_url("https://93.184.216.34/", **STRICT)
+    check_url("https://[64:ff9b::5db8:d822]/", **STRICT)  # NAT64 of a public address
+    check_url("https://[2002:5db8:d822::1]/", **STRICT)  # 6to4 of a public address
+    check_url("https://[2606:4700::1111]/", **STRICT)
+    check_url("https://hooks.bücher.example/", **STRICT)  # an internationalised name
+    check_url("https://hooks.example.com./in", **STRICT)  # the root's dot
     check_url("http://127.0.0.1:8080/", allow_insecure=True, allow_private=True)
     with pytest.raises(UnsafeWebhookUrl):
         check_url("http://127.0.0.1:8080/", allow_insecure=True, allow_private=False)
@@ -178,7 +202,13 @@ def test_send_time_check_follows_dns_and_pins_the_checked_address(monkeypatch):
     )
     # A name that (now) resolves to a private or metadata address is refused, even if only
     # one of its answers is.
-    for answers in (["10.0.0.5"], ["93.184.216.34", "169.254.169.254"], ["127.0.0.1"]):
+    for answers in (
+        ["10.0.0.5"],
+        ["93.184.216.34", "169.254.169.254"],
+        ["127.0.0.1"],
+        ["64:ff9b::a9fe:a9fe"],
+        ["2002:7f00:1::"],
+    ):
         _fake_dns(monkeypatch, answers)
         with pytest.raises(UnsafeWebhookUrl, match="resolves to"):
             resolve("https://hooks.example.com/", **STRICT)

@@ -145,6 +145,44 @@ def test_message_answered_as_the_stop_arrives_is_not_handled():
     assert (message["receive_count"], message["visible_in"]) == (1, 0)
 
 
+def _failing_handler(world, outcomes: list[bool]) -> None:
+    """The handler fails (True) or succeeds (False) per message, in this order."""
+    real = world.handler.handle
+    script = iter(outcomes)
+
+    def handle(message, received_at=None):
+        if next(script, False):
+            raise RuntimeError("the job's storage is unreachable")
+        return real(message, received_at)
+
+    world.handler.handle = handle
+
+
+def test_ten_loop_errors_in_a_row_log_one_critical_line_and_again_every_ten(world):
+    w = world
+    for _ in range(25):
+        w.message(w.video())
+    _failing_handler(w, [True] * 25)
+    loop = _loop(w, max_messages=None, exit_when_idle=1)
+    with capture_logs() as logs:
+        assert loop.run() == 0
+    lines = [e for e in logs if e["event"] == "WORKER_ERRORS_CONSECUTIVE"]
+    assert [(e["count"], e["log_level"]) for e in lines] == [(10, "critical"), (20, "critical")]
+    assert lines[-1]["last_error"] == "RuntimeError: the job's storage is unreachable"
+
+
+def test_a_success_between_errors_starts_the_count_again(world):
+    w = world
+    for _ in range(19):
+        w.message(w.video())
+    _failing_handler(w, [True] * 9 + [False] + [True] * 9)
+    loop = _loop(w, max_messages=None, exit_when_idle=1)
+    with capture_logs() as logs:
+        assert loop.run() == 0
+    assert loop.errors == 18
+    assert not [e for e in logs if e["event"] == "WORKER_ERRORS_CONSECUTIVE"]
+
+
 def test_a_queue_that_does_not_exist_yet_is_waited_for_and_logged_once(make_world, tmp_path):
     # Before: the worker exited 1 ("does not exist") when it started before compose's setup
     # had made the queue, and its container restarted in a loop.

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from ninja.errors import ValidationError
 from ninja.parser import Parser
 
+from apps.api.http import json_limits
 from apps.api.http.errors import MalformedBody, UnsupportedContentType
 
 JSON = "application/json"
@@ -31,11 +32,18 @@ def _decode(request: HttpRequest) -> Any:
     except UnicodeDecodeError:
         raise MalformedBody("the body is not valid UTF-8") from None
     try:
-        return json.loads(text)
+        return json_limits.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedBody(
             f"the body is not valid JSON ({exc.msg} at line {exc.lineno})"
         ) from None
+    except json_limits.UnacceptableJson as exc:
+        raise unacceptable(exc, "body") from None
+
+
+def unacceptable(exc: json_limits.UnacceptableJson, *loc: str) -> ValidationError:
+    """A JSON document past the limits, as the 422 a schema's field error is."""
+    return ValidationError([{"loc": loc, "msg": str(exc), "type": "json_limits"}])
 
 
 class StrictJsonParser(Parser):

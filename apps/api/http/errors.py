@@ -13,6 +13,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apps.api.http.problems import code_for_status, problem
+from apps.api.keys.auth_throttle import AuthThrottled
 from apps.api.keys.idempotency import IdempotencyRefused, Replay
 from apps.api.keys.rate_limits import RateLimited, headers
 from src.application.caption_tracks import CaptionFileRejected
@@ -68,6 +69,14 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> HttpResponse
     if isinstance(exc, IdempotencyRefused):
         retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return problem(request, exc.status, ErrorCode(exc.code), exc.detail, headers=retry)
+    if isinstance(exc, AuthThrottled):
+        return problem(
+            request,
+            429,
+            ErrorCode.RATE_LIMITED,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if isinstance(exc, RateLimited):
         return problem(
             request, 429, ErrorCode.RATE_LIMITED, str(exc), headers=headers(exc.decision)

@@ -1,4 +1,7 @@
-"""Trace ids: the caller's W3C `traceparent`, else its `X-Request-ID`, else a new one.
+"""Trace ids: the caller's W3C `traceparent`, else its `X-Trace-Id` (the header we answer
+with, so a caller can pass one hop's id on to the next), else its `X-Request-ID`, else a new
+one; the two id headers are checked the same way (characters that cannot break a log line or
+a header, at most 128).
 
 The id is returned in the `X-Trace-Id` header and in every problem body, stored on the videos a
 request creates, sent with their job messages (attribute `trace_id`) and bound to every log
@@ -21,11 +24,18 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}
 _REQUEST_ID = re.compile(rf"^[A-Za-z0-9._:@/+=-]{{1,{MAX_TRACE_ID_LENGTH}}}$")
 
 
+# Inbound headers that may carry the caller's id, in order of preference after traceparent.
+ID_HEADERS = ("x-trace-id", "x-request-id")
+
+
 def trace_id_from(headers: Mapping[str, str]) -> str:
-    match = _TRACEPARENT.match(headers.get("traceparent", "").strip().lower())
+    """`headers`: Django's (any case) or a dict with lower-case names (ASGI scopes)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    match = _TRACEPARENT.match(lowered.get("traceparent", "").strip().lower())
     if match and match.group(1) != "0" * 32:
         return match.group(1)
-    request_id = headers.get("X-Request-ID", "").strip()
-    if _REQUEST_ID.match(request_id):
-        return request_id
+    for name in ID_HEADERS:
+        candidate = lowered.get(name, "").strip()
+        if _REQUEST_ID.match(candidate):
+            return candidate
     return uuid.uuid4().hex

@@ -2,6 +2,7 @@
 
 api_keys.py     issuing, verifying and revoking keys (`avk_<prefix>_<secret>`, HMAC + pepper)
 auth.py         the ninja auth: Bearer or X-API-Key; the per-key hooks run at authentication
+auth_throttle.py  failed key checks per client address and key prefix: 429 before the check
 rate_limits.py  the per-key token bucket (Redis) and its RateLimit-* headers
 idempotency.py  Idempotency-Key on every POST: claim, replay, conflict (the rows: ../models.py)
 """

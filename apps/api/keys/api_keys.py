@@ -76,6 +76,11 @@ def verify_key(key: str, pepper: str) -> Principal:
     return Principal(tenant_id=found["tenant_id"], key_id=found["id"], key_prefix=prefix)
 
 
+def key_is_active(tenant_id: int, key_id: int) -> bool:
+    """The key row exists, belongs to the tenant and is not revoked."""
+    return ApiKey.objects.filter(pk=key_id, tenant_id=tenant_id, revoked_at=None).exists()
+
+
 def revoke(prefix: str) -> ApiKey | None:
     """Revoke the key with this prefix (or whole key); None when there is none."""
     if prefix.startswith(f"{KEY_SCHEME}_"):

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja.security import APIKeyHeader, HttpBearer
 
 from academy.current import use_cases
-from apps.api.keys import idempotency
+from apps.api.keys import auth_throttle, idempotency
 from apps.api.keys.api_keys import KeyRejected, Principal, verify_key
 from apps.api.keys.rate_limits import take_token
 
@@ -33,9 +33,11 @@ def authenticated(request: HttpRequest, principal: Principal) -> Principal:
 def _check(request: HttpRequest, key: str | None) -> Principal | None:
     if not key:
         return None
+    auth_throttle.check_allowed(request, key)
     try:
         principal = verify_key(key, settings.CONFIG.api_key_pepper)
     except KeyRejected as exc:
+        auth_throttle.record_failure(request, key)
         request.auth_failure = str(exc)
         return None
     return authenticated(request, principal)

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from academy.adapters.db.django import idempotency_store
 from academy.adapters.db.django.idempotency_store import RETENTION
-from apps.api.http import multipart
+from apps.api.http import json_limits, multipart
 from apps.api.keys.api_keys import Principal
 from apps.api.models import IdempotencyRecord
 
@@ -113,7 +113,7 @@ def fingerprint(request: HttpRequest, max_source_bytes: int) -> str:
         return sha.hexdigest()
     body = request.body
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(json_limits.loads(body), sort_keys=True, separators=(",", ":"))
         sha.update(b"json\0" + canonical.encode())
     except (ValueError, UnicodeDecodeError):
         sha.update(b"raw\0" + body)

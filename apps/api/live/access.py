@@ -10,11 +10,14 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from apps.api.keys.api_keys import KeyRejected, verify_key
-from apps.api.live.tokens import TokenRejected, tenant_of_token
+from apps.api.keys.api_keys import KeyRejected, key_is_active, verify_key
+from apps.api.live.tokens import TokenRejected, claims_of_token
 from src.application.domain import ErrorCode
 
 MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason
+# An open stream asks again whether its key still stands this often: a revoked key's streams
+# end within this time (a new stream is refused at once). One indexed read per stream.
+KEY_RECHECK_SECONDS = 30.0
 
 
 class StreamRefused(Exception):
@@ -41,24 +44,37 @@ def api_key_from(headers: Mapping[str, str]) -> str:
     return headers.get("x-api-key", "").strip()
 
 
-def tenant_allowed(video_id: int, token: str, api_key: str) -> int:
-    """The tenant the credential speaks for (the video's ownership is checked after); runs
-    on a thread (an API key is looked up in the database)."""
+def revoked() -> StreamRefused:
+    return StreamRefused(401, ErrorCode.UNAUTHENTICATED, "the API key has been revoked")
+
+
+def check_key(tenant_id: int, key_id: int) -> None:
+    """StreamRefused (401) unless the key is still active for the tenant; on a thread."""
+    if not key_is_active(tenant_id, key_id):
+        raise revoked()
+
+
+def credential_allowed(video_id: int, token: str, api_key: str) -> tuple[int, int]:
+    """The tenant and the API key (row id) the credential speaks for (the video's ownership
+    is checked after); runs on a thread (the key is looked up in the database)."""
     config = settings.CONFIG
     if token:
         try:
-            return tenant_of_token(
+            claims = claims_of_token(
                 token, video_id, config.secret_key, config.progress_token_ttl_seconds
             )
         except TokenRejected as exc:
             status = 403 if exc.wrong_video else 401
             code = ErrorCode.FORBIDDEN if exc.wrong_video else ErrorCode.UNAUTHENTICATED
             raise StreamRefused(status, code, str(exc)) from None
+        check_key(claims.tenant_id, claims.key_id)
+        return claims.tenant_id, claims.key_id
     if api_key:
         try:
-            return verify_key(api_key, config.api_key_pepper).tenant_id
+            principal = verify_key(api_key, config.api_key_pepper)
         except KeyRejected as exc:
             raise StreamRefused(401, ErrorCode.UNAUTHENTICATED, str(exc)) from None
+        return principal.tenant_id, principal.key_id
     raise StreamRefused(
         401,
         ErrorCode.UNAUTHENTICATED,

@@ -20,6 +20,7 @@ from apps.api.http.trace import trace_id_from
 from apps.api.live.access import StreamRefused, not_found
 from apps.api.live.messages import encode, message
 from apps.api.live.service import open_stream
+from src.application.domain import ErrorCode
 from src.application.live_progress import IDLE
 from src.application.video_errors import VideoNotFound
 
@@ -40,6 +41,18 @@ class ScopeUrls:
 
     def build_absolute_uri(self, location: str) -> str:
         return f"{self.origin}{location}"
+
+
+class NoSuchStreamConsumer(AsyncWebsocketConsumer):
+    """A WebSocket to a path with no stream: accepted, then closed with 4404 and why."""
+
+    channel_layer_alias = "no-consumer-channel"
+
+    async def connect(self) -> None:
+        await self.accept()
+        refused = StreamRefused(404, ErrorCode.NOT_FOUND, "there is no stream at this path")
+        log.info("LIVE_STREAM_REFUSED", code=refused.close_code, reason=refused.message)
+        await self.close(code=refused.close_code, reason=refused.reason)
 
 
 class VideoProgressConsumer(AsyncWebsocketConsumer):
@@ -83,6 +96,9 @@ class VideoProgressConsumer(AsyncWebsocketConsumer):
                 event = await anext(events)
         except VideoNotFound:
             refused = not_found(video_id, f"video {video_id} was deleted")
+            await self.close(code=refused.close_code, reason=refused.reason)
+        except StreamRefused as refused:  # the key behind the stream was revoked
+            self.log.info("LIVE_STREAM_REFUSED", code=refused.close_code, reason=refused.message)
             await self.close(code=refused.close_code, reason=refused.reason)
         except Exception:
             self.log.exception("LIVE_STREAM_ERROR")

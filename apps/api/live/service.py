@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -10,7 +11,13 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from academy.current import use_cases
-from apps.api.live.access import api_key_from, not_found, tenant_allowed
+from apps.api.live.access import (
+    KEY_RECHECK_SECONDS,
+    api_key_from,
+    check_key,
+    credential_allowed,
+    not_found,
+)
 from apps.api.schemas.videos import MAX_ID
 from src.application.live_progress import FollowVideo, LiveEvent
 from src.application.video_errors import VideoNotFound
@@ -48,10 +55,27 @@ async def open_stream(video_id: int, token: str, headers: Mapping[str, str]) -> 
     StreamRefused (apps/api/live/access.py) with the reason. `headers` in lower case."""
     if video_id > MAX_ID:
         raise not_found(video_id)
-    tenant_id = await run_blocking(lambda: tenant_allowed(video_id, token, api_key_from(headers)))
+    tenant_id, key_id = await run_blocking(
+        lambda: credential_allowed(video_id, token, api_key_from(headers))
+    )
     events = follow_video().follow(tenant_id, video_id)
     try:
         first = await anext(events)
     except VideoNotFound:
         raise not_found(video_id) from None
-    return OpenedStream(tenant_id, first, events)
+    return OpenedStream(tenant_id, first, _while_key_active(events, tenant_id, key_id))
+
+
+async def _while_key_active(
+    events: AsyncIterator[LiveEvent], tenant_id: int, key_id: int
+) -> AsyncIterator[LiveEvent]:
+    """`events`, ended by StreamRefused (401) once the key behind the stream is revoked."""
+    checked = time.monotonic()
+    try:
+        async for event in events:
+            if time.monotonic() - checked >= KEY_RECHECK_SECONDS:
+                await run_blocking(lambda: check_key(tenant_id, key_id))
+                checked = time.monotonic()
+            yield event
+    finally:
+        await events.aclose()

@@ -81,8 +81,12 @@ async def _stream(
                 return
             try:
                 event = await anext(events)
-            except VideoNotFound:
-                refused = not_found(video_id, f"video {video_id} was deleted")
+            except (VideoNotFound, StreamRefused) as exc:
+                refused = (
+                    exc
+                    if isinstance(exc, StreamRefused)
+                    else not_found(video_id, f"video {video_id} was deleted")
+                )
                 body = {"type": "error", "video_id": video_id, "code": str(refused.code)}
                 yield _frame(number + 1, {**body, "detail": refused.message})
                 return

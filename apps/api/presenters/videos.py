@@ -105,7 +105,11 @@ def live_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any]:
     """A fresh progress_token for `video` and where to use it (WebSocket or SSE)."""
     config = settings.CONFIG
     issued = issue_token(
-        video.tenant_id, video.id, config.secret_key, config.progress_token_ttl_seconds
+        video.tenant_id,
+        video.id,
+        request.auth.key_id,
+        config.secret_key,
+        config.progress_token_ttl_seconds,
     )
     events = request.build_absolute_uri(f"{video_path(video.id)}/events")
     websocket = request.build_absolute_uri(f"/ws/v1/videos/{video.id}")

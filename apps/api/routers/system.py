@@ -55,7 +55,7 @@ def _check_database() -> None:
     "/ready",
     response={200: ReadyOut},
     auth=None,
-    summary="Database, Redis and the SQS queue answer (503 naming what failed)",
+    summary="Database, Redis, the SQS queue and storage answer (503 naming what failed)",
 )
 def ready(request: HttpRequest):
     results: dict[str, str] = {}

@@ -17,8 +17,8 @@ from ninja import Path, Query, Router
 from ninja.errors import ValidationError
 
 from academy.current import use_cases
-from apps.api.http import multipart
-from apps.api.http.bodies import JSON, json_body, validate
+from apps.api.http import json_limits, multipart
+from apps.api.http.bodies import JSON, json_body, unacceptable, validate
 from apps.api.http.errors import UnsupportedContentType
 from apps.api.keys import idempotency
 from apps.api.playback.links import published_body
@@ -142,7 +142,9 @@ def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
     fields: dict[str, Any] = {k: request.POST[k] for k in FORM_FIELDS & set(request.POST)}
     if "metadata" in fields:
         try:
-            fields["metadata"] = json.loads(fields["metadata"])
+            fields["metadata"] = json_limits.loads(fields["metadata"])
+        except json_limits.UnacceptableJson as exc:
+            raise unacceptable(exc, "form", "metadata") from None
         except json.JSONDecodeError:
             fields["metadata"] = "not JSON"  # the schema reports it as a field error
     data = {**fields, **{name: "" for name in unknown}}

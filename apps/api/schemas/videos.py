@@ -10,6 +10,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
 from src.application.domain import PlaybackPolicy
+from src.application.domain.display_text import display_text_problem
 
 MAX_METADATA_BYTES = 16 * 1024  # metadata is the producer's own small record, not a payload
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
@@ -65,6 +66,16 @@ class CreateVideoIn(StrictSchema):
     @classmethod
     def _text_storable(cls, value: Any, info) -> Any:
         _storable(value, info.field_name)
+        return value
+
+    @field_validator("title", "external_id")
+    @classmethod
+    def _displayable(cls, value: str | None, info) -> str | None:
+        if value is None:
+            return value
+        problem = display_text_problem(value)
+        if problem:
+            raise ValueError(f"{info.field_name} {problem}")
         return value
 
     @field_validator("title")

@@ -51,7 +51,7 @@ class Acknowledger:
         if outcome.retry_after is not None:
             self._come_back(ctx, outcome.retry_after, resend=outcome.resend)
         elif not ctx.fast_acked:
-            self._ack(ctx, "delete", lambda: self.queue.delete(ctx.message))
+            self._delete(ctx)
 
     def _come_back(self, ctx: JobContext, delay: int, *, resend: bool) -> None:
         """Make the job's message visible again after `delay`: the same one, or a new one."""
@@ -70,13 +70,21 @@ class Acknowledger:
             delay_seconds=delay,
         )
         if not ctx.fast_acked:
-            self._ack(ctx, "delete", lambda: self.queue.delete(ctx.message))
+            self._delete(ctx)
+
+    def _delete(self, ctx: JobContext) -> None:
+        if self._ack(ctx, "delete", lambda: self.queue.delete(ctx.message)):
+            ctx.log.info(
+                "SQS_MESSAGE_DELETED", receipt_handle_suffix=ctx.message.receipt_handle_suffix
+            )
 
     @staticmethod
-    def _ack(ctx: JobContext, action: str, call: Callable[[], None]) -> None:
+    def _ack(ctx: JobContext, action: str, call: Callable[[], None]) -> bool:
         try:
             call()
         except Exception as exc:  # noqa: BLE001 - SQS down or the receipt expired
             ctx.log.warning(
                 "SQS_ACK_FAILED", action=action, error=f"{type(exc).__name__}: {exc}"[:500]
             )
+            return False
+        return True

@@ -10,7 +10,7 @@ import structlog
 
 from apps.worker.video_worker.ack import Acknowledger
 from src.application.domain import StopReason
-from src.application.handle_job import HandleJob
+from src.application.handle_job import HandleJob, OutcomeKind
 from src.application.ports.queue import QueueMessage
 from src.infrastructure import metrics
 
@@ -46,7 +46,11 @@ class MessageHandler:
         self.ack.on_receipt(ctx)
         with metrics.JOBS_IN_PROGRESS.track_inprogress():
             outcome = self.handle_job(ctx)
-        self.ack.settle(ctx, outcome)
+        # The runbook's order: what the job came to, then the message's fate (deleted, with its
+        # own SQS_MESSAGE_DELETED line, or SQS_ACK_FAILED), then SQS_JOB_COMPLETED.
         fields = {"status": outcome.status} if outcome.status else {}
         ctx.log.info("handler.handle() returned", result=outcome.result, **fields)
+        self.ack.settle(ctx, outcome)
+        if outcome.kind == OutcomeKind.OK:
+            ctx.log.info("SQS_JOB_COMPLETED", **outcome.completed)
         return outcome.result

@@ -24,6 +24,9 @@ SIGNAL_WATCH_SECONDS = 0.05
 # Backoff after a failed receive (SQS down): 1 s doubling to 30 s.
 ERROR_BACKOFF_FIRST = 1.0
 ERROR_BACKOFF_MAX = 30.0
+# Loop errors in a row (no successful receive or job between them) that make one critical
+# WORKER_ERRORS_CONSECUTIVE line, and again at every further multiple: an alert's hook.
+CONSECUTIVE_ERRORS_ALERT = 10
 # While a readiness check fails (queue missing, work folder full, database down), it is
 # looked at again this often.
 HOLD_RECHECK_SECONDS = 2.0
@@ -72,6 +75,7 @@ class WorkerLoop:
         self.iterations = 0
         self.handled = 0
         self.errors = 0
+        self.consecutive_errors = 0  # errors since the last receive or job that went well
         self.results: dict[str, int] = {}
         self._grace_timer: threading.Timer | None = None
         self.log = structlog.get_logger()
@@ -142,8 +146,10 @@ class WorkerLoop:
                 try:
                     message, received_at = self.poller.poll(self.stopping, wait)
                     if message is None:
+                        self.consecutive_errors = 0  # SQS answered
                         continue
                     result = self.handler.handle(message, received_at)
+                    self.consecutive_errors = 0
                     self.handled += 1
                     self.results[result] = self.results.get(result, 0) + 1
                     backoff = ERROR_BACKOFF_FIRST
@@ -192,6 +198,13 @@ class WorkerLoop:
           visibility, by its receive count); the next message is handled at once.
         """
         self.errors += 1
+        self.consecutive_errors += 1
+        if self.consecutive_errors % CONSECUTIVE_ERRORS_ALERT == 0:
+            self.log.critical(
+                "WORKER_ERRORS_CONSECUTIVE",
+                count=self.consecutive_errors,
+                last_error=f"{type(exc).__name__}: {exc}"[:500],
+            )
         # A database outage: the repository drops its broken connections as it answers.
         db = self.handler.recover_from(exc)
         if message is None:

@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
         # Every line of a caption worker says so: its jobs are counted apart from encodes.
         structlog.contextvars.bind_contextvars(job="captions")
     log = structlog.get_logger()
+    from academy.error_tracking import init_error_tracking
+
+    init_error_tracking(config, "worker")
 
     from academy.bootstrap import bootstrap
     from src.application.ports.captions import CaptionEngineUnavailable
@@ -80,6 +83,16 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 1
     queue = services.job_queue(args.jobs)
+    media_versions: dict[str, str] = {}
+    versions = getattr(services.transcoder, "versions", None)  # ffmpeg's; not on a fake
+    if versions is not None:
+        from src.infrastructure.media.binaries import MissingBinary
+
+        try:
+            media_versions = versions()
+        except MissingBinary as exc:
+            sys.stderr.write(f"configuration error: {exc}\n")
+            return 1
     try:
         queue.check()
     except QueueNotFound:
@@ -108,7 +121,13 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
         services, jobs=args.jobs, max_messages=args.max_messages, exit_when_idle=args.exit_when_idle
     )
     loop.install_signal_handlers()
-    log.info("WORKER_STARTED", **config.summary(), jobs=args.jobs, max_messages=args.max_messages)
+    log.info(
+        "WORKER_STARTED",
+        **config.summary(),
+        **media_versions,
+        jobs=args.jobs,
+        max_messages=args.max_messages,
+    )
     try:
         return loop.run()
     finally:

@@ -41,3 +41,25 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(redact_value(item) for item in value)
     return value
+
+
+# What error reports must never carry (academy/error_tracking.py): API keys (their public
+# prefix stays, to say which key), webhook secrets, bearer credentials, and the query of any
+# URL that signs or authorises (presigned S3 URLs, ?token= progress tokens).
+_API_KEY = re.compile(r"\b(avk_[0-9a-f]{12})_[A-Za-z0-9_\-]+")
+_WEBHOOK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9+/=]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]+")
+_SIGNED_QUERY = re.compile(
+    r"(?i)\?([^\s\"'<>#]*\b(x-amz-signature|x-amz-credential|x-amz-security-token|signature|"
+    r"token|awsaccesskeyid|sig)=)[^\s\"'<>#]*"
+)
+FILTERED = "[Filtered]"
+
+
+def scrub_secrets(text: str) -> str:
+    """`text` with every credential the rules above know replaced."""
+    text = redact_url_credentials(text)
+    text = _API_KEY.sub(r"\1_" + FILTERED, text)
+    text = _WEBHOOK_SECRET.sub("whsec_" + FILTERED, text)
+    text = _BEARER.sub(r"\1 " + FILTERED, text)
+    return _SIGNED_QUERY.sub("?" + FILTERED, text)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import abc
 import errno
+import io
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,3 +139,15 @@ class DirectUploads(abc.ABC):
     @abc.abstractmethod
     def abort_multipart(self, key: str, upload_id: str) -> None:
         """Drop an unfinished multipart upload and its parts (no error when already gone)."""
+
+
+# Readiness probes write here: outside every tenant's prefix, one small object, deleted at once.
+READY_PROBE_PREFIX = "_ready/"
+
+
+def probe_storage(storage: Storage) -> None:
+    """Write and delete a probe object: the bucket (or folder) exists and this process may
+    write there, as an upload and a worker must. Raises what the storage raises."""
+    key = f"{READY_PROBE_PREFIX}probe-{uuid.uuid4().hex}"
+    storage.put_stream(io.BytesIO(b"ready"), key, 16)
+    storage.delete_prefix(key)

@@ -28,6 +28,7 @@ from src.application.ports.transcoder import (
 from src.infrastructure import disk_space
 from src.infrastructure.logging import get_logger
 from src.infrastructure.media import ffmpeg_command
+from src.infrastructure.media.binaries import binary_version
 from src.infrastructure.media.content_probe import (
     CONTENT_PROBE_FILE,
     Tuning,
@@ -151,9 +152,18 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             "stall_seconds": cfg.stall_seconds,
             "ladder": cfg.video_ladder,
             "audio_kbps": cfg.video_audio_kbps,
+            "ffmpeg_bin": getattr(cfg, "ffmpeg_binary", "ffmpeg"),
+            "ffprobe_bin": getattr(cfg, "ffprobe_binary", "ffprobe"),
         }
         values.update(overrides)
         return cls(**values)
+
+    def versions(self) -> dict[str, str]:
+        """`ffmpeg_version` and `ffprobe_version`; MissingBinary when one cannot run."""
+        return {
+            "ffmpeg_version": binary_version("FFMPEG_BINARY", self.ffmpeg_bin),
+            "ffprobe_version": binary_version("FFPROBE_BINARY", self.ffprobe_bin),
+        }
 
     def transcode(
         self,

@@ -276,3 +276,16 @@ def test_the_buttons_work_without_javascript(api: ApiHarness):
     )
     assert away["Location"] == "/"
     assert api.get(f"/api/v1/videos/{video['id']}").status_code == 404
+
+
+def test_deleting_another_tenants_video_says_it_does_not_exist(api: ApiHarness):
+    video = api.uploaded(title="Academy A's lecture")
+    _other, other_key = api.new_tenant("academy-b")
+    intruder = signed_in(api, other_key)
+    answer = intruder.post(
+        f"/videos/{video['id']}/delete", {"csrfmiddlewaretoken": csrf_of(intruder)}, follow=True
+    )
+    page = answer.content.decode()
+    assert f"Video {video['id']} does not exist." in page
+    assert "is deleted" not in page
+    assert api.get(f"/api/v1/videos/{video['id']}").status_code == 200  # untouched

@@ -37,6 +37,7 @@ class LiveHarness:
     key: str
     worker_progress: RedisProgressAdapter  # what a worker publishes through
     redis_url: str
+    key_ids: dict[int, int] = dataclasses.field(default_factory=dict)  # tenant -> its key row
 
     @property
     def repository(self):
@@ -57,10 +58,14 @@ class LiveHarness:
         return self.repository.complete(lease, result)
 
     def token(self, video_id: int, tenant: Tenant | None = None) -> str:
+        """A progress token as GET /api/v1/videos/{id} hands out: issued to the tenant's key
+        (no database read: tests call it inside the event loop)."""
         config = settings.CONFIG
+        tenant = tenant or self.tenant
         issued = issue_token(
-            (tenant or self.tenant).id,
+            tenant.id,
             video_id,
+            self.key_ids[tenant.id],
             config.secret_key,
             config.progress_token_ttl_seconds,
         )
@@ -79,7 +84,8 @@ class LiveHarness:
 
     def new_tenant(self, slug: str) -> tuple[Tenant, str]:
         tenant = Tenant.objects.create(slug=slug, name=slug)
-        _row, key = issue_key(tenant, "other", settings.CONFIG.api_key_pepper)
+        row, key = issue_key(tenant, "other", settings.CONFIG.api_key_pepper)
+        self.key_ids[tenant.id] = row.id
         return tenant, key
 
 
@@ -103,9 +109,16 @@ def live(transactional_db, tmp_path: Path) -> LiveHarness:
     )
     current.override(services.api())
     tenant = Tenant.objects.create(slug="academy-live", name="Academy Live")
-    _row, key = issue_key(tenant, "tests", settings.CONFIG.api_key_pepper)
+    row, key = issue_key(tenant, "tests", settings.CONFIG.api_key_pepper)
     try:
-        yield LiveHarness(services, tenant, key, progress_adapter(LIVE_REDIS_URL), LIVE_REDIS_URL)
+        yield LiveHarness(
+            services,
+            tenant,
+            key,
+            progress_adapter(LIVE_REDIS_URL),
+            LIVE_REDIS_URL,
+            key_ids={tenant.id: row.id},
+        )
     finally:
         current.override(None)
         # The streams' database thread keeps its connection, and each HTTP request under ASGI

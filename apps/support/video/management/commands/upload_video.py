@@ -19,6 +19,7 @@ from django.core.validators import validate_slug
 
 from academy.bootstrap import bootstrap
 from apps.support.video.models import Tenant, Video
+from src.application.domain.display_text import display_text_problem
 from src.application.messages import MAX_TRACE_ID_LENGTH
 from src.application.upload_video import (
     EnqueueFailed,
@@ -138,5 +139,8 @@ class Command(BaseCommand):
             ("--trace-id", trace_id or "", MAX_TRACE_ID_LENGTH),
         ]
         problems += [f"{flag} is longer than {n} characters" for flag, v, n in limits if len(v) > n]
+        title_problem = display_text_problem(title)
+        if title_problem:
+            problems.append(f"--title {title_problem}")
         if problems:
             raise CommandError("; ".join(problems), returncode=NOTHING_CREATED)
