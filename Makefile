@@ -17,7 +17,7 @@ WEB_WORKERS ?= 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,captions]'
 	touch $(STAMP)
 
 # checkov pins boto3 and packaging below what the project needs (pytest 9 refuses its
@@ -41,10 +41,10 @@ infra-lint: $(STAMP) $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov -d infra --quiet --compact --skip-download
 
 ffmpeg:
-	@scripts/ensure_services.sh ffmpeg
+	@scripts/ensure_services.sh ffmpeg espeak-ng
 
 services:
-	@scripts/ensure_services.sh postgres redis ffmpeg
+	@scripts/ensure_services.sh postgres redis ffmpeg espeak-ng
 
 # The browser tests' headless browser: Debian's chromium (never a downloaded one), and npm
 # for the players the cross-origin test installs (tests/e2e/players/package-lock.json).
@@ -66,7 +66,7 @@ test: $(STAMP) $(CHECKOV_STAMP) services browser
 # ranges (infra/Dockerfile installs exactly these; a unit test fails when they disagree).
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
-		--python-version 3.11 --custom-compile-command 'make lock' -o infra/requirements.lock
+		--extra captions --python-version 3.11 --custom-compile-command 'make lock' -o infra/requirements.lock
 
 # Every Dockerfile's linter (checkov's Dockerfile and secrets checks run in infra-lint).
 image-lint: $(STAMP)

@@ -35,7 +35,11 @@ from apps.api.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimitMiddleware(django_application, settings.CONFIG.max_source_bytes),
+        "http": BodyLimitMiddleware(
+            django_application,
+            settings.CONFIG.max_source_bytes,
+            settings.CONFIG.captions.max_upload_bytes,
+        ),
         # No origin check: the stream's credential is a token or an API key the client sends
         # on purpose, never a cookie a browser would attach for another site.
         "websocket": URLRouter(websocket_urlpatterns),

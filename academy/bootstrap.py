@@ -33,14 +33,18 @@ from src.application.video_commands import VideoCommands
 from src.application.video_queries import VideoQueries
 
 if TYPE_CHECKING:
+    from src.application.caption_job import CaptionRequests, CaptionVideo
+    from src.application.caption_tracks import CaptionTracks
     from src.application.deliver_webhooks import WebhookDispatcher
     from src.application.direct_upload import DirectUpload
     from src.application.handle_job import HandleJob, InFlightGuard
     from src.application.live_progress import FollowVideo, RunBlocking
+    from src.application.ports.captions import CaptionRepository, SubtitleFiles, Transcriber
     from src.application.ports.cleanup_records import CleanupRecords
     from src.application.process_video import ProcessVideo
     from src.application.published_media import PublishedMedia
     from src.application.reconcile import Reconciler
+    from src.application.subtitle_master import SubtitleMaster
     from src.application.upload_video import UploadVideo
     from src.application.video_cleanup import VideoCleanup
     from src.application.video_commands import VideoCommands
@@ -171,6 +175,9 @@ class Services:
         transcoder: Transcoder | None = None,
         repository: VideoRepository | None = None,
         cleanup_records: CleanupRecords | None = None,
+        captions_repository: Any = None,
+        captions_queue: VideoQueue | None = None,
+        transcriber: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -183,6 +190,9 @@ class Services:
             "storage": storage,
             "transcoder": transcoder,
             "cleanup_records": cleanup_records,
+            "captions_repository": captions_repository,
+            "captions_queue": captions_queue,
+            "transcriber": transcriber,
         }
         # An injected adapter takes the place of the cached property of the same name.
         self.__dict__.update({name: value for name, value in injected.items() if value is not None})
@@ -221,7 +231,117 @@ class Services:
         from src.application.process_video import ProcessVideo
 
         return ProcessVideo(
-            self.repository, self.storage, self.transcoder, self.config.work_dir or None
+            self.repository,
+            self.storage,
+            self.transcoder,
+            self.config.work_dir or None,
+            after_ready=self.caption_requests.after_ready if self._captions_on() else None,
+        )
+
+    def _captions_on(self) -> bool:
+        """Automatic captions: on with VIDEO_CAPTIONS=auto when the videos live in the database
+        the caption tracks live in (a graph of in-memory fakes has no caption repository
+        unless one is passed)."""
+        return self.config.captions.enabled and self._captions_wired()
+
+    def _captions_wired(self) -> bool:
+        """Caption tracks can be read here (a database graph, or an injected repository)."""
+        if "captions_repository" in self.__dict__:
+            return True
+        inner = getattr(self.repository, "inner", self.repository)
+        return type(inner).__module__.startswith("academy.adapters.db.django")
+
+    # -- captions --------------------------------------------------------------------------
+    @cached_property
+    def captions_repository(self) -> CaptionRepository:
+        """The caption tracks; each change is announced to the video's live followers."""
+        setup_django()
+        from academy.adapters.db.django.repositories_captions import DjangoCaptionRepository
+        from src.application.caption_announcements import CaptionAnnouncingRepository
+
+        inner = DjangoCaptionRepository(
+            max_attempts=self.config.max_attempts, default_lease_seconds=self.config.lease_seconds
+        )
+        return CaptionAnnouncingRepository(inner, self.progress)  # type: ignore[return-value]
+
+    @cached_property
+    def captions_queue(self) -> VideoQueue:
+        """The caption jobs' own queue (VIDEO_CAPTIONS_QUEUE_URL)."""
+        from src.infrastructure.queue.sqs_queue import SqsVideoQueue, sqs_client
+
+        config = self.config
+        client = sqs_client(config.aws_region, config.aws_endpoint_url or None)
+        return SqsVideoQueue(
+            client, queue_url=config.captions.queue_url, queue_name=config.captions.queue_name
+        )
+
+    @cached_property
+    def captions_progress(self) -> ProgressPort:
+        """The caption job's progress and heartbeat keys (`…:captions:…`)."""
+        from src.infrastructure.cache.redis_keys import CAPTIONS_JOB
+        from src.infrastructure.cache.redis_progress_adapter import (
+            RedisProgressAdapter,
+            redis_client,
+        )
+
+        if "progress" in self.__dict__ and not isinstance(
+            self.__dict__["progress"], RedisProgressAdapter
+        ):
+            return self.progress  # an injected fake: the tests read one store
+        return RedisProgressAdapter(
+            redis_client(self.config.redis_url),
+            heartbeat_ttl=self.config.heartbeat_ttl,
+            events_prefix=self.config.live_channel_prefix,
+            job=CAPTIONS_JOB,
+        )
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        from src.infrastructure.captions.whisper_transcriber import FasterWhisperTranscriber
+
+        return FasterWhisperTranscriber(self.config.captions.model)
+
+    @cached_property
+    def subtitle_files(self) -> SubtitleFiles:
+        from src.infrastructure.captions.webvtt_files import WebvttSubtitleFiles
+
+        return WebvttSubtitleFiles(self.config.hls_segment_seconds)
+
+    @cached_property
+    def subtitle_master(self) -> SubtitleMaster:
+        from src.application.subtitle_master import SubtitleMaster
+
+        return SubtitleMaster(self.captions_repository, self.repository, self.storage)
+
+    @cached_property
+    def caption_requests(self) -> CaptionRequests:
+        from src.application.caption_job import CaptionRequests
+
+        captions = self.config.captions
+        return CaptionRequests(
+            self.captions_repository,
+            self.captions_queue,
+            language=captions.language,
+            enabled=captions.enabled,
+            language_of=lambda video_id: getattr(
+                self.repository.get(video_id), "caption_language", ""
+            ),
+        )
+
+    @cached_property
+    def caption_video(self) -> CaptionVideo:
+        """The caption job (one per worker: it owns its job folders and keeps the model)."""
+        from src.application.caption_job import CaptionVideo
+
+        return CaptionVideo(
+            self.captions_repository,
+            self.repository,
+            self.storage,
+            self.transcoder,  # FfmpegTranscoder is also the AudioExtractor
+            self.transcriber,
+            self.subtitle_files,
+            self.subtitle_master,
+            self.config.work_dir or None,
         )
 
     @cached_property
@@ -237,16 +357,22 @@ class Services:
         return self.unit_of_work.tenants
 
     # -- the worker (apps/worker/video_worker/assembly.py adds the message policy) ----------
-    def handle_job(self, *, keep_in_flight: InFlightGuard) -> HandleJob:
+    def job_queue(self, jobs: str = "video") -> VideoQueue:
+        """The queue a worker consumes: encodes (`video`) or caption jobs (`captions`)."""
+        return self.captions_queue if jobs == "captions" else self.queue
+
+    def handle_job(self, *, keep_in_flight: InFlightGuard, jobs: str = "video") -> HandleJob:
         """The handle-job use case of one worker; `keep_in_flight` keeps its message hidden
-        while the job runs (the worker's acknowledgement policy)."""
+        while the job runs (the worker's acknowledgement policy); `jobs` "captions" runs
+        caption jobs with the same machinery."""
         from src.application.handle_job import HandleJob
 
         config = self.config
+        captions = jobs == "captions"
         return HandleJob(
-            self.repository,
-            self.progress,
-            self.process_video,
+            self.captions_repository if captions else self.repository,
+            self.captions_progress if captions else self.progress,
+            self.caption_video if captions else self.process_video,
             worker_id=config.worker_id,
             lease_seconds=config.lease_seconds,
             heartbeat_interval=config.heartbeat_interval,
@@ -266,6 +392,20 @@ class Services:
             reenqueue_after_seconds=self.config.reenqueue_after_seconds,
             limit=limit,
             storage=self.storage,
+        )
+
+    def caption_reconciler(self, *, limit: int = 100) -> Reconciler:
+        """The same reconciler over the caption jobs: dead workers' tracks back to QUEUED and
+        re-sent on the caption queue, lost messages re-sent."""
+        from src.application.reconcile import Reconciler, heartbeat_grace
+
+        return Reconciler(
+            self.captions_repository,
+            self.captions_queue,
+            self.captions_progress,
+            heartbeat_grace_seconds=heartbeat_grace(self.config.heartbeat_interval),
+            reenqueue_after_seconds=self.config.reenqueue_after_seconds,
+            limit=limit,
         )
 
     def upload_video(self) -> UploadVideo:
@@ -297,7 +437,7 @@ class Services:
     def follow_video(self, layer: Any, *, run_blocking: RunBlocking) -> FollowVideo:
         """The live-progress use case on Channels' `layer`; database reads through
         `run_blocking`, Redis reads in a thread of their own."""
-        from src.application.live_progress import FollowVideo
+        from src.application.live_progress import CaptionFollowing, FollowVideo
         from src.infrastructure.cache.channels_progress_feed import ChannelsProgressFeed
 
         return FollowVideo(
@@ -307,6 +447,12 @@ class Services:
             poll_seconds=self.config.progress_poll_seconds,
             run_blocking=run_blocking,
             read_telemetry=asyncio.to_thread,
+            captions=CaptionFollowing(
+                self.captions_repository.list_tracks,
+                expects_auto=self._captions_on(),
+            )
+            if self._captions_wired()
+            else None,
         )
 
     def api(self) -> ApiUseCases:
@@ -340,6 +486,19 @@ class Services:
             },
             rate_limiter=self.rate_limiter,
             auth_throttle=self.auth_throttle,
+            captions=self.caption_tracks(),
+        )
+
+    def caption_tracks(self) -> CaptionTracks:
+        from src.application.caption_tracks import CaptionTracks
+
+        return CaptionTracks(
+            self.captions_repository,
+            self.repository,
+            self.storage,
+            self.subtitle_files,
+            self.subtitle_master,
+            max_upload_bytes=self.config.captions.max_upload_bytes,
         )
 
 
@@ -362,6 +521,7 @@ class ApiUseCases:
     checks: dict[str, Callable[[], object]]
     # apps/api/keys/rate_limits.py: None when limits are off.
     rate_limiter: RedisTokenBucket | None = None
+    captions: CaptionTracks | None = None
     # apps/api/keys/auth_throttle.py: failed authentications per client address and key prefix.
     auth_throttle: RedisAuthThrottle | None = None
 

@@ -73,6 +73,16 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class CaptionsConfig:
+    enabled: bool  # VIDEO_CAPTIONS=auto: every READY video gets an automatic track
+    model: str  # a faster-whisper model directory, or the bundled "tiny.en"
+    language: str  # "" = detect
+    queue_url: str  # the caption jobs' own queue
+    queue_name: str
+    max_upload_bytes: int  # an uploaded SRT/WebVTT file
+
+
+@dataclass(frozen=True)
 class SecurityConfig:
     """HTTPS behind a proxy (Django's SecurityMiddleware); each on unless DJANGO_DEBUG=1."""
 
@@ -158,6 +168,7 @@ class AppConfig:
     api_rate_burst: int = 60
     # Cleanup removes the source of a READY video this many days after it completed; None: never.
     source_retention_days: int | None = None
+    captions: CaptionsConfig = None  # type: ignore[assignment]  # set by load_config
     security: SecurityConfig = SecurityConfig(False, 0, False, False, False, False)
     sentry: SentryConfig = SentryConfig("", "production", 0.0)
     auth_throttle: AuthThrottleConfig = AuthThrottleConfig(10, 60)
@@ -594,6 +605,36 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         ffprobe_binary=_binary(env, "FFPROBE_BINARY", "ffprobe"),
         liveness_file=env.str("LIVENESS_FILE", default="").strip(),
         playback=_playback(env),
+        captions=_captions(env),
+    )
+
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+def _captions(env: environ.Env) -> CaptionsConfig:
+    mode = env.str("VIDEO_CAPTIONS", default="auto").strip().lower() or "auto"
+    if mode not in ("auto", "off"):
+        raise ConfigError(f"VIDEO_CAPTIONS must be auto or off, got {mode[:40]!r}")
+    language = env.str("VIDEO_CAPTIONS_LANGUAGE", default="detect").strip() or "detect"
+    if language != "detect" and not (len(language) <= 16 and _LANGUAGE.fullmatch(language)):
+        raise ConfigError(
+            f"VIDEO_CAPTIONS_LANGUAGE must be a language code (en, pt-BR) or detect, "
+            f"got {language[:40]!r}"
+        )
+    name = env.str("VIDEO_CAPTIONS_QUEUE_NAME", default="").strip() or "academy-caption-jobs"
+    if len(name) > QUEUE_NAME_MAX_LENGTH or not _QUEUE_NAME.fullmatch(name):
+        raise ConfigError(f"VIDEO_CAPTIONS_QUEUE_NAME is not a queue name, got {name[:100]!r}")
+    return CaptionsConfig(
+        enabled=mode == "auto",
+        model=env.str("VIDEO_CAPTIONS_MODEL", default="").strip() or "tiny.en",
+        language="" if language == "detect" else language,
+        queue_url=_url(env, "VIDEO_CAPTIONS_QUEUE_URL", "", {"http", "https"}),
+        queue_name=name,
+        # An hour of dense captions is about 100 KB; 2 MB leaves room and bounds the parse.
+        max_upload_bytes=_int(
+            env, "VIDEO_CAPTIONS_MAX_UPLOAD_BYTES", 2 * 1024**2, minimum=1024, maximum=50 * 1024**2
+        ),
     )
 
 

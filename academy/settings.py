@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "apps.api.apps.ApiConfig",
     "apps.web.apps.WebConfig",
     "apps.support.webhooks.apps.WebhooksConfig",
+    "apps.support.captions.apps.CaptionsConfig",
     "corsheaders",
     "ninja",
     "channels",

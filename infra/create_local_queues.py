@@ -1,4 +1,4 @@
-"""Create the video queue and its dead-letter queue on a local SQS endpoint (docker compose).
+"""Create the video and caption queues and their dead-letter queues on a local SQS endpoint.
 
 Mirrors infra/cloudformation.yaml (same names, redrive policy, visibility timeout) so local
 runs see production's queue behaviour. Idempotent; waits for the endpoint to come up.
@@ -51,18 +51,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     name = os.environ.get("VIDEO_SQS_QUEUE_NAME", "").strip() or "academy-video-jobs"
     visibility = int(os.environ.get("VIDEO_VISIBILITY_TIMEOUT") or DEFAULT_VISIBILITY_TIMEOUT)
+    captions = os.environ.get("VIDEO_CAPTIONS_QUEUE_NAME", "").strip() or "academy-caption-jobs"
     sqs = boto3.client("sqs")
     deadline = time.monotonic() + args.wait_seconds
     while True:
         try:
             url, dlq_url = create_queues(sqs, name, args.max_receive_count, visibility)
+            captions_url, _ = create_queues(sqs, captions, args.max_receive_count, visibility)
             break
         except (BotoCoreError, ClientError) as exc:
             if time.monotonic() > deadline:
                 print(f"cannot create queues: {type(exc).__name__}: {exc}", file=sys.stderr)
                 return 1
             time.sleep(1)  # the SQS container is still starting
-    print(json.dumps({"event": "QUEUES_READY", "queue_url": url, "dlq_url": dlq_url}))
+    print(
+        json.dumps(
+            {
+                "event": "QUEUES_READY",
+                "queue_url": url,
+                "dlq_url": dlq_url,
+                "captions_queue_url": captions_url,
+            }
+        )
+    )
     return 0
 
 

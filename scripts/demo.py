@@ -38,6 +38,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # bench.spoken_lecture
 
 from demo_support import metrics_sample
 from demo_support.api_client import ApiClient, ApiError
@@ -58,6 +59,9 @@ from demo_support.stack import (
 )
 from demo_support.webhooks import VerifyingReceiver, signed_ready_for_all
 
+# After the spoken lecture is READY: its automatic captions (model load + transcription).
+CAPTIONS_WAIT_SECONDS = 180
+CAPTION_LINES_SHOWN = 4
 QUICK_SCALE = 0.25
 DEFAULT_TIMEOUT_SECONDS = 600
 # Redraw rate of the progress view (the WebSocket messages arrive as they come).
@@ -159,6 +163,7 @@ class Demo:
             "standardwebhooks library)"
         )
         states, bodies = self.watch(samples)
+        self.show_captions(samples, states)
         ready_ids = {s.video_id for s in states if s.status == "READY" and s.video_id}
         worker_scrapes = metrics_sample.scrape_workers(
             stack.worker_metrics_urls(), len(ready_ids), METRICS_WAIT_SECONDS
@@ -183,6 +188,39 @@ class Demo:
             signal.alarm(0)  # --timeout bounds the run, not the time it is kept
             return stack.keep_up(self.out, self.key, self.receiver.port)
         return 0
+
+    def show_captions(self, samples: list[Sample], states: list[VideoState]) -> None:
+        """Wait (bounded) for the spoken lecture's automatic track; print its first lines and
+        the word error rate against the script espeak-ng read."""
+        from bench.spoken_lecture import word_error_rate
+
+        assert self.api is not None
+        for sample, state in zip(samples, states, strict=True):
+            if not sample.speech or state.video_id is None:
+                continue
+            path = f"/api/v1/videos/{state.video_id}/captions"
+            deadline = time.monotonic() + CAPTIONS_WAIT_SECONDS
+            while True:
+                items = self.api.call("GET", path).body["items"]
+                auto = next((t for t in items if t["kind"] == "auto"), None)
+                if auto and auto["status"] not in ("QUEUED", "PROCESSING"):
+                    break
+                if time.monotonic() > deadline:
+                    raise DemoTimeout(f"no automatic captions for video {state.video_id}")
+                time.sleep(0.5)
+            if auto["status"] != "READY":
+                raise DemoFailed(f"captions of video {state.video_id}: {auto}")
+            vtt = self.api.fetch(auto["vtt_url"]).raw.decode()
+            cues = [b.split("\n", 1) for b in vtt.split("\n\n")[1:] if "-->" in b]
+            spoken = " ".join(c[1].replace("\n", " ") for c in cues if len(c) > 1)
+            self.say(
+                f"captions: video {state.video_id} ({sample.title}) got an automatic "
+                f"{auto['language']} track; the first lines of its WebVTT:"
+            )
+            for timing, text in cues[:CAPTION_LINES_SHOWN]:
+                self.out.write(f"    {timing}  {text}\n")
+            wer = word_error_rate(sample.speech, spoken)
+            self.say(f"captions: word error rate against the script read aloud: {wer:.3f}")
 
     def make_samples(self) -> list[Sample]:
         samples = scaled(SAMPLES, self.args.scale)

@@ -70,6 +70,13 @@ ensure_ffmpeg() {
     apt_install ffmpeg || { log "cannot install ffmpeg (apt-get install -y ffmpeg)"; return 1; }
 }
 
+# The demo and the caption tests speak a lecture script into a clip's audio.
+ensure_espeak_ng() {
+    if command -v espeak-ng >/dev/null 2>&1; then return 0; fi
+    log "espeak-ng not installed; installing Debian's package (spoken test lectures)"
+    apt_install espeak-ng || { log "cannot install espeak-ng (apt-get install -y espeak-ng)"; return 1; }
+}
+
 ensure_chromium() {
     if command -v chromium >/dev/null 2>&1; then return 0; fi
     log "chromium not installed; installing Debian's package (browser tests)"
@@ -90,6 +97,7 @@ for what in "$@"; do
         postgres) ensure_postgres || { log "FAILED: PostgreSQL at 127.0.0.1:5432 is required for the tests"; status=1; } ;;
         redis) ensure_redis || { log "FAILED: Redis at 127.0.0.1:6379 is required for the tests"; status=1; } ;;
         ffmpeg) ensure_ffmpeg || { log "FAILED: ffmpeg is required"; status=1; } ;;
+        espeak-ng) ensure_espeak_ng || { log "FAILED: espeak-ng is required (spoken lectures)"; status=1; } ;;
         chromium) ensure_chromium || { log "FAILED: chromium is required for the browser tests"; status=1; } ;;
         npm) ensure_npm || { log "FAILED: npm is required for the player test"; status=1; } ;;
         *) log "unknown service $what"; status=1 ;;

@@ -13,7 +13,7 @@ from apps.api.keys.auth import API_KEY_AUTH
 from apps.api.live import sse
 from apps.api.openapi import AcademyApi
 from apps.api.playback import routes as playback_routes
-from apps.api.routers import system, videos, webhooks
+from apps.api.routers import captions, system, videos, webhooks
 from apps.web.session_auth import SessionKey
 
 api = AcademyApi(
@@ -51,4 +51,5 @@ for exception_class in (
 api.add_router("", system.router)
 api.add_router("", videos.router)
 api.add_router("", webhooks.router)
+api.add_router("", captions.router)
 api.add_router("", playback_routes.router)

@@ -43,7 +43,9 @@ def content_security_policy(config: Any) -> dict[str, Any]:
             "style-src": [SELF],
             "img-src": [*media, "data:"],
             # hls.js hands the <video> a MediaSource object URL (blob:).
-            "media-src": [*media, "blob:"],
+            # hls.js adds each caption track as <track src="data:,WEBVTT"> and fills its cues
+            # from script: the data: URL carries no content of its own.
+            "media-src": [*media, "blob:", "data:"],
             # 'self' covers this host's ws:// and wss:// too (live progress).
             "connect-src": sorted(set(media + uploads)),
             "font-src": [SELF],

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from academy.current import use_cases
 from apps.api.keys import auth_throttle
 from apps.api.keys.api_keys import KeyRejected, Principal
-from apps.api.playback.links import published_body
+from apps.api.playback.links import caption_bodies, published_body
 from apps.api.presenters.videos import video_body
 from apps.support.video.models import Tenant
 from apps.web.deliveries import video_deliveries
@@ -185,13 +185,15 @@ def video_page(request: HttpRequest, principal: Principal, video_id: int) -> Htt
     except VideoNotFound as exc:
         return _error_page(request, 404, "No such video", exc.message)
     body = _row(request, video_body(request, view.video, view.progress))
-    published = published_body(request, view.video)
+    tracks = use_cases().captions.list(principal.tenant_id, video_id)
+    published = published_body(request, view.video, tracks)
     return render(
         request,
         "web/video.html",
         {
             "video": body,
-            "published": published,
+            "published": published if published["published"] else None,
+            "captions": caption_bodies(request, view.video, tracks),
             "timings": sorted((body["timings_ms"] or {}).items()),
             "deliveries": video_deliveries(principal.tenant_id, video_id),
             "token_ttl": use_cases().config.playback.token_ttl_seconds,

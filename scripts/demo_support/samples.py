@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.spoken_lecture import SCRIPTS, spoken_lecture
+
 # The samples are throwaway inputs: encode them as fast as x264 can.
 X264_PRESET = "ultrafast"
 # Shortest sample the scale may produce: HLS needs at least one whole segment of something.
@@ -22,14 +24,27 @@ class Sample:
     height: int
     seconds: float
     tone_hz: int | None  # None: no audio stream at all
+    # A lecture script espeak-ng reads as the audio (the clip lasts as long as the speech).
+    speech: str | None = None
 
     def describe(self) -> str:
+        if self.speech:
+            return f"{self.width}x{self.height}, spoken lecture (espeak-ng)"
         audio = "with audio" if self.tone_hz else "no audio"
         return f"{self.width}x{self.height}, {self.seconds:g} s, {audio}"
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("welcome.mp4", "Welcome to the Academy", "testsrc2", 1280, 720, 8, 440),
+    Sample(
+        "welcome.mp4",
+        "Welcome to the Academy",
+        "smptehdbars",  # a still picture: the spoken lecture is long, its encode stays quick
+        1280,
+        720,
+        8,
+        None,
+        SCRIPTS["linear-algebra"],
+    ),
     Sample("algebra-101.mp4", "Algebra 101: Equations", "smptebars", 854, 480, 6, 660),
     Sample("lab-walkthrough.mp4", "Lab Walkthrough (silent)", "testsrc", 640, 360, 5, None),
 )
@@ -45,6 +60,7 @@ def scaled(samples: tuple[Sample, ...], scale: float) -> list[Sample]:
             s.height,
             round(max(MIN_SECONDS, s.seconds * scale), 2),
             s.tone_hz,
+            s.speech,
         )
         for s in samples
     ]
@@ -53,6 +69,10 @@ def scaled(samples: tuple[Sample, ...], scale: float) -> list[Sample]:
 def generate(sample: Sample, folder: Path) -> Path:
     """Write `sample` as an mp4 in `folder`; raises RuntimeError with ffmpeg's stderr."""
     path = folder / sample.file_name
+    if sample.speech:
+        return spoken_lecture(
+            path, sample.speech, size=f"{sample.width}x{sample.height}", source=sample.source
+        )
     size, secs = f"{sample.width}x{sample.height}", sample.seconds
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     cmd += ["-f", "lavfi", "-i", f"{sample.source}=size={size}:rate=25:duration={secs}"]

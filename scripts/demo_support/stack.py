@@ -27,6 +27,7 @@ DEFAULT_VAR_DIR = ROOT / "var" / "demo"
 MARKER = ".academy-demo"
 TENANT = "demo-academy"
 QUEUE_NAME = "academy-video-jobs"
+CAPTIONS_QUEUE_NAME = "academy-caption-jobs"
 WORKERS = 2
 # A real Redis is shared with the developer: the demo writes only to a DB of its own.
 DEMO_REDIS_DB = 9
@@ -262,7 +263,9 @@ class Stack:
         )
         url = client.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         self.env["VIDEO_SQS_QUEUE_URL"] = url
-        self.say(f"SQS: queue {QUEUE_NAME} created on moto's server")
+        captions = client.create_queue(QueueName=CAPTIONS_QUEUE_NAME)["QueueUrl"]
+        self.env["VIDEO_CAPTIONS_QUEUE_URL"] = captions
+        self.say(f"SQS: queues {QUEUE_NAME} and {CAPTIONS_QUEUE_NAME} created on moto's server")
 
     def create_api_key(self) -> str:
         args = [sys.executable, "manage.py", "create_api_key", "--tenant", TENANT]
@@ -315,6 +318,12 @@ class Stack:
             self.workers.append(self.start(name, worker, env))
         listed = ", ".join(f"{n} (/metrics on port {self.metrics_ports[n]})" for n in names)
         self.say(f"started {WORKERS} workers: {listed}; logs in {rel(self.logs)}/worker-N.log")
+        captions = [*worker[:3], "--jobs", "captions", *worker[3:]]
+        self.workers.append(self.start("captions-1", captions, {"WORKER_ID": "captions-1"}))
+        self.say(
+            "started a caption worker (sqs_main --jobs captions, faster-whisper tiny.en); "
+            f"log in {rel(self.logs)}/captions-1.log"
+        )
 
     def start_dispatcher(self) -> None:
         self.dispatcher_metrics_port = free_port()
@@ -367,7 +376,8 @@ class Stack:
         if self.api_server is not None:
             listed.append(("API server (and the web page)", self.api_server, self.api_port))
         for worker in self.workers:
-            listed.append((f"{worker.name} (/metrics)", worker, self.metrics_ports[worker.name]))
+            port = self.metrics_ports.get(worker.name)  # the caption worker exports none
+            listed.append((f"{worker.name}{' (/metrics)' if port else ''}", worker, port))
         if self.dispatcher is not None:
             port = self.dispatcher_metrics_port
             listed.append(("webhook dispatcher (/metrics)", self.dispatcher, port))

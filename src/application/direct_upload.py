@@ -114,6 +114,7 @@ class DirectUpload:
         size_bytes: int | None = None,
         filename: str = "source",
         presign: bool = True,
+        language: str = "",
         playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
     ) -> CreatedVideo:
         """An AWAITING_UPLOAD video and how to send its bytes (`presign=False`: through us)."""
@@ -133,6 +134,7 @@ class DirectUpload:
                 metadata=dict(metadata or {}),
                 trace_id=trace_id,
                 declared_size_bytes=size_bytes,
+                caption_language=language,
                 playback_policy=PlaybackPolicy(playback_policy),
             ),
             lambda t, v: source_key(t, v, filename),
@@ -284,6 +286,7 @@ class DirectUpload:
         metadata: dict[str, Any] | None = None,
         trace_id: str = "",
         request_id: str = "",
+        language: str = "",
         playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
     ) -> CompletedUpload:
         """A whole upload in one call; on any failure the row and stored bytes are removed."""
@@ -295,6 +298,7 @@ class DirectUpload:
             trace_id=trace_id,
             filename=filename,
             presign=False,
+            language=language,
             playback_policy=playback_policy,
         )
         video = created.video

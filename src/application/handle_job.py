@@ -28,7 +28,6 @@ from src.application.domain import (
     Lease,
     StopReason,
     VideoProcessingError,
-    VideoStatus,
     fail_outcome,
     retry_delay,
     spends_attempt,
@@ -216,9 +215,9 @@ class HandleJob:
             return self._reject(ctx, "no such video")
         if row.tenant_id != job.tenant_id:
             return self._reject(ctx, "video does not belong to tenant")
-        if row.status == VideoStatus.CANCELED:
+        if row.status == self.repository.canceled_status:
             return Outcome.skip(SkipReason.CANCEL, status=row.status)
-        if row.status != VideoStatus.UPLOADED:
+        if row.status != self.repository.queued_status:
             # Claimed by another worker, READY, or FAILED (whatever the code): a duplicate.
             log.info("VIDEO_CLAIM_SKIPPED", status=row.status, leased_by=row.leased_by)
             return Outcome.skip(SkipReason.CLAIMED, status=row.status)

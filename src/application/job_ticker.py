@@ -8,7 +8,7 @@ import time
 
 import structlog
 
-from src.application.domain import Lease, StopReason, VideoStatus
+from src.application.domain import Lease, StopReason
 from src.application.job_control import JobControl
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.video_repository import VideoRepository
@@ -100,7 +100,7 @@ class JobTicker:
         reason = StopReason.LEASE_LOST
         try:
             row = self.repository.get(self.lease.video_id)
-            if row is not None and row.status == VideoStatus.CANCELED:
+            if row is not None and row.status == self.repository.canceled_status:
                 reason = StopReason.CANCELED
         except Exception:  # noqa: BLE001, S110 - unknown state: treat as lost, the safe side
             pass

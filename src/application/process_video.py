@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,11 @@ class ProcessVideo:
         storage: Storage,
         transcoder: Transcoder,
         work_root: str | Path | None = None,
+        after_ready: Callable[[Lease], None] | None = None,
     ) -> None:
+        """`after_ready` runs once the row is READY (it asks for the video's captions); it
+        must not raise."""
+        self.after_ready = after_ready
         self.repository = repository
         self.storage = storage
         self.transcoder = transcoder
@@ -135,6 +140,8 @@ class ProcessVideo:
                 raise JobStopped(StopReason.LEASE_LOST)
             timings["complete"] = _ms(t)
             timings["total"] = _ms(started)
+            if self.after_ready is not None:
+                self.after_ready(lease)
             return JobOutcome(hls_key=hls_key, stage_timings_ms=timings)
         finally:
             if not keep:
@@ -159,23 +166,31 @@ class ProcessVideo:
             raise JobStopped(reason)
 
     def _download(self, lease: Lease, work_dir: Path, timings: dict[str, int]) -> Path:
-        t = time.monotonic()
-        if not lease.source_key:
-            raise VideoProcessingError(ErrorCode.SOURCE_MISSING, "video has no source_key")
-        source_dir = work_dir / "source"
-        try:
-            source_dir.mkdir()
-        except OSError as exc:
-            raise work_dir_error(exc, work_dir) from exc
-        name = storage_keys.safe_filename(lease.source_key.rsplit("/", 1)[-1])
-        target = source_dir / name
-        try:
-            self.storage.get_file(lease.source_key, target)
-        except FileNotFoundError:
-            raise VideoProcessingError(
-                ErrorCode.SOURCE_MISSING, f"source object {lease.source_key} does not exist"
-            ) from None
-        except StorageError as exc:
-            raise storage_failure(exc) from exc
-        timings["download"] = _ms(t)
-        return target
+        return download_source(self.storage, lease, work_dir, timings)
+
+
+def download_source(
+    storage: Storage, lease: Lease, work_dir: Path, timings: dict[str, int]
+) -> Path:
+    """The claimed video's upload, fetched into `work_dir/source/` (the encode's and the
+    caption job's first step)."""
+    t = time.monotonic()
+    if not lease.source_key:
+        raise VideoProcessingError(ErrorCode.SOURCE_MISSING, "video has no source_key")
+    source_dir = work_dir / "source"
+    try:
+        source_dir.mkdir()
+    except OSError as exc:
+        raise work_dir_error(exc, work_dir) from exc
+    name = storage_keys.safe_filename(lease.source_key.rsplit("/", 1)[-1])
+    target = source_dir / name
+    try:
+        storage.get_file(lease.source_key, target)
+    except FileNotFoundError:
+        raise VideoProcessingError(
+            ErrorCode.SOURCE_MISSING, f"source object {lease.source_key} does not exist"
+        ) from None
+    except StorageError as exc:
+        raise storage_failure(exc) from exc
+    timings["download"] = _ms(t)
+    return target

@@ -48,6 +48,17 @@ JOBS = Counter(
     "Jobs handled by the worker, by outcome and error code",
     ["outcome", "error_code"],
 )
+CAPTION_JOBS = Counter(
+    "caption_jobs_total",
+    "Caption jobs handled by the worker, by outcome and error code",
+    ["outcome", "error_code"],
+)
+# Lectures run from minutes to hours; a tiny model transcribes one in seconds to minutes.
+TRANSCRIPTION_SECONDS = Histogram(
+    "transcription_duration_seconds",
+    "Time to transcribe one caption job's audio",
+    buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+)
 STAGE_SECONDS = Histogram(
     "video_stage_duration_seconds",
     "Duration of each stage of a published job",
@@ -151,7 +162,12 @@ def observe_log_event(_logger: Any, _name: str, event_dict: dict[str, Any]) -> d
     """structlog processor: count the events that are metrics; the line itself is unchanged."""
     event = event_dict.get("event")
     outcome = _OUTCOME_EVENTS.get(event) if isinstance(event, str) else None
-    if outcome:
+    captions = event_dict.get("job") == "captions"  # the caption worker binds it on every line
+    if event == "CAPTIONS_TRANSCRIBED" and isinstance(event_dict.get("transcribe_ms"), int):
+        TRANSCRIPTION_SECONDS.observe(event_dict["transcribe_ms"] / 1000.0)
+    if outcome and captions:
+        CAPTION_JOBS.labels(outcome, str(event_dict.get("error_code") or "")).inc()
+    elif outcome:
         JOBS.labels(outcome, str(event_dict.get("error_code") or "")).inc()
         if outcome == "ready":
             for stage, field in STAGES.items():

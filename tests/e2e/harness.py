@@ -44,6 +44,11 @@ class SqsFixture:
             QueueName=self.name,
             Attributes={"VisibilityTimeout": str(visibility_timeout)},
         )["QueueUrl"]
+        # The caption jobs' own queue (VIDEO_CAPTIONS_QUEUE_URL), beside the video queue.
+        self.captions_url = self.client.create_queue(
+            QueueName=f"{self.name}-captions",
+            Attributes={"VisibilityTimeout": str(visibility_timeout)},
+        )["QueueUrl"]
 
     def send(self, video_id: Any, tenant_id: Any, body: str | None = None) -> str:
         text = body or json.dumps(
@@ -95,6 +100,9 @@ def base_env(db_url: str, sqs: SqsFixture, storage_root: Path, **extra: Any) -> 
             "PYTHONUNBUFFERED": "1",
         }
     )
+    captions_url = getattr(sqs, "captions_url", "")  # stand-ins for a dead SQS have none
+    if captions_url:
+        env["VIDEO_CAPTIONS_QUEUE_URL"] = captions_url
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

@@ -90,8 +90,10 @@ def test_demo_ends_with_three_ready_videos_whose_playlists_exist(demo_run):
     assert len(rows) == 3, out[-3000:]
     # The ladder never upscales: each sample's renditions follow its size. The 480p sample
     # carries almost nothing (smptebars), so its 360p would need as much bandwidth as its
-    # 480p (both held at the 200 kb/s floor): it is dropped, not listed.
-    assert sorted(r[2] for r in rows) == ["360p", "480p", "720p/480p/360p"]
+    # 480p (both held at the 200 kb/s floor): it is dropped, not listed. The 720p sample is
+    # the spoken lecture over a still picture (smptehdbars): its 480p and 360p would not be
+    # 15 % below the rung above, so 720p alone is served.
+    assert sorted(r[2] for r in rows) == ["360p", "480p", "720p"]
     media = (var_dir / "media").resolve()
     for video_id, _title, _renditions, master in rows:
         # /media/<playback id>/master.m3u8?token=…: signed by default, no id in the URL.
@@ -102,6 +104,15 @@ def test_demo_ends_with_three_ready_videos_whose_playlists_exist(demo_run):
     assert "master playlists fetched through their assets URLs decode with ffmpeg" in out
     assert (var_dir / "db.sqlite3").is_file()
     assert f"ffplay '{rows[0][3]}'" in out
+
+
+def test_demo_prints_the_spoken_lectures_captions_and_their_word_error_rate(demo_run):
+    done, _var_dir = demo_run
+    out = done.stdout
+    assert "got an automatic en track; the first lines of its WebVTT:" in out
+    assert re.search(r"^    00:00:\d\d\.\d{3} --> 00:00:\d\d\.\d{3}  \S", out, re.M), out[-3000:]
+    wer = re.search(r"word error rate against the script read aloud: ([\d.]+)", out)
+    assert wer and float(wer.group(1)) <= 0.2, out[-3000:]
 
 
 def _log_events(path: Path, name: str) -> list[dict]:
@@ -156,10 +167,11 @@ def test_demo_stops_what_it_started_and_keeps_its_logs(demo_run):
     assert len(exporters) == 3
     for port in exporters:
         assert not _listening(int(port))
-    assert "workers stopped with SIGTERM (exit codes 0, 0)" in out
+    # Two video workers and the caption worker.
+    assert "workers stopped with SIGTERM (exit codes 0, 0, 0)" in out
     dispatcher_log = (var_dir / "logs" / "webhook-dispatcher.log").read_text()
     assert '"event": "WEBHOOK_DISPATCHER_STOPPED"' in dispatcher_log
-    for name in ("worker-1.log", "worker-2.log"):
+    for name in ("worker-1.log", "worker-2.log", "captions-1.log"):
         assert '"event": "WORKER_SHUTDOWN"' in (var_dir / "logs" / name).read_text()
 
 
@@ -197,11 +209,13 @@ def test_demo_percent_comes_over_the_websocket(demo_run):
     calls = _api_calls(var_dir)
     for video_id, (_id, connections, counts, _how, end) in summaries.items():
         assert end == "ready" and "1 connected" in counts and "1 ready" in counts
-        # The server saw each of the demo's WebSocket connections, each ending with `ready`.
+        # The server saw each of the demo's WebSocket connections.
         streams = [e for e in opened if e["video_id"] == video_id]
         assert len(streams) == int(connections)
         assert all(e["transport"] == "websocket" for e in streams)
-        assert [e["last"] for e in ended if e["video_id"] == video_id][-1:] == ["ready"]
+        # The demo's client closes on `ready`; the server ends a stream itself at `ready`, or,
+        # when `ready` said `more` (an automatic caption track to come), after the captions.
+        assert all(e["last"] in ("ready", "captions") for e in ended if e["video_id"] == video_id)
         # GET /videos/{id} only for each connection's token and for the final report: the
         # progress lines were fed by the WebSocket, not by polling the API.
         gets = calls.count(("GET", f"/api/v1/videos/{video_id}", 200))

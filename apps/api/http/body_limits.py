@@ -35,13 +35,18 @@ DEFAULT_LIMIT = 1024 * 1024  # JSON and forms: settings.DATA_UPLOAD_MAX_MEMORY_S
 FORM_OVERHEAD = 64 * 1024
 _SOURCE_PUT = re.compile(r"^/api/v1/videos/\d+/source/?$")
 _CREATE = re.compile(r"^/api/v1/videos(/upload)?/?$")
+_CAPTIONS = re.compile(r"^/api/v1/videos/\d+/captions/?$")
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-def limit_for(method: str, path: str, max_source_bytes: int) -> int:
+def limit_for(
+    method: str, path: str, max_source_bytes: int, max_caption_bytes: int = DEFAULT_LIMIT
+) -> int:
+    if method == "POST" and _CAPTIONS.match(path):
+        return max_caption_bytes + FORM_OVERHEAD  # an SRT/WebVTT upload
     if method == "PUT" and _SOURCE_PUT.match(path):
         return max_source_bytes
     if method == "POST" and _CREATE.match(path):
@@ -50,15 +55,20 @@ def limit_for(method: str, path: str, max_source_bytes: int) -> int:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_source_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_source_bytes: int, max_caption_bytes: int = DEFAULT_LIMIT
+    ) -> None:
         self.app = app
         self.max_source_bytes = max_source_bytes
+        self.max_caption_bytes = max_caption_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = limit_for(scope["method"], scope["path"], self.max_source_bytes)
+        limit = limit_for(
+            scope["method"], scope["path"], self.max_source_bytes, self.max_caption_bytes
+        )
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:

@@ -16,6 +16,7 @@ from apps.api.http.problems import code_for_status, problem
 from apps.api.keys.auth_throttle import AuthThrottled
 from apps.api.keys.idempotency import IdempotencyRefused, Replay
 from apps.api.keys.rate_limits import RateLimited, headers
+from src.application.caption_tracks import CaptionFileRejected
 from src.application.domain import ErrorCode
 from src.application.ports.storage import StorageError
 from src.application.video_errors import (
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[VideoRequestError], int] = {
     UploadIncomplete: 409,
     SourceTooLarge: 413,
     InvalidVideoRequest: 422,
+    CaptionFileRejected: 422,
 }
 
 

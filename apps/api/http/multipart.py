@@ -9,15 +9,18 @@ import hashlib
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import HttpRequest
 
+from src.application.domain import ErrorCode
 from src.application.video_errors import SourceTooLarge
 
 MULTIPART = "multipart/form-data"
+SOURCE_LIMIT = "VIDEO_MAX_SOURCE_BYTES"
 
 
 class SizeLimitedUpload(TemporaryFileUploadHandler):
-    def __init__(self, request: HttpRequest, limit: int) -> None:
+    def __init__(self, request: HttpRequest, limit: int, setting: str = SOURCE_LIMIT) -> None:
         super().__init__(request)
         self.limit = limit
+        self.setting = setting
         self.received = 0
         self.digests: dict[str, str] = {}
         self._sha = hashlib.sha256()
@@ -30,7 +33,8 @@ class SizeLimitedUpload(TemporaryFileUploadHandler):
         self.received += len(raw_data)
         if self.received > self.limit:
             raise SourceTooLarge(
-                f"the file is more than VIDEO_MAX_SOURCE_BYTES ({self.limit} bytes)"
+                f"the file is more than {self.setting} ({self.limit} bytes)",
+                None if self.setting == SOURCE_LIMIT else ErrorCode.PAYLOAD_TOO_LARGE,
             )
         self._sha.update(raw_data)
         return super().receive_data_chunk(raw_data, start)
@@ -40,12 +44,12 @@ class SizeLimitedUpload(TemporaryFileUploadHandler):
         return super().file_complete(file_size)
 
 
-def parse(request: HttpRequest, limit: int) -> SizeLimitedUpload:
+def parse(request: HttpRequest, limit: int, setting: str = SOURCE_LIMIT) -> SizeLimitedUpload:
     """Read the form once (later reads of request.POST/FILES reuse it); returns the handler,
     which knows each file's SHA-256."""
     handler = getattr(request, "_size_limited_upload", None)
     if handler is None:
-        handler = SizeLimitedUpload(request, limit)
+        handler = SizeLimitedUpload(request, limit, setting)
         request.upload_handlers = [handler]
         request._size_limited_upload = handler
         request.FILES  # noqa: B018 - parses the body through the handler

@@ -18,7 +18,10 @@ from urllib.parse import quote
 from django.conf import settings
 from django.http import HttpRequest
 
-from src.application.domain import PlaybackPolicy, VideoStatus
+from src.application.caption_tracks import default_track
+from src.application.domain import CaptionStatus, PlaybackPolicy, VideoStatus
+from src.application.hls_subtitles import track_label
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.video_repository import VideoRecord
 from src.infrastructure.playback.tokens import (
     AUDIENCE_THUMBNAIL,
@@ -119,11 +122,52 @@ def assets(request: HttpRequest | None, video: VideoRecord) -> dict[str, Any] | 
     }
 
 
-def published_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any] | None:
-    """Every playable URL of a READY video: master, thumbnail, one playlist per rendition."""
+def caption_url(links: Links | None, video: VideoRecord, key: str) -> str | None:
+    """A caption file's playable URL: a track's files lie under its video's published output
+    (captions/{track}/...), so they are served, tokened and refused as its other files."""
+    folder = posixpath.dirname(video.hls_key)
+    if links is None or not key or not key.startswith(f"{folder}/"):
+        return None
+    return links.file(key[len(folder) + 1 :])
+
+
+def caption_body(
+    links: Links | None, video: VideoRecord, track: CaptionTrackRecord
+) -> dict[str, Any]:
+    ready = track.status == CaptionStatus.READY
+    return {
+        "id": track.id,
+        "language": track.language,
+        "label": track_label(track),
+        "kind": str(track.kind),
+        "status": str(track.status),
+        "error": (
+            {"code": track.error_code, "message": track.error_message} if track.error_code else None
+        ),
+        "vtt_url": caption_url(links, video, track.vtt_key) if ready else None,
+        "created_at": track.created_at,
+    }
+
+
+def caption_bodies(
+    request: HttpRequest, video: VideoRecord, tracks: list[CaptionTrackRecord]
+) -> list[dict[str, Any]]:
+    """The tracks as the caption API lists them, URLs playable for this caller."""
+    links = links_for(request, video)
+    return [caption_body(links, video, track) for track in tracks]
+
+
+def published_body(
+    request: HttpRequest, video: VideoRecord, tracks: list[CaptionTrackRecord] | None = None
+) -> dict[str, Any]:
+    """Every playable URL of a READY video: master (`video_url`), thumbnail, one playlist per
+    rendition, its caption tracks and the default one's WebVTT (`subtitle_url`);
+    `{"published": false}` before READY."""
     links = links_for(request, video)
     if links is None:
-        return None
+        return {"published": False, "video_id": video.id}
+    tracks = tracks or []
+    default = default_track(tracks)
     renditions = []
     for rendition in video.renditions:
         playlist = rendition.get("playlist")
@@ -137,11 +181,17 @@ def published_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any] |
             }
         )
     return {
+        "published": True,
         "video_id": video.id,
         "playback_id": video.playback_id,
         "playback_policy": str(video.playback_policy),
+        "video_url": links.master,
         "master_playlist_url": links.master,
+        "subtitle_url": caption_url(links, video, default.vtt_key) if default else None,
         "thumbnail_url": links.thumbnail,
         "expires_at": links.video_token.expires_at if links.video_token else None,
+        "duration_sec": video.duration_seconds,
+        "published_at": video.processing_completed_at,
+        "captions": [caption_body(links, video, track) for track in tracks],
         "renditions": renditions,
     }

@@ -4,7 +4,9 @@
 the thumbnail). A signed video needs `?token=` (apps/api/playback/links.py); a public one
 nothing. Every refusal is the same 403 problem, whatever failed: no or a bad, expired,
 revoked-key or other video's token, an unknown or rotated playback id, a video not READY, an
-odd path. The cause goes to the log (PLAYBACK_REFUSED), never the token.
+odd path. The cause goes to the log (PLAYBACK_REFUSED), never the token. Every file but the
+master is cached for 5 minutes; the master, rewritten in place when a caption track arrives
+or goes, is `no-cache` (revalidated on every load).
 
 Playlists are rewritten for the caller (src/infrastructure/playback/playlists.py): every URI
 in them carries the token, or is a CloudFront signed URL when VIDEO_PUBLIC_BASE_URL is a CDN,
@@ -63,6 +65,11 @@ REFUSAL_DETAIL = "this playback URL is not valid now: ask the academy for a new 
 PUBLIC_CACHE = "public, max-age=300"
 # A signed video's responses are for this viewer's browser only: no shared cache keeps them.
 PRIVATE_CACHE = "private, max-age=300"
+# The master is the one file rewritten in place: when a caption track turns READY, is
+# replaced or deleted (src/application/subtitle_master.py). `no-cache` lets a cache keep it
+# but ask again each time, so a player loading the master after a track is READY gets it.
+PUBLIC_MASTER_CACHE = "public, no-cache"
+PRIVATE_MASTER_CACHE = "private, no-cache"
 
 
 def refused(request: HttpRequest, reason: str) -> HttpResponse:
@@ -117,7 +124,10 @@ def serve_playback(request: HttpRequest, rest: str) -> HttpResponse:
     if outcome is not None and outcome.viewer:
         structlog.contextvars.bind_contextvars(viewer=outcome.viewer)
     key = media.key(video, path)
-    cache = PUBLIC_CACHE if outcome is None else PRIVATE_CACHE
+    if path == posixpath.basename(video.hls_key):
+        cache = PUBLIC_MASTER_CACHE if outcome is None else PRIVATE_MASTER_CACHE
+    else:
+        cache = PUBLIC_CACHE if outcome is None else PRIVATE_CACHE
     try:
         if path.endswith(PLAYLIST_SUFFIX):
             return _playlist(request, media, video, key, path, token, outcome, cache)

@@ -46,7 +46,6 @@ from apps.api.schemas.videos import (
 from apps.web.session_auth import SessionKey
 from src.application.domain import PlaybackPolicy
 from src.application.ports.video_repository import VideoRecord, VideoStatus
-from src.application.video_errors import VideoNotFound
 from src.application.video_queries import MAX_PAGE, row_progress
 
 router = Router(tags=["videos"])
@@ -66,7 +65,7 @@ IDEMPOTENT = {"parameters": [idempotency.OPENAPI_PARAMETER]}
 MULTIPART = multipart.MULTIPART
 # Query text goes into SQL parameters: PostgreSQL refuses NUL characters in them.
 NO_NUL = r"^[^\x00]*$"
-FORM_FIELDS = {"title", "external_id", "metadata", "playback_policy"}
+FORM_FIELDS = {"title", "external_id", "metadata", "language", "playback_policy"}
 CREATE_FORM = "CreateVideoForm"
 REPLAYS = (
     "With an `Idempotency-Key`, a retry gets the first response again: the same status and "
@@ -88,6 +87,11 @@ COMPONENTS = {
             "title": {"type": "string", "minLength": 1, "maxLength": 300},
             "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
             "metadata": {"type": "string", "description": "a JSON object"},
+            "language": {
+                "type": "string",
+                "maxLength": 16,
+                "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+            },
             "playback_policy": ref(PlaybackPolicy.__name__),
         },
     },
@@ -141,6 +145,7 @@ def create_video(request: HttpRequest, response: HttpResponse):
         trace_id=request.trace_id,
         size_bytes=body.size_bytes,
         filename=body.filename or "source",
+        language=body.language or "",
         playback_policy=_policy(body.playback_policy),
     )
     video = created.video
@@ -195,6 +200,7 @@ def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
             external_id=form.external_id or "",
             metadata=form.metadata,
             trace_id=request.trace_id,
+            language=form.language or "",
             playback_policy=_policy(form.playback_policy),
         )
     return _accepted(request, response, completed)
@@ -378,12 +384,13 @@ def delete_video(request: HttpRequest, video_id: int = VideoId):
 @router.get(
     "/videos/{video_id}/assets/published",
     response={200: PublishedAssetsOut, **ERRORS},
-    summary="The published HLS assets (404 until READY)",
+    exclude_unset=True,  # before READY the body is {"published": false, "video_id"} alone
+    summary="The published assets: `published` false until READY, then the master, the "
+    "captions (`subtitle_url`: the default track's WebVTT), thumbnail and renditions",
 )
 def get_published_assets(request: HttpRequest, video_id: int = VideoId):
-    view = use_cases().queries.get(request.auth.tenant_id, video_id)
+    cases = use_cases()
+    view = cases.queries.get(request.auth.tenant_id, video_id)
     _bind_video(request, view.video)
-    body = published_body(request, view.video)
-    if body is None:
-        raise VideoNotFound(f"video {video_id} is {view.video.status}: nothing is published yet")
-    return 200, body
+    tracks = cases.captions.list(request.auth.tenant_id, video_id) if cases.captions else []
+    return 200, published_body(request, view.video, tracks)

@@ -54,6 +54,13 @@ class CreateVideoIn(StrictSchema):
         default=None, ge=1, le=MAX_ID, description="the source's size; S3 uses it to plan parts"
     )
     filename: str | None = Field(default=None, min_length=1, max_length=255)
+    language: str | None = Field(
+        default=None,
+        max_length=16,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="the language its automatic captions are transcribed in (en, pt-BR); "
+        "default VIDEO_CAPTIONS_LANGUAGE",
+    )
 
     @field_validator("title", "external_id", "filename", "metadata")
     @classmethod
@@ -145,14 +152,56 @@ class RenditionAssetOut(Schema):
     playlist_url: str | None
 
 
+class CaptionErrorOut(Schema):
+    code: str
+    message: str
+
+
+class CaptionTrackOut(Schema):
+    id: int
+    language: str
+    label: str
+    kind: str = Field(description="auto (transcribed) or uploaded")
+    status: str = Field(description="QUEUED, PROCESSING, READY, FAILED, CANCELED or SKIPPED")
+    error: CaptionErrorOut | None
+    vtt_url: str | None = Field(description="the whole track as one WebVTT file, once READY")
+    created_at: datetime | None
+
+
+class CaptionUploadIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = Field(
+        min_length=2,
+        max_length=16,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="a language code: en, pt-BR",
+    )
+    label: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f]*$")
+
+
+class CaptionListOut(Schema):
+    items: list[CaptionTrackOut]
+
+
 class PublishedAssetsOut(Schema):
+    published: bool = Field(description="false until the video is READY (no other field then)")
     video_id: int
-    playback_id: str
-    playback_policy: PlaybackPolicy
-    master_playlist_url: str
-    expires_at: datetime | None
-    thumbnail_url: str | None
-    renditions: list[RenditionAssetOut]
+    playback_id: str | None = None
+    playback_policy: PlaybackPolicy | None = None
+    video_url: str | None = Field(default=None, description="the master playlist")
+    master_playlist_url: str | None = None
+    subtitle_url: str | None = Field(
+        default=None, description="the default caption track's WebVTT file; null when none"
+    )
+    thumbnail_url: str | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="when the URLs' token ends (signed videos); null when public"
+    )
+    duration_sec: float | None = None
+    published_at: datetime | None = None
+    captions: list[CaptionTrackOut] = Field(default_factory=list)
+    renditions: list[RenditionAssetOut] = Field(default_factory=list)
 
 
 class RenditionOut(Schema):

@@ -50,6 +50,8 @@ class Video(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # The trace id of the request that created the video; sent with every job message.
     trace_id = models.CharField(max_length=128, blank=True, default="")
+    # The language its automatic captions are transcribed in ("": VIDEO_CAPTIONS_LANGUAGE).
+    caption_language = models.CharField(max_length=16, blank=True, default="")
     # Direct uploads: the size announced at creation, the storage's multipart upload id,
     # when an unfinished upload expires, and when the bytes were confirmed.
     declared_size_bytes = models.BigIntegerField(null=True, blank=True)
@@ -71,6 +73,9 @@ class Video(models.Model):
 
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processing_completed_at = models.DateTimeField(null=True, blank=True)
+    # When its automatic caption track was requested (null: never): reconcile requests one for
+    # a READY video the worker died before asking for (a deleted track is not asked again).
+    captions_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,17 +14,23 @@ from apps.worker.video_worker.readiness import DependencyUp, QueueExists, WorkDi
 from src.infrastructure.liveness import LivenessFile
 
 
-def message_handler(services: Services) -> MessageHandler:
-    """The handle-job use case and the acknowledgement policy, for one worker."""
+def message_handler(services: Services, jobs: str = "video") -> MessageHandler:
+    """The handle-job use case and the acknowledgement policy, for one worker; `jobs`
+    "captions" takes caption jobs from their own queue."""
     config = services.config
     ack = Acknowledger(
-        services.queue, fast_ack=config.fast_ack, visibility_timeout=config.visibility_timeout
+        services.job_queue(jobs),
+        fast_ack=config.fast_ack,
+        visibility_timeout=config.visibility_timeout,
     )
-    return MessageHandler(services.handle_job(keep_in_flight=ack.keep_in_flight), ack)
+    return MessageHandler(services.handle_job(keep_in_flight=ack.keep_in_flight, jobs=jobs), ack)
 
 
 def worker_loop(
-    services: Services, handler: MessageHandler | None = None, **options: Any
+    services: Services,
+    handler: MessageHandler | None = None,
+    jobs: str = "video",
+    **options: Any,
 ) -> WorkerLoop:
     """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
     takes no job while its queue does not exist yet, the database does not answer or its work
@@ -33,15 +39,15 @@ def worker_loop(
     options.setdefault(
         "readiness",
         [
-            QueueExists(services.queue.check),
+            QueueExists(services.job_queue(jobs).check),
             DependencyUp("database", services.repository.ping),
             WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
         ],
     )
     options.setdefault("liveness", LivenessFile(config.liveness_file, WORKER_LIVENESS_MAX_AGE))
     return WorkerLoop(
-        services.queue,
-        handler or message_handler(services),
+        services.job_queue(jobs),
+        handler or message_handler(services, jobs),
         worker_id=config.worker_id,
         visibility_timeout=config.visibility_timeout,
         grace_seconds=options.pop("grace_seconds", config.shutdown_grace_seconds),

@@ -4,6 +4,7 @@ Plain Python only (no Django, boto3, redis or ffmpeg). Each concept has its own 
 names are re-exported here so callers write `from src.application.domain import VideoStatus`.
 """
 
+from src.application.domain.captions import CaptionKind, CaptionStatus, Cue
 from src.application.domain.error_codes import ErrorCode, VideoProcessingError
 from src.application.domain.lease import Lease
 from src.application.domain.playback import PlaybackPolicy, new_playback_id
@@ -22,6 +23,9 @@ from src.application.domain.stop_reason import JobStopped, StopReason
 __all__ = [
     "RETRY_BASE_SECONDS",
     "RETRY_MAX_SECONDS",
+    "CaptionKind",
+    "CaptionStatus",
+    "Cue",
     "ErrorCode",
     "Failure",
     "JobStopped",

@@ -34,6 +34,11 @@ class ErrorCode(enum.StrEnum):
         "the job outlived the queue's 12-hour limit",
     )
     INTERNAL_ERROR = ("INTERNAL_ERROR", True, "an unexpected error in the pipeline")
+    # Caption jobs (docs/ARCHITECTURE.md, "Captions").
+    NO_AUDIO = ("NO_AUDIO", False, "the video has no audio stream to transcribe")
+    NO_SPEECH = ("NO_SPEECH", False, "no speech was heard in the audio")
+    TRANSCRIBE_FAILED = ("TRANSCRIBE_FAILED", False, "the audio could not be transcribed")
+    CAPTION_INVALID = ("CAPTION_INVALID", False, "the caption file is not valid SRT or WebVTT")
     # The HTTP API's problem codes (the same enum: one place for every code).
     VALIDATION_FAILED = ("VALIDATION_FAILED", False, "a field or parameter is not valid")
     MALFORMED_REQUEST = ("MALFORMED_REQUEST", False, "the body is not UTF-8 JSON")

@@ -25,6 +25,8 @@ class VideoEventType(enum.StrEnum):
     READY = "video.ready"
     FAILED = "video.failed"
     CANCELED = "video.canceled"
+    CAPTIONS_READY = "video.captions.ready"  # an automatic caption track is READY
+    CAPTIONS_FAILED = "video.captions.failed"  # an automatic caption track FAILED for good
 
     @classmethod
     def parse(cls, names: list[str]) -> list[VideoEventType]:

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from src.application.domain.webhooks import new_event_id
+from src.application.domain.webhooks import VideoEventType, new_event_id
 from src.application.ports.video_events import (
     EVENT_FOR_STATUS,
     VideoEvent,
@@ -21,8 +21,10 @@ class InMemoryVideoEventOutbox(VideoEventOutbox):
         self._lock = threading.Lock()
         self._clock = clock or (lambda: datetime.now(UTC))
 
-    def record(self, video: VideoRecord) -> VideoEvent | None:
-        event_type = EVENT_FOR_STATUS.get(video.status)
+    def record(
+        self, video: VideoRecord, event_type: VideoEventType | None = None
+    ) -> VideoEvent | None:
+        event_type = event_type or EVENT_FOR_STATUS.get(video.status)
         if event_type is None:
             return None
         event = VideoEvent(

@@ -42,8 +42,11 @@ class VideoEventOutbox(abc.ABC):
     """Written by the repository, inside the transaction of the change it describes."""
 
     @abc.abstractmethod
-    def record(self, video: VideoRecord) -> VideoEvent | None:
-        """Record the event for the status `video` just moved to (None: that status has none)."""
+    def record(
+        self, video: VideoRecord, event_type: VideoEventType | None = None
+    ) -> VideoEvent | None:
+        """Record the event for the status `video` just moved to (None: that status has none),
+        or `event_type` when the change is not the video's own (a caption track's)."""
 
     @abc.abstractmethod
     def for_video(self, video_id: int) -> list[VideoEvent]:

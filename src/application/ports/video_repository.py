@@ -46,6 +46,7 @@ class VideoRecord:
     upload_id: str = ""
     uploaded_at: datetime | None = None
     source_removed_at: datetime | None = None
+    caption_language: str = ""  # "": VIDEO_CAPTIONS_LANGUAGE
     # Names the video in every public URL (never its ids); replaced by a rotation.
     playback_id: str = ""
     playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED
@@ -63,6 +64,7 @@ class NewUpload:
     metadata: dict[str, Any] = field(default_factory=dict)
     trace_id: str = ""
     declared_size_bytes: int | None = None
+    caption_language: str = ""
     playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED
 
 
@@ -127,6 +129,10 @@ class VideoRepository(abc.ABC):
     """
 
     events: Any  # VideoEventOutbox (typed loosely: that port imports this module)
+    # The statuses the handle-job use case reads a job's row by (the caption repository has
+    # its own: the same use case runs caption jobs).
+    queued_status: str = VideoStatus.UPLOADED
+    canceled_status: str = VideoStatus.CANCELED
 
     def __init__(self, max_attempts: int = 3, default_lease_seconds: int = 300) -> None:
         if max_attempts < 1:

@@ -19,6 +19,7 @@ from typing import Any
 # Channels message types: the stream tells them apart by `type`.
 PROGRESS_EVENT = "video.progress"
 STATUS_EVENT = "video.status"
+CAPTIONS_EVENT = "video.captions"
 
 
 def events_group(tenant_id: int, video_id: int) -> str:
@@ -46,3 +47,15 @@ def progress_event(record: dict[str, Any]) -> str:
 
 def status_event(status: str) -> str:
     return json.dumps({"type": STATUS_EVENT, "status": str(status)})
+
+
+def captions_event(record: dict[str, Any]) -> str:
+    """A caption job's progress record (percent, step) as a Channels message."""
+    return json.dumps(
+        {
+            "type": CAPTIONS_EVENT,
+            "percent": record.get("percent"),
+            "step": record.get("step"),
+            "updated_at": record.get("updated_at"),
+        }
+    )

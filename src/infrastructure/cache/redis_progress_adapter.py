@@ -46,8 +46,11 @@ class RedisProgressAdapter(ProgressPort):
         *,
         events_prefix: str = "academy-video",
         clock=time.monotonic,
+        job: str = cache.VIDEO_JOB,
     ) -> None:
+        """`job` names whose keys these are: a video's encoding ("") or its caption job."""
         self.client = client
+        self.job = job
         self.events_prefix = events_prefix
         self.heartbeat_ttl = heartbeat_ttl
         self.announcer = _with_timeout(client, ANNOUNCE_TIMEOUT_SECONDS)
@@ -73,29 +76,35 @@ class RedisProgressAdapter(ProgressPort):
         trace_id: str = "",
     ) -> None:
         record = progress_record(percent, step, worker_id, trace_id)
+        channel = progress_events.events_channel(self.events_prefix, tenant_id, video_id)
+        event = (
+            progress_events.captions_event(record)
+            if self.job == cache.CAPTIONS_JOB
+            else progress_events.progress_event(record)
+        )
         self._call(
             cache.set_video_progress,
             tenant_id,
             video_id,
             record,
             (worker_id, self.heartbeat_ttl),
-            (
-                progress_events.events_channel(self.events_prefix, tenant_id, video_id),
-                progress_events.progress_event(record),
-            ),
+            (channel, event),
+            self.job,
         )
 
     def set_heartbeat(self, tenant_id: int, video_id: int, worker_id: str) -> None:
-        self._call(cache.set_video_heartbeat, tenant_id, video_id, worker_id, self.heartbeat_ttl)
+        self._call(
+            cache.set_video_heartbeat, tenant_id, video_id, worker_id, self.heartbeat_ttl, self.job
+        )
 
     def has_heartbeat(self, tenant_id: int, video_id: int) -> bool:
-        return bool(self._call(cache.has_video_heartbeat, tenant_id, video_id))
+        return bool(self._call(cache.has_video_heartbeat, tenant_id, video_id, self.job))
 
     def delete_heartbeat(self, tenant_id: int, video_id: int) -> None:
-        self._call(cache.delete_video_heartbeat, tenant_id, video_id)
+        self._call(cache.delete_video_heartbeat, tenant_id, video_id, self.job)
 
     def get_progress(self, tenant_id: int, video_id: int) -> dict[str, Any] | None:
-        return self._call(cache.get_video_progress, tenant_id, video_id)
+        return self._call(cache.get_video_progress, tenant_id, video_id, self.job)
 
     def publish_status(self, tenant_id: int, video_id: int, status: str) -> None:
         if self.clock() < self._announce_paused_until:

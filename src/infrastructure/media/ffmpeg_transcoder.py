@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from src.application.domain import ErrorCode, VideoProcessingError
+from src.application.ports.captions import AudioExtractor
 from src.application.ports.storage import NO_SPACE_ERRNOS
 from src.application.ports.transcoder import (
     ProgressCallback,
@@ -36,6 +37,7 @@ from src.infrastructure.media.content_probe import (
     parse_content_probe,
 )
 from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
+from src.infrastructure.media.input_guard import file_url, guarded_input_args
 from src.infrastructure.media.ladder import (
     AUDIO_KBPS,
     AUDIO_NAME,
@@ -92,7 +94,16 @@ _NO_SPACE = "No space left on device"
 _RESOURCE_ERRORS = (_NO_SPACE, "Cannot allocate memory", "received signal")
 
 
-class FfmpegTranscoder(Transcoder):
+# The caption job's audio: what faster-whisper reads (16 kHz mono PCM).
+AUDIO_SAMPLE_RATE = 16000
+CAPTION_AUDIO = "audio16k.wav"
+# Decoding audio runs far faster than real time; a decode that takes longer than this share
+# of the video's duration (and at least the minimum) has stalled.
+AUDIO_DECODE_MIN_SECONDS = 120.0
+AUDIO_DECODE_SHARE = 0.5
+
+
+class FfmpegTranscoder(Transcoder, AudioExtractor):
     def __init__(
         self,
         *,
@@ -235,6 +246,10 @@ class FfmpegTranscoder(Transcoder):
         on_progress(100.0, "thumbnail")
 
         has_audio = info.audio_index is not None
+        # Where the segments' timeline starts (MPEG-TS adds a delay): subtitle segments are
+        # mapped onto it (X-TIMESTAMP-MAP), so captions line up with the picture.
+        first = sorted((out_dir / renditions[0].name).glob("seg_*.ts"))[:1]
+        start = self.start_seconds(first[0], work_dir, stop_reason) if first else 0.0
         copied = renditions[0].name if decision.copy else None
         served = [r for r in renditions if r.name not in dropped]
         return TranscodeOutput(
@@ -260,6 +275,7 @@ class FfmpegTranscoder(Transcoder):
                     "bandwidth": measured[r.playlist].bandwidth,
                     "average_bandwidth": measured[r.playlist].average_bandwidth,
                     "playlist": r.playlist,
+                    "start_seconds": round(start, 6),
                     **(
                         {
                             "passthrough": decision.copy,
@@ -304,6 +320,73 @@ class FfmpegTranscoder(Transcoder):
             raise VideoProcessingError(
                 ErrorCode.INTERNAL_ERROR, f"cannot run {cmd[0]}: {exc.strerror}"
             ) from exc
+
+    # -- the caption job's audio -----------------------------------------------------------
+    def extract(self, source: Path, work_dir: Path, stop_reason: StopCheck) -> Path | None:
+        """The upload's first audio stream as 16 kHz mono WAV, probed and decoded under the
+        same input guard and limits as an encode; None when it has no audio stream."""
+        work_dir = Path(work_dir).resolve()
+        relative = _inside(Path(source).resolve(), work_dir)
+        info = self._probe(relative, work_dir, stop_reason)
+        self._check_limits(info)
+        if info.audio_index is None:
+            return None
+        cmd = [
+            self.ffmpeg_bin,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            *guarded_input_args(info.demuxer),
+            "-i",
+            file_url(relative),
+            "-map",
+            f"0:{info.audio_index}",
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(AUDIO_SAMPLE_RATE),
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "wav",
+            "-y",
+            file_url(CAPTION_AUDIO),
+        ]
+        limit = max(AUDIO_DECODE_MIN_SECONDS, info.probe.duration_seconds * AUDIO_DECODE_SHARE)
+        with _blaming_a_full_disk(work_dir):
+            result = self._run(
+                cmd,
+                work_dir,
+                stop_reason,
+                limit,
+                VideoProcessingError(
+                    ErrorCode.TRANSCODE_STALLED, f"decoding the audio took longer than {limit:g} s"
+                ),
+            )
+            if result.returncode != 0:
+                raise _encode_failure("ffmpeg (audio)", result.returncode, result.stderr_tail)
+        return work_dir / CAPTION_AUDIO
+
+    def start_seconds(self, segment: Path, work_dir: Path, stop_reason: StopCheck) -> float:
+        work_dir = Path(work_dir).resolve()
+        try:  # a segment we wrote (out/) or fetched into the job's folder, nothing outside it
+            relative = str(Path(segment).resolve().relative_to(work_dir))
+        except ValueError:
+            return 0.0
+        try:
+            result = self._run(
+                probe_command(self.ffprobe_bin, relative, "-show_entries", "format=start_time"),
+                work_dir,
+                stop_reason,
+                PROBE_TIMEOUT_SECONDS,
+                VideoProcessingError(ErrorCode.PROBE_FAILED, "ffprobe took too long"),
+            )
+            start = json.loads(result.stdout or "{}").get("format", {}).get("start_time")
+            return max(float(start), 0.0) if start is not None else 0.0
+        except (VideoProcessingError, ValueError, TypeError):
+            return 0.0
 
     # -- stages ---------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from apps.support.video.models import Video
@@ -103,3 +105,39 @@ def test_delete_of_another_tenants_video_deletes_nothing(api: ApiHarness):
     response = api.client.delete(f"/api/v1/videos/{theirs['id']}", headers=api.headers())
     assert response.status_code == 204
     assert Video.objects.filter(pk=theirs["id"]).exists()
+
+
+def test_published_assets_say_published_only_when_ready(api: ApiHarness):
+    video = api.uploaded(playback_policy="public")
+    path = f"/api/v1/videos/{video['id']}/assets/published"
+    before = api.get(path)
+    assert before.status_code == 200
+    assert before.json() == {"published": False, "video_id": video["id"]}
+    publish(api, video["id"], PUBLISHED_FILES)
+    body = api.get(path).json()
+    base = f"http://testserver/media/{video['playback_id']}"
+    published_at = Video.objects.get(pk=video["id"]).processing_completed_at
+    stated = datetime.fromisoformat(body.pop("published_at").replace("Z", "+00:00"))
+    assert abs(stated - published_at) < timedelta(milliseconds=1)
+    assert body == {
+        "published": True,
+        "video_id": video["id"],
+        "playback_id": video["playback_id"],
+        "playback_policy": "public",
+        "video_url": f"{base}/master.m3u8",
+        "master_playlist_url": f"{base}/master.m3u8",
+        "subtitle_url": None,
+        "thumbnail_url": f"{base}/thumbnail.jpg",
+        "expires_at": None,
+        "duration_sec": None,
+        "captions": [],
+        "renditions": [
+            {
+                "name": "360p",
+                "width": 640,
+                "height": 360,
+                "bandwidth": 900000,
+                "playlist_url": f"{base}/360p/index.m3u8",
+            }
+        ],
+    }

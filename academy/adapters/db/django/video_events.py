@@ -20,8 +20,10 @@ class DjangoVideoEventOutbox(VideoEventOutbox):
     def __init__(self, using: str = "default") -> None:
         self.using = using
 
-    def record(self, video: VideoRecord) -> VideoEvent | None:
-        event_type = EVENT_FOR_STATUS.get(video.status)
+    def record(
+        self, video: VideoRecord, event_type: VideoEventType | None = None
+    ) -> VideoEvent | None:
+        event_type = event_type or EVENT_FOR_STATUS.get(video.status)
         if event_type is None:
             return None
         if not connections[self.using].in_atomic_block:

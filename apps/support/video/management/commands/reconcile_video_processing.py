@@ -19,8 +19,10 @@ whatever its lease says (operator override; its worker, if alive, loses the leas
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 
 import structlog
 from django.conf import settings
@@ -98,9 +100,27 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1", returncode=USAGE)
         serve_metrics_port(options["metrics_port"], loop)
 
-        reconciler = bootstrap(settings.CONFIG).reconciler(limit=options["limit"])
+        services = bootstrap(settings.CONFIG)
+        reconciler = services.reconciler(limit=options["limit"])
         if loop is not None:
-            self._run_periodically(reconciler, loop, options["dry_run"], options["cleanup_every"])
+            # The caption jobs are reconciled by the same rules on their own rows and queue.
+            captions = (
+                services.caption_reconciler(limit=options["limit"])
+                if settings.CONFIG.captions.enabled
+                else None
+            )
+            # A READY video whose worker died before asking for its captions gets them.
+            mend = (
+                functools.partial(
+                    services.caption_requests.request_unrequested,
+                    settings.CONFIG.reenqueue_after_seconds,
+                )
+                if captions is not None
+                else None
+            )
+            self._run_periodically(
+                reconciler, loop, options["dry_run"], options["cleanup_every"], captions, mend
+            )
             return
 
         report = reconciler.run_once(dry_run=options["dry_run"], force_video_id=video_id)
@@ -113,7 +133,13 @@ class Command(BaseCommand):
 
     # -- loop mode ------------------------------------------------------------------------
     def _run_periodically(
-        self, reconciler: Reconciler, interval: float, dry_run: bool, cleanup_every: float
+        self,
+        reconciler: Reconciler,
+        interval: float,
+        dry_run: bool,
+        cleanup_every: float,
+        captions: Reconciler | None = None,
+        mend_captions: Callable[[], list[int]] | None = None,
     ) -> None:
         log.info(
             "RECONCILE_STARTED",
@@ -132,6 +158,12 @@ class Command(BaseCommand):
             report = reconciler.run_once(dry_run=dry_run)
             metrics.record_reconcile_pass(report)
             log_tick(report, ticks, reconciler)
+            if captions is not None:
+                caption_report = captions.run_once(dry_run=dry_run)
+                if caption_report.actions or caption_report.errors:
+                    log_tick(caption_report, ticks, captions, "RECONCILE_CAPTIONS_TICK")
+            if mend_captions is not None and not dry_run:
+                mend_captions()
             if not report.ok:
                 # A dead database connection is replaced on the next pass, not reused.
                 connections.close_all()
@@ -170,11 +202,13 @@ def cleanup_pass(dry_run: bool) -> None:
     emit("CLEANUP_PASS", **report.to_dict())
 
 
-def log_tick(report: ReconcileReport, tick: int, reconciler: Reconciler) -> None:
+def log_tick(
+    report: ReconcileReport, tick: int, reconciler: Reconciler, event: str = "RECONCILE_TICK"
+) -> None:
     """One structured line per pass: what was done, why things were left, what failed."""
     emit = log.warning if report.errors else log.info
     emit(
-        "RECONCILE_TICK",
+        event,
         tick=tick,
         dry_run=report.dry_run,
         reclaimed=report.reclaimed,

@@ -22,7 +22,9 @@
     const headers = { Accept: "application/json" };
     if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
     const init = { method, headers, credentials: "same-origin" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // multipart: the browser sets the boundary
+    } else if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }

@@ -60,13 +60,29 @@
         maxBufferLength: 30,
         maxMaxBufferLength: 30,
         xhrSetup: withFreshToken(keeper),
+        subtitleDisplay: false,
       });
+      window.AcademyPlayer = { hls, video }; // the page's captions list reloads through it
       hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
         select.replaceChildren(new Option("Auto", "-1"));
         // Highest first, as the renditions are listed everywhere else.
         data.levels.map((level, index) => [level, index]).reverse()
           .forEach(([level, index]) => select.add(new Option(qualityLabel(level), String(index))));
         select.dataset.levels = String(data.levels.length);
+      });
+      // The master's subtitle renditions (caption tracks) as a menu: "Off" or one track.
+      const captions = document.getElementById("captions-menu");
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_event, data) => {
+        captions.replaceChildren(new Option("Off", "-1"));
+        data.subtitleTracks.forEach((track, index) =>
+          captions.add(new Option(track.name || track.lang || `Track ${index + 1}`, String(index))));
+        document.getElementById("captions-block").hidden = data.subtitleTracks.length === 0;
+        captions.dataset.tracks = String(data.subtitleTracks.length);
+      });
+      captions.addEventListener("change", () => {
+        const index = Number(captions.value);
+        hls.subtitleDisplay = index >= 0;
+        hls.subtitleTrack = index;
       });
       hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
         const level = hls.levels[data.level];

@@ -1,0 +1,71 @@
+"""Caption tracks of a video: automatic (a caption job with its own lease) or uploaded."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from apps.support.video.models import Tenant, Video
+from src.application.domain import CaptionKind, CaptionStatus
+
+
+class CaptionTrack(models.Model):
+    # Statuses and kinds are defined once, in the domain; the choices follow them.
+    Status = models.TextChoices("Status", [(s.name, (s.value, s.label)) for s in CaptionStatus])
+    Kind = models.TextChoices("Kind", [(k.name, (k.value, k.value)) for k in CaptionKind])
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="caption_tracks")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="caption_tracks")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    language = models.CharField(max_length=16, blank=True, default="")
+    label = models.CharField(max_length=100, blank=True, default="")
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+
+    # The caption job's lease, exactly as a video's: fenced by the token, database clock.
+    leased_by = models.CharField(max_length=128, blank=True, default="")
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+
+    vtt_key = models.CharField(max_length=512, blank=True, default="")
+    playlist_key = models.CharField(max_length=512, blank=True, default="")
+    # [{"start", "end", "text"}, ...] in time order: what search indexes and the page lists.
+    cues = models.JSONField(default=list, blank=True)
+    cue_count = models.PositiveIntegerField(default=0)
+    stage_timings_ms = models.JSONField(default=dict, blank=True)
+
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One automatic track per video: the caption job is named by the video.
+            models.UniqueConstraint(
+                fields=["video"], condition=Q(kind="auto"), name="caption_one_auto_per_video"
+            ),
+            # One uploaded track per language: a new upload replaces it.
+            models.UniqueConstraint(
+                fields=["video", "language"],
+                condition=Q(kind="uploaded"),
+                name="caption_one_upload_per_language",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["leased_until"],
+                name="caption_processing_lease_idx",
+                condition=Q(status=CaptionStatus.PROCESSING),
+            ),
+            models.Index(
+                fields=["updated_at"],
+                name="caption_queued_updated_idx",
+                condition=Q(status=CaptionStatus.QUEUED),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} captions {self.language or '?'} of video {self.video_id}"
