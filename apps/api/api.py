@@ -30,7 +30,7 @@ api = AcademyApi(
     parser=StrictJsonParser(),
     docs_url="/docs",
     openapi_url="/openapi.json",
-    components={**videos.COMPONENTS, **playback_routes.COMPONENTS},
+    components={**videos.COMPONENTS, **playback_routes.COMPONENTS, **captions.COMPONENTS},
     paths={sse.OPENAPI_PATH: {"get": sse.OPENAPI_OPERATION}},
     security_schemes=sse.OPENAPI_SECURITY_SCHEMES,
 )

@@ -12,6 +12,7 @@ from apps.api.http import multipart
 from apps.api.http.bodies import validate
 from apps.api.http.errors import UnsupportedContentType
 from apps.api.keys import idempotency
+from apps.api.openapi import ref
 from apps.api.playback.links import caption_bodies
 from apps.api.routers.videos import ERRORS, VideoId
 from apps.api.schemas.videos import MAX_ID, CaptionListOut, CaptionTrackOut, CaptionUploadIn
@@ -20,24 +21,26 @@ router = Router(tags=["captions"])
 
 TrackId = Path(..., ge=1, le=MAX_ID, description="the caption track's id")
 FORM_FIELDS = {"language", "label"}
+UPLOAD_FORM = "CaptionUploadForm"
+# The multipart body, named for the schema's components (api.py registers COMPONENTS).
+COMPONENTS = {
+    UPLOAD_FORM: {
+        "title": UPLOAD_FORM,
+        "type": "object",
+        "required": ["file", "language"],
+        "additionalProperties": False,
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "language": {"type": "string", "minLength": 2, "maxLength": 16},
+            "label": {"type": "string", "maxLength": 100},
+        },
+    }
+}
 UPLOAD_BODY = {
     "parameters": [idempotency.OPENAPI_PARAMETER],
     "requestBody": {
         "required": True,
-        "content": {
-            multipart.MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "language"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "language": {"type": "string", "minLength": 2, "maxLength": 16},
-                        "label": {"type": "string", "maxLength": 100},
-                    },
-                }
-            }
-        },
+        "content": {multipart.MULTIPART: {"schema": ref(UPLOAD_FORM)}},
     },
 }
 
