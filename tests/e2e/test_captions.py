@@ -151,7 +151,7 @@ def test_hls_js_in_chromium_lists_the_track_and_shows_a_cue_while_playing(spawn,
         problems = watch_console(page)
         sign_in(page, base, key)
         upload(page, base, lecture, "Linear algebra, week 1")
-        page.wait_for_url(f"{base}/videos/*")
+        page.wait_for_url(f"{base}/videos/*", timeout=60_000)
         video_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
         wait_until(lambda: auto_ready(video_id), 240, what="the automatic track to be READY")
         page.reload()  # a player that loads the master after READY gets the track

@@ -19,7 +19,6 @@ import io
 import re
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.core.handlers.asgi import ASGIHandler
 from django.http import UnreadablePostError
 
@@ -31,6 +30,10 @@ class ReceivedBody(io.RawIOBase):
 
     def __init__(self, receive) -> None:
         self._receive = receive
+        # handle() builds this on the event loop; the view's thread hands each read to it. A
+        # plain run_coroutine_threadsafe, not async_to_sync: asgiref's bridge would tie the
+        # read to the request's thread executor and break it for the requests after this one.
+        self._loop = asyncio.get_running_loop()
         self._buffer = b""
         self._more = True
         self.done = asyncio.Event()  # the body was read to its end (or the client left)
@@ -51,7 +54,7 @@ class ReceivedBody(io.RawIOBase):
 
     def readinto(self, target) -> int:
         while not self._buffer and self._more:
-            async_to_sync(self._next)()
+            asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
         count = min(len(target), len(self._buffer))
         target[:count] = self._buffer[:count]
         self._buffer = self._buffer[count:]
