@@ -18,7 +18,7 @@ django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from apps.api.body_limits import BodyLimitMiddleware  # noqa: E402
+from apps.api.http.body_limits import BodyLimitMiddleware  # noqa: E402
 from apps.api.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -10,6 +10,8 @@ reads the demo makes.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -25,22 +27,25 @@ from src.application.ports.storage import Storage
 from src.application.ports.tenants import TenantRepository
 from src.application.ports.transcoder import Transcoder
 from src.application.ports.unit_of_work import AbstractUnitOfWork
-from src.application.ports.video_repository import VideoRepository
+from src.application.ports.video_repository import VideoRecord, VideoRepository
 from src.application.video_commands import VideoCommands
 from src.application.video_queries import VideoQueries
 
 if TYPE_CHECKING:
-    from apps.worker.video_worker.handler import MessageHandler
-    from apps.worker.video_worker.loop import WorkerLoop
     from src.application.caption_job import CaptionRequests, CaptionVideo
     from src.application.caption_tracks import CaptionTracks
     from src.application.deliver_webhooks import WebhookDispatcher
     from src.application.direct_upload import DirectUpload
+    from src.application.handle_job import HandleJob, InFlightGuard
+    from src.application.live_progress import FollowVideo, RunBlocking
     from src.application.ports.captions import CaptionRepository, SubtitleFiles, Transcriber
+    from src.application.ports.cleanup_records import CleanupRecords
     from src.application.process_video import ProcessVideo
+    from src.application.published_media import PublishedMedia
     from src.application.reconcile import Reconciler
     from src.application.subtitle_master import SubtitleMaster
     from src.application.upload_video import UploadVideo
+    from src.application.video_cleanup import VideoCleanup
     from src.application.video_commands import VideoCommands
     from src.application.video_queries import VideoQueries
     from src.infrastructure.cache.redis_rate_limiter import RedisTokenBucket
@@ -101,18 +106,20 @@ def build_transcoder(config: AppConfig) -> Transcoder:
     return FfmpegTranscoder.from_config(config)
 
 
-def build_webhook_dispatcher(config: AppConfig, **overrides) -> WebhookDispatcher:
-    """The webhook dispatcher: the Django store (payloads rendered as the API renders a
-    video) and the signing HTTP transport behind the SSRF guard."""
+def build_webhook_dispatcher(
+    config: AppConfig, render_video: Callable[[VideoRecord], dict[str, Any]], **overrides
+) -> WebhookDispatcher:
+    """The webhook dispatcher: the Django store, whose payloads' `data` is `render_video` of
+    the row (the API's own rendering, settings.WEBHOOK_PAYLOAD_RENDERER), and the signing
+    HTTP transport behind the SSRF guard."""
     setup_django()
     from academy.adapters.db.django.webhook_store import DjangoWebhookStore
-    from apps.api.presenters import webhook_video
     from src.application.deliver_webhooks import WebhookDispatcher
     from src.infrastructure.webhooks.http_transport import UrllibWebhookTransport
 
     hooks = config.webhooks
     options = {
-        "store": DjangoWebhookStore(webhook_video),
+        "store": DjangoWebhookStore(render_video),
         "transport": UrllibWebhookTransport(
             timeout_seconds=hooks.timeout_seconds,
             allow_insecure=hooks.allow_insecure,
@@ -156,6 +163,7 @@ class Services:
         captions_repository: Any = None,
         captions_queue: VideoQueue | None = None,
         transcriber: Any = None,
+        cleanup_records: CleanupRecords | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -170,6 +178,7 @@ class Services:
             "captions_repository": captions_repository,
             "captions_queue": captions_queue,
             "transcriber": transcriber,
+            "cleanup_records": cleanup_records,
         }
         # An injected adapter takes the place of the cached property of the same name.
         self.__dict__.update({name: value for name, value in injected.items() if value is not None})
@@ -321,60 +330,27 @@ class Services:
     def tenants(self) -> TenantRepository:
         return self.unit_of_work.tenants
 
-    # -- the worker ------------------------------------------------------------------------
+    # -- the worker (apps/worker/video_worker/assembly.py adds the message policy) ----------
     def job_queue(self, jobs: str = "video") -> VideoQueue:
         return self.captions_queue if jobs == "captions" else self.queue
 
-    def message_handler(self, jobs: str = "video") -> MessageHandler:
-        """The handle-job use case and the acknowledgement policy, for one worker; `jobs`
-        "captions" runs caption jobs from their queue with the same machinery."""
-        from apps.worker.video_worker.ack import Acknowledger
-        from apps.worker.video_worker.handler import MessageHandler
+    def handle_job(self, *, keep_in_flight: InFlightGuard, jobs: str = "video") -> HandleJob:
+        """The handle-job use case of one worker; `keep_in_flight` keeps its message hidden
+        while the job runs (the worker's acknowledgement policy); `jobs` "captions" runs
+        caption jobs from their queue with the same machinery."""
         from src.application.handle_job import HandleJob
 
         config = self.config
         captions = jobs == "captions"
-        ack = Acknowledger(
-            self.job_queue(jobs),
-            fast_ack=config.fast_ack,
-            visibility_timeout=config.visibility_timeout,
-        )
-        handle_job = HandleJob(
+        return HandleJob(
             self.captions_repository if captions else self.repository,
             self.captions_progress if captions else self.progress,
             self.caption_video if captions else self.process_video,
             worker_id=config.worker_id,
             lease_seconds=config.lease_seconds,
             heartbeat_interval=config.heartbeat_interval,
-            keep_in_flight=ack.keep_in_flight,
+            keep_in_flight=keep_in_flight,
             clock=self.clock,
-        )
-        return MessageHandler(handle_job, ack)
-
-    def worker_loop(
-        self, handler: MessageHandler | None = None, jobs: str = "video", **options: Any
-    ) -> WorkerLoop:
-        """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
-        takes no job while the database does not answer or its work folder lacks room
-        (VIDEO_WORK_DIR_MIN_FREE_BYTES)."""
-        from apps.worker.video_worker.loop import WorkerLoop
-        from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
-
-        config = self.config
-        options.setdefault(
-            "readiness",
-            [
-                DependencyUp("database", self.repository.ping),
-                WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
-            ],
-        )
-        return WorkerLoop(
-            self.job_queue(jobs),
-            handler or self.message_handler(jobs),
-            worker_id=config.worker_id,
-            visibility_timeout=config.visibility_timeout,
-            grace_seconds=options.pop("grace_seconds", config.shutdown_grace_seconds),
-            **options,
         )
 
     # -- reconcile and upload --------------------------------------------------------------
@@ -415,11 +391,42 @@ class Services:
             max_source_bytes=self.config.max_source_bytes,
         )
 
-    # -- the HTTP API ----------------------------------------------------------------------
+    def cleanup(self) -> VideoCleanup:
+        """The cleanup run (`cleanup_videos`, and reconcile's hourly pass): storage and the
+        database's expired records."""
+        from src.application.video_cleanup import VideoCleanup
+
+        return VideoCleanup(self.storage, self.cleanup_records)
+
+    @cached_property
+    def cleanup_records(self) -> CleanupRecords:
+        setup_django()
+        from academy.adapters.db.django.cleanup_records import DjangoCleanupRecords
+
+        return DjangoCleanupRecords()
+
+    # -- the HTTP API, the web pages, the admin and the live stream --------------------------
+    def follow_video(self, layer: Any, *, run_blocking: RunBlocking) -> FollowVideo:
+        """The live-progress use case on Channels' `layer`; database reads through
+        `run_blocking`, Redis reads in a thread of their own."""
+        from src.application.live_progress import FollowVideo
+        from src.infrastructure.cache.channels_progress_feed import ChannelsProgressFeed
+
+        return FollowVideo(
+            self.repository,
+            self.progress,
+            ChannelsProgressFeed(layer),
+            poll_seconds=self.config.progress_poll_seconds,
+            run_blocking=run_blocking,
+            read_telemetry=asyncio.to_thread,
+        )
+
     def api(self) -> ApiUseCases:
-        """What the HTTP API calls: every use case on this process's adapters (no transcoder:
-        the API never runs ffmpeg)."""
+        """What the HTTP API (and the pages, the admin and the live stream built on it) calls:
+        every use case on this process's adapters (no transcoder: the API never runs
+        ffmpeg)."""
         from src.application.direct_upload import DirectUpload
+        from src.application.published_media import PublishedMedia
         from src.application.video_commands import VideoCommands
         from src.application.video_queries import VideoQueries
 
@@ -434,10 +441,10 @@ class Services:
             uploads=DirectUpload(self.repository, self.storage, self.queue, limits),
             queries=VideoQueries(self.repository, self.progress),
             commands=VideoCommands(self.repository, self.storage, self.queue),
-            storage=self.storage,
-            repository=self.repository,
-            queue=self.queue,
-            progress=self.progress,
+            media=PublishedMedia(self.repository, self.storage),
+            reclaimer=functools.partial(self.reconciler, limit=1),
+            follow_video=self.follow_video,
+            checks={"redis": self.progress.ping, "queue": self.queue.check},
             rate_limiter=self.rate_limiter,
             captions=self.caption_tracks(),
         )
@@ -457,17 +464,21 @@ class Services:
 
 @dataclass
 class ApiUseCases:
-    """What the HTTP API calls: every use case on one set of adapters."""
+    """What the HTTP API calls: every use case on one set of adapters (and no adapter)."""
 
     config: AppConfig
     uploads: DirectUpload
     queries: VideoQueries
     commands: VideoCommands
-    storage: Storage
-    repository: VideoRepository
-    queue: VideoQueue
-    progress: ProgressPort
-    # apps/api/rate_limits.py: None when limits are off.
+    media: PublishedMedia  # /media/ without a CDN
+    # The admin's "reclaim now" (reconcile --force on one video): a new Reconciler per action.
+    reclaimer: Callable[[], Reconciler]
+    # The live stream's use case on a Channels layer (Services.follow_video).
+    follow_video: Callable[..., FollowVideo]
+    # Readiness: what else the process needs answering, by name (the database is checked
+    # on Django's connection).
+    checks: dict[str, Callable[[], object]]
+    # apps/api/keys/rate_limits.py: None when limits are off.
     rate_limiter: RedisTokenBucket | None = None
     captions: CaptionTracks | None = None
 

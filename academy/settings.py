@@ -28,8 +28,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "apps.api.middleware.RequestContextMiddleware",
-    "apps.api.middleware.PerKeyMiddleware",
+    "apps.api.http.middleware.RequestContextMiddleware",
+    "apps.api.http.middleware.PerKeyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -40,7 +40,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "apps.api.middleware.ProblemFallbackMiddleware",
+    "apps.api.http.middleware.ProblemFallbackMiddleware",
 ]
 
 # CORS: only the listed origins (the academies' own web apps) may call the API from a browser.
@@ -70,6 +70,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # Behind a proxy, absolute URLs (upload and asset links) use the host the client used.
 USE_X_FORWARDED_HOST = True
 
+# A webhook's `data` is the body GET /api/v1/videos/{id} gives: the API's presenter renders
+# it (deliver_webhooks passes it to the dispatcher; the composition root knows no entry point).
+WEBHOOK_PAYLOAD_RENDERER = "apps.api.presenters.videos.webhook_video"
 ROOT_URLCONF = "academy.urls"
 WSGI_APPLICATION = "academy.wsgi.application"
 ASGI_APPLICATION = "academy.asgi.application"
@@ -123,7 +126,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # The web pages' session: signed with SECRET_KEY and kept in the cookie itself; it holds the
-# tenant and API key row ids, never a key (apps/api/session_auth.py).
+# tenant and API key row ids, never a key (apps/web/session_auth.py).
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_NAME = "academy_session"
 SESSION_COOKIE_HTTPONLY = True

@@ -4,15 +4,15 @@ from django.views.generic import RedirectView
 
 from apps.api.api import api
 from apps.api.live.sse import video_events
-from apps.api.media import serve_media
-from apps.api.metrics_view import metrics_view
+from apps.api.routers.media import serve_media
+from apps.api.routers.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Server-Sent Events: an async view outside ninja, streamed by the ASGI server.
     path("api/v1/videos/<int:video_id>/events", video_events, name="video-events"),
     path("api/v1/", api.urls),
-    # READY outputs, when no VIDEO_PUBLIC_BASE_URL (a CDN) serves them (apps/api/media.py).
+    # READY outputs, when no VIDEO_PUBLIC_BASE_URL (a CDN) serves them (apps/api/routers/media.py).
     # Prometheus scrape target; keep it off the public load balancer (infra/README.md).
     path("metrics", metrics_view, name="metrics"),
     path("media/<path:key>", serve_media, name="media"),

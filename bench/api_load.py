@@ -310,7 +310,7 @@ def main() -> None:
     with bench_env("api_load", redis_db=3) as env:
         from django.conf import settings
 
-        from apps.api.keys import issue_key
+        from apps.api.keys.api_keys import issue_key
         from apps.support.video.models import Tenant, Video
 
         tenant = Tenant.objects.create(slug="bench-api", name="Bench API")

@@ -2,7 +2,8 @@
 
 Clip helpers run the real ffmpeg binary and return the path they wrote. Also here: crafted
 hostile uploads (HLS playlist, concat list), `processes_in(folder)` / `is_running(pid)` to
-prove no ffmpeg is left behind, and `FileOpenWatch` (inotify) to prove a file was never opened.
+prove no ffmpeg is left behind, `FileOpenWatch` (inotify) to prove a file was never opened,
+and `paced_ffmpeg` for tests that watch an encode midway.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,6 +28,30 @@ CONTAINERS: dict[str, tuple[str, str]] = {
     "avi": ("avi", "mp3"),
     "flv": ("flv", "aac"),
 }
+
+
+def paced_ffmpeg(folder: Path, speed: float) -> Path:
+    """An `ffmpeg` in `folder` that reads its input at most `speed` times real time (ffmpeg's
+    `-readrate`), then does exactly what the real one does; returns its path.
+
+    For tests that watch an encode midway (a percent between 0 and 100, a lease renewed, a
+    worker killed or frozen in the middle): on an idle machine a 12 s clip encodes in about a
+    second, so the encode is made to last at least `seconds / speed` instead of hoping it does.
+    Put `folder` first on a worker's PATH (`paced_path`) or pass the path as `ffmpeg_bin`.
+    """
+    real = shutil.which("ffmpeg")
+    assert real, "ffmpeg is not installed (make ffmpeg)"
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "ffmpeg"
+    # -readrate applies to the first input, which follows: the commands start with its options.
+    script.write_text(f'#!/bin/sh\nexec {shlex.quote(real)} -readrate {speed:g} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def paced_path(folder: Path, speed: float) -> str:
+    """A PATH whose `ffmpeg` is `paced_ffmpeg(folder, speed)` (ffprobe and the rest unchanged)."""
+    return f"{paced_ffmpeg(folder, speed).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def run_ffmpeg(args: list[str], *, cwd: Path | None = None) -> None:

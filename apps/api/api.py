@@ -1,16 +1,4 @@
-"""The API v1 instance: routers, API key auth by default, strict JSON, problem+json errors.
-
-Module layout (each file holds one concern):
-  api.py         this instance and its exception handlers
-  routers/       videos.py (create, upload, complete, get, list), system.py (health…),
-                 webhooks.py (endpoints, delivery log, redeliver)
-  schemas.py     request/response shapes      presenters.py  records -> response bodies
-  auth.py        API key auth (hook for per-key limits)   keys.py  issuing/verifying keys
-  session_auth.py  the web pages' session cookie (+ CSRF) as a second way in
-  bodies.py      strict JSON reading          errors.py  exceptions -> problems
-  problems.py    RFC 9457 bodies              trace.py   trace ids
-  middleware.py  trace id + access log, problem fallback   services.py  use cases per process
-"""
+"""The API v1 instance: routers, API key auth by default, strict JSON, problem+json errors."""
 
 from __future__ import annotations
 
@@ -20,11 +8,11 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from apps.api.auth import API_KEY_AUTH
-from apps.api.bodies import StrictJsonParser
-from apps.api.errors import response_for_exception
+from apps.api.http.bodies import StrictJsonParser
+from apps.api.http.errors import response_for_exception
+from apps.api.keys.auth import API_KEY_AUTH
 from apps.api.routers import captions, system, videos, webhooks
-from apps.api.session_auth import SessionKey
+from apps.web.session_auth import SessionKey
 
 api = NinjaAPI(
     title="Academy video API",

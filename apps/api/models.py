@@ -26,7 +26,7 @@ class ApiKey(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """One Idempotency-Key as used by one tenant on one route (apps/api/idempotency.py).
+    """One Idempotency-Key as used by one tenant on one route (apps/api/keys/idempotency.py).
 
     Created when the first request with the key starts (the unique constraint is the claim:
     a concurrent second INSERT fails), completed with the response to replay. Kept 24 hours.

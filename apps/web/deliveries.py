@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.api.webhook_presenters import delivery_body
+from apps.api.presenters.webhooks import delivery_body
 from apps.support.webhooks import endpoints
 from src.application.domain.webhooks import DeliveryStatus
 

@@ -1,6 +1,6 @@
 """The academy's web pages: sign in with an API key, library, upload, one video.
 
-Pages are rendered here from the same use cases as the API (apps/api/services.py); their
+Pages are rendered here from the same use cases as the API (academy/current.py); their
 scripts (static/web/js/) then call the API with the session cookie for uploads, live progress
 and the buttons. Every view below except sign-in needs a signed-in tenant, and every video is
 looked up through the tenant, so another tenant's id is a 404 like a missing one.
@@ -22,12 +22,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.api.keys import KeyRejected, Principal
-from apps.api.presenters import caption_body, published_body, video_body
-from apps.api.services import use_cases
-from apps.api.session_auth import session_principal, sign_in, sign_out
+from academy.current import use_cases
+from apps.api.keys.api_keys import KeyRejected, Principal
+from apps.api.presenters.videos import caption_body, published_body, video_body
 from apps.support.video.models import Tenant
 from apps.web.deliveries import video_deliveries
+from apps.web.session_auth import session_principal, sign_in, sign_out
 from src.application.domain import VideoStatus
 from src.application.ports.video_repository import CANCELABLE, RETRYABLE
 from src.application.video_errors import InvalidVideoRequest, VideoNotFound, VideoRequestError

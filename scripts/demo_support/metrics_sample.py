@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .failures import DemoFailed
+
 FETCH_TIMEOUT_SECONDS = 5
 # API routes shown in the sample: the busiest ones.
 API_ROUTES_SHOWN = 4
@@ -88,3 +90,34 @@ def sample(scrapes: list[Scrape]) -> list[str]:
                 picked += [line for line, _value in scrape.lines(metric, 'stage="encode"')]
         shown += [f"{scrape.name:<9} {line}" for line in picked]
     return shown
+
+
+def fetch_or_fail(name: str, url: str) -> Scrape:
+    """`fetch`, with DemoFailed (naming the exporter) when it does not answer."""
+    try:
+        return fetch(name, url)
+    except OSError as exc:
+        raise DemoFailed(f"{name}'s /metrics ({url}) did not answer: {exc}") from exc
+
+
+def scrape_workers(urls: dict[str, str], ready: int, timeout: float) -> list[Scrape]:
+    """Each worker's /metrics, once their job counters count every READY video (a worker
+    counts a job from its completion log line, which follows the row's update)."""
+
+    def read() -> list[Scrape]:
+        return [fetch_or_fail(name, url) for name, url in urls.items()]
+
+    def counted(scrapes: list[Scrape]) -> bool:
+        return sum(s.total("video_jobs_total", 'outcome="ready"') for s in scrapes) >= ready
+
+    return wait_for(read, counted, timeout)
+
+
+def scrape_dispatcher(url: str, delivered: int, timeout: float) -> Scrape:
+    """The dispatcher's /metrics, once it counts the deliveries the receiver got (it counts
+    an attempt from its log line, written after the receiver's answer)."""
+
+    def counted(scrapes: list[Scrape]) -> bool:
+        return scrapes[0].total(WEBHOOK_ATTEMPTS, 'result="delivered"') >= delivered
+
+    return wait_for(lambda: [fetch_or_fail("webhooks", url)], counted, timeout)[0]

@@ -1,12 +1,18 @@
-"""The closing table, the playback hints, and the check that each master playlist decodes
-(from its URL: the API serves it, segments included, under /media/)."""
+"""The closing report: the table of videos (from each one's final GET), the check that each
+master playlist decodes from its URL (the API serves it, segments included, under /media/),
+and the playback hints."""
 
 from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
+
+from .api_client import ApiClient, ApiError
+from .failures import DemoFailed
 
 # Decoding a few seconds of every rendition takes well under this on a busy machine.
 VERIFY_TIMEOUT_SECONDS = 120
@@ -23,6 +29,77 @@ class VideoRow:
     duration_seconds: float | None
     wall_seconds: float | None
     master: str | None  # the master playlist's URL (assets.master_playlist_url)
+
+
+def parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def row_from(body: dict[str, Any]) -> VideoRow:
+    """A table row from `GET /api/v1/videos/{id}`: wall time from the processing timestamps
+    (or the worker's total timing)."""
+    wall = None
+    started = parse_time(body.get("processing_started_at") or "")
+    completed = parse_time(body.get("processing_completed_at") or "")
+    if started and completed:
+        wall = (completed - started).total_seconds()
+    elif (body.get("timings_ms") or {}).get("total"):
+        wall = body["timings_ms"]["total"] / 1000
+    error = body.get("error") or {}
+    return VideoRow(
+        video_id=body["id"],
+        title=body["title"],
+        status=body["status"],
+        error_code=error.get("code", ""),
+        error_message=error.get("message", ""),
+        renditions=[str(r.get("name", "?")) for r in body.get("renditions") or []],
+        duration_seconds=body.get("duration_seconds"),
+        wall_seconds=wall,
+        master=(body.get("assets") or {}).get("master_playlist_url"),
+    )
+
+
+def report(out: TextIO, api: ApiClient, bodies: list[dict[str, Any]], media_root: Path) -> int:
+    """Print the table; check every READY video's master playlist from its URL; print how to
+    play one. The number of READY videos; DemoFailed naming every video that is not."""
+    rows = [row_from(body) for body in bodies]
+    out.write("\n" + format_table(rows) + "\n\n")
+    problems = [
+        f"video {r.video_id} is {r.status}"
+        + (f" ({r.error_code}: {r.error_message})" if r.error_code else "")
+        for r in rows
+        if r.status != "READY"
+    ]
+    for row in rows:
+        if row.status == "READY":
+            error = check_master(api, row.master) if row.master else "it has no assets URL"
+            if error:
+                problems.append(f"video {row.video_id}: {error}")
+    if problems:
+        raise DemoFailed("; ".join(problems))
+    ready = len(rows)
+    out.write(
+        f"Checked: all {ready} master playlists fetched through their assets URLs "
+        "decode with ffmpeg (every rendition).\n\n"
+    )
+    out.write(playback_hints(rows, media_root) + "\n\n")
+    return ready
+
+
+def check_master(api: ApiClient, url: str) -> str | None:
+    """The master playlist answers at its URL, and ffmpeg decodes every rendition from there
+    (segments through the API's /media/ route, with HTTP range requests)."""
+    try:
+        answer = api.fetch(url)
+    except (ApiError, OSError) as exc:
+        return f"GET {url} failed: {exc}"
+    text = answer.raw.decode(errors="replace")
+    if "#EXT-X-STREAM-INF" not in text:
+        return f"{url} is not an HLS master playlist ({answer.headers.get('content-type')})"
+    return verify_master(url)
 
 
 def _seconds(value: float | None) -> str:

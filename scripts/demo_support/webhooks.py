@@ -16,6 +16,8 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from .failures import DemoFailed
+
 # Local development only: a receiver on this machine is loopback, and plain http.
 DEV_ENV = {"VIDEO_WEBHOOK_ALLOW_INSECURE": "1", "VIDEO_WEBHOOK_ALLOW_PRIVATE": "1"}
 DISPATCH_INTERVAL = "0.5"
@@ -147,4 +149,24 @@ def describe(received: Received) -> str:
     return (
         f"webhook received: {received.payload['type']} for video {data.get('id')} "
         f"({data.get('status')}), webhook-id {received.webhook_id}, signature verified"
+    )
+
+
+def signed_ready_for_all(
+    receiver: VerifyingReceiver, video_ids: set[int], timeout: float, dispatcher_log: str
+) -> str:
+    """Wait (bounded) for a signed video.ready delivery for every id; a line describing one.
+    DemoFailed naming the videos whose webhook did not come."""
+    got = receiver.ready_for(video_ids, timeout)
+    missing = video_ids - {r.payload["data"]["id"] for r in got if r.payload}
+    if missing:
+        unverified = sum(not r.verified for r in receiver.received)
+        raise DemoFailed(
+            f"no signed video.ready webhook arrived for video(s) {sorted(missing)} within "
+            f"{timeout:g} s ({len(receiver.received)} received, {unverified} with a bad "
+            f"signature); see {dispatcher_log}"
+        )
+    return (
+        f"{describe(got[0])} with the standardwebhooks library, at {receiver.url} "
+        f"(video.ready arrived signed for all {len(video_ids)} videos)"
     )

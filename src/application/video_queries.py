@@ -104,6 +104,15 @@ class VideoQueries:
         video = owned_video(self.repository, tenant_id, video_id)
         return VideoView(video, self.live_progress(video))
 
+    def owned(self, tenant_id: int, video_id: int) -> VideoRecord:
+        """The tenant's row; VideoNotFound for a missing one and for another tenant's alike."""
+        return owned_video(self.repository, tenant_id, video_id)
+
+    def worker_record(self, tenant_id: int, video_id: int) -> dict[str, Any] | None:
+        """The worker's raw progress record (Redis), None when there is none;
+        TelemetryUnavailable when Redis does not answer (the operators' admin says so)."""
+        return self.progress.get_progress(tenant_id, video_id)
+
     def live_progress(self, video: VideoRecord) -> Progress:
         """The worker's live record while PROCESSING; the row otherwise or when Redis is down."""
         if video.status != VideoStatus.PROCESSING:

@@ -46,8 +46,8 @@ def make_video(tenant, storage_root):
     import redis
 
     from apps.support.video.models import Video
-    from apps.support.video.redis_status_cache import heartbeat_key, progress_key
     from src.application.storage_keys import source_key
+    from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
 
     stale_redis = redis.Redis.from_url(TEST_REDIS_URL)
 

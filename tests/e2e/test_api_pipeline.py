@@ -20,10 +20,10 @@ import pytest
 import redis
 
 from apps.support.video.models import Video
-from apps.support.video.redis_status_cache import heartbeat_key, progress_key
 from bench.harness import ProcessLog, free_port, wait_until
+from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
 from tests.e2e.harness import TEST_REDIS_URL
-from tests.media import make_clip, run_ffmpeg
+from tests.media import make_clip, paced_path, run_ffmpeg
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -202,7 +202,9 @@ def test_cancel_stops_a_running_worker_which_publishes_nothing(spawn, tmp_path, 
     # Renewals every second (VIDEO_HEARTBEAT_TTL / 3): the worker notices within one of them.
     env = {"VIDEO_HEARTBEAT_TTL": 3, "VIDEO_LEASE_SECONDS": 30}
     _web, base = serve(spawn, **env)
-    worker, _reconcile = run_pipeline(spawn, **env)
+    # ffmpeg at most 8x real time: the 40 s clip's encode lasts 5 s or more, so the cancel
+    # finds it running however fast the machine.
+    worker, _reconcile = run_pipeline(spawn, **env, PATH=paced_path(tmp_path / "paced", 8))
     client = Client(base, create_key(spawn, "academy-cancel", **env))
     source = make_clip(tmp_path / "long.mp4", 1280, 720, seconds=40.0)
     status, created = client.json("POST", "/api/v1/videos", {"title": "Long"})

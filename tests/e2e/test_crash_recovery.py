@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,17 +21,18 @@ from pathlib import Path
 import pytest
 import redis
 
-from apps.support.video import redis_status_cache as cache
 from apps.support.video.models import Tenant, Video
 from bench.harness import ProcessLog, wait_until
+from src.infrastructure.cache import redis_keys as cache
 from tests.e2e.harness import TEST_REDIS_URL, worker_args
-from tests.media import decodes, make_clip
+from tests.media import decodes, make_clip, paced_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# 640x360 encodes at 10-12x real time with both cores (veryfast): a 50 s clip gives an encode
-# of 4-9 s (idle to loaded machine), long enough to kill or freeze in the middle of it; the
-# long-job test wants an encode of several leases, ~8 s or more.
+# The workers' ffmpeg reads at most PACE times real time (tests.media.paced_ffmpeg), so an
+# encode lasts at least seconds / PACE however fast the machine: 5 s for the clip, long enough
+# to kill or freeze in the middle of it; 10 s for the long-job test, several leases.
+PACE = 10
 CLIP_SECONDS = 50
 LONG_CLIP_SECONDS = 100
 # Short lease and TTL so that recovery takes seconds: the heartbeat is refreshed every 1 s.
@@ -41,6 +44,12 @@ VISIBILITY_TIMEOUT = 300
 # Kill -> claimed again: heartbeat TTL (3 s) + one reconcile tick (1 s) + SQS receive,
 # with room for a loaded machine; still far below the visibility timeout.
 RECOVERY_BOUND_SECONDS = 30
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_paced_folder():
+    yield
+    shutil.rmtree(PACED_FOLDER, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +70,13 @@ def tenant(transactional_db):
     return Tenant.objects.create(pk=n, slug=f"crash-{n}", name="Crash Academy")
 
 
+# The paced ffmpeg's folder: one per test process (the script is the same for every test).
+PACED_FOLDER = Path(tempfile.gettempdir()) / f"academy-paced-ffmpeg-{os.getpid()}"
+
+
 def env(**extra) -> dict[str, object]:
     base = {
+        "PATH": paced_path(PACED_FOLDER, PACE),
         "VIDEO_LEASE_SECONDS": LEASE_SECONDS,
         "VIDEO_HEARTBEAT_TTL": HEARTBEAT_TTL,
         "VIDEO_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT,

@@ -27,7 +27,7 @@ from tests.e2e.browser import (
     watch_console,
 )
 from tests.e2e.test_api_pipeline import PART_BYTES, Client, create_key, noisy_clip, serve
-from tests.media import make_clip, make_hls_playlist
+from tests.media import make_clip, make_hls_playlist, paced_path
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -45,7 +45,9 @@ def video_id_of(page) -> int:
 
 def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path, receiver):
     web, base = serve(spawn, **LOOPBACK_HOOKS)
-    worker = spawn("worker", [*WORKER])
+    # ffmpeg at most 4x real time: the 12 s clip's encode lasts 3 s or more, so it is frozen
+    # midway however fast the machine.
+    worker = spawn("worker", [*WORKER], PATH=paced_path(tmp_path / "paced", 4))
     spawn("reconcile", RECONCILE)
     dispatcher = spawn("deliver-webhooks", DELIVER_WEBHOOKS, **LOOPBACK_HOOKS)
     key = create_key(spawn, "academy-web")

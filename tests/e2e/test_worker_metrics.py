@@ -10,14 +10,14 @@ import pytest
 from apps.support.video.models import Video
 from bench.harness import free_port, wait_until
 from tests.e2e.harness import scrape, value, worker_args
-from tests.media import make_clip
+from tests.media import make_clip, paced_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_metrics_move_after_a_published_and_a_failed_job(tmp_path, sqs, spawn, make_video):
-    # Ten seconds of video: the job outlasts the first renewal (a third of a second after the
-    # claim, below) several times over, even on a fast machine.
+    # Ten seconds of video read at most 10x real time: the encode lasts a second or more, so
+    # the job outlasts the first renewal (a third of a second after the claim, below).
     good = make_video(source=make_clip(tmp_path / "lecture.mp4", seconds=10))
     empty = make_video(content=b"")
     port = free_port()
@@ -29,6 +29,7 @@ def test_metrics_move_after_a_published_and_a_failed_job(tmp_path, sqs, spawn, m
         WORKER_METRICS_PORT=str(port),
         VIDEO_HEARTBEAT_TTL="1",
         VIDEO_LEASE_SECONDS="120",
+        PATH=paced_path(tmp_path / "paced", 10),
     )
     worker.wait_event("WORKER_METRICS_SERVING", timeout=60)
     before = scrape(port)

@@ -13,7 +13,7 @@ import pytest
 from src.application.domain import ErrorCode, JobStopped, StopReason, VideoProcessingError
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
 from src.infrastructure.media.input_guard import FORMAT_WHITELIST
-from tests.media import is_running, make_clip, processes_in
+from tests.media import is_running, make_clip, paced_ffmpeg, processes_in
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +79,9 @@ def test_cancel_mid_encode_kills_ffmpeg_and_raises_job_cancelled(tmp_path):
     def stop_reason() -> str | None:
         return StopReason.CANCELED if "pids" in seen else None
 
-    transcoder = FfmpegTranscoder(poll_interval=0.05)
+    # At most twice real time: the encode lasts 2 s or more, so it is caught midway.
+    paced = paced_ffmpeg(tmp_path / "paced", 2.0)
+    transcoder = FfmpegTranscoder(poll_interval=0.05, ffmpeg_bin=str(paced))
     with pytest.raises(JobStopped) as caught:
         transcoder.transcode(source, work_dir, on_progress, stop_reason)
     assert caught.value.reason == StopReason.CANCELED

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
-from tests.media import ffprobe_json, make_clip, run_ffmpeg
+from tests.media import ffprobe_json, make_clip, paced_ffmpeg, run_ffmpeg
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +82,9 @@ def test_720p_source_gets_720_480_360_in_one_decodable_master(tmp_path):
         {"width": 1280, "height": 720, "seconds": 3},
         segment_seconds=1,
         poll_interval=0.05,
+        # At most real time: the encode lasts 3 s or more, so percents between 0 and 100 are
+        # reported however fast the machine (ffmpeg writes progress every 0.5 s).
+        ffmpeg_bin=str(paced_ffmpeg(tmp_path / "paced", 1.0)),
     )
     out = output.output_dir
     assert out == (tmp_path / "job" / "out").resolve()

@@ -27,12 +27,12 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
-from apps.support.video import redis_status_cache as cache
 from apps.support.video.models import Tenant, Video
 from bench.harness import ROOT, ProcessLog, free_port, wait_until
 from src.application import reconcile as rc
 from src.application.domain import VideoStatus
 from src.application.ports.fakes import InMemoryProgress
+from src.infrastructure.cache import redis_keys as cache
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
 from tests.e2e.harness import TEST_REDIS_URL, SqsFixture, base_env, database_url
 from tests.integration.repo_backends import (
@@ -286,7 +286,9 @@ def test_redis_down_reclaims_on_lease_expiry_only_and_says_so(cfg, sqs, rows, mi
 
 
 # -- the command as a process -----------------------------------------------------------------
-FAKE_SQS = types.SimpleNamespace(endpoint="http://127.0.0.1:9", url="http://127.0.0.1:9/0/q")
+FAKE_SQS = types.SimpleNamespace(
+    endpoint="http://127.0.0.1:9", url="http://127.0.0.1:9/0/q", captions_url=""
+)
 
 
 def process_env(sqs_like, tmp_path, **extra) -> dict[str, str]:
@@ -317,6 +319,7 @@ def test_sqs_down_single_run_exits_1_with_a_clear_message(tmp_path, rows):
     down = types.SimpleNamespace(
         endpoint=f"http://AKIAKEY:s3cr3tpw@127.0.0.1:{free_port()}",
         url="http://127.0.0.1:1/000000000000/q",
+        captions_url="",
     )
     done = run_process(process_env(down, tmp_path), "--json")
     assert "s3cr3tpw" not in done.stdout + done.stderr
@@ -358,7 +361,7 @@ def test_loop_retries_a_failed_resend_when_sqs_comes_back_and_stops_on_sigterm(t
     expired = rows.processing("w-dead", lease_left=-5, started_ago=60, heartbeat=False)
     port = free_port()
     queue_name = f"reconcile-{random.randrange(10**9)}"
-    down = types.SimpleNamespace(endpoint=f"http://127.0.0.1:{port}", url="")
+    down = types.SimpleNamespace(endpoint=f"http://127.0.0.1:{port}", url="", captions_url="")
     env = process_env(down, tmp_path, VIDEO_SQS_QUEUE_NAME=queue_name)
     loop = ProcessLog(
         "reconcile", [sys.executable, "manage.py", COMMAND, "--loop", "0.5"], env, tmp_path
@@ -427,8 +430,10 @@ def test_loop_stops_on_sigint_while_waiting(tmp_path, sqs):
 
 
 @TRANSACTIONAL_DB
-def test_loop_prunes_idempotency_records_older_than_a_day(tmp_path, sqs, tenant):
-    from apps.api.idempotency import RETENTION
+def test_loop_prunes_idempotency_records_older_than_a_day_in_its_cleanup_pass(
+    tmp_path, sqs, tenant
+):
+    from academy.adapters.db.django.idempotency_store import RETENTION
     from apps.api.models import IdempotencyRecord
 
     for key in ("old", "recent"):
@@ -445,7 +450,9 @@ def test_loop_prunes_idempotency_records_older_than_a_day(tmp_path, sqs, tenant)
         tmp_path,
     )
     try:
-        assert loop.wait_event("IDEMPOTENCY_PRUNED", timeout=30)["deleted"] == 1
+        # The cleanup pass runs at start, then every --cleanup-every: the one pruning route.
+        cleanup = loop.wait_event("CLEANUP_PASS", timeout=30)
+        assert cleanup["idempotency_records"] == {"removed": 1}
         assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
         loop.signal(signal.SIGTERM)
         assert loop.wait(10) == 0, loop.tail()

@@ -10,9 +10,9 @@ import time
 import pytest
 import redis
 
-from apps.support.video.redis_status_cache import heartbeat_key, progress_key
 from bench.harness import free_port, wait_until
 from src.application.ports.progress import TelemetryUnavailable
+from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from tests.contracts.progress import ProgressContract, Telemetry
 from tests.e2e.harness import TEST_REDIS_URL

@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from academy.bootstrap import bootstrap
 from academy.config import load_config
+from apps.worker.video_worker.assembly import message_handler
 from src.application.ports.fakes import (
     FakeClock,
     FakeTranscoder,
@@ -53,7 +54,7 @@ class World:
         self.progress = self.services.progress
         self.storage = self.services.storage
         self.transcoder = self.services.transcoder
-        self.handler = self.services.message_handler()
+        self.handler = message_handler(self.services)
 
     def video(self, tenant_id: int = 7) -> int:
         vid = self.repo.create_video(tenant_id, "lecture")

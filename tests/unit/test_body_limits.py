@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from apps.api.body_limits import DEFAULT_LIMIT, BodyLimitMiddleware
+from apps.api.http.body_limits import DEFAULT_LIMIT, BodyLimitMiddleware
 
 SOURCE_LIMIT = 1000
 

@@ -83,3 +83,16 @@ def test_invalid_settings_give_a_clear_error(env, named, monkeypatch, capsys):
     logged = json.loads(lines[0])
     assert logged["event"] == "QUEUE_DEPTH_METRIC_FAILED"
     assert logged["error"] == result["error"]
+
+
+def test_the_lambda_counts_exactly_the_heartbeat_keys_the_worker_writes():
+    """The Lambda ships alone and keeps its own copy of the heartbeat key format: tied here to
+    the one the worker writes (src/infrastructure/cache/redis_keys.py)."""
+    from fnmatch import fnmatchcase
+
+    from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
+
+    assert handler.HEARTBEAT_PATTERN == heartbeat_key("*", "*")
+    # Redis SCAN MATCH is a glob: it finds every heartbeat and nothing else of a video's.
+    assert fnmatchcase(heartbeat_key(7, 1234), handler.HEARTBEAT_PATTERN)
+    assert not fnmatchcase(progress_key(7, 1234), handler.HEARTBEAT_PATTERN)

@@ -12,6 +12,7 @@ import time
 import pytest
 from structlog.testing import capture_logs
 
+from apps.worker.video_worker.assembly import worker_loop
 from apps.worker.video_worker.loop import WorkerLoop
 from apps.worker.video_worker.visibility import VisibilityExtender
 from bench.harness import wait_until
@@ -22,8 +23,12 @@ from src.application.ports.fakes import FakeClock, FakeTranscoder, InMemoryQueue
 
 def _loop(world, **options) -> WorkerLoop:
     """The worker's loop as sqs_main gets it from the composition root."""
-    return world.services.worker_loop(
-        world.handler, grace_seconds=options.pop("grace_seconds", 5), wait_seconds=1, **options
+    return worker_loop(
+        world.services,
+        world.handler,
+        grace_seconds=options.pop("grace_seconds", 5),
+        wait_seconds=1,
+        **options,
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from apps.api.keys import KeyRejected, verify_key
+from apps.api.keys.api_keys import KeyRejected, verify_key
 from apps.api.live.tokens import TokenRejected, tenant_of_token
 from src.application.domain import ErrorCode
 

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 import structlog
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from apps.api.http.trace import trace_id_from
 from apps.api.live.access import StreamRefused, not_found
 from apps.api.live.messages import encode, message
 from apps.api.live.service import open_stream
-from apps.api.trace import trace_id_from
 from src.application.live_progress import IDLE
 from src.application.video_errors import VideoNotFound
 

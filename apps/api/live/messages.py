@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from apps.api.presenters import assets, video_body
+from apps.api.presenters.videos import assets, video_body
 from src.application.live_progress import (
     CANCELED,
     CONNECTED,

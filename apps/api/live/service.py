@@ -1,8 +1,7 @@
-"""The live-progress use case of this process, on the API's adapters and Channels' layer."""
+"""The live-progress use case of this process (from the composition root), on Channels' layer."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -10,12 +9,11 @@ from typing import TypeVar
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from academy.current import use_cases
 from apps.api.live.access import api_key_from, not_found, tenant_allowed
-from apps.api.schemas import MAX_ID
-from apps.api.services import use_cases
+from apps.api.schemas.videos import MAX_ID
 from src.application.live_progress import FollowVideo, LiveEvent
 from src.application.video_errors import VideoNotFound
-from src.infrastructure.cache.channels_progress_feed import ChannelsProgressFeed
 
 T = TypeVar("T")
 
@@ -33,14 +31,7 @@ def follow_video() -> FollowVideo:
     global _built
     cases, layer = use_cases(), get_channel_layer()
     if _built is None or _built[0] is not cases or _built[1] is not layer:
-        follow = FollowVideo(
-            cases.repository,
-            cases.progress,
-            ChannelsProgressFeed(layer),
-            poll_seconds=cases.config.progress_poll_seconds,
-            run_blocking=run_blocking,
-            read_telemetry=asyncio.to_thread,
-        )
+        follow = cases.follow_video(layer, run_blocking=run_blocking)
         _built = (cases, layer, follow)
     return _built[2]
 

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 import structlog
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from apps.api.http.problems import problem
 from apps.api.live.access import StreamRefused, not_found
 from apps.api.live.messages import encode, message
 from apps.api.live.service import open_stream
-from apps.api.problems import problem
 from src.application.domain import ErrorCode
 from src.application.live_progress import IDLE, LiveEvent
 from src.application.video_errors import VideoNotFound

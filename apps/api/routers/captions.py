@@ -7,13 +7,14 @@ from django.http import HttpRequest
 from ninja import Path, Router
 from ninja.errors import ValidationError
 
-from apps.api import idempotency, multipart
-from apps.api.bodies import validate
-from apps.api.errors import UnsupportedContentType
-from apps.api.presenters import caption_body
+from academy.current import use_cases
+from apps.api.http import multipart
+from apps.api.http.bodies import validate
+from apps.api.http.errors import UnsupportedContentType
+from apps.api.keys import idempotency
+from apps.api.presenters.videos import caption_body
 from apps.api.routers.videos import ERRORS, VideoId
-from apps.api.schemas import MAX_ID, CaptionListOut, CaptionTrackOut, CaptionUploadIn
-from apps.api.services import use_cases
+from apps.api.schemas.videos import MAX_ID, CaptionListOut, CaptionTrackOut, CaptionUploadIn
 
 router = Router(tags=["captions"])
 

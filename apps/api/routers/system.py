@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from academy.config import BASE_DIR
-from apps.api.problems import problem, title
-from apps.api.services import use_cases
+from academy.current import use_cases
+from apps.api.http.problems import problem, title
 from src.application.domain import ErrorCode
 
 router = Router(tags=["system"])
@@ -51,17 +51,6 @@ def _check_database() -> None:
         cursor.execute("SELECT 1")
 
 
-def _check_redis() -> None:
-    use_cases().progress.ping()
-
-
-def _check_queue() -> None:
-    use_cases().queue.check()
-
-
-CHECKS = {"database": _check_database, "redis": _check_redis, "queue": _check_queue}
-
-
 @router.get(
     "/ready",
     response={200: ReadyOut},
@@ -70,7 +59,7 @@ CHECKS = {"database": _check_database, "redis": _check_redis, "queue": _check_qu
 )
 def ready(request: HttpRequest):
     results: dict[str, str] = {}
-    for name, check in CHECKS.items():
+    for name, check in {"database": _check_database, **use_cases().checks}.items():
         try:
             check()
             results[name] = "ok"

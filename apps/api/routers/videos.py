@@ -1,7 +1,7 @@
 """/api/v1/videos: create (JSON: direct upload; multipart: one-request upload), send the bytes,
 confirm the upload, read one video, list them.
 
-Every POST here takes an Idempotency-Key (apps/api/idempotency.py, claimed at authentication
+Every POST here takes an Idempotency-Key (apps/api/keys/idempotency.py, claimed at authentication
 and stored by PerKeyMiddleware); nothing in the handlers depends on being called once.
 """
 
@@ -16,17 +16,19 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 from ninja.errors import ValidationError
 
-from apps.api import idempotency, multipart
-from apps.api.bodies import JSON, json_body, validate
-from apps.api.errors import UnsupportedContentType
-from apps.api.presenters import (
+from academy.current import use_cases
+from apps.api.http import multipart
+from apps.api.http.bodies import JSON, json_body, validate
+from apps.api.http.errors import UnsupportedContentType
+from apps.api.keys import idempotency
+from apps.api.presenters.videos import (
     live_body,
     published_body,
     upload_body,
     video_body,
     video_path,
 )
-from apps.api.schemas import (
+from apps.api.schemas.videos import (
     MAX_ID,
     CompleteUploadIn,
     CreatedVideoOut,
@@ -37,7 +39,6 @@ from apps.api.schemas import (
     VideoListOut,
     VideoOut,
 )
-from apps.api.services import use_cases
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_queries import MAX_PAGE, row_progress
 

@@ -7,11 +7,11 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router
 
+from academy.current import use_cases
+from apps.api.presenters.webhooks import delivery_body, webhook_body
 from apps.api.routers.videos import ERRORS, VideoId
-from apps.api.schemas import MAX_ID
-from apps.api.services import use_cases
-from apps.api.webhook_presenters import delivery_body, webhook_body
-from apps.api.webhook_schemas import (
+from apps.api.schemas.videos import MAX_ID
+from apps.api.schemas.webhooks import (
     CreatedWebhookOut,
     CreateWebhookIn,
     DeliveryListOut,
@@ -21,7 +21,6 @@ from apps.api.webhook_schemas import (
     WebhookOut,
 )
 from apps.support.webhooks import endpoints
-from src.application.direct_upload import owned_video
 from src.application.video_queries import decode_cursor, encode_cursor
 
 router = Router(tags=["webhooks"])
@@ -129,6 +128,6 @@ def redeliver(request: HttpRequest, webhook_id: int = WebhookId, delivery_id: in
 )
 def video_deliveries(request: HttpRequest, video_id: int = VideoId):
     """404 for a missing video and for another tenant's alike, as every video route."""
-    owned_video(use_cases().repository, request.auth.tenant_id, video_id)
+    use_cases().queries.owned(request.auth.tenant_id, video_id)
     rows = endpoints.deliveries_for_video(request.auth.tenant_id, video_id)
     return 200, {"items": [delivery_body(d) for d in rows], "next_cursor": None}

@@ -18,8 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from academy.bootstrap import bootstrap
-from apps.api.services import use_cases
+from academy.current import use_cases
 from apps.support.video.models import Tenant, Video
 from src.application.domain import VideoStatus
 from src.application.ports.progress import TelemetryUnavailable
@@ -45,7 +44,7 @@ def live_progress(video: Video) -> str:
     if video.status != VideoStatus.PROCESSING:
         return "100%" if video.status == VideoStatus.READY else "—"
     try:
-        record = use_cases().progress.get_progress(video.tenant_id, video.pk)
+        record = use_cases().queries.worker_record(video.tenant_id, video.pk)
     except TelemetryUnavailable:
         return "Redis unavailable"
     if not record:
@@ -134,14 +133,7 @@ class VideoAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reclaim now (reconcile --force: take the job from its worker)")
     def reclaim_now(self, request: HttpRequest, queryset: QuerySet[Video]) -> None:
-        cases = use_cases()
-        reconciler = bootstrap(
-            cases.config,
-            repository=cases.repository,
-            queue=cases.queue,
-            progress=cases.progress,
-            storage=cases.storage,
-        ).reconciler(limit=1)
+        reconciler = use_cases().reclaimer()
         for video in queryset:
             report = reconciler.run_once(force_video_id=video.pk)
             if video.pk in report.reclaimed and not report.errors:

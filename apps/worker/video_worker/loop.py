@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import signal
 import threading
 import time
-from typing import Any
 
 import structlog
 
+from academy.cli import StopSignals
 from apps.worker.video_worker.handler import MessageHandler
 from apps.worker.video_worker.poller import InterruptiblePoller
 from apps.worker.video_worker.readiness import Hold, ReadinessCheck
@@ -59,7 +58,7 @@ class WorkerLoop:
         self.hold_recheck_seconds = hold_recheck_seconds
         self._holds: dict[str, Hold] = {}
         self.stopping = threading.Event()
-        self._signals: list[str] = []
+        self._signals = StopSignals()
         self._done = threading.Event()
         self.force_exit = threading.Event()
         self.iterations = 0
@@ -67,30 +66,25 @@ class WorkerLoop:
         self.errors = 0
         self.results: dict[str, int] = {}
         self._grace_timer: threading.Timer | None = None
-        self._previous_handlers: dict[int, Any] = {}
         self.log = structlog.get_logger()
 
     # -- signals ------------------------------------------------------------------------
+    # The handlers only record the signal (academy.cli.StopSignals): the main thread may hold
+    # a lock (logging, Event, Thread.start) right now. The watcher thread acts on it: the
+    # loop blocks in a long poll or a job, so it cannot look at a flag itself.
     def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+        self._signals.install()
 
     def restore_signal_handlers(self) -> None:
-        for sig, previous in self._previous_handlers.items():
-            signal.signal(sig, previous)
-        self._previous_handlers.clear()
-
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        # Only record it: the main thread may hold a lock (logging, Event, Thread.start) right
-        # now, so taking any here could deadlock. The watcher thread acts on it.
-        self._signals.append(signal.Signals(signum).name)
+        self._signals.restore()
 
     def _watch_signals(self) -> None:
         seen = 0
         while True:
-            if len(self._signals) > seen:
+            received = self._signals.received
+            if len(received) > seen:
                 seen += 1
-                self.request_stop(self._signals[seen - 1])
+                self.request_stop(received[seen - 1])
             if self._done.wait(SIGNAL_WATCH_SECONDS):
                 return
 

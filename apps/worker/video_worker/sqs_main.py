@@ -103,8 +103,10 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
             )
             return 1
         log.info("WORKER_METRICS_SERVING", port=config.worker_metrics_port)
-    loop = services.worker_loop(
-        jobs=args.jobs, max_messages=args.max_messages, exit_when_idle=args.exit_when_idle
+    from apps.worker.video_worker.assembly import worker_loop
+
+    loop = worker_loop(
+        services, jobs=args.jobs, max_messages=args.max_messages, exit_when_idle=args.exit_when_idle
     )
     loop.install_signal_handlers()
     log.info("WORKER_STARTED", **config.summary(), jobs=args.jobs, max_messages=args.max_messages)

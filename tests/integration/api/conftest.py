@@ -13,10 +13,10 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from academy import current
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
-from academy.bootstrap import ApiUseCases, api_use_cases
-from apps.api import services
-from apps.api.keys import issue_key
+from academy.bootstrap import ApiUseCases, Services, bootstrap
+from apps.api.keys.api_keys import issue_key
 from apps.support.video.models import Tenant
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
@@ -47,7 +47,8 @@ class ApiHarness:
     client: Client
     tenant: Tenant
     key: str
-    use_cases: ApiUseCases
+    services: Services  # the adapters the tests reach into
+    use_cases: ApiUseCases  # what the API serves with (from `services`)
     storage_root: Path
     sqs: object
     queue_url: str
@@ -88,15 +89,21 @@ class ApiHarness:
 
     def rebuild(self, **config_changes) -> ApiUseCases:
         """Serve with the same adapters and these settings changed (limits, TTLs)."""
-        cases = self.use_cases
-        self.use_cases = api_use_cases(
-            dataclasses.replace(cases.config, **config_changes),
-            repository=cases.repository,
-            queue=cases.queue,
-            progress=cases.progress,
-            storage=cases.storage,
-        )
-        services.override(self.use_cases)
+        return self.serve(dataclasses.replace(self.services.config, **config_changes))
+
+    def serve(self, config=None, **adapters) -> ApiUseCases:
+        """Serve with the same adapters but those passed (and `config`, when given)."""
+        old = self.services
+        adapters = {
+            "repository": old.repository,
+            "queue": old.queue,
+            "progress": old.progress,
+            "storage": old.storage,
+            **adapters,
+        }
+        self.services = bootstrap(config or old.config, **adapters)
+        self.use_cases = self.services.api()
+        current.override(self.use_cases)
         return self.use_cases
 
     def create(self, **body) -> dict:
@@ -136,20 +143,21 @@ def api(db, tmp_path, monkeypatch, redis_progress) -> ApiHarness:
         queue_url = sqs.create_queue(QueueName=f"api-test-{os.getpid()}")["QueueUrl"]
         root = tmp_path / "media"
         root.mkdir()
-        cases = api_use_cases(
+        services = bootstrap(
             settings.CONFIG,
             repository=DjangoVideoRepository(),
             queue=SqsVideoQueue(sqs, queue_url=queue_url),
             progress=redis_progress,
             storage=LocalStorage(root),
         )
-        services.override(cases)
+        cases = services.api()
+        current.override(cases)
         tenant = Tenant.objects.create(slug="academy-a", name="Academy A")
         _row, key = issue_key(tenant, "tests", settings.CONFIG.api_key_pepper)
         try:
-            yield ApiHarness(Client(), tenant, key, cases, root, sqs, queue_url)
+            yield ApiHarness(Client(), tenant, key, services, cases, root, sqs, queue_url)
         finally:
-            services.override(None)
+            current.override(None)
 
 
 @pytest.fixture(scope="module")
@@ -180,12 +188,8 @@ def s3_api(api: ApiHarness, moto_server, monkeypatch) -> ApiHarness:
     client.create_bucket(Bucket=bucket)
     api.s3 = client
     api.bucket = bucket
-    api.use_cases = api_use_cases(
-        dataclasses.replace(api.use_cases.config, upload_part_bytes=5 * 1024 * 1024),
-        repository=api.use_cases.repository,
-        queue=api.use_cases.queue,
-        progress=api.use_cases.progress,
+    api.serve(
+        dataclasses.replace(api.services.config, upload_part_bytes=5 * 1024 * 1024),
         storage=S3Storage(client, bucket, "media"),
     )
-    services.override(api.use_cases)
     return api

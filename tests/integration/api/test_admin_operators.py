@@ -9,9 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from academy.bootstrap import api_use_cases
-from apps.api import services
-from apps.support.video.redis_status_cache import heartbeat_key, progress_key
+from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from tests.integration.api.conftest import ApiHarness
 
@@ -26,15 +24,7 @@ ADMIN_REDIS_URL = "redis://127.0.0.1:6379/12"
 def api(api: ApiHarness) -> ApiHarness:
     """The API harness with progress in this module's own Redis database."""
     client = redis_client(ADMIN_REDIS_URL)
-    cases = api.use_cases
-    api.use_cases = api_use_cases(
-        cases.config,
-        repository=cases.repository,
-        queue=cases.queue,
-        progress=RedisProgressAdapter(client),
-        storage=cases.storage,
-    )
-    services.override(api.use_cases)
+    api.serve(progress=RedisProgressAdapter(client))
     written: list[str] = []
     api.progress_keys = written
     yield api
@@ -53,7 +43,7 @@ def operator() -> Client:
 
 def claimed(api: ApiHarness, worker: str = "worker-a") -> tuple[dict, object]:
     video = api.uploaded(title="Running")
-    lease = api.use_cases.repository.try_claim_video(video["id"], worker, lease_seconds=90)
+    lease = api.services.repository.try_claim_video(video["id"], worker, lease_seconds=90)
     assert lease is not None
     return video, lease
 
@@ -76,9 +66,7 @@ def test_the_list_shows_live_progress_lease_and_trace(api: ApiHarness, operator:
         progress_key(api.tenant.id, video["id"]),
         heartbeat_key(api.tenant.id, video["id"]),
     ]
-    api.use_cases.progress.record_progress(
-        api.tenant.id, video["id"], 42.4, "transcode", "worker-a"
-    )
+    api.services.progress.record_progress(api.tenant.id, video["id"], 42.4, "transcode", "worker-a")
     page = operator.get(LIST).content.decode()
     row = row_of(page, video["id"])
     assert "42% transcode" in row
@@ -135,7 +123,7 @@ def test_reclaim_now_takes_the_job_from_a_live_worker(api: ApiHarness, operator:
     assert after["status"] == "UPLOADED"
     assert len(api.messages()) == 1
     # The old worker's lease is fenced out.
-    assert api.use_cases.repository.renew_lease(lease) is None
+    assert api.services.repository.renew_lease(lease) is None
     # Nothing to reclaim on a row that is not PROCESSING: said, not done.
     page = act(operator, "reclaim_now", video["id"]).content.decode()
     assert "not reclaimed (not_processing:UPLOADED)" in page

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def _publish(api: ApiHarness, video_id: int, files: dict[str, bytes]) -> str:
     """Claim and complete like a worker, with `files` stored under the claim's prefix."""
-    repo = api.use_cases.repository
+    repo = api.services.repository
     lease = repo.try_claim_video(video_id, "worker-1")
     prefix = f"tenants/{api.tenant.id}/videos/{video_id}/hls/{lease.token}"
     for name, data in files.items():
@@ -64,17 +64,17 @@ def test_cancel_awaiting_upload_and_uploaded(api: ApiHarness):
 
 def test_cancel_processing_fences_the_worker_out(api: ApiHarness):
     video = api.uploaded()
-    lease = api.use_cases.repository.try_claim_video(video["id"], "worker-1")
+    lease = api.services.repository.try_claim_video(video["id"], "worker-1")
     assert api.post_json(f"/api/v1/videos/{video['id']}/cancel", {}).status_code == 200
     # The worker's next renewal fails: that is how it notices, stops ffmpeg, publishes nothing.
-    assert api.use_cases.repository.renew_lease(lease) is None
-    assert api.use_cases.repository.complete(lease, VideoResult(hls_key="late")) is False
+    assert api.services.repository.renew_lease(lease) is None
+    assert api.services.repository.complete(lease, VideoResult(hls_key="late")) is False
 
 
 @pytest.mark.parametrize("final", ["READY", "FAILED"])
 def test_cancel_of_a_finished_video_is_409(api: ApiHarness, final: str):
     video = api.uploaded()
-    repo = api.use_cases.repository
+    repo = api.services.repository
     if final == "READY":
         _publish(api, video["id"], FILES)
     else:
@@ -89,7 +89,7 @@ def test_cancel_of_a_finished_video_is_409(api: ApiHarness, final: str):
 def test_retry_a_failed_video_resets_attempts_and_queues_it(api: ApiHarness):
     video = api.uploaded()
     api.messages()  # the first enqueue
-    repo = api.use_cases.repository
+    repo = api.services.repository
     lease = repo.try_claim_video(video["id"], "worker-1")
     repo.fail(lease, ErrorCode.TRANSCODE_FAILED, "broken", retryable=False)
     response = api.post_json(f"/api/v1/videos/{video['id']}/retry", {})

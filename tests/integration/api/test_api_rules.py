@@ -376,9 +376,7 @@ def test_ready_names_the_dependency_that_failed(api: ApiHarness):
     from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 
     assert api.client.get("/api/v1/ready").json()["status"] == "ready"
-    api.use_cases.progress = RedisProgressAdapter(
-        redis_client(f"redis://127.0.0.1:{free_port()}/0")
-    )
+    api.serve(progress=RedisProgressAdapter(redis_client(f"redis://127.0.0.1:{free_port()}/0")))
     body = assert_problem(api.client.get("/api/v1/ready"), 503, "SERVICE_UNAVAILABLE")
     assert body["detail"] == "not ready: redis unavailable"
     assert body["checks"]["database"] == "ok" and body["checks"]["redis"].startswith("failed")

@@ -96,9 +96,9 @@ def test_complete_twice_is_a_conflict_and_sends_one_message(api: ApiHarness):
 
 def test_get_shows_the_live_percent_from_redis(api: ApiHarness):
     video = api.uploaded()
-    lease = api.use_cases.repository.try_claim_video(video["id"], "worker-1")
+    lease = api.services.repository.try_claim_video(video["id"], "worker-1")
     assert lease is not None
-    api.use_cases.progress.record_progress(api.tenant.id, video["id"], 42.5, "transcode", "w-1")
+    api.services.progress.record_progress(api.tenant.id, video["id"], 42.5, "transcode", "w-1")
     body = api.get(f"/api/v1/videos/{video['id']}").json()
     assert body["status"] == "PROCESSING"
     assert body["attempts"] == 1
@@ -109,7 +109,7 @@ def test_get_shows_the_live_percent_from_redis(api: ApiHarness):
 
 def test_get_falls_back_to_the_row_when_redis_is_down(api: ApiHarness):
     video = api.uploaded()
-    api.use_cases.repository.try_claim_video(video["id"], "worker-1")
+    api.services.repository.try_claim_video(video["id"], "worker-1")
     down = RedisProgressAdapter(redis_client(f"redis://127.0.0.1:{free_port()}/0"))
     api.use_cases.queries.progress = down
     body = api.get(f"/api/v1/videos/{video['id']}").json()
@@ -121,7 +121,7 @@ def test_ready_video_shows_its_assets(api: ApiHarness):
     from src.application.ports.video_repository import VideoResult
 
     video = api.uploaded()
-    repo = api.use_cases.repository
+    repo = api.services.repository
     lease = repo.try_claim_video(video["id"], "worker-1")
     prefix = f"tenants/{api.tenant.id}/videos/{video['id']}/hls/1"
     repo.complete(
@@ -163,8 +163,8 @@ def test_public_base_url_prefixes_asset_urls(api: ApiHarness, settings):
 
     settings.CONFIG = dataclasses.replace(settings.CONFIG, public_base_url="https://cdn.test")
     video = api.uploaded()
-    lease = api.use_cases.repository.try_claim_video(video["id"], "w")
-    api.use_cases.repository.complete(lease, VideoResult(hls_key="tenants/1/x/master.m3u8"))
+    lease = api.services.repository.try_claim_video(video["id"], "w")
+    api.services.repository.complete(lease, VideoResult(hls_key="tenants/1/x/master.m3u8"))
     body = api.get(f"/api/v1/videos/{video['id']}").json()
     assert body["assets"]["master_playlist_url"] == "https://cdn.test/tenants/1/x/master.m3u8"
 

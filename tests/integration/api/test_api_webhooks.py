@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from academy.bootstrap import build_webhook_dispatcher
+from apps.api.presenters.videos import webhook_video
 from src.application.ports.video_repository import VideoResult
 from tests.integration.api.conftest import ApiHarness
 from tests.webhook_receiver import Reply, WebhookReceiver, body_of
@@ -38,7 +39,7 @@ def receiver():
 
 
 def _ready(api: ApiHarness) -> int:
-    repo = api.use_cases.repository
+    repo = api.services.repository
     video_id = repo.create_video(api.tenant.pk, title="Week 3", source_key="s.mp4")
     lease = repo.try_claim_video(video_id, "worker-a")
     assert repo.complete(lease, VideoResult(hls_key=f"tenants/1/videos/{video_id}/hls/m.m3u8"))
@@ -48,7 +49,7 @@ def _ready(api: ApiHarness) -> int:
 def _drain(config, **kw):
     clock = kw.pop("clock", None)
     extra = {"clock": clock} if clock else {}
-    return build_webhook_dispatcher(config, rand=lambda: 0.5, **extra, **kw).drain()
+    return build_webhook_dispatcher(config, webhook_video, rand=lambda: 0.5, **extra, **kw).drain()
 
 
 def test_create_shows_the_secret_once_and_lists_without_it(api: ApiHarness, dev_hooks, receiver):

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from structlog.testing import capture_logs
 
-from apps.api import services
+from academy import current
 from apps.support.video.models import Video
 from bench.harness import free_port, wait_until
 from src.infrastructure.cache.redis_progress_adapter import redis_client
@@ -34,7 +34,7 @@ def bucket_prefix():
 
 def limit(api: ApiHarness, prefix: str, *, rate: float, burst: int, url: str = REDIS_URL):
     limiter = RedisTokenBucket(redis_client(url), rate=rate, burst=burst, prefix=prefix)
-    services.override(dataclasses.replace(api.use_cases, rate_limiter=limiter))
+    current.override(dataclasses.replace(api.use_cases, rate_limiter=limiter))
     return limiter
 
 

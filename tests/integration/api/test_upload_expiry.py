@@ -21,14 +21,14 @@ def test_reconcile_expires_abandoned_uploads(api: ApiHarness):
     Video.objects.filter(pk=abandoned["id"]).update(
         upload_expires_at=timezone.now() - timedelta(seconds=5)
     )
-    cases = api.use_cases
+    adapters = api.services
     reconciler = Reconciler(
-        cases.repository,
-        cases.queue,
-        cases.progress,
+        adapters.repository,
+        adapters.queue,
+        adapters.progress,
         heartbeat_grace_seconds=2,
         reenqueue_after_seconds=600,
-        storage=cases.storage,
+        storage=adapters.storage,
     )
     report = reconciler.run_once()
     assert report.expired == [abandoned["id"]] and report.ok

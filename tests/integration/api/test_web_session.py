@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from apps.api.keys import revoke
+from apps.api.keys.api_keys import revoke
 from src.application.ports.video_repository import VideoResult
 from tests.integration.api.conftest import ApiHarness
 
@@ -148,7 +148,7 @@ def test_no_tenant_sees_another_tenants_videos(api: ApiHarness):
 
 def _ready(api: ApiHarness) -> int:
     """A video the worker finished: its video.ready event and deliveries are written."""
-    repo = api.use_cases.repository
+    repo = api.services.repository
     video_id = repo.create_video(api.tenant.pk, title="Week 4", source_key="s.mp4")
     lease = repo.try_claim_video(video_id, "worker-a")
     assert repo.complete(lease, VideoResult(hls_key=f"tenants/1/videos/{video_id}/hls/m.m3u8"))

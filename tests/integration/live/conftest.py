@@ -13,9 +13,9 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
-from academy.bootstrap import ApiUseCases, api_use_cases
-from apps.api import services
-from apps.api.keys import issue_key
+from academy import current
+from academy.bootstrap import Services, bootstrap
+from apps.api.keys.api_keys import issue_key
 from apps.api.live.service import run_blocking
 from apps.api.live.tokens import issue_token
 from apps.support.video.models import Tenant
@@ -32,7 +32,7 @@ WORKER = "live-test-worker"
 
 @dataclass
 class LiveHarness:
-    use_cases: ApiUseCases
+    services: Services  # the API's adapters (what it serves with: services.api())
     tenant: Tenant
     key: str
     worker_progress: RedisProgressAdapter  # what a worker publishes through
@@ -40,7 +40,7 @@ class LiveHarness:
 
     @property
     def repository(self):
-        return self.use_cases.repository
+        return self.services.repository
 
     def video(self, tenant: Tenant | None = None) -> int:
         return self.repository.create_video((tenant or self.tenant).id, "Lecture", "src/key")
@@ -68,14 +68,14 @@ class LiveHarness:
 
     def rebuild(self, progress: RedisProgressAdapter | None = None, **config_changes) -> None:
         """Serve with these settings changed (and this Redis adapter, when given)."""
-        cases = self.use_cases
-        self.use_cases = api_use_cases(
-            dataclasses.replace(cases.config, **config_changes),
-            queue=cases.queue,
-            progress=progress or cases.progress,
-            storage=cases.storage,
+        old = self.services
+        self.services = bootstrap(
+            dataclasses.replace(old.config, **config_changes),
+            queue=old.queue,
+            progress=progress or old.progress,
+            storage=old.storage,
         )
-        services.override(self.use_cases)
+        current.override(self.services.api())
 
     def new_tenant(self, slug: str) -> tuple[Tenant, str]:
         tenant = Tenant.objects.create(slug=slug, name=slug)
@@ -93,19 +93,19 @@ def progress_adapter(url: str) -> RedisProgressAdapter:
 def live(transactional_db, tmp_path: Path) -> LiveHarness:
     """The API's use cases on PostgreSQL and Redis (status announcements included)."""
     progress = progress_adapter(LIVE_REDIS_URL)
-    cases = api_use_cases(
+    services = bootstrap(
         settings.CONFIG,
         queue=InMemoryQueue(),
         progress=progress,
         storage=LocalStorage(tmp_path),
     )
-    services.override(cases)
+    current.override(services.api())
     tenant = Tenant.objects.create(slug="academy-live", name="Academy Live")
     _row, key = issue_key(tenant, "tests", settings.CONFIG.api_key_pepper)
     try:
-        yield LiveHarness(cases, tenant, key, progress_adapter(LIVE_REDIS_URL), LIVE_REDIS_URL)
+        yield LiveHarness(services, tenant, key, progress_adapter(LIVE_REDIS_URL), LIVE_REDIS_URL)
     finally:
-        services.override(None)
+        current.override(None)
         # The streams' database thread keeps its connection, and each HTTP request under ASGI
         # runs its sync parts on a thread of its own: end those sessions (of this run's own
         # test database only), or the database cannot be dropped.

@@ -164,7 +164,7 @@ def test_sse_refusals_are_problem_json(live: LiveHarness, case, status, code):
 
 def test_a_client_that_goes_away_releases_its_subscription(live: LiveHarness):
     vid = live.video()
-    channel = events_channel(live.use_cases.config.live_channel_prefix, live.tenant.id, vid)
+    channel = events_channel(live.services.config.live_channel_prefix, live.tenant.id, vid)
     subscribers = redis.Redis.from_url(live.redis_url)
 
     def count() -> int:

@@ -10,6 +10,7 @@ import pytest
 
 from academy.adapters.db.django.repositories_video import DjangoVideoRepository
 from academy.bootstrap import build_webhook_dispatcher
+from apps.api.presenters.videos import webhook_video
 from apps.support.video.models import Tenant
 from apps.support.webhooks.endpoints import create_endpoint
 from apps.support.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -48,7 +49,12 @@ class Hooks:
 
     def dispatcher(self, name: str = "dispatcher-1", **overrides) -> WebhookDispatcher:
         return build_webhook_dispatcher(
-            self.config, dispatcher_id=name, clock=self.clock, rand=lambda: 0.5, **overrides
+            self.config,
+            webhook_video,
+            dispatcher_id=name,
+            clock=self.clock,
+            rand=lambda: 0.5,
+            **overrides,
         )
 
     def ready_video(self) -> int:

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from apps.support.webhooks.endpoints import prune_webhook_deliveries
+from academy.adapters.db.django.webhook_store import prune_webhook_deliveries
 from apps.support.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from src.application.domain.webhooks import DeliveryStatus
 from tests.integration.webhooks.conftest import Hooks

@@ -8,6 +8,8 @@ from datetime import timedelta
 from django.db.models import DateTimeField, ExpressionWrapper
 from django.db.models.functions import Now
 
+from academy.adapters.db.django import idempotency_store
+from academy.adapters.db.django.webhook_store import prune_webhook_deliveries
 from apps.support.video.models import Video
 from src.application.ports.cleanup_records import CleanupRecords, OutputRow, SourceRow
 from src.application.storage_keys import video_prefix
@@ -61,12 +63,8 @@ class DjangoCleanupRecords(CleanupRecords):
         )
 
     def prune_idempotency_records(self, dry_run: bool) -> int:
-        from apps.api.idempotency import prune
-
-        return prune(dry_run=dry_run)
+        return idempotency_store.prune(dry_run=dry_run)
 
     def prune_webhook_deliveries(self, dry_run: bool) -> tuple[int, int]:
-        from apps.support.webhooks.endpoints import prune_webhook_deliveries
-
         pruned = prune_webhook_deliveries(dry_run=dry_run)
         return pruned.deliveries, pruned.events

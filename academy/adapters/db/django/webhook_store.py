@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from apps.support.webhooks.models import (
     WebhookAttempt,
@@ -186,3 +189,33 @@ def disable_endpoint(endpoint_id: int, reason: str, now: datetime, using: str = 
         last_error=ENDPOINT_DISABLED,
         finished_at=now,
     )
+
+
+@dataclass(frozen=True)
+class Pruned:
+    deliveries: int
+    events: int
+
+
+def prune_webhook_deliveries(
+    now: datetime | None = None, retention_days: int | None = None, *, dry_run: bool = False
+) -> Pruned:
+    """Delete deliveries finished more than VIDEO_WEBHOOK_RETENTION_DAYS ago (with their
+    attempts), then events left with no delivery that are as old. Pending and sending
+    deliveries are never touched, whatever their age."""
+    now = now or timezone.now()
+    days = retention_days or settings.CONFIG.webhooks.retention_days
+    cutoff = now - timedelta(days=days)
+    deliveries = WebhookDelivery.objects.filter(
+        finished_at__lt=cutoff, status__in=(DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+    )
+    events = WebhookEvent.objects.filter(created_at__lt=cutoff)
+    if dry_run:
+        kept = WebhookDelivery.objects.exclude(pk__in=deliveries.values("pk"))
+        n_events = events.exclude(pk__in=kept.values("event_id")).count()
+        return Pruned(deliveries.count(), n_events)
+    with transaction.atomic():
+        n_deliveries = deliveries.count()
+        deliveries.delete()
+        n_events, _ = events.filter(deliveries__isnull=True).delete()
+    return Pruned(n_deliveries, n_events)

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_slug
 
-from apps.api.keys import issue_key
+from apps.api.keys.api_keys import issue_key
 from apps.api.models import ApiKey
 from apps.support.video.models import Tenant
 

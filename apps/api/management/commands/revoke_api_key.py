@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.api.keys import KeyRejected, revoke
+from apps.api.keys.api_keys import KeyRejected, revoke
 
 log = structlog.get_logger("apps.api.keys")
 

@@ -24,10 +24,9 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from academy.adapters.db.django.cleanup_records import DjangoCleanupRecords
 from academy.bootstrap import bootstrap
 from academy.cli import seconds_type
-from src.application.video_cleanup import CleanupPolicy, VideoCleanup, VideoCleanupReport
+from src.application.video_cleanup import CleanupPolicy, VideoCleanupReport
 
 # A claim that lost its lease stops within a renewal period; an hour is far past that.
 DEFAULT_GRACE_SECONDS = 3600.0
@@ -41,8 +40,7 @@ def cleanup(dry_run: bool, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> Vide
         upload_ttl_seconds=config.upload_ttl_seconds,
         source_retention_days=config.source_retention_days,
     )
-    storage = bootstrap(config).storage
-    return VideoCleanup(storage, DjangoCleanupRecords()).run(policy, dry_run)
+    return bootstrap(config).cleanup().run(policy, dry_run)
 
 
 class Command(BaseCommand):

@@ -5,10 +5,11 @@
 Puts PROCESSING videos whose worker died (lease expired, or heartbeat gone) back to UPLOADED
 and re-enqueues them; re-enqueues UPLOADED videos whose message was lost (src/application/
 reconcile.py says exactly when). Deployed as `--loop SECONDS`: one pass every SECONDS until
-SIGTERM/SIGINT, one JSON log line per pass, errors logged and retried on the next pass; the
-loop also prunes the API's expired Idempotency-Key records once a minute, and runs
-cleanup_videos' pass (every part, one CLEANUP_PASS log line) at start and every
---cleanup-every seconds.
+SIGTERM/SIGINT (academy.cli.run_every), one JSON log line per pass, errors logged and retried
+on the next pass; the loop also runs cleanup_videos' pass (every part — dead outputs,
+abandoned uploads, expired Idempotency-Key records, old webhook deliveries, old sources — one
+CLEANUP_PASS log line) at start and every --cleanup-every seconds: the one place where
+housekeeping is scheduled.
 
 A single run prints a human summary (or, with --json, exactly one JSON object) on stdout and
 exits 0, or 1 when a database or SQS error stopped part of the work (the message says what).
@@ -19,17 +20,15 @@ whatever its lease says (operator override; its worker, if alive, loses the leas
 from __future__ import annotations
 
 import json
-import signal
 import time
-from typing import Any
 
 import structlog
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connections
+from django.db import connections
 
 from academy.bootstrap import bootstrap
-from academy.cli import add_metrics_port_argument, seconds_type, serve_metrics_port
+from academy.cli import add_metrics_port_argument, run_every, seconds_type, serve_metrics_port
 from src.application.reconcile import Reconciler, ReconcileReport
 from src.infrastructure import metrics
 
@@ -37,14 +36,10 @@ log = structlog.get_logger("apps.support.video.reconcile")
 
 FAILED = 1
 USAGE = 2
-# How often the loop looks at its stop flag while it waits for the next pass.
-STOP_CHECK_SECONDS = 0.1
 # --loop bounds: each pass costs a few queries, so at most four a second; at most a day
 # between passes (the deployed value is 30 s).
 LOOP_MIN_SECONDS = 0.25
 LOOP_MAX_SECONDS = 24 * 3600.0
-# The loop also deletes expired Idempotency-Key records (apps/api/idempotency.py) this often.
-PRUNE_EVERY_SECONDS = 60.0
 # The loop's cleanup pass (cleanup_videos) lists every video's outputs and the storage's
 # unfinished uploads: hourly by default, at most each minute.
 CLEANUP_EVERY_SECONDS = 3600.0
@@ -88,7 +83,6 @@ class Command(BaseCommand):
         add_metrics_port_argument(parser)
 
     def handle(self, *args, **options) -> None:
-        self._stop_signal: str | None = None
         force, video_id, loop = options["force"], options["video_id"], options["loop"]
         if force != (video_id is not None):
             raise CommandError("--force and --video-id N go together", returncode=USAGE)
@@ -109,7 +103,9 @@ class Command(BaseCommand):
                 if settings.CONFIG.captions.enabled
                 else None
             )
-            self._loop(reconciler, loop, options["dry_run"], options["cleanup_every"], captions)
+            self._run_periodically(
+                reconciler, loop, options["dry_run"], options["cleanup_every"], captions
+            )
             return
 
         report = reconciler.run_once(dry_run=options["dry_run"], force_video_id=video_id)
@@ -121,7 +117,7 @@ class Command(BaseCommand):
             raise CommandError(failure_message(report), returncode=FAILED)
 
     # -- loop mode ------------------------------------------------------------------------
-    def _loop(
+    def _run_periodically(
         self,
         reconciler: Reconciler,
         interval: float,
@@ -129,9 +125,6 @@ class Command(BaseCommand):
         cleanup_every: float,
         captions: Reconciler | None = None,
     ) -> None:
-        previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
         log.info(
             "RECONCILE_STARTED",
             interval_seconds=interval,
@@ -141,52 +134,35 @@ class Command(BaseCommand):
             reenqueue_after_seconds=reconciler.reenqueue_after_seconds,
         )
         ticks = 0
-        pruned_at = float("-inf")
         next_cleanup = time.monotonic()
-        try:
-            while self._stop_signal is None:
-                started = time.monotonic()
-                ticks += 1
-                report = reconciler.run_once(dry_run=dry_run)
-                metrics.record_reconcile_pass(report)
-                log_tick(report, ticks, reconciler)
-                if captions is not None:
-                    caption_report = captions.run_once(dry_run=dry_run)
-                    if caption_report.actions or caption_report.errors:
-                        log_tick(caption_report, ticks, captions, "RECONCILE_CAPTIONS_TICK")
-                if not dry_run and started - pruned_at >= PRUNE_EVERY_SECONDS:
-                    pruned_at = started
-                    prune_idempotency_records()
-                if not report.ok:
-                    # A dead database connection is replaced on the next pass, not reused.
-                    connections.close_all()
-                elif time.monotonic() >= next_cleanup:
-                    next_cleanup = time.monotonic() + cleanup_every
-                    cleanup_pass(dry_run)
-                next_at = started + interval
-                while self._stop_signal is None and time.monotonic() < next_at:
-                    time.sleep(min(STOP_CHECK_SECONDS, max(next_at - time.monotonic(), 0)))
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        log.info("RECONCILE_STOPPED", signal=self._stop_signal, ticks=ticks)
 
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        # Only set the flag: the loop may hold a lock (logging, a socket) right now.
-        self._stop_signal = signal.Signals(signum).name
+        def one_pass(_stopping) -> None:
+            nonlocal ticks, next_cleanup
+            ticks += 1
+            report = reconciler.run_once(dry_run=dry_run)
+            metrics.record_reconcile_pass(report)
+            log_tick(report, ticks, reconciler)
+            if captions is not None:
+                caption_report = captions.run_once(dry_run=dry_run)
+                if caption_report.actions or caption_report.errors:
+                    log_tick(caption_report, ticks, captions, "RECONCILE_CAPTIONS_TICK")
+            if not report.ok:
+                # A dead database connection is replaced on the next pass, not reused.
+                connections.close_all()
+            elif time.monotonic() >= next_cleanup:
+                next_cleanup = time.monotonic() + cleanup_every
+                cleanup_pass(dry_run)
+
+        stop = run_every(interval, one_pass, on_pass_error)
+        log.info("RECONCILE_STOPPED", signal=stop, ticks=ticks)
 
 
-def prune_idempotency_records() -> None:
-    """Housekeeping for the API: a failure is logged and tried again on a later pass."""
-    from apps.api.idempotency import prune
-
-    try:
-        deleted = prune()
-    except DatabaseError as exc:
-        log.warning("IDEMPOTENCY_PRUNE_FAILED", error=f"{type(exc).__name__}: {exc}"[:300])
-        return
-    if deleted:
-        log.info("IDEMPOTENCY_PRUNED", deleted=deleted)
+def on_pass_error(exc: Exception) -> float:
+    """A pass that raised (its report catches database and SQS errors): logged, and the next
+    pass comes at its usual time on a fresh connection."""
+    connections.close_all()
+    log.error("RECONCILE_PASS_FAILED", error=f"{type(exc).__name__}: {exc}"[:300], exc_info=True)
+    return 0.0
 
 
 def cleanup_pass(dry_run: bool) -> None:

@@ -2,8 +2,8 @@
 webhook deliveries.
 
 Without --loop: deliver everything due now, print a summary, exit 0. Deployed as
-`--loop SECONDS`: drain what is due, wait SECONDS, again, until SIGTERM/SIGINT (the batch in
-flight is finished first). Run as many as you like: each delivery is claimed by one
+`--loop SECONDS`: drain what is due every SECONDS (academy.cli.run_every) until SIGTERM/SIGINT
+(the batch in flight is finished first). Run as many as you like: each delivery is claimed by one
 dispatcher at a time (SELECT … FOR UPDATE SKIP LOCKED). One log line per attempt
 (WEBHOOK_DELIVERED, WEBHOOK_ATTEMPT_FAILED); errors of a pass are logged and retried.
 With --metrics-port the loop serves Prometheus /metrics: attempts by result and send latency
@@ -13,16 +13,15 @@ With --metrics-port the loop serves Prometheus /metrics: attempts by result and 
 from __future__ import annotations
 
 import json
-import signal
-import time
 
 import structlog
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
+from django.utils.module_loading import import_string
 
 from academy.bootstrap import build_webhook_dispatcher
-from academy.cli import add_metrics_port_argument, seconds_type, serve_metrics_port
+from academy.cli import add_metrics_port_argument, run_every, seconds_type, serve_metrics_port
 from src.application.deliver_webhooks import WebhookDispatcher
 from src.infrastructure import metrics
 
@@ -31,7 +30,6 @@ log = structlog.get_logger("academy.webhooks")
 # --loop bounds: a pass when nothing is due is one indexed query.
 LOOP_MIN_SECONDS = 0.1
 LOOP_MAX_SECONDS = 3600.0
-STOP_CHECK_SECONDS = 0.05
 # After a failed pass (database down), wait at least this long before the next.
 ERROR_BACKOFF_SECONDS = 1.0
 
@@ -45,14 +43,15 @@ class Command(BaseCommand):
             type=seconds_type(LOOP_MIN_SECONDS, LOOP_MAX_SECONDS),
             default=None,
             metavar="SECONDS",
-            help="drain, then wait SECONDS, until SIGTERM/SIGINT (how it is deployed)",
+            help="drain what is due every SECONDS until SIGTERM/SIGINT (how it is deployed)",
         )
         parser.add_argument("--json", action="store_true", help="one JSON summary on stdout")
         add_metrics_port_argument(parser)
 
     def handle(self, *args, **options) -> None:
         serve_metrics_port(options["metrics_port"], options["loop"])
-        dispatcher = build_webhook_dispatcher(settings.CONFIG)
+        render_video = import_string(settings.WEBHOOK_PAYLOAD_RENDERER)
+        dispatcher = build_webhook_dispatcher(settings.CONFIG, render_video)
         if options["loop"] is None:
             report = dispatcher.drain()
             summary = {"claimed": report.claimed, "results": report.results}
@@ -63,15 +62,11 @@ class Command(BaseCommand):
                 + (", ".join(f"{k} {v}" for k, v in sorted(report.results.items())) or "nothing")
             )
             return
-        self._loop(dispatcher, options["loop"], options["metrics_port"])
+        self._run_periodically(dispatcher, options["loop"], options["metrics_port"])
 
-    def _loop(
+    def _run_periodically(
         self, dispatcher: WebhookDispatcher, interval: float, metrics_port: int | None
     ) -> None:
-        self._stop: str | None = None
-        previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
         log.info(
             "WEBHOOK_DISPATCHER_STARTED",
             interval_seconds=interval,
@@ -79,25 +74,19 @@ class Command(BaseCommand):
             dispatcher_id=dispatcher.dispatcher_id,
             metrics_port=metrics_port,
         )
-        try:
-            while self._stop is None:
-                wait = interval
-                try:
-                    metrics.WEBHOOK_DUE.set(dispatcher.backlog())
-                    report = dispatcher.drain(stopping=lambda: self._stop is not None)
-                    if report.claimed:
-                        log.info("WEBHOOK_PASS", claimed=report.claimed, results=report.results)
-                except Exception as exc:  # noqa: BLE001 - the loop outlives a database outage
-                    log.error("WEBHOOK_PASS_FAILED", error=f"{type(exc).__name__}: {exc}")
-                    connections.close_all()
-                    wait = max(interval, ERROR_BACKOFF_SECONDS)
-                deadline = time.monotonic() + wait
-                while self._stop is None and time.monotonic() < deadline:
-                    time.sleep(STOP_CHECK_SECONDS)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            log.info("WEBHOOK_DISPATCHER_STOPPED", signal=self._stop)
 
-    def _on_signal(self, signum, frame) -> None:
-        self._stop = signal.Signals(signum).name
+        def one_pass(stopping) -> None:
+            metrics.WEBHOOK_DUE.set(dispatcher.backlog())
+            report = dispatcher.drain(stopping=stopping)
+            if report.claimed:
+                log.info("WEBHOOK_PASS", claimed=report.claimed, results=report.results)
+
+        stop = run_every(interval, one_pass, on_pass_error)
+        log.info("WEBHOOK_DISPATCHER_STOPPED", signal=stop)
+
+
+def on_pass_error(exc: Exception) -> float:
+    """The loop outlives a database outage: log, drop the connections, wait a little."""
+    log.error("WEBHOOK_PASS_FAILED", error=f"{type(exc).__name__}: {exc}")
+    connections.close_all()
+    return ERROR_BACKOFF_SECONDS

@@ -13,9 +13,10 @@ request (content type and body; a multipart upload by its fields and each file's
 - responses that did nothing are not stored, so the key can be used again: refused input
   (400, 413, 415, 422), rate limiting (429) and server errors (5xx).
 
-The claim is a row insert under a unique constraint (apps/api/models.py IdempotencyRecord): of
-two concurrent requests exactly one inserts, on any number of API processes. Records are kept
-RETENTION (24 hours) and pruned by `manage.py prune_idempotency_keys` and by reconcile's loop.
+The claim is a row insert under a unique constraint (the queries:
+academy/adapters/db/django/idempotency_store.py): of two concurrent requests exactly one
+inserts, on any number of API processes. Records are kept RETENTION (24 hours) and deleted by
+the cleanup pass alone (reconcile's loop schedules it).
 A claim whose request never finished (its process was killed) is given up after
 IN_FLIGHT_TIMEOUT.
 """
@@ -28,19 +29,19 @@ import re
 from datetime import timedelta
 
 import structlog
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from apps.api import multipart
-from apps.api.keys import Principal
+from academy.adapters.db.django import idempotency_store
+from academy.adapters.db.django.idempotency_store import RETENTION
+from apps.api.http import multipart
+from apps.api.keys.api_keys import Principal
 from apps.api.models import IdempotencyRecord
 
 log = structlog.get_logger("apps.api")
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-RETENTION = timedelta(hours=24)
 IN_FLIGHT_TIMEOUT = timedelta(hours=1)
 IN_FLIGHT_RETRY_AFTER_SECONDS = 1
 # Printable ASCII (a structured-field string carries no more), at most 255 characters.
@@ -134,18 +135,16 @@ def claim(request: HttpRequest, principal: Principal, max_source_bytes: int) -> 
     request_print = fingerprint(request, max_source_bytes)
     scope = {"tenant_id": principal.tenant_id, "key": key, "route": f"POST {request.path}"}
     for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(**scope, fingerprint=request_print)
-        except IntegrityError:
-            existing = IdempotencyRecord.objects.filter(**scope).first()
+        record_id = idempotency_store.insert(**scope, fingerprint=request_print)
+        if record_id is None:
+            existing = idempotency_store.find(**scope)
             if existing is None:  # pruned between the insert and the read: claim again
                 continue
             now = timezone.now()
             in_flight = existing.response_status is None
             if existing.created_at < now - (IN_FLIGHT_TIMEOUT if in_flight else RETENTION):
                 # Expired (not pruned yet) or abandoned: the key is free again.
-                IdempotencyRecord.objects.filter(pk=existing.pk).delete()
+                idempotency_store.delete(existing.pk)
                 continue
             if existing.fingerprint != request_print:
                 raise IdempotencyRefused(
@@ -164,7 +163,7 @@ def claim(request: HttpRequest, principal: Principal, max_source_bytes: int) -> 
                 ) from None
             log.info("IDEMPOTENT_REPLAY", route=scope["route"], status=existing.response_status)
             raise Replay(existing) from None
-        request.idempotency_record_id = record.pk
+        request.idempotency_record_id = record_id
         return
     raise IdempotencyRefused(
         409,
@@ -185,13 +184,12 @@ def finish(request: HttpRequest, response: HttpResponse) -> None:
         release(request)
         return
     request.idempotency_record_id = None
-    rows = IdempotencyRecord.objects.filter(pk=record_id)
-    rows.update(
-        completed_at=timezone.now(),
-        response_status=status,
-        response_content_type=response.get("Content-Type", "")[:100],
-        response_location=response.get("Location", "")[:500],
-        response_body=response.content,
+    idempotency_store.store_response(
+        record_id,
+        status,
+        response.get("Content-Type", ""),
+        response.get("Location", ""),
+        response.content,
     )
 
 
@@ -200,22 +198,4 @@ def release(request: HttpRequest) -> None:
     record_id = getattr(request, "idempotency_record_id", None)
     if record_id is not None:
         request.idempotency_record_id = None
-        IdempotencyRecord.objects.filter(pk=record_id).delete()
-
-
-def prune(now=None, batch: int = 1000, *, dry_run: bool = False) -> int:
-    """Delete records older than RETENTION (in batches); returns how many (with `dry_run`,
-    how many would go, deleting nothing)."""
-    cutoff = (now or timezone.now()) - RETENTION
-    if dry_run:
-        return IdempotencyRecord.objects.filter(created_at__lt=cutoff).count()
-    deleted = 0
-    while True:
-        ids = list(
-            IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[
-                :batch
-            ]
-        )
-        if not ids:
-            return deleted
-        deleted += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]
+        idempotency_store.delete(record_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from apps.api.keys import Principal
+from apps.api.keys.api_keys import Principal
 from src.infrastructure.cache.redis_rate_limiter import Decision, RedisTokenBucket
 
 

@@ -1,4 +1,5 @@
-"""The API's use cases, built once per process through the composition root."""
+"""This process's use cases (the API's, the web pages', the admin's, the live stream's), built
+once through the composition root; tests serve with their own through `override()`."""
 
 from __future__ import annotations
 

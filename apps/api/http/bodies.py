@@ -2,7 +2,7 @@
 
 Routes that declare a ninja body get StrictJsonParser; POST /videos, which takes JSON or
 multipart/form-data, reads its JSON with `json_body`. Both raise the same exceptions, which
-apps/api/errors.py turns into 415, 400 and 422 problems.
+apps/api/http/errors.py turns into 415, 400 and 422 problems.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja.errors import ValidationError
 from ninja.parser import Parser
 
-from apps.api.errors import MalformedBody, UnsupportedContentType
+from apps.api.http.errors import MalformedBody, UnsupportedContentType
 
 JSON = "application/json"
 T = TypeVar("T", bound=pydantic.BaseModel)

@@ -4,7 +4,7 @@ Order in settings.MIDDLEWARE: RequestContextMiddleware first (every later step, 
 included, knows the trace id), ProblemFallbackMiddleware last (it sees view exceptions
 first), PerKeyMiddleware second (it stores idempotent responses and adds rate-limit headers
 once the response is final). What acts per API key before the view (rate limits, the
-idempotency claim) belongs after authentication, in apps/api/auth.py: no key is known here.
+idempotency claim) belongs after authentication, in apps/api/keys/auth.py: no key is known here.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Callable
 import structlog
 from django.http import HttpRequest, HttpResponse
 
-from apps.api import idempotency, rate_limits
-from apps.api.problems import code_for_status, is_problem, problem
-from apps.api.trace import RESPONSE_HEADER, trace_id_from
+from apps.api.http.problems import code_for_status, is_problem, problem
+from apps.api.http.trace import RESPONSE_HEADER, trace_id_from
+from apps.api.keys import idempotency, rate_limits
 from src.infrastructure import metrics
 
 log = structlog.get_logger("apps.api")
@@ -120,6 +120,6 @@ class ProblemFallbackMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if _is_html_path(request.path):
             return None
-        from apps.api.errors import response_for_exception
+        from apps.api.http.errors import response_for_exception
 
         return response_for_exception(request, exception)

@@ -1,9 +1,10 @@
 """/media/<key>: the API serves published outputs itself when no VIDEO_PUBLIC_BASE_URL is set
 (development, the demo, a deployment without a CDN).
 
-Only files of a READY video's published prefix (the folder of its `hls_key`) are served:
-another tenant's path, an unpublished claim's prefix, a source, or anything else is a 404
-problem. HLS content types, single byte ranges (players and hls.js seek with them), HEAD.
+Only files of a READY video's published prefix (the folder of its `hls_key`;
+src/application/published_media.py) are served: another tenant's path, an unpublished claim's
+prefix, a source, or anything else is a 404 problem. HLS content types, single byte ranges
+(players and hls.js seek with them), HEAD.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
 
-from apps.api.problems import problem
-from apps.api.services import use_cases
-from src.application.domain import ErrorCode, VideoStatus
+from academy.current import use_cases
+from apps.api.http.problems import problem
+from src.application.domain import ErrorCode
 from src.infrastructure.storage.content_types import content_type
 
-_PUBLISHED = re.compile(r"^tenants/(\d{1,19})/videos/(\d{1,19})/hls/\d{1,19}/[A-Za-z0-9._/-]+$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Segments and media playlists of a READY video never change (a new claim writes a new
 # prefix): cache them. The master changes when a caption track arrives or goes (rewritten in
@@ -34,19 +34,6 @@ MASTER_PLAYLIST = "master.m3u8"  # what every claim writes at its prefix
 
 def _not_found(request: HttpRequest) -> HttpResponse:
     return problem(request, 404, ErrorCode.NOT_FOUND, f"there is nothing at {request.path}")
-
-
-def published(key: str) -> bool:
-    """Whether `key` is a file of a READY video's published output."""
-    match = _PUBLISHED.match(key)
-    if not match or ".." in key.split("/"):
-        return False
-    tenant_id, video_id = int(match.group(1)), int(match.group(2))
-    row = use_cases().repository.get(video_id)
-    if row is None or row.tenant_id != tenant_id or row.status != VideoStatus.READY:
-        return False
-    folder = posixpath.dirname(row.hls_key)
-    return bool(row.hls_key) and key.startswith(folder + "/")
 
 
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:
@@ -74,11 +61,11 @@ async def _async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 @require_http_methods(["GET", "HEAD"])
 def serve_media(request: HttpRequest, key: str) -> HttpResponse:
-    if not published(key):
+    media = use_cases().media
+    if not media.published(key):
         return _not_found(request)
-    storage = use_cases().storage
     try:
-        size = storage.size(key)
+        size = media.size(key)
     except FileNotFoundError:
         return _not_found(request)
     status, start, end = 200, 0, size - 1
@@ -99,7 +86,7 @@ def serve_media(request: HttpRequest, key: str) -> HttpResponse:
     if request.method == "HEAD" or length == 0:
         response = HttpResponse(status=status)
     else:
-        chunks = storage.read_range(key, start, end)
+        chunks = media.read_range(key, start, end)
         if isinstance(request, ASGIRequest):
             chunks = _async(chunks)  # under ASGI a sync iterator would be read whole first
         response = StreamingHttpResponse(chunks, status=status)

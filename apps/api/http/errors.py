@@ -12,9 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from apps.api.idempotency import IdempotencyRefused, Replay
-from apps.api.problems import code_for_status, problem
-from apps.api.rate_limits import RateLimited, headers
+from apps.api.http.problems import code_for_status, problem
+from apps.api.keys.idempotency import IdempotencyRefused, Replay
+from apps.api.keys.rate_limits import RateLimited, headers
 from src.application.caption_tracks import CaptionFileRejected
 from src.application.domain import ErrorCode
 from src.application.ports.storage import StorageError

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja.responses import NinjaJSONEncoder
 
 from apps.api.live.tokens import issue_token
-from apps.api.schemas import VideoOut
+from apps.api.schemas.videos import VideoOut
 from src.application.caption_tracks import default_track
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
 from src.application.domain import CaptionStatus

@@ -15,8 +15,8 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie
 from ninja.utils import check_csrf
 
-from apps.api.auth import authenticated
-from apps.api.keys import Principal, verify_key
+from apps.api.keys.api_keys import Principal, verify_key
+from apps.api.keys.auth import authenticated
 from apps.api.models import ApiKey
 
 SESSION_TENANT = "academy_tenant_id"

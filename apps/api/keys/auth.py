@@ -1,7 +1,7 @@
 """API key authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 
 Every /api/v1 route except health, readiness, version and the docs requires a key. A failure
-of any kind is a 401 problem (apps/api/errors.py); the reason is kept on the request for it.
+of any kind is a 401 problem (apps/api/http/errors.py); the reason is kept on the request for it.
 Per-key concerns that need the principal (rate limits, idempotency) hook in at
 `authenticated()`.
 """
@@ -13,10 +13,10 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyHeader, HttpBearer
 
-from apps.api import idempotency
-from apps.api.keys import KeyRejected, Principal, verify_key
-from apps.api.rate_limits import take_token
-from apps.api.services import use_cases
+from academy.current import use_cases
+from apps.api.keys import idempotency
+from apps.api.keys.api_keys import KeyRejected, Principal, verify_key
+from apps.api.keys.rate_limits import take_token
 
 
 def authenticated(request: HttpRequest, principal: Principal) -> Principal:

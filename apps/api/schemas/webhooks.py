@@ -7,7 +7,7 @@ from datetime import datetime
 from ninja import Schema
 from pydantic import Field
 
-from apps.api.schemas import StrictSchema
+from apps.api.schemas.videos import StrictSchema
 from apps.support.webhooks.models import URL_MAX_LENGTH
 from src.application.domain.webhooks import VideoEventType
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import structlog
 
-from apps.api.problems import CONTENT_TYPE, problem_body
-from apps.api.trace import RESPONSE_HEADER, trace_id_from
+from apps.api.http.problems import CONTENT_TYPE, problem_body
+from apps.api.http.trace import RESPONSE_HEADER, trace_id_from
 from src.application.domain import ErrorCode
 
 log = structlog.get_logger("apps.api")

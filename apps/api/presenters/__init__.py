@@ -1,0 +1,5 @@
+"""Use-case results and rows to response bodies (the API's, the web pages' and the webhooks').
+
+videos.py    video views, upload instructions, asset URLs, the webhook payload's video
+webhooks.py  webhook endpoints and deliveries
+"""

@@ -1,0 +1,49 @@
+"""The worker's object graph: the composition root's adapters and use cases, assembled into
+the message handler and the receive loop `sqs_main` runs (the unit tests assemble the same
+graph from fakes through `bootstrap()`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from academy.bootstrap import Services
+from apps.worker.video_worker.ack import Acknowledger
+from apps.worker.video_worker.handler import MessageHandler
+from apps.worker.video_worker.loop import WorkerLoop
+from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
+
+
+def message_handler(services: Services, jobs: str = "video") -> MessageHandler:
+    """The handle-job use case and the acknowledgement policy, for one worker; `jobs`
+    "captions" runs caption jobs from their queue with the same machinery."""
+    config = services.config
+    ack = Acknowledger(
+        services.job_queue(jobs),
+        fast_ack=config.fast_ack,
+        visibility_timeout=config.visibility_timeout,
+    )
+    return MessageHandler(services.handle_job(keep_in_flight=ack.keep_in_flight, jobs=jobs), ack)
+
+
+def worker_loop(
+    services: Services, handler: MessageHandler | None = None, jobs: str = "video", **options: Any
+) -> WorkerLoop:
+    """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
+    takes no job while the database does not answer or its work folder lacks room
+    (VIDEO_WORK_DIR_MIN_FREE_BYTES)."""
+    config = services.config
+    options.setdefault(
+        "readiness",
+        [
+            DependencyUp("database", services.repository.ping),
+            WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
+        ],
+    )
+    return WorkerLoop(
+        services.job_queue(jobs),
+        handler or message_handler(services, jobs),
+        worker_id=config.worker_id,
+        visibility_timeout=config.visibility_timeout,
+        grace_seconds=options.pop("grace_seconds", config.shutdown_grace_seconds),
+        **options,
+    )
