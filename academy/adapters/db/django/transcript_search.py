@@ -1,0 +1,206 @@
+"""The transcript search on Django's databases: PostgreSQL (tsvector + GIN) and SQLite (FTS5).
+
+The cue rows are plain Django rows (CaptionCue); the full-text columns and tables beside them
+are kept in step by the triggers of migration captions 0002. Only `search` differs by
+database: which operator matches and how a match is ranked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+
+from django.db import connections
+
+from apps.support.captions.models import CaptionCue
+from src.application.domain import Cue, VideoStatus
+from src.application.ports.transcript_search import (
+    MAX_HITS,
+    SEARCH_CONFIGS,
+    SIMPLE,
+    TITLE_SCORE,
+    CueHit,
+    SearchQuery,
+    TranscriptSearch,
+    VideoMatch,
+    search_config,
+)
+from src.application.ports.video_repository import VideoFilter
+
+# Every configuration a cue can have been stemmed with: the query is parsed with each.
+_CONFIGS = sorted({*SEARCH_CONFIGS.values(), SIMPLE})
+
+
+def video_conditions(videos: VideoFilter) -> tuple[str, list[Any]]:
+    """The list's own filters on `v` (video_video), as SQL and its parameters."""
+    sql = ["v.tenant_id = %s", "v.status <> %s"]
+    params: list[Any] = [videos.tenant_id, VideoStatus.CANCELED.value]
+    if videos.status is not None:
+        sql.append("v.status = %s")
+        params.append(videos.status.value)
+    if videos.external_id is not None:
+        sql.append("v.external_id = %s")
+        params.append(videos.external_id)
+    if videos.created_after is not None:
+        sql.append("v.created_at > %s")
+        params.append(videos.created_after)
+    return " AND ".join(sql), params
+
+
+class DjangoTranscriptSearch(TranscriptSearch):
+    """What both databases share: the index writes and the shape of a search."""
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def index_track(
+        self, track_id: int, video_id: int, tenant_id: int, language: str, cues: Sequence[Cue]
+    ) -> None:
+        rows = CaptionCue.objects.using(self.using)
+        rows.filter(track_id=track_id).delete()
+        config = search_config(language)
+        rows.bulk_create(
+            CaptionCue(
+                track_id=track_id,
+                video_id=video_id,
+                tenant_id=tenant_id,
+                language=language,
+                config=config,
+                start=c.start,
+                end=c.end,
+                text=c.text,
+            )
+            for c in cues
+        )
+
+    def remove_track(self, track_id: int) -> None:
+        CaptionCue.objects.using(self.using).filter(track_id=track_id).delete()
+
+    def search(self, query: SearchQuery) -> list[VideoMatch]:
+        words = list(query.words)
+        if not words:
+            return []
+        where, params = video_conditions(query.videos)
+        ranked_sql, ranked_params = self._ranked(words, query.videos.tenant_id)
+        sql = (
+            f"WITH {ranked_sql} SELECT v.id, COALESCE(cs.score, 0)"  # noqa: S608 - placeholders and constants only
+            f" + CASE WHEN t.video_id IS NULL THEN 0 ELSE {TITLE_SCORE} END AS score"
+            " FROM video_video v LEFT JOIN cue_scores cs ON cs.video_id = v.id"
+            " LEFT JOIN title_matches t ON t.video_id = v.id"
+            f" WHERE {where} AND (cs.video_id IS NOT NULL OR t.video_id IS NOT NULL)"
+            " ORDER BY score DESC, v.id DESC LIMIT %s OFFSET %s"
+        )
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, [*ranked_params, *params, query.videos.limit, max(query.offset, 0)])
+            ranked = [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
+            hits = self._hits(cursor, words, query.videos.tenant_id, [v for v, _ in ranked])
+        matches = []
+        for video_id, score in ranked:
+            title = [CueHit(text="")] if score >= TITLE_SCORE else []
+            matches.append(VideoMatch(video_id, score, (title + hits.get(video_id, []))[:MAX_HITS]))
+        return matches
+
+    def _hits(self, cursor, words: list[str], tenant_id: int, video_ids: list[int]):
+        if not video_ids:
+            return {}
+        sql, params = self._cue_hits(words, tenant_id, video_ids)
+        cursor.execute(sql, params)
+        found: dict[int, list[CueHit]] = {}
+        for video_id, rows in groupby(cursor.fetchall(), key=lambda r: r[0]):
+            found[int(video_id)] = [
+                CueHit(
+                    text=text,
+                    start=float(start),
+                    end=float(end),
+                    track_id=int(track_id),
+                    language=language,
+                    rank=float(rank),
+                )
+                for _v, track_id, language, start, end, text, rank in list(rows)[:MAX_HITS]
+            ]
+        return found
+
+    # -- what each database says differently ----------------------------------------------
+    def _ranked(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
+        """CTEs `cue_scores(video_id, score)` and `title_matches(video_id)`."""
+        raise NotImplementedError
+
+    def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
+        """Rows (video_id, track_id, language, start, end, text, rank), by video, best first."""
+        raise NotImplementedError
+
+
+class PostgresTranscriptSearch(DjangoTranscriptSearch):
+    """`document @@ query` on the GIN index; the query is the words parsed with every
+    configuration a cue may have (OR), so each cue matches through its own language's stems."""
+
+    @staticmethod
+    def _query(words: list[str]) -> tuple[str, list[Any]]:
+        text = " ".join(words)
+        parts = " || ".join("plainto_tsquery(%s::regconfig, %s)" for _ in _CONFIGS)
+        return f"({parts})", [p for config in _CONFIGS for p in (config, text)]
+
+    def _ranked(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
+        query, params = self._query(words)
+        return (
+            f"q AS (SELECT {query} AS query),"  # noqa: S608 - placeholders and constants only
+            " cue_scores AS (SELECT c.video_id, SUM(ts_rank(c.document, q.query)) AS score"
+            " FROM captions_captioncue c, q WHERE c.document @@ q.query AND c.tenant_id = %s"
+            " GROUP BY c.video_id),"
+            " title_matches AS (SELECT v.id AS video_id FROM video_video v"
+            " WHERE to_tsvector('simple'::regconfig, v.title)"
+            " @@ plainto_tsquery('simple'::regconfig, %s))",
+            [*params, tenant_id, " ".join(words)],
+        )
+
+    def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
+        query, params = self._query(words)
+        return (
+            f"WITH q AS (SELECT {query} AS query)"  # noqa: S608 - placeholders and constants only
+            ' SELECT c.video_id, c.track_id, c.language, c.start, c."end", c.text,'
+            " ts_rank(c.document, q.query) AS rank FROM captions_captioncue c, q"
+            " WHERE c.document @@ q.query AND c.tenant_id = %s AND c.video_id = ANY(%s)"
+            " ORDER BY c.video_id, rank DESC, c.start",
+            [*params, tenant_id, video_ids],
+        )
+
+
+class SqliteTranscriptSearch(DjangoTranscriptSearch):
+    """FTS5 MATCH on `captions_cue_fts` and `video_title_fts`; bm25 ranks (lower is better)."""
+
+    @staticmethod
+    def _match(words: list[str]) -> str:
+        # Each word a quoted FTS5 string: no operator or column filter can be smuggled in.
+        return " ".join(f'"{w}"' for w in words)
+
+    def _ranked(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
+        match = self._match(words)
+        return (
+            "cue_scores AS (SELECT c.video_id, SUM(-f.rank) AS score"
+            " FROM captions_cue_fts f JOIN captions_captioncue c ON c.id = f.rowid"
+            " WHERE captions_cue_fts MATCH %s AND c.tenant_id = %s GROUP BY c.video_id),"
+            " title_matches AS (SELECT rowid AS video_id FROM video_title_fts"
+            " WHERE video_title_fts MATCH %s)",
+            [match, tenant_id, match],
+        )
+
+    def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
+        marks = ", ".join("%s" for _ in video_ids)
+        return (
+            'SELECT c.video_id, c.track_id, c.language, c.start, c."end", c.text, -f.rank'  # noqa: S608 - placeholders and constants only
+            " FROM captions_cue_fts f JOIN captions_captioncue c ON c.id = f.rowid"
+            f" WHERE captions_cue_fts MATCH %s AND c.tenant_id = %s AND c.video_id IN ({marks})"
+            " ORDER BY c.video_id, f.rank, c.start",
+            [self._match(words), tenant_id, *video_ids],
+        )
+
+
+def transcript_search(using: str = "default") -> DjangoTranscriptSearch:
+    """The adapter for the database behind `using`."""
+    vendor = connections[using].vendor
+    if vendor == "postgresql":
+        return PostgresTranscriptSearch(using)
+    if vendor == "sqlite":
+        return SqliteTranscriptSearch(using)
+    raise RuntimeError(f"no transcript search for the {vendor} database")
