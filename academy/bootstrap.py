@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from src.application.live_progress import FollowVideo, RunBlocking
     from src.application.ports.captions import CaptionRepository, SubtitleFiles, Transcriber
     from src.application.ports.cleanup_records import CleanupRecords
+    from src.application.ports.transcript_search import TranscriptSearch
     from src.application.process_video import ProcessVideo
     from src.application.published_media import PublishedMedia
     from src.application.reconcile import Reconciler
@@ -161,6 +162,7 @@ class Services:
         transcoder: Transcoder | None = None,
         repository: VideoRepository | None = None,
         captions_repository: Any = None,
+        transcript_search: Any = None,
         captions_queue: VideoQueue | None = None,
         transcriber: Any = None,
         cleanup_records: CleanupRecords | None = None,
@@ -176,6 +178,7 @@ class Services:
             "storage": storage,
             "transcoder": transcoder,
             "captions_repository": captions_repository,
+            "transcript_search": transcript_search,
             "captions_queue": captions_queue,
             "transcriber": transcriber,
             "cleanup_records": cleanup_records,
@@ -240,6 +243,14 @@ class Services:
         return DjangoCaptionRepository(
             max_attempts=self.config.max_attempts, default_lease_seconds=self.config.lease_seconds
         )
+
+    @cached_property
+    def transcript_search(self) -> TranscriptSearch:
+        """The transcript index of the database the repositories use."""
+        setup_django()
+        from academy.adapters.db.django.transcript_search import transcript_search
+
+        return transcript_search()
 
     @cached_property
     def captions_queue(self) -> VideoQueue:
@@ -439,7 +450,7 @@ class Services:
         return ApiUseCases(
             config=config,
             uploads=DirectUpload(self.repository, self.storage, self.queue, limits),
-            queries=VideoQueries(self.repository, self.progress),
+            queries=VideoQueries(self.repository, self.progress, self.transcript_search),
             commands=VideoCommands(self.repository, self.storage, self.queue),
             media=PublishedMedia(self.repository, self.storage),
             reclaimer=functools.partial(self.reconciler, limit=1),
