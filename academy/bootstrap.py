@@ -161,11 +161,11 @@ class Services:
         storage: Storage | None = None,
         transcoder: Transcoder | None = None,
         repository: VideoRepository | None = None,
+        cleanup_records: CleanupRecords | None = None,
         captions_repository: Any = None,
         transcript_search: Any = None,
         captions_queue: VideoQueue | None = None,
         transcriber: Any = None,
-        cleanup_records: CleanupRecords | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -177,11 +177,11 @@ class Services:
             "progress": progress,
             "storage": storage,
             "transcoder": transcoder,
+            "cleanup_records": cleanup_records,
             "captions_repository": captions_repository,
             "transcript_search": transcript_search,
             "captions_queue": captions_queue,
             "transcriber": transcriber,
-            "cleanup_records": cleanup_records,
         }
         # An injected adapter takes the place of the cached property of the same name.
         self.__dict__.update({name: value for name, value in injected.items() if value is not None})
@@ -343,12 +343,13 @@ class Services:
 
     # -- the worker (apps/worker/video_worker/assembly.py adds the message policy) ----------
     def job_queue(self, jobs: str = "video") -> VideoQueue:
+        """The queue a worker consumes: encodes (`video`) or caption jobs (`captions`)."""
         return self.captions_queue if jobs == "captions" else self.queue
 
     def handle_job(self, *, keep_in_flight: InFlightGuard, jobs: str = "video") -> HandleJob:
         """The handle-job use case of one worker; `keep_in_flight` keeps its message hidden
         while the job runs (the worker's acknowledgement policy); `jobs` "captions" runs
-        caption jobs from their queue with the same machinery."""
+        caption jobs with the same machinery."""
         from src.application.handle_job import HandleJob
 
         config = self.config

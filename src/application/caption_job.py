@@ -127,7 +127,11 @@ class CaptionVideo:
             transcript = self.transcriber.transcribe(
                 audio, language, on_progress, control.stop_reason
             )
-            timings["transcribe"] = _ms(t)
+            # The first job of a process loads the model: its own line, not the speed's.
+            load_ms = int(transcript.load_seconds * 1000)
+            timings["transcribe"] = max(_ms(t) - load_ms, 1)
+            if load_ms:
+                timings["model_load"] = load_ms
             log.info(
                 "CAPTIONS_TRANSCRIBED",
                 job="captions",
@@ -139,6 +143,7 @@ class CaptionVideo:
                     transcript.audio_seconds / max(timings["transcribe"] / 1000.0, 0.001), 1
                 ),
                 model=transcript.model,
+                model_load_ms=load_ms,
             )
             if not transcript.cues:
                 return self._skip(lease, ErrorCode.NO_SPEECH, "no speech was heard in the audio")

@@ -172,3 +172,11 @@ def test_hls_js_in_chromium_lists_the_track_and_shows_a_cue_while_playing(spawn,
         )
         assert any(w in shown.lower() for w in SCRIPT.lower().split()), shown
         assert not problems, problems
+
+
+def test_a_caption_worker_without_a_loadable_model_refuses_to_start(spawn, tmp_path):
+    worker = spawn("captions", CAPTIONS_WORKER, VIDEO_CAPTIONS_MODEL=str(tmp_path / "no-model"))
+    assert worker.wait(60) == 1
+    lines = worker.err_path.read_text().strip().splitlines()
+    assert len(lines) == 1 and "VIDEO_CAPTIONS_MODEL" in lines[0], lines
+    assert not worker.events("WORKER_STARTED")

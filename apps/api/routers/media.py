@@ -9,7 +9,6 @@ prefix, a source, or anything else is a 404 problem. HLS content types, single b
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import AsyncIterator, Iterator
 
@@ -93,7 +92,7 @@ def serve_media(request: HttpRequest, key: str) -> HttpResponse:
     response["Content-Type"] = content_type(key)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
-    is_master = posixpath.basename(key) == MASTER_PLAYLIST
+    is_master = key.rsplit("/", 1)[-1] == MASTER_PLAYLIST
     response["Cache-Control"] = MASTER_CACHE_CONTROL if is_master else CACHE_CONTROL
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"

@@ -15,7 +15,7 @@ from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
 
 def message_handler(services: Services, jobs: str = "video") -> MessageHandler:
     """The handle-job use case and the acknowledgement policy, for one worker; `jobs`
-    "captions" runs caption jobs from their queue with the same machinery."""
+    "captions" takes caption jobs from their own queue."""
     config = services.config
     ack = Acknowledger(
         services.job_queue(jobs),
@@ -26,7 +26,10 @@ def message_handler(services: Services, jobs: str = "video") -> MessageHandler:
 
 
 def worker_loop(
-    services: Services, handler: MessageHandler | None = None, jobs: str = "video", **options: Any
+    services: Services,
+    handler: MessageHandler | None = None,
+    jobs: str = "video",
+    **options: Any,
 ) -> WorkerLoop:
     """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
     takes no job while the database does not answer or its work folder lacks room

@@ -212,6 +212,7 @@ class Transcript:
     cues: list[Cue]
     audio_seconds: float
     model: str = ""
+    load_seconds: float = 0.0  # loading the model (the process's first job only)
 
 
 class CaptionEngineUnavailable(Exception):

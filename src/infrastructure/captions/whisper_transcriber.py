@@ -69,6 +69,7 @@ class FasterWhisperTranscriber(Transcriber):
         self.setting = model
         self.cpu_threads = cpu_threads
         self._model = None
+        self.load_seconds = 0.0
         self._lock = threading.Lock()
         self.model_name = Path(model).name or DEFAULT_MODEL
 
@@ -82,6 +83,7 @@ class FasterWhisperTranscriber(Transcriber):
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from faster_whisper import WhisperModel
 
+                t = time.monotonic()
                 self._model = WhisperModel(
                     str(resolve_model(self.setting)),
                     device="cpu",
@@ -89,6 +91,7 @@ class FasterWhisperTranscriber(Transcriber):
                     cpu_threads=self.cpu_threads,
                     local_files_only=True,
                 )
+                self.load_seconds = time.monotonic() - t
             return self._model
 
     def transcribe(
@@ -98,6 +101,7 @@ class FasterWhisperTranscriber(Transcriber):
         on_progress: ProgressCallback,
         stop_reason: StopCheck,
     ) -> Transcript:
+        loaded_before = self._model is not None
         try:
             model = self._loaded()
         except CaptionEngineUnavailable:
@@ -144,4 +148,5 @@ class FasterWhisperTranscriber(Transcriber):
             cues=cues,
             audio_seconds=float(info.duration or 0.0),
             model=self.model_name,
+            load_seconds=0.0 if loaded_before else self.load_seconds,
         )
