@@ -141,3 +141,21 @@ def test_transcript_problems(api):
     assert_problem(
         api.get(f"/api/v1/videos/{video_id}/transcript", key=other_key), 404, "NOT_FOUND"
     )
+
+
+def test_the_library_page_searches_and_links_each_hit_to_its_second(api):
+    from tests.integration.api.test_web_session import signed_in
+
+    video_id = captioned(api, "Week 1")
+    client = signed_in(api)
+    page = client.get("/", {"q": "Fourier"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'href="/videos/{video_id}?t=15"' in html
+    assert "Today we derive the Fourier transform." in html and "<time>0:15</time>" in html
+    assert 'name="q" type="search" value="Fourier"' in html
+    nothing = client.get("/", {"q": "quaternion"}).content.decode()
+    assert "Nothing said or titled “quaternion”" in nothing
+    assert client.get("/", {"q": "!!!"}).status_code == 400
+    video_page = client.get(f"/videos/{video_id}").content.decode()
+    assert 'class="card transcript" id="transcript"' in video_page
