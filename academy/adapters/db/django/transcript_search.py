@@ -13,11 +13,10 @@ from typing import Any
 
 from django.db import connections
 
-from apps.support.captions.models import CaptionCue
-from src.application.domain import Cue, VideoStatus
+from apps.support.captions.models import CaptionCue, CaptionTrack
+from src.application.domain import CaptionStatus, Cue, VideoStatus
 from src.application.ports.transcript_search import (
     MAX_HITS,
-    SEARCH_CONFIGS,
     SIMPLE,
     TITLE_SCORE,
     CueHit,
@@ -27,9 +26,6 @@ from src.application.ports.transcript_search import (
     search_config,
 )
 from src.application.ports.video_repository import VideoFilter
-
-# Every configuration a cue can have been stemmed with: the query is parsed with each.
-_CONFIGS = sorted({*SEARCH_CONFIGS.values(), SIMPLE})
 
 
 def video_conditions(videos: VideoFilter) -> tuple[str, list[Any]]:
@@ -133,16 +129,27 @@ class DjangoTranscriptSearch(TranscriptSearch):
 
 class PostgresTranscriptSearch(DjangoTranscriptSearch):
     """`document @@ query` on the GIN index; the query is the words parsed with every
-    configuration a cue may have (OR), so each cue matches through its own language's stems."""
+    configuration the tenant's tracks use (OR), so each cue matches through its own
+    language's stems."""
 
-    @staticmethod
-    def _query(words: list[str]) -> tuple[str, list[Any]]:
+    def _configs(self, tenant_id: int) -> list[str]:
+        """The configurations the tenant's READY tracks were indexed with (a few at most)."""
+        languages = (
+            CaptionTrack.objects.using(self.using)
+            .filter(tenant_id=tenant_id, status=CaptionStatus.READY)
+            .values_list("language", flat=True)
+            .distinct()
+        )
+        return sorted({search_config(language) for language in languages} | {SIMPLE})
+
+    def _query(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
         text = " ".join(words)
-        parts = " || ".join("plainto_tsquery(%s::regconfig, %s)" for _ in _CONFIGS)
-        return f"({parts})", [p for config in _CONFIGS for p in (config, text)]
+        configs = self._configs(tenant_id)
+        parts = " || ".join("plainto_tsquery(%s::regconfig, %s)" for _ in configs)
+        return f"({parts})", [p for config in configs for p in (config, text)]
 
     def _ranked(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
-        query, params = self._query(words)
+        query, params = self._query(words, tenant_id)
         return (
             f"q AS (SELECT {query} AS query),"  # noqa: S608 - placeholders and constants only
             " cue_scores AS (SELECT c.video_id, SUM(ts_rank(c.document, q.query)) AS score"
@@ -155,7 +162,7 @@ class PostgresTranscriptSearch(DjangoTranscriptSearch):
         )
 
     def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
-        query, params = self._query(words)
+        query, params = self._query(words, tenant_id)
         return (
             f"WITH q AS (SELECT {query} AS query)"  # noqa: S608 - placeholders and constants only
             ' SELECT c.video_id, c.track_id, c.language, c.start, c."end", c.text,'
