@@ -1,7 +1,7 @@
 """Finding the moment, end to end: two espeak-ng lectures through a video worker and a caption
 worker (the real tiny.en model), searched through `make serve`'s API and in Chromium.
 
-The word only one lecture says (PHOTOSYNTHESIS) opens a sentence about 15 s in; its cue must
+The word only one lecture says (OXYGEN) opens a sentence about 15 s in; its cue must
 start within 3 s of when espeak-ng says it (measured by speaking the text before it).
 """
 
@@ -26,10 +26,11 @@ ALGEBRA = (
 )
 BEFORE_WORD = (
     "Good morning everyone. In this lesson we look at how plants make their food. Leaves take "
-    "in light from the sun, water from the soil and carbon dioxide from the air."
+    "in light from the sun, water from the soil and carbon dioxide from the air. This "
+    "happens every single day."
 )
-WORD = "photosynthesis"
-BIOLOGY = f"{BEFORE_WORD} Photosynthesis turns them into sugar and oxygen."
+WORD = "oxygen"
+BIOLOGY = f"{BEFORE_WORD} Oxygen is what the leaves give back to the air, with sugar for the plant."
 # Said in BIOLOGY, and a word of ALGEBRA's title: the title match must come first.
 TITLE_WORD = "sugar"
 NEVER_SAID = "quaternion"
