@@ -311,6 +311,9 @@ class Services:
             self.captions_queue,
             language=captions.language,
             enabled=captions.enabled,
+            language_of=lambda video_id: getattr(
+                self.repository.get(video_id), "caption_language", ""
+            ),
         )
 
     @cached_property

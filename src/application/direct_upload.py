@@ -113,6 +113,7 @@ class DirectUpload:
         size_bytes: int | None = None,
         filename: str = "source",
         presign: bool = True,
+        language: str = "",
     ) -> CreatedVideo:
         """An AWAITING_UPLOAD video and how to send its bytes (`presign=False`: through us)."""
         if size_bytes is not None and size_bytes > self.limits.max_source_bytes:
@@ -131,6 +132,7 @@ class DirectUpload:
                 metadata=dict(metadata or {}),
                 trace_id=trace_id,
                 declared_size_bytes=size_bytes,
+                caption_language=language,
             ),
             lambda t, v: source_key(t, v, filename),
         )
@@ -275,6 +277,7 @@ class DirectUpload:
         metadata: dict[str, Any] | None = None,
         trace_id: str = "",
         request_id: str = "",
+        language: str = "",
     ) -> CompletedUpload:
         """A whole upload in one call; on any failure the row and stored bytes are removed."""
         created = self.create(
@@ -285,6 +288,7 @@ class DirectUpload:
             trace_id=trace_id,
             filename=filename,
             presign=False,
+            language=language,
         )
         video = created.video
         try:

@@ -63,7 +63,7 @@ IDEMPOTENT = {"parameters": [idempotency.OPENAPI_PARAMETER]}
 MULTIPART = multipart.MULTIPART
 # Query text goes into SQL parameters: PostgreSQL refuses NUL characters in them.
 NO_NUL = r"^[^\x00]*$"
-FORM_FIELDS = {"title", "external_id", "metadata"}
+FORM_FIELDS = {"title", "external_id", "metadata", "language"}
 
 CREATE_REQUEST_BODY = {
     **IDEMPOTENT,
@@ -81,6 +81,11 @@ CREATE_REQUEST_BODY = {
                         "title": {"type": "string", "minLength": 1, "maxLength": 300},
                         "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
                         "metadata": {"type": "string", "description": "a JSON object"},
+                        "language": {
+                            "type": "string",
+                            "maxLength": 16,
+                            "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                        },
                     },
                 }
             },
@@ -117,6 +122,7 @@ def create_video(request: HttpRequest, response: HttpResponse):
         trace_id=request.trace_id,
         size_bytes=body.size_bytes,
         filename=body.filename or "source",
+        language=body.language or "",
     )
     video = created.video
     _bind_video(request, video)
@@ -153,6 +159,7 @@ def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
             external_id=form.external_id or "",
             metadata=form.metadata,
             trace_id=request.trace_id,
+            language=form.language or "",
         )
     return _accepted(request, response, completed)
 

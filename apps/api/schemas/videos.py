@@ -46,6 +46,13 @@ class CreateVideoIn(StrictSchema):
         default=None, ge=1, le=MAX_ID, description="the source's size; S3 uses it to plan parts"
     )
     filename: str | None = Field(default=None, min_length=1, max_length=255)
+    language: str | None = Field(
+        default=None,
+        max_length=16,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="the language its automatic captions are transcribed in (en, pt-BR); "
+        "default VIDEO_CAPTIONS_LANGUAGE",
+    )
 
     @field_validator("title", "external_id", "filename", "metadata")
     @classmethod

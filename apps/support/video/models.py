@@ -49,6 +49,8 @@ class Video(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # The trace id of the request that created the video; sent with every job message.
     trace_id = models.CharField(max_length=128, blank=True, default="")
+    # The language its automatic captions are transcribed in ("": VIDEO_CAPTIONS_LANGUAGE).
+    caption_language = models.CharField(max_length=16, blank=True, default="")
     # Direct uploads: the size announced at creation, the storage's multipart upload id,
     # when an unfinished upload expires, and when the bytes were confirmed.
     declared_size_bytes = models.BigIntegerField(null=True, blank=True)

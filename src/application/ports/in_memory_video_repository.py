@@ -109,6 +109,7 @@ class InMemoryVideoRepository(VideoRepository):
                 external_id=new.external_id,
                 metadata=dict(new.metadata),
                 trace_id=new.trace_id,
+                caption_language=new.caption_language,
                 declared_size_bytes=new.declared_size_bytes,
                 upload_expires_at=now + timedelta(seconds=new.upload_ttl_seconds),
                 created_at=now,

@@ -46,6 +46,7 @@ class VideoRecord:
     upload_id: str = ""
     uploaded_at: datetime | None = None
     source_removed_at: datetime | None = None
+    caption_language: str = ""  # "": VIDEO_CAPTIONS_LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class NewUpload:
     metadata: dict[str, Any] = field(default_factory=dict)
     trace_id: str = ""
     declared_size_bytes: int | None = None
+    caption_language: str = ""
 
 
 @dataclass(frozen=True)

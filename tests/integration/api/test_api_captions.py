@@ -5,6 +5,7 @@ written."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -236,3 +237,36 @@ def test_a_finished_automatic_track_records_its_webhook_event(api):
     assert types.count("video.captions.ready") == 1
     again = captions.request_auto(video_id, "")
     assert again is None  # one automatic track per video
+
+
+def test_a_videos_own_language_is_the_one_its_automatic_captions_ask_for(api):
+    from apps.support.video.models import Video
+    from src.application.caption_job import CaptionRequests
+    from src.application.domain import Lease
+    from src.application.ports.fakes import InMemoryQueue
+
+    created = api.create(language="pt-BR")
+    assert Video.objects.get(pk=created["id"]).caption_language == "pt-BR"
+    assert_problem(
+        api.post_json("/api/v1/videos", {"title": "L", "language": "Portuguese"}),
+        422,
+        "VALIDATION_FAILED",
+    )
+    video_id, _prefix = ready_video(api)
+    Video.objects.filter(pk=video_id).update(caption_language="fr")
+    captions = api.use_cases.captions.captions
+    queue = InMemoryQueue()
+    requests = CaptionRequests(
+        captions,
+        queue,
+        language="en",
+        language_of=lambda vid: Video.objects.get(pk=vid).caption_language,
+    )
+    lease = Lease(video_id, api.tenant.id, "w", 1, None, 1)
+    requests.after_ready(lease)
+    requests.after_ready(lease)  # twice: still one track, one message
+    assert captions.get(video_id).language == "fr"
+    assert CaptionTrack.objects.filter(video_id=video_id, kind="auto").count() == 1
+    first = queue.receive(0, 60)
+    assert first is not None and json.loads(first.body)["video_id"] == video_id
+    assert queue.receive(0, 60) is None  # one message

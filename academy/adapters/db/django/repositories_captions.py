@@ -7,12 +7,12 @@ import contextlib
 from collections.abc import Iterator
 from functools import cached_property
 
-from django.db import Error as DatabaseError
 from django.db import IntegrityError, connections, transaction
-from django.db.models import BooleanField, Case, F, Q, Value, When
+from django.db.models import F
 from django.db.models.functions import Now
 
-from academy.adapters.db.django.repositories_video import _now_plus, db_now, to_record
+from academy.adapters.db.django import lease_queries
+from academy.adapters.db.django.repositories_video import _now_plus, to_record
 from academy.adapters.db.django.transcript_search import transcript_search
 from academy.adapters.db.django.video_events import DjangoVideoEventOutbox
 from apps.support.captions.models import CaptionTrack
@@ -92,20 +92,10 @@ class DjangoCaptionRepository(CaptionRepository):
         return CaptionTrack.objects.using(self.using)
 
     def ping(self) -> None:
-        conn = connections[self.using]
-        try:
-            conn.close_if_unusable_or_obsolete()
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        except Exception:
-            conn.close()
-            raise
+        lease_queries.ping(self.using)
 
     def recover_from(self, exc: BaseException) -> bool:
-        if not isinstance(exc, DatabaseError):
-            return False
-        connections.close_all()
-        return True
+        return lease_queries.recover_from(exc)
 
     @contextlib.contextmanager
     def master_lock(self, video_id: int) -> Iterator[None]:
@@ -296,17 +286,7 @@ class DjangoCaptionRepository(CaptionRepository):
         )
 
     def release(self, lease: Lease, error_code: str = "", message: str = "") -> bool:
-        errors = {"error_code": error_code, "error_message": message[:2000]}
-        return bool(
-            self._fenced(lease).update(
-                status=S.QUEUED,
-                leased_by="",
-                leased_until=None,
-                attempts=Case(When(attempts__gt=0, then=F("attempts") - 1), default=Value(0)),
-                **(errors if error_code else {}),
-                updated_at=Now(),
-            )
-        )
+        return lease_queries.release(self._fenced(lease), S.QUEUED, error_code, message)
 
     def cancel(self, video_id: int) -> bool:
         return bool(
@@ -323,47 +303,17 @@ class DjangoCaptionRepository(CaptionRepository):
         expected_token: int | None = None,
         expected_worker: str | None = None,
     ) -> bool:
-        qs = self._auto(video_id).filter(status=S.PROCESSING)
-        if not force:
-            qs = qs.filter(leased_until__lt=Now())
-        if expected_token is not None:
-            qs = qs.filter(lease_token=expected_token)
-        if expected_worker is not None:
-            qs = qs.filter(leased_by=expected_worker)
-        return bool(qs.update(status=S.QUEUED, leased_by="", leased_until=None, updated_at=Now()))
+        return lease_queries.reclaim(
+            self._auto(video_id).filter(status=S.PROCESSING),
+            S.QUEUED,
+            force=force,
+            expected_token=expected_token,
+            expected_worker=expected_worker,
+        )
 
     def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
-        now = db_now(self.using)
-        rows = (
-            self._tracks.filter(kind=AUTO, status=S.PROCESSING)
-            .annotate(
-                expired=Case(
-                    When(Q(leased_until__lt=Now()) | Q(leased_until__isnull=True), then=True),
-                    default=False,
-                    output_field=BooleanField(),
-                )
-            )
-            .order_by("-expired", "leased_until")
-            .values(
-                "video_id",
-                "tenant_id",
-                "leased_by",
-                "lease_token",
-                "expired",
-                "processing_started_at",
-            )[:limit]
-        )
-        return [
-            ProcessingRow(
-                video_id=r["video_id"],
-                tenant_id=r["tenant_id"],
-                leased_by=r["leased_by"],
-                lease_token=r["lease_token"],
-                lease_expired=bool(r["expired"]),
-                seconds_since_started=(now - (r["processing_started_at"] or now)).total_seconds(),
-            )
-            for r in rows
-        ]
+        rows = self._tracks.filter(kind=AUTO, status=S.PROCESSING)
+        return lease_queries.processing_rows(rows, "video_id", self.using, limit)
 
     def list_stale_uploaded(
         self, older_than_seconds: int, limit: int = 100

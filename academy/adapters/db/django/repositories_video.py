@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from django.db import Error as DatabaseError
 from django.db import connections, transaction
 from django.db.models import (
-    BooleanField,
-    Case,
     DateTimeField,
     ExpressionWrapper,
     F,
-    Q,
-    Value,
-    When,
 )
 from django.db.models.functions import Now
 
+from academy.adapters.db.django import lease_queries
+from academy.adapters.db.django.lease_queries import db_now  # noqa: F401 - the tests read it here
 from academy.adapters.db.django.video_events import DjangoVideoEventOutbox
 from apps.support.video.models import Video
 from src.application.domain import (
@@ -50,18 +46,6 @@ S = Video.Status
 def _now_plus(seconds: int) -> ExpressionWrapper:
     """now() + seconds, evaluated by the database, never by this process's clock."""
     return ExpressionWrapper(Now() + timedelta(seconds=seconds), output_field=DateTimeField())
-
-
-def db_now(using: str = "default") -> datetime:
-    """The database's current time (UTC)."""
-    conn = connections[using]
-    with conn.cursor() as cur:
-        if conn.vendor == "sqlite":
-            cur.execute("SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')")
-            return datetime.fromisoformat(cur.fetchone()[0]).replace(tzinfo=UTC)
-        cur.execute("SELECT NOW()")
-        value = cur.fetchone()[0]
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def to_record(v: Video) -> VideoRecord:
@@ -97,6 +81,7 @@ def to_record(v: Video) -> VideoRecord:
         upload_id=v.upload_id,
         uploaded_at=v.uploaded_at,
         source_removed_at=v.source_removed_at,
+        caption_language=v.caption_language,
     )
 
 
@@ -126,14 +111,7 @@ class DjangoVideoRepository(VideoRepository):
         self.events = events or DjangoVideoEventOutbox(using)
 
     def ping(self) -> None:
-        conn = connections[self.using]
-        try:
-            conn.close_if_unusable_or_obsolete()
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        except Exception:
-            conn.close()  # the next call opens a fresh one
-            raise
+        lease_queries.ping(self.using)
 
     @property
     def _videos(self):
@@ -145,10 +123,7 @@ class DjangoVideoRepository(VideoRepository):
         return Video.objects.using(self.using)
 
     def recover_from(self, exc: BaseException) -> bool:
-        if not isinstance(exc, DatabaseError):
-            return False
-        connections.close_all()
-        return True
+        return lease_queries.recover_from(exc)
 
     def _change(self, video_id: int, rows, **fields) -> bool:
         """One conditional UPDATE and, when it took, the event of the status it set: both in
@@ -181,6 +156,7 @@ class DjangoVideoRepository(VideoRepository):
                 external_id=new.external_id,
                 metadata=dict(new.metadata),
                 trace_id=new.trace_id,
+                caption_language=new.caption_language,
                 declared_size_bytes=new.declared_size_bytes,
                 upload_expires_at=_now_plus(new.upload_ttl_seconds),
             )
@@ -345,20 +321,7 @@ class DjangoVideoRepository(VideoRepository):
         )
 
     def release(self, lease: Lease, error_code: str = "", message: str = "") -> bool:
-        errors = {"error_code": error_code, "error_message": message[:2000]}
-        return bool(
-            self._fenced(lease).update(
-                status=S.UPLOADED,
-                leased_by="",
-                leased_until=None,
-                attempts=Case(
-                    When(attempts__gt=0, then=F("attempts") - 1),
-                    default=Value(0),
-                ),
-                **(errors if error_code else {}),
-                updated_at=Now(),
-            )
-        )
+        return lease_queries.release(self._fenced(lease), S.UPLOADED, error_code, message)
 
     def cancel(self, video_id: int) -> bool:
         return self._change(
@@ -379,42 +342,17 @@ class DjangoVideoRepository(VideoRepository):
         expected_token: int | None = None,
         expected_worker: str | None = None,
     ) -> bool:
-        qs = self._videos.filter(pk=video_id, status=S.PROCESSING)
-        if not force:
-            qs = qs.filter(leased_until__lt=Now())
-        if expected_token is not None:
-            qs = qs.filter(lease_token=expected_token)
-        if expected_worker is not None:
-            qs = qs.filter(leased_by=expected_worker)
-        return bool(qs.update(status=S.UPLOADED, leased_by="", leased_until=None, updated_at=Now()))
+        return lease_queries.reclaim(
+            self._videos.filter(pk=video_id, status=S.PROCESSING),
+            S.UPLOADED,
+            force=force,
+            expected_token=expected_token,
+            expected_worker=expected_worker,
+        )
 
     def list_processing(self, limit: int = 100) -> list[ProcessingRow]:
-        now = db_now(self.using)
-        rows = (
-            self._videos.filter(status=S.PROCESSING)
-            .annotate(
-                expired=Case(
-                    When(Q(leased_until__lt=Now()) | Q(leased_until__isnull=True), then=True),
-                    default=False,
-                    output_field=BooleanField(),
-                )
-            )
-            .order_by("-expired", "leased_until")
-            .values(
-                "pk", "tenant_id", "leased_by", "lease_token", "expired", "processing_started_at"
-            )[:limit]
-        )
-        return [
-            ProcessingRow(
-                video_id=r["pk"],
-                tenant_id=r["tenant_id"],
-                leased_by=r["leased_by"],
-                lease_token=r["lease_token"],
-                lease_expired=bool(r["expired"]),
-                seconds_since_started=(now - (r["processing_started_at"] or now)).total_seconds(),
-            )
-            for r in rows
-        ]
+        rows = self._videos.filter(status=S.PROCESSING)
+        return lease_queries.processing_rows(rows, "pk", self.using, limit)
 
     def list_stale_uploaded(self, older_than_seconds: int, limit: int = 100) -> list[VideoRecord]:
         rows = self._videos.filter(
