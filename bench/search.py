@@ -148,7 +148,7 @@ def run_child(database_url: str, args: argparse.Namespace) -> dict:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     cmd = [sys.executable, __file__, "--child", "--videos", str(args.videos)]
     cmd += ["--cues", str(args.cues), "--queries", str(args.queries)]
-    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -181,3 +181,30 @@ def test_query_syntax_is_taken_as_words(library: Library):
         found = [m.video_id for m in library.find(hostile)]
         assert found in ([], [video]), hostile
     assert library.find("") == []
+
+
+def test_sqlite_search_triggers_dropped_by_a_table_remake_come_back_after_migrate():
+    """SQLite drops a table's triggers when Django remakes it for an ALTER: the post_migrate
+    repair puts them back and refills the FTS table from the rows."""
+    from django.db import connections
+
+    from apps.support.captions.search_schema import ensure_sqlite_search_index
+
+    alias = "sqlite"
+    tenant = Tenant.objects.using(alias).create(slug="search-remake", name="r").pk
+    videos = DjangoVideoRepository(using=alias)
+    before = videos.create_video(tenant, title="Before the remake: entropy")
+    with connections[alias].cursor() as cursor:
+        for name in ("video_title_fts_insert", "video_title_fts_update", "video_title_fts_delete"):
+            cursor.execute(f"DROP TRIGGER {name}")
+    after = videos.create_video(tenant, title="After the remake: entropy")
+    search = transcript_search(alias)
+
+    def found() -> list[int]:
+        query = SearchQuery(["entropy"], VideoFilter(tenant, limit=10))
+        return sorted(m.video_id for m in search.search(query))
+
+    assert found() == [before]  # the row written without a trigger is not indexed
+    assert ensure_sqlite_search_index(connections[alias]) == ["video_title_fts"]
+    assert found() == [before, after]
+    assert ensure_sqlite_search_index(connections[alias]) == []

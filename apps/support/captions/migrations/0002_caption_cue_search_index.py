@@ -3,6 +3,8 @@
 from django.db import migrations, models
 import django.db.models.deletion
 
+from apps.support.captions.search_schema import SQLITE_BACKWARD, SQLITE_FORWARD
+
 # PostgreSQL: the tsvector is computed by a trigger with the cue's own configuration (a
 # generated column cannot cast text to regconfig: the cast is not immutable).
 POSTGRES_FORWARD = [
@@ -24,38 +26,6 @@ POSTGRES_BACKWARD = [
     "DROP TRIGGER IF EXISTS captions_cue_document ON captions_captioncue",
     "DROP FUNCTION IF EXISTS captions_cue_document()",
 ]
-
-# SQLite: FTS5 tables whose rowid is the cue's (or the video's) id, kept in step by triggers.
-# porter stems English words; unicode61 folds case and, with remove_diacritics, accents.
-SQLITE_TOKENIZE = "porter unicode61 remove_diacritics 2"
-SQLITE_FORWARD = [
-    f"CREATE VIRTUAL TABLE captions_cue_fts USING fts5(text, tokenize='{SQLITE_TOKENIZE}')",
-    """CREATE TRIGGER captions_cue_fts_insert AFTER INSERT ON captions_captioncue BEGIN
-        INSERT INTO captions_cue_fts(rowid, text) VALUES (new.id, new.text); END""",
-    """CREATE TRIGGER captions_cue_fts_delete AFTER DELETE ON captions_captioncue BEGIN
-        DELETE FROM captions_cue_fts WHERE rowid = old.id; END""",
-    """CREATE TRIGGER captions_cue_fts_update AFTER UPDATE OF text ON captions_captioncue BEGIN
-        UPDATE captions_cue_fts SET text = new.text WHERE rowid = old.id; END""",
-    f"CREATE VIRTUAL TABLE video_title_fts USING fts5(title, tokenize='{SQLITE_TOKENIZE}')",
-    "INSERT INTO video_title_fts(rowid, title) SELECT id, title FROM video_video",
-    """CREATE TRIGGER video_title_fts_insert AFTER INSERT ON video_video BEGIN
-        INSERT INTO video_title_fts(rowid, title) VALUES (new.id, new.title); END""",
-    """CREATE TRIGGER video_title_fts_delete AFTER DELETE ON video_video BEGIN
-        DELETE FROM video_title_fts WHERE rowid = old.id; END""",
-    """CREATE TRIGGER video_title_fts_update AFTER UPDATE OF title ON video_video BEGIN
-        UPDATE video_title_fts SET title = new.title WHERE rowid = old.id; END""",
-]
-SQLITE_BACKWARD = [
-    "DROP TRIGGER IF EXISTS video_title_fts_insert",
-    "DROP TRIGGER IF EXISTS video_title_fts_delete",
-    "DROP TRIGGER IF EXISTS video_title_fts_update",
-    "DROP TABLE IF EXISTS video_title_fts",
-    "DROP TRIGGER IF EXISTS captions_cue_fts_insert",
-    "DROP TRIGGER IF EXISTS captions_cue_fts_delete",
-    "DROP TRIGGER IF EXISTS captions_cue_fts_update",
-    "DROP TABLE IF EXISTS captions_cue_fts",
-]
-
 
 def _run(statements_by_vendor):
     def run(apps, schema_editor):
