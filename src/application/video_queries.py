@@ -190,10 +190,16 @@ class VideoQueries:
         matches = self.search.search(SearchQuery(words, videos, offset))
         limit = videos.limit - 1
         more = len(matches) > limit
+        matches = matches[:limit]
+        # One query for the page's rows; a video deleted since the search is left out.
+        found = self.repository.list_videos(
+            replace(videos, limit=limit, ids=tuple(m.video_id for m in matches))
+        )
+        by_id = {v.id: v for v in found}
         rows, hits = [], {}
-        for match in matches[:limit]:
-            video = self.repository.get(match.video_id)
-            if video is not None:  # deleted between the search and now
+        for match in matches:
+            video = by_id.get(match.video_id)
+            if video is not None:
                 rows.append(video)
                 hits[video.id] = [
                     replace(h, text=video.title) if h.start is None else h for h in match.hits
