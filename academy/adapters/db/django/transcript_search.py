@@ -79,13 +79,14 @@ class DjangoTranscriptSearch(TranscriptSearch):
             return []
         where, params = video_conditions(query.videos)
         ranked_sql, ranked_params = self._ranked(words, query.videos.tenant_id)
+        # Only the matching videos are joined to their rows (never a scan of the tenant's).
         sql = (
-            f"WITH {ranked_sql} SELECT v.id, COALESCE(cs.score, 0)"  # noqa: S608 - placeholders and constants only
-            f" + CASE WHEN t.video_id IS NULL THEN 0 ELSE {TITLE_SCORE} END AS score"
-            " FROM video_video v LEFT JOIN cue_scores cs ON cs.video_id = v.id"
-            " LEFT JOIN title_matches t ON t.video_id = v.id"
-            f" WHERE {where} AND (cs.video_id IS NOT NULL OR t.video_id IS NOT NULL)"
-            " ORDER BY score DESC, v.id DESC LIMIT %s OFFSET %s"
+            f"WITH {ranked_sql},"  # noqa: S608 - placeholders and constants only
+            " candidates AS (SELECT video_id, SUM(score) AS score FROM ("
+            " SELECT video_id, score FROM cue_scores UNION ALL"
+            f" SELECT video_id, {TITLE_SCORE} AS score FROM title_matches) s GROUP BY video_id)"
+            " SELECT v.id, m.score FROM candidates m JOIN video_video v ON v.id = m.video_id"
+            f" WHERE {where} ORDER BY m.score DESC, v.id DESC LIMIT %s OFFSET %s"
         )
         with connections[self.using].cursor() as cursor:
             cursor.execute(sql, [*ranked_params, *params, query.videos.limit, max(query.offset, 0)])
