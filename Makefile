@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint services browser ffmpeg clean serve
+.PHONY: demo test unit lint infra-lint services browser ffmpeg clean serve lock image-lint \
+	image-test
 
 # The web pages, the HTTP API and the admin under ASGI; HOST/PORT/WEB_WORKERS override the
 # defaults.
@@ -18,6 +19,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,captions]'
 	touch $(STAMP)
+
+# checkov pins boto3 and packaging below what the project needs (pytest 9 refuses its
+# packaging<24), so it gets a venv of its own; the version range is pyproject.toml's
+# `infra-lint` extra.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): pyproject.toml $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", \
+		"rb"))["project"]["optional-dependencies"]["infra-lint"]))' > $(CHECKOV_VENV)/requirements.txt
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r $(CHECKOV_VENV)/requirements.txt
+	touch $(CHECKOV_STAMP)
+
+# The AWS stack's linters: every cfn-lint finding and every checkov check (skips only inline,
+# with their reasons, in the files themselves).
+infra-lint: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/cfn-lint infra/*.yaml
+	$(CHECKOV_VENV)/bin/checkov -d infra --quiet --compact --skip-download
 
 ffmpeg:
 	@scripts/ensure_services.sh ffmpeg espeak-ng
@@ -33,10 +54,27 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) services browser
+test: $(STAMP) $(CHECKOV_STAMP) services browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory infra-lint image-lint
 	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory image-test
+
+# The image's Python dependencies, every version pinned with its hashes, from pyproject.toml's
+# ranges (infra/Dockerfile installs exactly these; a unit test fails when they disagree).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+		--extra captions --python-version 3.11 --custom-compile-command 'make lock' -o infra/requirements.lock
+
+# Every Dockerfile's linter (checkov's Dockerfile and secrets checks run in infra-lint).
+image-lint: $(STAMP)
+	$(BIN)/hadolint infra/Dockerfile infra/podman/standins/*.Dockerfile
+
+# The image built and run for real with Debian's podman (infra/README.md, "Smoke test on a
+# machine without Docker").
+image-test: services
+	scripts/container_smoke.sh
 
 serve: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput

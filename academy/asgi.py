@@ -13,6 +13,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "academy.settings")
 # closes its own instead; put a pooler (PgBouncer) in front when connecting costs too much.
 for database in settings.DATABASES.values():
     database["CONN_MAX_AGE"] = 0
+# uvicorn configured its loggers before loading this module: from now on they lose tokens.
+from src.infrastructure.logging import redact_server_logs  # noqa: E402
+
+redact_server_logs()
 # Django is set up before anything imports models (the WebSocket consumers do).
 django_application = get_asgi_application()
 

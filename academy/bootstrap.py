@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from academy.config import AppConfig, load_config
 from src.application.direct_upload import DirectUpload, UploadLimits
+from src.application.playback_commands import PlaybackCommands
 from src.application.ports.progress import ProgressPort
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
@@ -227,8 +228,10 @@ class Services:
         """Automatic captions: on with VIDEO_CAPTIONS=auto when the videos live in the database
         the caption tracks live in (a graph of in-memory fakes has no caption repository
         unless one is passed)."""
-        if not self.config.captions.enabled:
-            return False
+        return self.config.captions.enabled and self._captions_wired()
+
+    def _captions_wired(self) -> bool:
+        """Caption tracks can be read here (a database graph, or an injected repository)."""
         if "captions_repository" in self.__dict__:
             return True
         inner = getattr(self.repository, "inner", self.repository)
@@ -237,12 +240,15 @@ class Services:
     # -- captions --------------------------------------------------------------------------
     @cached_property
     def captions_repository(self) -> CaptionRepository:
+        """The caption tracks; each change is announced to the video's live followers."""
         setup_django()
         from academy.adapters.db.django.repositories_captions import DjangoCaptionRepository
+        from src.application.caption_announcements import CaptionAnnouncingRepository
 
-        return DjangoCaptionRepository(
+        inner = DjangoCaptionRepository(
             max_attempts=self.config.max_attempts, default_lease_seconds=self.config.lease_seconds
         )
+        return CaptionAnnouncingRepository(inner, self.progress)  # type: ignore[return-value]
 
     @cached_property
     def transcript_search(self) -> TranscriptSearch:
@@ -404,6 +410,7 @@ class Services:
             self.storage,
             self.queue,
             max_source_bytes=self.config.max_source_bytes,
+            playback_policy=self.config.playback.default_policy,
         )
 
     def cleanup(self) -> VideoCleanup:
@@ -424,7 +431,7 @@ class Services:
     def follow_video(self, layer: Any, *, run_blocking: RunBlocking) -> FollowVideo:
         """The live-progress use case on Channels' `layer`; database reads through
         `run_blocking`, Redis reads in a thread of their own."""
-        from src.application.live_progress import FollowVideo
+        from src.application.live_progress import CaptionFollowing, FollowVideo
         from src.infrastructure.cache.channels_progress_feed import ChannelsProgressFeed
 
         return FollowVideo(
@@ -434,6 +441,12 @@ class Services:
             poll_seconds=self.config.progress_poll_seconds,
             run_blocking=run_blocking,
             read_telemetry=asyncio.to_thread,
+            captions=CaptionFollowing(
+                self.captions_repository.list_tracks,
+                expects_auto=self._captions_on(),
+            )
+            if self._captions_wired()
+            else None,
         )
 
     def api(self) -> ApiUseCases:
@@ -456,6 +469,7 @@ class Services:
             uploads=DirectUpload(self.repository, self.storage, self.queue, limits),
             queries=VideoQueries(self.repository, self.progress, self.transcript_search),
             commands=VideoCommands(self.repository, self.storage, self.queue),
+            playback=PlaybackCommands(self.repository),
             media=PublishedMedia(self.repository, self.storage),
             reclaimer=functools.partial(self.reconciler, limit=1),
             follow_video=self.follow_video,
@@ -485,6 +499,7 @@ class ApiUseCases:
     uploads: DirectUpload
     queries: VideoQueries
     commands: VideoCommands
+    playback: PlaybackCommands
     media: PublishedMedia  # /media/ without a CDN
     # The admin's "reclaim now" (reconcile --force on one video): a new Reconciler per action.
     reclaimer: Callable[[], Reconciler]

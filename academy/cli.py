@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from src.infrastructure import metrics
+from src.infrastructure.liveness import LivenessFile
 
 # The exit code of a command refused for its arguments (argparse's own).
 USAGE = 2
@@ -116,6 +117,7 @@ def run_every(
     on_error: Callable[[Exception], float],
     *,
     check_every: float = STOP_CHECK_SECONDS,
+    liveness: LivenessFile | None = None,
 ) -> str | None:
     """Run `pass_` every `interval` seconds until SIGTERM or SIGINT; the signal's name.
 
@@ -124,6 +126,7 @@ def run_every(
     goes to `on_error`, which logs it and returns the least wait before the next pass (the loop
     outlives a database outage). The wait is cut short by a signal: the stop is seen within
     `check_every` seconds, after the pass in flight. Signal handlers are restored on return.
+    After each pass, failed or not, `liveness` (the image's HEALTHCHECK file) is rewritten.
     """
     with StopSignals() as signals:
 
@@ -137,6 +140,8 @@ def run_every(
                 pass_(stopping)
             except Exception as exc:  # noqa: BLE001 - one failed pass never ends the loop
                 next_at = max(next_at, time.monotonic() + on_error(exc))
+            if liveness is not None:
+                liveness.beat()
             while not stopping() and (left := next_at - time.monotonic()) > 0:
                 time.sleep(min(check_every, left))
         return signals.first

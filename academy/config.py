@@ -7,13 +7,15 @@ import re
 import socket
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import environ
+from cryptography.hazmat.primitives import serialization
 
+from src.application.domain import PlaybackPolicy
 from src.infrastructure.media.ladder import AUDIO_KBPS, DEFAULT_LADDER, Rung, parse_ladder
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -72,6 +74,17 @@ class CaptionsConfig:
 
 
 @dataclass(frozen=True)
+class PlaybackConfig:
+    """Who may watch (apps/api/playback/, docs/ARCHITECTURE.md "Playback")."""
+
+    default_policy: PlaybackPolicy = PlaybackPolicy.SIGNED  # a new video's, unless given
+    token_ttl_seconds: int = 3600  # the web page's tokens and the API's default
+    # CloudFront signed URLs for segments when VIDEO_PUBLIC_BASE_URL is a distribution.
+    cloudfront_key_pair_id: str = ""
+    cloudfront_private_key: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     debug: bool
     secret_key: str
@@ -120,6 +133,9 @@ class AppConfig:
     # Cleanup removes the source of a READY video this many days after it completed; None: never.
     source_retention_days: int | None = None
     captions: CaptionsConfig = None  # type: ignore[assignment]  # set by load_config
+    # The file a looping process keeps fresh for the image's HEALTHCHECK; "": none.
+    liveness_file: str = ""
+    playback: PlaybackConfig = field(default_factory=PlaybackConfig)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -493,6 +509,8 @@ def load_config(environ_map: Mapping[str, str] | None = None) -> AppConfig:
         api_rate_per_second=_rate(env, "VIDEO_API_RATE_PER_SECOND", 10),
         api_rate_burst=_int(env, "VIDEO_API_RATE_BURST", 60, maximum=MAX_API_RATE),
         source_retention_days=_optional_days(env, "VIDEO_SOURCE_RETENTION_DAYS"),
+        liveness_file=env.str("LIVENESS_FILE", default="").strip(),
+        playback=_playback(env),
         captions=_captions(env),
     )
 
@@ -523,6 +541,51 @@ def _captions(env: environ.Env) -> CaptionsConfig:
         max_upload_bytes=_int(
             env, "VIDEO_CAPTIONS_MAX_UPLOAD_BYTES", 2 * 1024**2, minimum=1024, maximum=50 * 1024**2
         ),
+    )
+
+
+# A playback token outliving a week is a leaked URL that works for a week: mint a new one.
+MAX_PLAYBACK_TOKEN_SECONDS = 7 * DAY
+
+
+def _playback(env: environ.Env) -> PlaybackConfig:
+    raw = env.str("VIDEO_DEFAULT_PLAYBACK_POLICY", default="signed").strip().lower()
+    if raw not in {p.value for p in PlaybackPolicy}:
+        raise ConfigError(
+            f"VIDEO_DEFAULT_PLAYBACK_POLICY must be signed or public, got {raw[:20]!r}"
+        )
+    key_pair_id = env.str("VIDEO_CLOUDFRONT_KEY_PAIR_ID", default="").strip()
+    private_key = env.str("VIDEO_CLOUDFRONT_PRIVATE_KEY", default="").strip()
+    key_file = env.str("VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE", default="").strip()
+    if key_file and not private_key:
+        try:
+            private_key = Path(key_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE cannot be read: {exc.strerror}"
+            ) from None
+    if bool(key_pair_id) != bool(private_key):
+        raise ConfigError(
+            "VIDEO_CLOUDFRONT_KEY_PAIR_ID and VIDEO_CLOUDFRONT_PRIVATE_KEY (or _FILE) go together"
+        )
+    if private_key:
+        try:
+            serialization.load_pem_private_key(private_key.encode(), password=None)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "VIDEO_CLOUDFRONT_PRIVATE_KEY is not an unencrypted PEM key"
+            ) from None
+    return PlaybackConfig(
+        default_policy=PlaybackPolicy(raw),
+        token_ttl_seconds=_int(
+            env,
+            "VIDEO_PLAYBACK_TOKEN_TTL_SECONDS",
+            3600,
+            minimum=30,
+            maximum=MAX_PLAYBACK_TOKEN_SECONDS,
+        ),
+        cloudfront_key_pair_id=key_pair_id,
+        cloudfront_private_key=private_key,
     )
 
 

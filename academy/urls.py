@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 
 from apps.api.api import api
 from apps.api.live.sse import video_events
-from apps.api.routers.media import serve_media
+from apps.api.playback.media import serve_playback
 from apps.api.routers.metrics import metrics_view
 
 urlpatterns = [
@@ -12,10 +12,10 @@ urlpatterns = [
     # Server-Sent Events: an async view outside ninja, streamed by the ASGI server.
     path("api/v1/videos/<int:video_id>/events", video_events, name="video-events"),
     path("api/v1/", api.urls),
-    # READY outputs, when no VIDEO_PUBLIC_BASE_URL (a CDN) serves them (apps/api/routers/media.py).
     # Prometheus scrape target; keep it off the public load balancer (infra/README.md).
     path("metrics", metrics_view, name="metrics"),
-    path("media/<path:key>", serve_media, name="media"),
+    # READY outputs by playback id, with the playback policy (apps/api/playback/media.py).
+    path("media/<path:rest>", serve_playback, name="media"),
     # The academy's web pages (apps/web/): sign in, library, upload, one video.
     path("", include("apps.web.urls")),
     path("favicon.ico", RedirectView.as_view(url="/static/web/favicon.svg", permanent=True)),

@@ -12,16 +12,19 @@ On the same generated 1080p sources, in one invocation, runs alternate and repea
   capped at 1.5x the profile's bitrate, keyframes every 4 s, AAC 128k, one MP4 per profile,
   then HLS by `-c copy` per MP4.
 
-Sources (generated with lavfi, cached in `--cache`): `lecture` (slides changing every 10 s,
-a moving Mandelbrot speaker inset, a tone; x264 CRF 20, about 2.9 Mb/s over 60 s),
-`lecture-lowrate` (the same recipe at CRF 28, eligible for top-rung passthrough) and
-`motion` (full-frame testsrc2 at 30 fps, the worst case for every encoder).
+Sources (`bench/sources.py`, generated with lavfi and Debian's DejaVu fonts, cached in
+`--cache`): `lecture`, `lecture-lowrate`, `motion`, `screencast`, `talking-head`.
 
-Printed per source and variant: CPU seconds (user + system of the children), wall seconds,
-bytes per rung and in total (HLS segments and playlists; our shared audio is its own
-column), SSIM per rung against the source scaled to that rung, and ratios against PeerTube.
+Printed per source and variant (medians of the runs): CPU seconds (user + system of the
+ffmpeg children: on a shared machine far steadier than wall time), wall seconds, bytes per
+rung and in total (HLS segments and playlists; our shared audio is its own column), SSIM
+and PSNR per rung against the source scaled to that rung, for the screencast the SSIM of
+the code pane alone (`TEXT_REGION`: is the text still legible?), the ratios against
+PeerTube and whether the goals hold: no rung's SSIM more than 0.002 below PeerTube's, bytes
+at most 0.9x PeerTube's (0.8x on the lecture), CPU at most 0.5x.
 
     .venv/bin/python -m bench.ladder_vs_peers [--seconds 60] [--runs 3] [--sources lecture,...]
+        [--variants ours,PeerTube,MediaCMS] [--cache var/bench-sources] [--budget SECONDS]
 """
 
 from __future__ import annotations
@@ -41,50 +44,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.machine import describe_machine
+from bench.sources import FPS, KINDS, TEXT_REGION, Region, make_source
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
 
-FPS = 30
 _QUIET = ("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y")
-
-# (name, x264 CRF of the source, full-frame motion?)
-SOURCES: dict[str, tuple[int, bool]] = {
-    "lecture": (20, False),
-    "lecture-lowrate": (28, False),
-    "motion": (20, True),
-}
+RUNGS = ("1080p", "720p", "480p", "360p")
+# The goals (issue: screen recordings stay sharp), against PeerTube side by side.
+MAX_SSIM_LOSS = 0.002
+MAX_BYTES_RATIO = 0.9
+MAX_BYTES_RATIO_BY_SOURCE = {"lecture": 0.8}
+MAX_CPU_RATIO = 0.5
 # PeerTube: target bitrate per resolution at 30 fps, used as maxrate and bufsize.
 PEERTUBE = {1080: 5000, 720: 2800, 480: 1400, 360: 800}
 # MediaCMS: profile bitrate; maxrate and bufsize are 1.5x.
 MEDIACMS = {720: 2500, 480: 1000, 360: 500}
-
-
-def make_source(path: Path, seconds: int, crf: int, motion: bool) -> None:
-    """The lecture-like recipe (slides + Mandelbrot inset + tone) or full-frame testsrc2."""
-    if motion:
-        video = ["-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate={FPS}"]
-        graph = ["-map", "0:v", "-map", "1:a"]
-    else:
-        video = [
-            *("-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=1/10"),
-            *("-f", "lavfi", "-i", f"mandelbrot=size=384x216:rate={FPS}"),
-        ]
-        graph = [
-            "-filter_complex",
-            f"[0:v]fps={FPS},format=yuv420p[s];[s][1:v]overlay=W-w-40:H-h-40[v]",
-            *("-map", "[v]", "-map", "2:a"),
-        ]
-    subprocess.run(
-        [
-            *_QUIET,
-            *video,
-            *("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=48000"),
-            *graph,
-            *("-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf)),
-            *("-maxrate", "6M", "-bufsize", "12M", "-g", "60", "-pix_fmt", "yuv420p"),
-            *("-c:a", "aac", "-b:a", "128k", str(path)),
-        ],
-        check=True,
-    )
 
 
 def _heights(source_height: int, ladder: dict[int, int]) -> list[int]:
@@ -189,19 +162,26 @@ class Sample:
     total_bytes: int
 
 
+@dataclass(frozen=True)
+class Quality:
+    ssim: float
+    psnr: float
+    text_ssim: float | None = None
+
+
 @dataclass
 class Result:
     samples: list[Sample] = field(default_factory=list)
-    ssim: dict[str, float] = field(default_factory=dict)
-    note: str = ""
+    quality: dict[str, Quality] = field(default_factory=dict)
 
 
 def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def ssim(rendition: Path, source: Path) -> float:
-    """SSIM (All) of a rendition's video against the source scaled to the rendition's size."""
+def quality(rendition: Path, source: Path, text: Region | None = None) -> Quality:
+    """SSIM (All) and PSNR (average) of a rendition's video against the source scaled to the
+    rendition's size, and with `text` the SSIM of that region alone."""
     probe = subprocess.run(
         [
             *("ffprobe", "-v", "error", "-select_streams", "v:0"),
@@ -211,11 +191,18 @@ def ssim(rendition: Path, source: Path) -> float:
         text=True,
         check=True,
     )
-    width, height = probe.stdout.split()[0].split(",")
+    width, height = (int(v) for v in probe.stdout.split()[0].split(","))
+    copies = 3 if text else 2
     graph = (
-        "[0:v]setsar=1,setpts=PTS-STARTPTS[a];"
-        f"[1:v]scale={width}:{height},setsar=1,setpts=PTS-STARTPTS[b];[a][b]ssim"
+        f"[0:v]setsar=1,setpts=PTS-STARTPTS,split={copies}[a0][a1][a2];"
+        f"[1:v]scale={width}:{height},setsar=1,setpts=PTS-STARTPTS,split={copies}[b0][b1][b2];"
+        "[a0][b0]ssim;[a1][b1]psnr"
     )
+    if text:
+        crop = text.crop(width, height)
+        graph += f";[a2]crop={crop}[ta];[b2]crop={crop}[tb];[ta][tb]ssim"
+    else:
+        graph = graph.replace("[a2]", "").replace("[b2]", "")
     done = subprocess.run(
         [
             *("ffmpeg", "-hide_banner", "-nostdin", "-protocol_whitelist", "file,hls"),
@@ -225,12 +212,14 @@ def ssim(rendition: Path, source: Path) -> float:
         text=True,
         check=True,
     )
-    return float(re.findall(r"All:([0-9.]+)", done.stderr)[-1])
+    ssims = [float(v) for v in re.findall(r"All:([0-9.]+)", done.stderr)]
+    psnr = re.findall(r"average:([0-9.]+|inf)", done.stderr)[-1]
+    return Quality(ssims[0], float(psnr), ssims[1] if text else None)
 
 
 def measure(
-    name: str, source: Path, root: Path, with_ssim: bool
-) -> tuple[Sample, dict[str, float]]:
+    name: str, source: Path, root: Path, with_quality: bool, text: Region | None = None
+) -> tuple[Sample, dict[str, Quality]]:
     out = root / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
@@ -243,7 +232,11 @@ def measure(
     rung_bytes = {rung: _folder_bytes(playlist.parent) for rung, playlist in rungs.items()}
     total = _folder_bytes(out)
     audio = _folder_bytes(out / "job" / "out" / "audio") if name.startswith("ours") else 0
-    scores = {rung: ssim(playlist, source) for rung, playlist in rungs.items()} if with_ssim else {}
+    scores = (
+        {rung: quality(playlist, source, text) for rung, playlist in rungs.items()}
+        if with_quality
+        else {}
+    )
     shutil.rmtree(out)
     return Sample(cpu, wall, rung_bytes, audio, total), scores
 
@@ -252,59 +245,93 @@ def _mb(value: float) -> str:
     return f"{value / 1e6:.2f}"
 
 
+def _med(result: Result, pick: Callable[[Sample], float]) -> float:
+    return statistics.median(pick(s) for s in result.samples)
+
+
 def report(source_name: str, source: Path, results: dict[str, Result]) -> None:
-    size = source.stat().st_size
-    print(f"\n### {source_name} ({_mb(size)} MB source)\n")
-    rungs = ["1080p", "720p", "480p", "360p"]
+    """The source's table (medians) and, for ours, whether every goal holds."""
+    print(f"\n### {source_name} ({_mb(source.stat().st_size)} MB source)\n")
+    text = any(q.text_ssim is not None for r in results.values() for q in r.quality.values())
     print(
         "| variant | runs | CPU s | wall s | "
-        + " | ".join(f"{r} MB" for r in rungs)
+        + " | ".join(f"{r} MB" for r in RUNGS)
         + " | audio MB | total MB | SSIM "
-        + " / ".join(rungs)
+        + " / ".join(RUNGS)
+        + " | PSNR dB "
+        + " / ".join(RUNGS)
+        + (" | text SSIM " + " / ".join(RUNGS) if text else "")
         + " | bytes / PT | CPU / PT | wall / PT | SSIM - PT (worst rung) |"
     )
-    print("|---" * 15 + "|")
+    print("|---" * (17 if text else 16) + "|")
     base = results["PeerTube"]
-
-    def med(result: Result, pick: Callable[[Sample], float]) -> float:
-        return statistics.median(pick(s) for s in result.samples)
-
     for name, result in results.items():
-        cpu, wall = med(result, lambda s: s.cpu), med(result, lambda s: s.wall)
-        total = med(result, lambda s: s.total_bytes)
+        if not result.samples:
+            continue
+        cpu, wall = _med(result, lambda s: s.cpu), _med(result, lambda s: s.wall)
+        total = _med(result, lambda s: s.total_bytes)
         per_rung = [
-            _mb(med(result, lambda s, r=r: s.rung_bytes[r]))
-            if r in result.samples[0].rung_bytes
+            _mb(_med(result, lambda s, r=r: s.rung_bytes[r]))
+            if all(r in s.rung_bytes for s in result.samples)
             else "-"
-            for r in rungs
+            for r in RUNGS
         ]
-        audio = med(result, lambda s: s.audio_bytes)
-        scores = " / ".join(f"{result.ssim[r]:.4f}" if r in result.ssim else "-" for r in rungs)
-        shared = [r for r in rungs if r in result.ssim and r in base.ssim]
-        worst = min((result.ssim[r] - base.ssim[r] for r in shared), default=float("nan"))
+        audio = _med(result, lambda s: s.audio_bytes)
+        q = result.quality
+
+        def column(pick: Callable[[Quality], float | None], fmt: str, q=q) -> str:
+            return " / ".join(
+                fmt.format(pick(q[r])) if r in q and pick(q[r]) is not None else "-" for r in RUNGS
+            )
+
+        shared = [r for r in RUNGS if r in q and r in base.quality]
+        worst = min(
+            ((q[r].ssim - base.quality[r].ssim, r) for r in shared), default=(float("nan"), "-")
+        )
+        ratios = (
+            total / _med(base, lambda s: s.total_bytes),
+            cpu / _med(base, lambda s: s.cpu),
+            wall / _med(base, lambda s: s.wall),
+        )
         print(
             f"| {name} | {len(result.samples)} | {cpu:.1f} | {wall:.1f} | "
             + " | ".join(per_rung)
-            + f" | {_mb(audio) if audio else '-'} | {_mb(total)} | {scores} "
-            f"| {total / med(base, lambda s: s.total_bytes):.2f} "
-            f"| {cpu / med(base, lambda s: s.cpu):.2f} | {wall / med(base, lambda s: s.wall):.2f} "
-            f"| {worst:+.4f} |"
+            + f" | {_mb(audio) if audio else '-'} | {_mb(total)} "
+            + f"| {column(lambda x: x.ssim, '{:.4f}')} | {column(lambda x: x.psnr, '{:.1f}')} "
+            + (f"| {column(lambda x: x.text_ssim, '{:.4f}')} " if text else "")
+            + f"| {ratios[0]:.2f} | {ratios[1]:.2f} | {ratios[2]:.2f} "
+            f"| {worst[0]:+.4f} ({worst[1]}) |"
         )
+        if name == "ours":
+            max_bytes = MAX_BYTES_RATIO_BY_SOURCE.get(source_name, MAX_BYTES_RATIO)
+            verdict = {
+                f"SSIM >= PT - {MAX_SSIM_LOSS}": worst[0] >= -MAX_SSIM_LOSS,
+                f"bytes <= {max_bytes}x": ratios[0] <= max_bytes,
+                f"CPU <= {MAX_CPU_RATIO}x": ratios[1] <= MAX_CPU_RATIO,
+            }
+            goals = ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in verdict.items())
+            print(f"\ngoals for ours on {source_name}: {goals}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60, help="source duration")
     parser.add_argument("--runs", type=int, default=3, help="runs of each variant (alternated)")
-    parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated names")
+    parser.add_argument("--sources", default=",".join(KINDS), help="comma-separated names")
     parser.add_argument(
         "--variants", default="ours,PeerTube,MediaCMS", help=f"some of {', '.join(VARIANTS)}"
     )
     parser.add_argument("--cache", type=Path, help="keep generated sources in this folder")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=0,
+        help="stop starting runs after this many seconds (0: none); the tables say how many ran",
+    )
     args = parser.parse_args()
     sources = [s for s in args.sources.split(",") if s]
     variants = [v for v in args.variants.split(",") if v]
-    if unknown := (set(sources) - set(SOURCES)) | (set(variants) - set(VARIANTS)):
+    if unknown := (set(sources) - set(KINDS)) | (set(variants) - set(VARIANTS)):
         parser.error(f"unknown source or variant: {', '.join(sorted(unknown))}")
     if "PeerTube" not in variants:
         parser.error("PeerTube is the baseline of every ratio; keep it in --variants")
@@ -318,24 +345,32 @@ def main() -> None:
         cache.mkdir(parents=True, exist_ok=True)
         files = {}
         for name in sources:
-            crf, motion = SOURCES[name]
             files[name] = cache / f"{name}-{args.seconds}s.mp4"
             if not files[name].is_file():
-                make_source(files[name], args.seconds, crf, motion)
+                make_source(name, files[name], args.seconds)
         results = {s: {v: Result() for v in variants} for s in sources}
+        started = time.monotonic()
         for run in range(args.runs):
+            if args.budget and run and time.monotonic() - started > args.budget:
+                print(f"budget of {args.budget:g} s spent: {run} runs of each", flush=True)
+                break
             # Rotate the order each run so load from elsewhere falls on every variant.
             order = variants[run % len(variants) :] + variants[: run % len(variants)]
             for name in sources:
+                text = TEXT_REGION if name == "screencast" else None
                 for variant in order:
-                    sample, scores = measure(variant, files[name], root, with_ssim=run == 0)
+                    sample, scores = measure(variant, files[name], root, run == 0, text)
                     results[name][variant].samples.append(sample)
-                    results[name][variant].ssim.update(scores)
+                    results[name][variant].quality.update(scores)
                     print(
                         f"run {run + 1} {name} {variant}: cpu {sample.cpu:.1f} s, "
                         f"wall {sample.wall:.1f} s, {_mb(sample.total_bytes)} MB "
                         + " ".join(f"{r}={_mb(b)}" for r, b in sample.rung_bytes.items())
-                        + "".join(f" ssim {r}={v:.4f}" for r, v in scores.items()),
+                        + "".join(
+                            f" {r} ssim {v.ssim:.4f} psnr {v.psnr:.1f}"
+                            + (f" text {v.text_ssim:.4f}" if v.text_ssim is not None else "")
+                            for r, v in scores.items()
+                        ),
                         flush=True,
                     )
         print(f"\nload average after: {os.getloadavg()}")

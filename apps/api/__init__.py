@@ -3,12 +3,14 @@ set: academy/current.py).
 
 By concern (each package's docstring lists its modules):
   api.py       the NinjaAPI instance and its exception handlers
-  models.py    API keys and Idempotency-Key records (their queries: academy/adapters/)
+  models.py    API keys, Idempotency-Key records (their queries: academy/adapters/),
+               playback signing keys
   keys/        API keys, authentication, rate limits, idempotency
   http/        bodies, body limits, multipart, trace ids, middleware, errors, problems
   schemas/     request and response shapes
   presenters/  use-case results to response bodies
-  routers/     the routes, /media/ and /metrics
+  routers/     the routes and /metrics
+  playback/    /media/ by playback id, playback tokens, signing keys, the URLs handed out
   live/        live progress over WebSocket and SSE
 The web pages' session cookie, the second way in, is apps/web/session_auth.py.
 """

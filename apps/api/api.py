@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from apps.api.http.bodies import StrictJsonParser
 from apps.api.http.errors import response_for_exception
 from apps.api.keys.auth import API_KEY_AUTH
+from apps.api.playback import routes as playback_routes
 from apps.api.routers import captions, system, videos, webhooks
 from apps.web.session_auth import SessionKey
 
@@ -47,3 +48,4 @@ api.add_router("", system.router)
 api.add_router("", videos.router)
 api.add_router("", webhooks.router)
 api.add_router("", captions.router)
+api.add_router("", playback_routes.router)

@@ -58,3 +58,26 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route} key={self.key[:20]} ({self.response_status or 'in flight'})"
+
+
+class PlaybackSigningKey(models.Model):
+    """An academy's RS256 key for signing playback tokens itself (apps/api/playback/).
+
+    Only the public key is kept: the private key is shown once, when the key is created.
+    A revoked key's tokens stop working at once (each token check reads the row).
+    """
+
+    # The token header's `kid`: public, random, unique.
+    id = models.CharField(primary_key=True, max_length=32, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="signing_keys")
+    public_key_pem = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "playback signing key"
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="api_signing_key_tenant")]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"{self.id} ({self.tenant.slug}, {state})"

@@ -24,13 +24,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from academy.current import use_cases
 from apps.api.keys.api_keys import KeyRejected, Principal
-from apps.api.presenters.videos import (
-    caption_body,
-    clock,
-    hit_body,
-    published_body,
-    video_body,
-)
+from apps.api.playback.links import caption_bodies, published_body
+from apps.api.presenters.videos import clock, hit_body, video_body
 from apps.support.video.models import Tenant
 from apps.web.deliveries import video_deliveries
 from apps.web.session_auth import session_principal, sign_in, sign_out
@@ -195,10 +190,11 @@ def video_page(request: HttpRequest, principal: Principal, video_id: int) -> Htt
         {
             "video": body,
             "published": published if published["published"] else None,
-            "captions": [caption_body(request, t) for t in tracks],
+            "captions": caption_bodies(request, view.video, tracks),
             "has_transcript": any(t.status == CaptionStatus.READY for t in tracks),
             "timings": sorted((body["timings_ms"] or {}).items()),
             "deliveries": video_deliveries(principal.tenant_id, video_id),
+            "token_ttl": use_cases().config.playback.token_ttl_seconds,
         },
     )
 

@@ -124,5 +124,5 @@ class ApiClient:
         return self.call("GET", f"/api/v1/videos/{video_id}").body
 
     def fetch(self, url: str) -> Response:
-        """A published file (no key needed, sent anyway: the API ignores it for /media/)."""
+        """A published file (its URL's token opens it; the key is ignored by /media/)."""
         return self.call("GET", url)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import unquote, urlsplit
 
 from .api_client import ApiClient, ApiError
 from .failures import DemoFailed
@@ -29,6 +28,7 @@ class VideoRow:
     duration_seconds: float | None
     wall_seconds: float | None
     master: str | None  # the master playlist's URL (assets.master_playlist_url)
+    stored_master: Path | None = None  # the same file in the demo's storage folder
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -38,7 +38,7 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
-def row_from(body: dict[str, Any]) -> VideoRow:
+def row_from(body: dict[str, Any], media_root: Path) -> VideoRow:
     """A table row from `GET /api/v1/videos/{id}`: wall time from the processing timestamps
     (or the worker's total timing)."""
     wall = None
@@ -59,13 +59,14 @@ def row_from(body: dict[str, Any]) -> VideoRow:
         duration_seconds=body.get("duration_seconds"),
         wall_seconds=wall,
         master=(body.get("assets") or {}).get("master_playlist_url"),
+        stored_master=stored_master(media_root, body["id"]),
     )
 
 
 def report(out: TextIO, api: ApiClient, bodies: list[dict[str, Any]], media_root: Path) -> int:
     """Print the table; check every READY video's master playlist from its URL; print how to
     play one. The number of READY videos; DemoFailed naming every video that is not."""
-    rows = [row_from(body) for body in bodies]
+    rows = [row_from(body, media_root) for body in bodies]
     out.write("\n" + format_table(rows) + "\n\n")
     problems = [
         f"video {r.video_id} is {r.status}"
@@ -85,7 +86,7 @@ def report(out: TextIO, api: ApiClient, bodies: list[dict[str, Any]], media_root
         f"Checked: all {ready} master playlists fetched through their assets URLs "
         "decode with ffmpeg (every rendition).\n\n"
     )
-    out.write(playback_hints(rows, media_root) + "\n\n")
+    out.write(playback_hints(rows) + "\n\n")
     return ready
 
 
@@ -145,23 +146,29 @@ def verify_master(url: str) -> str | None:
     return None
 
 
-def media_file(url: str, media_root: Path) -> Path:
-    """Where a /media/ URL's file lies in the demo's storage folder."""
-    path = unquote(urlsplit(url).path)
-    return media_root / path.removeprefix("/media/")
+def stored_master(media_root: Path, video_id: int) -> Path | None:
+    """The published master playlist of a video in the demo's storage folder (URLs name the
+    video by its playback id only, so the folder is found from the id the API returned)."""
+    found = sorted(
+        media_root.glob(f"tenants/*/videos/{video_id}/hls/*/master.m3u8"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    return found[-1] if found else None
 
 
-def playback_hints(rows: list[VideoRow], media_root: Path) -> str:
+def playback_hints(rows: list[VideoRow]) -> str:
     ready = [r for r in rows if r.status == "READY" and r.master]
     if not ready:
         return ""
-    first = ready[0].master
-    assert first is not None
-    return "\n".join(
-        [
-            "Play a result (any HLS player; the API serves /media/ while it runs):",
-            f"  ffplay {first}",
+    first = ready[0]
+    lines = [
+        "Play a result (any HLS player; the API serves /media/ while it runs, and the URL's",
+        "token opens this one video for VIDEO_PLAYBACK_TOKEN_TTL_SECONDS):",
+        f"  ffplay '{first.master}'",
+    ]
+    if first.stored_master is not None:
+        lines += [
             "After the demo (the API is stopped), the same files are on disk:",
-            f"  ffplay {media_file(first, media_root)}",
+            f"  ffplay {first.stored_master}",
         ]
-    )
+    return "\n".join(lines)

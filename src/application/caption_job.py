@@ -262,6 +262,10 @@ def upload_name(language: str) -> str:
     return f"upload-{language}-{uuid.uuid4().hex[:12]}"
 
 
+# Reconcile asks for the captions of videos READY within this long (a day) and never asked.
+UNREQUESTED_WINDOW_SECONDS = 24 * 3600
+
+
 class CaptionRequests:
     """Asks for a video's automatic captions once it is READY: the QUEUED track row first (the
     truth: reconcile re-sends a lost message from it), then the job message."""
@@ -283,15 +287,42 @@ class CaptionRequests:
 
     def after_ready(self, lease: Lease) -> None:
         """ProcessVideo's hook: never raises (the video is READY whatever happens here)."""
+        self.request(lease.video_id, lease.tenant_id)
+
+    def request(self, video_id: int, tenant_id: int) -> bool:
+        """The QUEUED track and its message; False when nothing was asked. Never raises."""
         if not self.enabled:
-            return
-        log = structlog.get_logger().bind(video_id=lease.video_id, tenant_id=lease.tenant_id)
+            return False
+        log = structlog.get_logger().bind(video_id=video_id, tenant_id=tenant_id)
         try:
-            own = self.language_of(lease.video_id) if self.language_of else ""
-            track = self.captions.request_auto(lease.video_id, own or self.language)
+            own = self.language_of(video_id) if self.language_of else ""
+            track = self.captions.request_auto(video_id, own or self.language)
             if track is None:
-                return
-            self.queue.send(lease.video_id, lease.tenant_id, str(uuid.uuid4()))
+                return False
+            self.queue.send(video_id, tenant_id, str(uuid.uuid4()))
             log.info("CAPTIONS_REQUESTED", track_id=track.id, language=track.language or "detect")
+            return True
         except Exception as exc:  # noqa: BLE001 - reconcile re-sends from the QUEUED row
             log.warning("CAPTIONS_REQUEST_FAILED", error=f"{type(exc).__name__}: {exc}"[:300])
+            return False
+
+    def request_unrequested(
+        self, older_than_seconds: int, within_seconds: int = UNREQUESTED_WINDOW_SECONDS
+    ) -> list[int]:
+        """Reconcile's mend for a worker that died between READY and `after_ready`: READY
+        videos whose track was never requested get one (those READY longer than
+        `within_seconds` ago are left alone: captioning a back catalogue is an operator's
+        choice). The videos asked for; never raises."""
+        if not self.enabled:
+            return []
+        try:
+            missing = self.captions.list_unrequested(older_than_seconds, within_seconds)
+        except Exception as exc:  # noqa: BLE001 - the database is down: the next pass
+            structlog.get_logger().warning(
+                "CAPTIONS_MEND_FAILED", error=f"{type(exc).__name__}: {exc}"[:300]
+            )
+            return []
+        asked = [job.id for job in missing if self.request(job.id, job.tenant_id)]
+        for video_id in asked:
+            structlog.get_logger().info("CAPTIONS_REQUEST_MENDED", video_id=video_id)
+        return asked

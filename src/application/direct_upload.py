@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
+from src.application.domain import PlaybackPolicy
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import (
     DirectUploads,
@@ -114,6 +115,7 @@ class DirectUpload:
         filename: str = "source",
         presign: bool = True,
         language: str = "",
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
     ) -> CreatedVideo:
         """An AWAITING_UPLOAD video and how to send its bytes (`presign=False`: through us)."""
         if size_bytes is not None and size_bytes > self.limits.max_source_bytes:
@@ -133,6 +135,7 @@ class DirectUpload:
                 trace_id=trace_id,
                 declared_size_bytes=size_bytes,
                 caption_language=language,
+                playback_policy=PlaybackPolicy(playback_policy),
             ),
             lambda t, v: source_key(t, v, filename),
         )
@@ -278,6 +281,7 @@ class DirectUpload:
         trace_id: str = "",
         request_id: str = "",
         language: str = "",
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
     ) -> CompletedUpload:
         """A whole upload in one call; on any failure the row and stored bytes are removed."""
         created = self.create(
@@ -289,6 +293,7 @@ class DirectUpload:
             filename=filename,
             presign=False,
             language=language,
+            playback_policy=playback_policy,
         )
         video = created.video
         try:

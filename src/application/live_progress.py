@@ -5,6 +5,13 @@ as the worker publishes them (and on status changes short of the end), then one 
 event (`ready`, `failed` or `canceled`) and stops. A video that has already ended yields its
 terminal event right after `connected`.
 
+Captions: a `ready` video whose automatic caption track is still to come (QUEUED or
+PROCESSING, or not yet requested within `CaptionFollowing.request_grace_seconds` of READY)
+does not end the stream: `ready` says `more`, then `captions` (the tracks) follows, then
+`captions_progress` as the caption worker publishes it and `captions` again at each track
+change; the stream ends after the `captions` event that no longer says `more` (the track
+READY, FAILED, SKIPPED or CANCELED). Without captions the stream ends at `ready` as before.
+
 The feed only says that something changed: the progress key and the row say what. So a lost
 event costs nothing — a stream that has heard nothing for `idle_seconds` reads the row and
 the key again — and while the feed's store (Redis) is down the stream says so (`stream`
@@ -16,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from src.application.domain import VideoStatus
+from src.application.domain import CaptionKind, CaptionStatus, VideoStatus
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.progress import ProgressPort, TelemetryUnavailable
 from src.application.ports.progress_feed import FeedSubscription, FeedUnavailable, ProgressFeed
 from src.application.ports.video_repository import VideoRecord, VideoRepository
@@ -39,6 +48,8 @@ IDLE = "idle"
 READY = "ready"
 FAILED = "failed"
 CANCELED = "canceled"
+CAPTIONS = "captions"  # the video's caption tracks, after `ready`
+CAPTIONS_PROGRESS = "captions_progress"  # the automatic track's transcription
 TERMINAL_EVENTS = {
     VideoStatus.READY: READY,
     VideoStatus.FAILED: FAILED,
@@ -50,6 +61,7 @@ POLLING = "polling"
 # Feed event types (src/infrastructure/cache/progress_events.py publishes them).
 FEED_PROGRESS = "video.progress"
 FEED_STATUS = "video.status"
+FEED_CAPTIONS = "video.captions"  # a caption job's progress record
 # With live updates on, a stream that heard nothing for this many poll intervals reads the row
 # and the key again: it finds a lost announcement, or a Redis that went away.
 IDLE_POLLS = 3
@@ -62,10 +74,46 @@ class LiveEvent:
     progress: Progress
     mode: str = ""  # `stream` events: LIVE or POLLING
     detail: str = ""  # `stream` events: why
+    tracks: tuple[CaptionTrackRecord, ...] = ()  # `captions` events
+    more: bool = False  # `ready` and `captions`: the stream goes on (a caption track to come)
 
     @property
     def terminal(self) -> bool:
+        """The video's own last event (its final status)."""
         return self.type in TERMINAL_EVENTS.values()
+
+    @property
+    def last(self) -> bool:
+        """The stream's last event: it closes after sending it."""
+        return (self.terminal or self.type == CAPTIONS) and not self.more
+
+
+_PENDING = (CaptionStatus.QUEUED, CaptionStatus.PROCESSING)
+
+
+@dataclass(frozen=True)
+class CaptionFollowing:
+    """What a stream needs to follow a READY video's captions."""
+
+    tracks: Callable[[int], list[CaptionTrackRecord]]  # a video's tracks (a database read)
+    expects_auto: bool  # automatic captions are on (VIDEO_CAPTIONS=auto)
+    # READY is announced a moment before the worker requests the track: a READY video with
+    # no automatic track yet is waited for this long after it completed.
+    request_grace_seconds: float = 30.0
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def pending(self, video: VideoRecord, tracks: Sequence[CaptionTrackRecord]) -> bool:
+        auto = [t for t in tracks if t.kind == CaptionKind.AUTO]
+        if any(t.status in _PENDING for t in auto):
+            return True
+        if auto or not self.expects_auto or video.processing_completed_at is None:
+            return False
+        age = (self.now() - video.processing_completed_at).total_seconds()
+        return age < self.request_grace_seconds
+
+
+def _states(tracks: Sequence[CaptionTrackRecord]) -> tuple[tuple[int, str], ...]:
+    return tuple((t.id, str(t.status)) for t in tracks)
 
 
 async def _in_thread(fn: Callable[[], T]) -> T:
@@ -84,8 +132,10 @@ class FollowVideo:
         read_telemetry: RunBlocking = _in_thread,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        captions: CaptionFollowing | None = None,
     ) -> None:
         self.repository = repository
+        self.captions = captions
         self.progress = progress
         self.feed = feed
         self.poll_seconds = poll_seconds
@@ -116,7 +166,8 @@ class FollowVideo:
             progress, redis_ok = await self._read_progress(video)
             yield LiveEvent(CONNECTED, video, progress)
             if video.status in TERMINAL_EVENTS:
-                yield LiveEvent(TERMINAL_EVENTS[video.status], video, row_progress(video))
+                async for event in self._end(tenant_id, video, subscription):
+                    yield event
                 return
             if subscription is not None and not redis_ok:
                 await subscription.close()
@@ -144,7 +195,8 @@ class FollowVideo:
                 # An announcement, a quiet spell or a poll tick: read the row and the key.
                 video = await self.video(tenant_id, video_id)
                 if video.status in TERMINAL_EVENTS:
-                    yield LiveEvent(TERMINAL_EVENTS[video.status], video, row_progress(video))
+                    async for event in self._end(tenant_id, video, subscription):
+                        yield event
                     return
                 progress, redis_ok = await self._read_progress(video)
                 if subscription is None and redis_ok:
@@ -166,6 +218,48 @@ class FollowVideo:
         finally:
             if subscription is not None:
                 await subscription.close()
+
+    async def _end(
+        self, tenant_id: int, video: VideoRecord, subscription: FeedSubscription | None
+    ) -> AsyncIterator[LiveEvent]:
+        """The terminal event; for a READY video whose automatic captions are to come, then
+        its captions until the track is done (see the module's docstring)."""
+        terminal = TERMINAL_EVENTS[video.status]
+        following = self.captions
+        if following is None or video.status != VideoStatus.READY:
+            yield LiveEvent(terminal, video, row_progress(video))
+            return
+        video_id = video.id
+        tracks = await self.run_blocking(lambda: following.tracks(video_id))
+        pending = following.pending(video, tracks)
+        yield LiveEvent(terminal, video, row_progress(video), tracks=tuple(tracks), more=pending)
+        if not pending:
+            return
+        yield LiveEvent(CAPTIONS, video, row_progress(video), tracks=tuple(tracks), more=True)
+        shown = _states(tracks)
+        while True:
+            event = None
+            if subscription is None:
+                await self.sleep(self.poll_seconds)
+            else:
+                event = await subscription.next_event(self.idle_seconds)
+            if event is not None and event.get("type") == FEED_CAPTIONS:
+                progress = progress_from_record(event)
+                yield LiveEvent(CAPTIONS_PROGRESS, video, progress, tracks=tuple(tracks), more=True)
+                continue
+            # A track changed (its announcement), a quiet spell or a poll tick: read again.
+            video = await self.video(tenant_id, video_id)  # VideoNotFound once deleted
+            tracks = await self.run_blocking(lambda: following.tracks(video_id))
+            pending = following.pending(video, tracks)
+            if _states(tracks) != shown or not pending:
+                shown = _states(tracks)
+                yield LiveEvent(
+                    CAPTIONS, video, row_progress(video), tracks=tuple(tracks), more=pending
+                )
+                if not pending:
+                    return
+            elif event is None:
+                yield LiveEvent(IDLE, video, row_progress(video))
 
     def _polling(self, video: VideoRecord, progress: Progress) -> LiveEvent:
         return LiveEvent(

@@ -1,21 +1,19 @@
-"""Published media: the files of a READY video's published output, served by /media/ when no
-CDN (VIDEO_PUBLIC_BASE_URL) serves them.
+"""Published media: the files of a READY video's published output, found by playback id and
+served by /media/ (apps/api/playback/media.py decides who may have them).
 
-Only files under the folder of the row's `hls_key` are published: another tenant's path, an
-unpublished claim's prefix, a source, or anything else is not.
+A file is published when it lies below the folder of the row's `hls_key`: another claim's
+prefix, a source, or anything else is not reachable, whatever the path asks for.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterator
 
 from src.application.domain import VideoStatus
+from src.application.domain.playback import is_playback_id
 from src.application.ports.storage import Storage
-from src.application.ports.video_repository import VideoRepository
-
-_PUBLISHED = re.compile(r"^tenants/(\d{1,19})/videos/(\d{1,19})/hls/\d{1,19}/[A-Za-z0-9._/-]+$")
+from src.application.ports.video_repository import VideoRecord, VideoRepository
 
 
 class PublishedMedia:
@@ -23,17 +21,20 @@ class PublishedMedia:
         self.repository = repository
         self.storage = storage
 
-    def published(self, key: str) -> bool:
-        """Whether `key` is a file of a READY video's published output."""
-        match = _PUBLISHED.match(key)
-        if not match or ".." in key.split("/"):
-            return False
-        tenant_id, video_id = int(match.group(1)), int(match.group(2))
-        row = self.repository.get(video_id)
-        if row is None or row.tenant_id != tenant_id or row.status != VideoStatus.READY:
-            return False
-        folder = posixpath.dirname(row.hls_key)
-        return bool(row.hls_key) and key.startswith(folder + "/")
+    def video(self, playback_id: str) -> VideoRecord | None:
+        """The video whose current playback id this is (any status), or None."""
+        if not is_playback_id(playback_id):
+            return None
+        return self.repository.get_by_playback_id(playback_id)
+
+    @staticmethod
+    def published(video: VideoRecord) -> bool:
+        return video.status == VideoStatus.READY and bool(video.hls_key)
+
+    @staticmethod
+    def key(video: VideoRecord, relative: str) -> str:
+        """The storage key of `relative` (a checked path) in the video's published folder."""
+        return f"{posixpath.dirname(video.hls_key)}/{relative}"
 
     def size(self, key: str) -> int:
         """The file's size in bytes; FileNotFoundError when it is gone."""

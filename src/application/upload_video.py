@@ -8,6 +8,7 @@ import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from src.application.domain import PlaybackPolicy
 from src.application.domain.redaction import redact_url_credentials
 from src.application.ports.queue import VideoQueue
 from src.application.ports.storage import Storage
@@ -105,11 +106,13 @@ class UploadVideo:
         queue: VideoQueue,
         *,
         max_source_bytes: int,
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
     ) -> None:
         self.uow = uow
         self.storage = storage
         self.queue = queue
         self.max_source_bytes = max_source_bytes
+        self.playback_policy = playback_policy  # VIDEO_DEFAULT_PLAYBACK_POLICY
 
     def __call__(
         self,
@@ -128,7 +131,9 @@ class UploadVideo:
         try:
             with self.uow:
                 tenant_id = self._tenant(tenant_slug, create_tenant, tenant_name)
-                video_id = self.uow.videos.create_video(tenant_id, title=title)
+                video_id = self.uow.videos.create_video(
+                    tenant_id, title=title, playback_policy=self.playback_policy
+                )
                 key = source_key(tenant_id, video_id, path.name)
                 self.storage.put_file(path, key)  # atomic in every adapter: all or nothing
                 stored_below = video_prefix(tenant_id, video_id) + "/source/"

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 import structlog
 
-from src.application.domain.redaction import redact_value
+from src.application.domain.redaction import redact_url_credentials, redact_value
 from src.infrastructure.metrics import observe_log_event
 
 _STATIC: dict[str, Any] = {}
@@ -59,6 +59,30 @@ class FeedOutageFilter(logging.Filter):
         return True
 
 
+class RedactingFilter(logging.Filter):
+    """Records of libraries that format their own lines (uvicorn's "WebSocket /ws/…?token=…
+    [accepted]", its access log) lose credentials before any handler writes them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_url_credentials(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+# uvicorn installs its own handlers on these loggers (they do not propagate to ours): the
+# filter goes on the loggers themselves, where every record of theirs starts.
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "daphne", "django.server")
+
+
+def redact_server_logs() -> None:
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
 def configure_logging(level: str = "INFO", worker_id: str | None = None) -> None:
     global _CONFIGURED
     if worker_id:
@@ -97,6 +121,8 @@ def configure_logging(level: str = "INFO", worker_id: str | None = None) -> None
         )
     )
     handler.addFilter(FeedOutageFilter())
+    handler.addFilter(RedactingFilter())
+    redact_server_logs()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

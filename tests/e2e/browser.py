@@ -103,3 +103,27 @@ def wait_js(
     except AssertionError as exc:
         state = page.evaluate(what) if what else None
         raise AssertionError(f"{exc}; page state: {state}") from None
+
+
+PLAYER_STATE = """() => { const v = document.getElementById('player');
+    return {paused: v.paused, time: v.currentTime, ready: v.readyState, network: v.networkState,
+            error: v.error && v.error.message, buffered: v.buffered.length}; }"""
+
+
+def play_past(page, seconds: float, timeout: float = 90) -> None:
+    """Press play on the video page's player and wait until its clock passes `seconds`.
+
+    Play is pressed once the media can play: a press while hls.js is still attaching the
+    source is dropped by the browser (the pending play is aborted by the load). A loaded
+    machine may take a while to buffer: the clock must move, however slowly."""
+    player = page.locator("video#player")
+    wait_js(page, "() => document.getElementById('player').readyState >= 1", what=PLAYER_STATE)
+    player.click()
+    wait_js(page, "() => !document.getElementById('player').paused", what=PLAYER_STATE)
+    wait_js(
+        page,
+        "(s) => document.getElementById('player').currentTime > s",
+        seconds,
+        timeout=timeout,
+        what=PLAYER_STATE,
+    )

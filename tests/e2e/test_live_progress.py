@@ -115,7 +115,9 @@ def test_a_browser_follows_upload_progress_and_ready_over_websocket_and_sse(spaw
     assert any(0 < p < 100 for p in percents), f"a percent midway reaches the client: {percents}"
     assert all(m["updated_at"] for m in worker_progress), "from the worker, not the row"
     ready = messages[-1]
-    assert ready["assets"]["master_playlist_url"].startswith(f"{base}/media/tenants/")
+    assert ready["assets"]["master_playlist_url"].startswith(
+        f"{base}/media/{ready['video']['playback_id']}/master.m3u8?token="
+    )
     assert ready["video"]["status"] == "READY" and ready["video"]["duration_seconds"] > 11
 
     sse_types = [m["event"] for m in sse_messages]

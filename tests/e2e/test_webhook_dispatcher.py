@@ -22,7 +22,7 @@ from tests.e2e.harness import scrape, scrape_text, value
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 
-def _dispatcher(name: str, db_url: str, log_dir, *extra: str) -> ProcessLog:
+def _dispatcher(name: str, db_url: str, log_dir, *extra: str, **env_extra: str) -> ProcessLog:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEO_", "DJANGO_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="academy.settings",
@@ -31,6 +31,7 @@ def _dispatcher(name: str, db_url: str, log_dir, *extra: str) -> ProcessLog:
         VIDEO_WEBHOOK_ALLOW_PRIVATE="1",
         WORKER_ID=name,
         PYTHONUNBUFFERED="1",
+        **env_extra,
     )
     args = [sys.executable, "manage.py", "deliver_webhooks", "--loop", "0.2", *extra]
     return ProcessLog(name, args, env, log_dir)
@@ -156,3 +157,22 @@ def test_metrics_port_without_loop_is_refused(tmp_path):
     once = ProcessLog("dispatcher-once", args, env, tmp_path)
     assert once.wait(60) == 2
     assert "--metrics-port needs --loop" in once.tail()
+
+
+def test_the_loop_keeps_the_image_liveness_file_fresh(db_url, tmp_path):
+    from academy.healthcheck import main as healthcheck
+
+    alive = tmp_path / "alive"
+    dispatcher = _dispatcher("dispatcher-alive", db_url, tmp_path, LIVENESS_FILE=str(alive))
+    try:
+        dispatcher.wait_event("WEBHOOK_DISPATCHER_STARTED")
+        wait_until(alive.exists, 10, what="the liveness file")
+        first = alive.stat().st_mtime_ns
+        wait_until(lambda: alive.stat().st_mtime_ns > first, 10, what="a later pass's write")
+        assert alive.read_text() == "120.4\n"  # two intervals plus the slack
+        assert healthcheck({"LIVENESS_FILE": str(alive)}) == 0
+        dispatcher.signal(signal.SIGTERM)
+        assert dispatcher.wait(15) == 0
+        assert dispatcher.problems() == []
+    finally:
+        dispatcher.kill()

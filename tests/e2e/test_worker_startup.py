@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
 
 from tests.e2e.harness import worker_args
@@ -31,10 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
             "VIDEO_LEASE_SECONDS must be between 1 and 86400",
         ),
         ({"REDIS_URL": "redis://127.0.0.1:6379/one"}, "REDIS_URL's database must be a number"),
-        (
-            {"VIDEO_SQS_QUEUE_URL": "", "VIDEO_SQS_QUEUE_NAME": "no-such-queue"},
-            "SQS queue 'no-such-queue' does not exist",
-        ),
     ],
 )
 def test_bad_configuration_exits_1_with_clear_message(spawn, env, message):
@@ -44,6 +43,34 @@ def test_bad_configuration_exits_1_with_clear_message(spawn, env, message):
     assert f"configuration error: {message}" in err
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_a_queue_made_after_the_worker_started_is_waited_for(spawn, sqs, make_video):
+    # Compose starts the worker and the setup that makes the queue at once. Before: the
+    # worker exited 1 ("does not exist") and its container restarted until setup was done.
+    name = f"later-{uuid.uuid4().hex[:10]}"
+    worker = spawn(
+        "worker",
+        worker_args(0.1, "--max-messages", "1"),
+        VIDEO_SQS_QUEUE_URL="",
+        VIDEO_SQS_QUEUE_NAME=name,
+    )
+    missing = worker.wait_event("WORKER_QUEUE_MISSING", timeout=60)
+    assert f"SQS queue '{name}' does not exist" in missing["error"]
+    assert worker.proc.poll() is None  # waiting, not exited
+    url = sqs.client.create_queue(QueueName=name)["QueueUrl"]
+    video = make_video()
+    sqs.client.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(
+            {"video_id": video.pk, "tenant_id": video.tenant_id, "request_id": "late-queue"}
+        ),
+    )
+    worker.wait_event("SQS_JOB_COMPLETED", timeout=60, video_id=video.pk)
+    assert worker.wait(60) == 0, worker.tail()
+    assert len(worker.events("WORKER_QUEUE_MISSING")) == 1
+    assert worker.events("WORKER_RESUMED")[0]["check"] == "queue"
+    assert worker.problems() == []
 
 
 def test_bad_arguments_exit_2(spawn):

@@ -140,7 +140,9 @@ def test_every_call_is_whitelisted_forced_and_runs_in_the_work_folder(tmp_path, 
 
     calls = [line.split("\t") for line in log.read_text().splitlines()]
     names = [args.split()[0] for _, args in calls]
-    assert names.count("ffmpeg") == 1  # the ladder, thumbnail included: one pass
+    # The content probe (a few frames) and the ladder, thumbnail included, in one pass.
+    assert names.count("ffmpeg") == 2
+    assert sum("edgedetect" in args for _, args in calls) == 1
     assert names.count("ffprobe") >= 1  # the upload
     for cwd, args in calls:
         assert cwd == str(work_dir.resolve())

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from src.infrastructure.media.ffmpeg_transcoder import FfmpegTranscoder
+from src.infrastructure.media.ladder import parse_ladder
 from tests.media import ffprobe_json, make_clip, paced_ffmpeg, run_ffmpeg
 
 pytestmark = pytest.mark.slow
@@ -165,6 +166,14 @@ def _low_rate_h264(path: Path, *, seconds: int, keyframe_seconds: float, fps: in
     return path
 
 
+# Lower rungs capped well below the low-rate source's ~540 kb/s, so each needs clearly less
+# bandwidth than the one above; with the default caps every rung would hold at the source's
+# rate, need as much as the top and be dropped (tests/integration/test_ladder_content.py).
+_STEPPED = parse_ladder(
+    "1080p:1080:23:5000:1500,720p:720:23:2800:1000,480p:480:23:180,360p:360:23:80"
+)
+
+
 def _decoded_frame_hashes(path: Path) -> list[str]:
     done = subprocess.run(
         [
@@ -183,7 +192,7 @@ def test_low_rate_h264_source_is_the_top_rung_as_is_with_aligned_segments(tmp_pa
     work_dir = tmp_path / "job"
     work_dir.mkdir()
     source = _low_rate_h264(work_dir / "source.mp4", seconds=8, keyframe_seconds=2)
-    output = FfmpegTranscoder(segment_seconds=2, preset="ultrafast").transcode(
+    output = FfmpegTranscoder(segment_seconds=2, preset="ultrafast", ladder=_STEPPED).transcode(
         source, work_dir, lambda *_: None, lambda: None
     )
     out = output.output_dir
@@ -225,7 +234,7 @@ def test_sparse_keyframes_mean_the_top_rung_is_encoded_and_why(tmp_path):
     work_dir = tmp_path / "job"
     work_dir.mkdir()
     source = _low_rate_h264(work_dir / "source.mp4", seconds=6, keyframe_seconds=5)
-    output = FfmpegTranscoder(segment_seconds=2, preset="ultrafast").transcode(
+    output = FfmpegTranscoder(segment_seconds=2, preset="ultrafast", ladder=_STEPPED).transcode(
         source, work_dir, lambda *_: None, lambda: None
     )
     top = output.renditions[0]

@@ -555,3 +555,26 @@ def test_loop_removes_dead_claims_output_on_its_cleanup_pass(tmp_path, sqs, tena
         assert len(loop.events("CLEANUP_PASS")) == 1  # hourly, not every tick
     finally:
         loop.kill()
+
+
+@TRANSACTIONAL_DB
+def test_loop_keeps_the_image_liveness_file_fresh(tmp_path, sqs):
+    from academy.healthcheck import main as healthcheck
+
+    alive = tmp_path / "alive"
+    env = process_env(sqs, tmp_path, LIVENESS_FILE=str(alive))
+    loop = ProcessLog(
+        "reconcile", [sys.executable, "manage.py", COMMAND, "--loop", "0.3"], env, tmp_path
+    )
+    try:
+        loop.wait_event("RECONCILE_TICK", timeout=30)
+        wait_until(alive.exists, 10, what="the liveness file")
+        first = alive.stat().st_mtime_ns
+        wait_until(lambda: alive.stat().st_mtime_ns > first, 10, what="a later pass's write")
+        # Stuck after two intervals plus a cleanup pass's slack (600 s).
+        assert alive.read_text() == "600.6\n"
+        assert healthcheck({"LIVENESS_FILE": str(alive)}) == 0
+        loop.signal(signal.SIGTERM)
+        assert loop.wait(15) == 0, loop.tail()
+    finally:
+        loop.kill()

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from src.application.domain import VideoStatus
+from src.application.domain import PlaybackPolicy, VideoStatus
+from src.application.domain.playback import is_playback_id, new_playback_id
 from src.application.ports.video_repository import NewUpload, VideoFilter, VideoResult
 from tests.integration.repo_backends import DJANGO_DB, Backend
 
@@ -136,6 +137,23 @@ def test_delete(backend: Backend):
     assert backend.repo.delete(video_id) is True
     assert backend.repo.get(video_id) is None
     assert backend.repo.delete(video_id) is False
+
+
+def test_playback_ids_policies_and_rotation(backend: Backend):
+    repo = backend.repo
+    row = awaiting(backend, playback_policy=PlaybackPolicy.PUBLIC)
+    other = repo.get(backend.new_video())
+    assert is_playback_id(row.playback_id) and row.playback_id != other.playback_id
+    assert (row.playback_policy, other.playback_policy) == ("public", "signed")
+    assert repo.get_by_playback_id(row.playback_id).id == row.id
+    assert repo.get_by_playback_id("A" * 24) is None
+    assert repo.set_playback(row.id, policy=PlaybackPolicy.SIGNED) is True
+    assert repo.get(row.id).playback_policy == PlaybackPolicy.SIGNED
+    new_id = new_playback_id()
+    assert repo.set_playback(row.id, playback_id=new_id) is True
+    assert repo.get_by_playback_id(row.playback_id) is None  # the old id is gone at once
+    assert repo.get_by_playback_id(new_id).id == row.id
+    assert repo.set_playback(10**9, policy=PlaybackPolicy.PUBLIC) is False
 
 
 def test_list_videos_newest_first_with_filters(backend: Backend):

@@ -249,3 +249,39 @@ def test_source_retention_is_off_unless_set(raw, days):
 def test_invalid_source_retention_is_a_clear_config_error(raw, message):
     with pytest.raises(ConfigError, match=f"VIDEO_SOURCE_RETENTION_DAYS must be {message}"):
         load_config({"VIDEO_SOURCE_RETENTION_DAYS": raw})
+
+
+def test_playback_settings(tmp_path):
+    from src.infrastructure.playback.tokens import new_rsa_key_pair
+
+    config = load_config({})
+    assert config.playback.default_policy == "signed"  # private by default
+    assert config.playback.token_ttl_seconds == 3600
+    assert load_config({"VIDEO_DEFAULT_PLAYBACK_POLICY": "PUBLIC"}).playback.default_policy == (
+        "public"
+    )
+    private_pem, _public = new_rsa_key_pair()
+    key_file = tmp_path / "cloudfront.pem"
+    key_file.write_text(private_pem)
+    from_file = load_config(
+        {"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1", "VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE": str(key_file)}
+    )
+    assert from_file.playback.cloudfront_private_key == private_pem.strip()
+    assert private_pem not in repr(from_file)  # never in a repr that could reach a log
+    for env, needle in (
+        ({"VIDEO_DEFAULT_PLAYBACK_POLICY": "open"}, "VIDEO_DEFAULT_PLAYBACK_POLICY must be"),
+        ({"VIDEO_PLAYBACK_TOKEN_TTL_SECONDS": "5"}, "VIDEO_PLAYBACK_TOKEN_TTL_SECONDS must be"),
+        ({"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1"}, "go together"),
+        ({"VIDEO_CLOUDFRONT_PRIVATE_KEY": private_pem}, "go together"),
+        (
+            {"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1", "VIDEO_CLOUDFRONT_PRIVATE_KEY": "s3cr3t"},
+            "not an unencrypted PEM key",
+        ),
+        (
+            {"VIDEO_CLOUDFRONT_KEY_PAIR_ID": "K1", "VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE": "/nope"},
+            "VIDEO_CLOUDFRONT_PRIVATE_KEY_FILE cannot be read",
+        ),
+    ):
+        with pytest.raises(ConfigError, match=needle) as info:
+            load_config(env)
+        assert "s3cr3t" not in str(info.value)

@@ -4,6 +4,7 @@ eligible or not (and why), and the ffmpeg command each decision produces."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -233,10 +234,12 @@ def test_passthrough_command_copies_the_top_rung_and_keys_the_others_on_its_keyf
         assert opts[f"-force_key_frames:v:{i}"] == "source"
         assert opts[f"-g:v:{i}"] == "210"
     # The copied stream comes straight from the input; the decoded frames feed the thumbnail
-    # and the 720p, which feeds the 480p, which feeds the 360p (each scaled from the last).
+    # and the 720p, which feeds its encoder, the 480p and the 360p (a 4:3 step from the 480p
+    # would blur text).
     assert cmd[cmd.index("-map", cmd.index("-filter_complex")) + 1] == "0:0"
     graph = opts["-filter_complex"]
-    assert graph.count("split=2") == 3
+    assert graph.count("split=2") == 1 and graph.count("split=3") == 1
+    assert re.search(r"scale=1280:720\[(s\d+)\];\[\1\]split=3", graph)
     assert (
         graph.index("scale=1280:720") < graph.index("scale=852:480") < graph.index("scale=640:360")
     )

@@ -203,3 +203,34 @@ def test_status_changes_are_announced_after_the_write_only_when_it_took():
     world.repo.fail(lease, ErrorCode.STORAGE_FAILED, "S3 500", retryable=True)
     assert not world.repo.complete(lease, VideoResult(hls_key="x"))  # fenced out: silent
     assert world.progress.announced == [(TENANT, vid, "PROCESSING"), (TENANT, vid, "UPLOADED")]
+
+
+def test_a_ready_video_waits_for_its_automatic_track_only_within_the_request_grace():
+    from datetime import timedelta
+
+    from src.application.domain import CaptionKind, CaptionStatus
+    from src.application.live_progress import CaptionFollowing
+    from src.application.ports.captions import CaptionTrackRecord
+
+    repo = InMemoryVideoRepository()
+    vid = repo.create_video(TENANT, "Lecture", "src/key")
+    lease = repo.try_claim_video(vid, "w", 60)
+    assert repo.complete(lease, VideoResult(hls_key="k/master.m3u8"))
+    video = repo.get(vid)
+    completed = video.processing_completed_at
+    assert completed is not None
+
+    def following(seconds_after: float, expects_auto: bool = True) -> CaptionFollowing:
+        moment = completed + timedelta(seconds=seconds_after)
+        return CaptionFollowing(lambda _v: [], expects_auto, 30.0, now=lambda: moment)
+
+    def track(status: CaptionStatus, kind: CaptionKind = CaptionKind.AUTO):
+        return CaptionTrackRecord(1, vid, TENANT, kind, status)
+
+    assert following(1).pending(video, [])  # the worker is about to request it
+    assert not following(31).pending(video, [])  # never requested (reconcile's to mend)
+    assert not following(1, expects_auto=False).pending(video, [])  # VIDEO_CAPTIONS=off
+    assert following(999).pending(video, [track(CaptionStatus.PROCESSING)])
+    assert not following(1).pending(video, [track(CaptionStatus.SKIPPED)])
+    uploaded = track(CaptionStatus.READY, CaptionKind.UPLOADED)
+    assert following(1).pending(video, [uploaded])  # an upload is no automatic track

@@ -1,4 +1,5 @@
-"""/media/'s lookup, from the composition root on fakes: only a READY video's published files."""
+"""/media/'s lookup, from the composition root on fakes: a READY video's published files, by
+playback id only."""
 
 from __future__ import annotations
 
@@ -16,24 +17,22 @@ def _ready(world, tenant_id: int = 7) -> tuple[int, str]:
     return vid, folder
 
 
-def test_a_ready_videos_published_files_are_served_in_ranges(world):
+def test_a_ready_videos_files_are_found_by_playback_id_and_served_in_ranges(world):
     media = world.services.api().media
-    _vid, folder = _ready(world)
-    assert media.published(f"{folder}/master.m3u8")
-    assert media.published(f"{folder}/720p/seg_00001.ts")
-    assert media.size(f"{folder}/master.m3u8") == 32
+    vid, folder = _ready(world)
+    video = media.video(world.repo.get(vid).playback_id)
+    assert video is not None and media.published(video)
+    assert media.key(video, "720p/seg_00001.ts") == f"{folder}/720p/seg_00001.ts"
+    assert media.size(media.key(video, "master.m3u8")) == 32
     assert b"".join(media.read_range(f"{folder}/master.m3u8", 0, 6)) == b"#EXTM3U"
 
 
-def test_nothing_else_is_published(world):
+def test_nothing_else_is_found_or_published(world):
     media = world.services.api().media
-    vid, folder = _ready(world)
-    other_tenant = folder.replace("tenants/7/", "tenants/8/", 1)
+    vid, _folder = _ready(world)
     processing = world.video()
     world.repo.try_claim_video(processing, "worker-b")
-    assert not media.published(other_tenant + "/master.m3u8")  # another tenant's path
-    assert not media.published(f"tenants/7/videos/{vid}/source/lecture.mp4")  # the source
-    assert not media.published(f"tenants/7/videos/{vid}/hls/999/master.m3u8")  # a dead claim
-    assert not media.published(f"{folder}/../../source/lecture.mp4")  # climbing out
-    assert not media.published(f"tenants/7/videos/{processing}/hls/1/master.m3u8")  # not READY
-    assert not media.published("tenants/7/videos/999/hls/1/master.m3u8")  # no such video
+    assert not media.published(media.video(world.repo.get(processing).playback_id))  # not READY
+    assert media.video("A" * 24) is None  # no such playback id
+    assert media.video(str(vid)) is None  # a video id is no playback id
+    assert media.video(f"tenants/7/videos/{vid}") is None

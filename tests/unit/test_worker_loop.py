@@ -143,3 +143,57 @@ def test_message_answered_as_the_stop_arrives_is_not_handled():
     assert got is None
     [message] = queue.messages()
     assert (message["receive_count"], message["visible_in"]) == (1, 0)
+
+
+def test_a_queue_that_does_not_exist_yet_is_waited_for_and_logged_once(make_world, tmp_path):
+    # Before: the worker exited 1 ("does not exist") when it started before compose's setup
+    # had made the queue, and its container restarted in a loop.
+    from src.application.ports.queue import QueueNotFound
+
+    w = make_world(LIVENESS_FILE=str(tmp_path / "alive"))
+    vid = w.video()
+    w.message(vid)
+    checks = {"n": 0}
+    created = threading.Event()
+
+    def check():
+        checks["n"] += 1
+        if not created.is_set():
+            raise QueueNotFound("SQS queue 'academy-video-jobs' does not exist")
+
+    w.queue.check = check
+    loop = _loop(w, max_messages=1, hold_recheck_seconds=0.01)
+    with capture_logs() as logs:
+        runner = threading.Thread(target=loop.run)
+        runner.start()
+        wait_until(lambda: checks["n"] >= 5, 10, interval=0.01, what="the worker to look again")
+        assert loop.handled == 0  # nothing received while the queue is missing
+        created.set()
+        runner.join(10)
+    assert not runner.is_alive()
+    events = [e["event"] for e in logs]
+    assert events.count("WORKER_QUEUE_MISSING") == 1
+    missing = next(e for e in logs if e["event"] == "WORKER_QUEUE_MISSING")
+    assert missing["receiving"] is False and "does not exist" in missing["error"]
+    assert events.index("WORKER_RESUMED") < events.index("SQS_JOB_COMPLETED")
+    assert w.repo.get(vid).status == VideoStatus.READY
+    assert (tmp_path / "alive").read_text() == "120\n"  # the loop kept its liveness file
+
+
+def test_the_liveness_file_stays_fresh_while_a_long_job_holds_the_loop(
+    make_world, tmp_path, monkeypatch
+):
+    from apps.worker.video_worker import loop as loop_module
+
+    monkeypatch.setattr(loop_module, "LIVENESS_BUSY_SECONDS", 0.2)
+    alive = tmp_path / "alive"
+    w = make_world(transcoder=FakeTranscoder(seconds=3, steps=30), LIVENESS_FILE=str(alive))
+    vid = w.video()
+    w.message(vid)
+    loop = _loop(w, max_messages=1)
+    beats = []
+    real_beat = loop.liveness.beat
+    loop.liveness.beat = lambda: (beats.append(w.handler.busy), real_beat())
+    assert loop.run() == 0
+    assert beats.count(True) >= 3  # written from the side thread during the 3 s job
+    assert alive.exists()

@@ -73,7 +73,8 @@ def response_for_exception(request: HttpRequest, exc: Exception) -> HttpResponse
             request, 429, ErrorCode.RATE_LIMITED, str(exc), headers=headers(exc.decision)
         )
     if isinstance(exc, VideoRequestError):
-        return problem(request, STATUS_OF.get(type(exc), 400), exc.code, exc.message)
+        status = next((STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF), 400)
+        return problem(request, status, exc.code, exc.message)
     if isinstance(exc, ValidationError):
         errors = field_errors(exc.errors)
         detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])

@@ -2,8 +2,9 @@
 
 The server accepts the handshake first, so a refusal can say why: it closes with 4401 (no,
 bad or expired credential), 4403 (a token for another video) or 4404 (no such video, another
-tenant's, or deleted meanwhile) and a reason. A stream that ends normally — its terminal
-message sent — closes with 1000; an unexpected error closes with 1011.
+tenant's, or deleted meanwhile) and a reason. A stream that ends normally — its last
+message sent: the terminal one, or after a `ready` that says `more`, the `captions` message
+that does not — closes with 1000; an unexpected error closes with 1011.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class VideoProgressConsumer(AsyncWebsocketConsumer):
             while True:
                 if event.type != IDLE:
                     await self.send(text_data=encode(message(event, urls)))
-                if event.terminal:
+                if event.last:
                     self.log.info("LIVE_STREAM_ENDED", last=event.type)
                     await self.close(code=NORMAL_CLOSURE)
                     return

@@ -1,9 +1,11 @@
 """`GET /api/v1/videos/{id}/events`: the same live stream as Server-Sent Events.
 
 Each message is `id: <n>`, `event: <type>` and `data: <the JSON message>`; quiet spells get a
-comment line so proxies keep the connection. The stream ends after the terminal event: an
-EventSource should close itself on `ready`, `failed` or `canceled` (one that reconnects gets
-the terminal event again at once). Refusals are problem+json, before any event.
+comment line so proxies keep the connection. The stream ends after its last event: the
+terminal `failed` or `canceled`, `ready` unless it says `more` (an automatic caption track is
+to come), else the `captions` event without `more`. An EventSource should close itself then
+(one that reconnects gets the terminal event again at once; one that wants only the video may
+close on `ready`). Refusals are problem+json, before any event.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ async def _stream(
             else:
                 number += 1
                 yield _frame(number, message(event, request))
-            if event.terminal:
+            if event.last:
                 log.info("LIVE_STREAM_ENDED", video_id=video_id, last=event.type)
                 return
             try:

@@ -1,9 +1,10 @@
-"""Use-case results to response bodies: video views, upload instructions, asset URLs."""
+"""Use-case results to response bodies: video views, upload instructions, live links.
+
+Playable URLs come from apps/api/playback/links.py (playback ids and tokens)."""
 
 from __future__ import annotations
 
 import json
-import posixpath
 from typing import Any
 
 from django.conf import settings
@@ -11,102 +12,19 @@ from django.http import HttpRequest
 from ninja.responses import NinjaJSONEncoder
 
 from apps.api.live.tokens import issue_token
+from apps.api.playback.links import assets
 from apps.api.schemas.videos import VideoOut
-from src.application.caption_tracks import default_track
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
-from src.application.domain import CaptionStatus, Cue
-from src.application.hls_subtitles import track_label
-from src.application.ports.captions import CaptionTrackRecord
+from src.application.domain import Cue
 from src.application.ports.transcript_search import CueHit
-from src.application.ports.video_repository import VideoRecord, VideoStatus
+from src.application.ports.video_repository import VideoRecord
 from src.application.video_queries import Progress, row_progress
 
 API_PREFIX = "/api/v1"
-MEDIA_PREFIX = "/media/"
 
 
 def video_path(video_id: int) -> str:
     return f"{API_PREFIX}/videos/{video_id}"
-
-
-def asset_url(request: HttpRequest | None, key: str) -> str:
-    """VIDEO_PUBLIC_BASE_URL + key when set (a CDN or bucket in front of the storage root),
-    else this API's own /media/ route, which serves READY outputs only: on the host the
-    request used, or (no request: a webhook payload) on VIDEO_API_BASE_URL."""
-    base = settings.CONFIG.public_base_url
-    if base:
-        return f"{base}/{key}"
-    if request is None:
-        return f"{settings.CONFIG.webhooks.api_base_url}{MEDIA_PREFIX}{key}"
-    return request.build_absolute_uri(f"{MEDIA_PREFIX}{key}")
-
-
-def assets(request: HttpRequest | None, video: VideoRecord) -> dict[str, Any] | None:
-    if video.status != VideoStatus.READY or not video.hls_key:
-        return None
-    return {
-        "master_playlist_url": asset_url(request, video.hls_key),
-        "thumbnail_url": asset_url(request, video.thumbnail_key) if video.thumbnail_key else None,
-    }
-
-
-def caption_url(request: HttpRequest | None, key: str) -> str | None:
-    """Every caption URL (WebVTT file, subtitle playlist) is built here: a track's files lie
-    under its video's published output, so they are served as the video's other assets."""
-    return asset_url(request, key) if key else None
-
-
-def caption_body(request: HttpRequest | None, track: CaptionTrackRecord) -> dict[str, Any]:
-    ready = track.status == CaptionStatus.READY
-    return {
-        "id": track.id,
-        "language": track.language,
-        "label": track_label(track),
-        "kind": str(track.kind),
-        "status": str(track.status),
-        "error": (
-            {"code": track.error_code, "message": track.error_message} if track.error_code else None
-        ),
-        "vtt_url": caption_url(request, track.vtt_key) if ready else None,
-        "created_at": track.created_at,
-    }
-
-
-def published_body(
-    request: HttpRequest, video: VideoRecord, tracks: list[CaptionTrackRecord] | None = None
-) -> dict[str, Any]:
-    """Every published URL of a READY video: master, thumbnail, one playlist per rendition,
-    its caption tracks and the default one's WebVTT (`subtitle_url`); `published` false
-    before READY."""
-    links = assets(request, video)
-    if links is None:
-        return {"published": False, "video_id": video.id}
-    tracks = tracks or []
-    default = default_track(tracks)
-    folder = posixpath.dirname(video.hls_key)
-    renditions = []
-    for rendition in video.renditions:
-        playlist = rendition.get("playlist")
-        renditions.append(
-            {
-                "name": str(rendition.get("name", "")),
-                "width": rendition.get("width"),
-                "height": rendition.get("height"),
-                "bandwidth": rendition.get("bandwidth"),
-                "playlist_url": asset_url(request, f"{folder}/{playlist}") if playlist else None,
-            }
-        )
-    return {
-        "published": True,
-        "video_id": video.id,
-        "video_url": links["master_playlist_url"],
-        **links,
-        "subtitle_url": caption_url(request, default.vtt_key) if default else None,
-        "duration_sec": video.duration_seconds,
-        "published_at": video.processing_completed_at,
-        "captions": [caption_body(request, t) for t in tracks],
-        "renditions": renditions,
-    }
 
 
 def video_body(
@@ -142,13 +60,16 @@ def video_body(
         "source_removed_at": video.source_removed_at,
         "processing_started_at": video.processing_started_at,
         "processing_completed_at": video.processing_completed_at,
+        "playback_id": video.playback_id,
+        "playback_policy": str(video.playback_policy),
         "assets": assets(request, video),
     }
 
 
 def webhook_video(video: VideoRecord) -> dict[str, Any]:
     """A webhook payload's `data`: the body GET /api/v1/videos/{id} gives for the row as the
-    change left it, serialised exactly as the API serialises it."""
+    change left it, serialised exactly as the API serialises it. It names the playback id and
+    policy; `assets` URLs only for a public video (a payload is stored and resent: no token)."""
     body = VideoOut.model_validate(video_body(None, video, row_progress(video))).model_dump()
     return json.loads(json.dumps(body, cls=NinjaJSONEncoder))
 

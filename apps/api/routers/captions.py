@@ -14,7 +14,8 @@ from apps.api.http import multipart
 from apps.api.http.bodies import validate
 from apps.api.http.errors import UnsupportedContentType
 from apps.api.keys import idempotency
-from apps.api.presenters.videos import caption_body, transcript_text
+from apps.api.playback.links import caption_bodies
+from apps.api.presenters.videos import transcript_text
 from apps.api.routers.videos import ERRORS, VideoId
 from apps.api.schemas.videos import (
     MAX_ID,
@@ -57,8 +58,10 @@ UPLOAD_BODY = {
     summary="The video's caption tracks, automatic and uploaded",
 )
 def list_captions(request: HttpRequest, video_id: int = VideoId):
-    tracks = use_cases().captions.list(request.auth.tenant_id, video_id)
-    return 200, {"items": [caption_body(request, t) for t in tracks]}
+    cases = use_cases()
+    video = cases.queries.get(request.auth.tenant_id, video_id).video
+    tracks = cases.captions.list(request.auth.tenant_id, video_id)
+    return 200, {"items": caption_bodies(request, video, tracks)}
 
 
 @router.post(
@@ -89,7 +92,8 @@ def upload_captions(request: HttpRequest, video_id: int = VideoId):
         track = cases.captions.upload(
             request.auth.tenant_id, video_id, upload.file, form.language, form.label or ""
         )
-    return 201, caption_body(request, track)
+    video = cases.queries.get(request.auth.tenant_id, video_id).video
+    return 201, caption_bodies(request, video, [track])[0]
 
 
 @router.delete(
@@ -124,6 +128,6 @@ def video_transcript(
         return response
     return 200, {
         "video_id": video.id,
-        "track": caption_body(request, track),
+        "track": caption_bodies(request, video, [track])[0],
         "cues": [c.to_dict() for c in cues],
     }

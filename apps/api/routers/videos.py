@@ -21,10 +21,10 @@ from apps.api.http import multipart
 from apps.api.http.bodies import JSON, json_body, validate
 from apps.api.http.errors import UnsupportedContentType
 from apps.api.keys import idempotency
+from apps.api.playback.links import published_body
 from apps.api.presenters.videos import (
     hit_body,
     live_body,
-    published_body,
     upload_body,
     video_body,
     video_path,
@@ -37,9 +37,11 @@ from apps.api.schemas.videos import (
     FollowedVideoOut,
     ProblemOut,
     PublishedAssetsOut,
+    UpdateVideoIn,
     VideoListOut,
     VideoOut,
 )
+from src.application.domain import PlaybackPolicy
 from src.application.ports.transcript_search import MAX_QUERY_LENGTH
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_queries import MAX_PAGE, row_progress
@@ -63,7 +65,7 @@ IDEMPOTENT = {"parameters": [idempotency.OPENAPI_PARAMETER]}
 MULTIPART = multipart.MULTIPART
 # Query text goes into SQL parameters: PostgreSQL refuses NUL characters in them.
 NO_NUL = r"^[^\x00]*$"
-FORM_FIELDS = {"title", "external_id", "metadata", "language"}
+FORM_FIELDS = {"title", "external_id", "metadata", "language", "playback_policy"}
 
 CREATE_REQUEST_BODY = {
     **IDEMPOTENT,
@@ -86,6 +88,7 @@ CREATE_REQUEST_BODY = {
                             "maxLength": 16,
                             "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
                         },
+                        "playback_policy": {"type": "string", "enum": ["signed", "public"]},
                     },
                 }
             },
@@ -123,6 +126,7 @@ def create_video(request: HttpRequest, response: HttpResponse):
         size_bytes=body.size_bytes,
         filename=body.filename or "source",
         language=body.language or "",
+        playback_policy=_policy(body.playback_policy),
     )
     video = created.video
     _bind_video(request, video)
@@ -160,8 +164,13 @@ def _upload_in_one_request(request: HttpRequest, response: HttpResponse):
             metadata=form.metadata,
             trace_id=request.trace_id,
             language=form.language or "",
+            playback_policy=_policy(form.playback_policy),
         )
     return _accepted(request, response, completed)
+
+
+def _policy(asked: PlaybackPolicy | None) -> PlaybackPolicy:
+    return asked or use_cases().config.playback.default_policy
 
 
 def _accepted(request: HttpRequest, response: HttpResponse, completed) -> tuple[int, dict]:
@@ -237,6 +246,20 @@ def get_video(request: HttpRequest, video_id: int = VideoId):
         "progress_token": live["progress_token"],
         "live": live,
     }
+
+
+@router.patch(
+    "/videos/{video_id}",
+    response={200: VideoOut, **ERRORS},
+    summary="Change the playback policy (signed or public); effective for the next request",
+)
+def update_video(request: HttpRequest, payload: UpdateVideoIn, video_id: int = VideoId):
+    video = use_cases().playback.set_policy(
+        request.auth.tenant_id, video_id, payload.playback_policy
+    )
+    _bind_video(request, video)
+    log.info("VIDEO_PLAYBACK_POLICY_CHANGED", video_id=video.id, policy=str(video.playback_policy))
+    return 200, video_body(request, video, row_progress(video))
 
 
 @router.get("/videos", response={200: VideoListOut, **ERRORS}, summary="The tenant's videos")

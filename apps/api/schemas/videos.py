@@ -9,6 +9,8 @@ from typing import Any
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
+from src.application.domain import PlaybackPolicy
+
 MAX_METADATA_BYTES = 16 * 1024  # metadata is the producer's own small record, not a payload
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
@@ -40,6 +42,11 @@ class StrictSchema(Schema):
 
 class CreateVideoIn(StrictSchema):
     title: str = Field(min_length=1, max_length=300)
+    playback_policy: PlaybackPolicy | None = Field(
+        default=None,
+        description="signed: playback needs a token; public: anyone with the URL "
+        "(default: VIDEO_DEFAULT_PLAYBACK_POLICY)",
+    )
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[str, Any] | None = None
     size_bytes: int | None = Field(
@@ -73,6 +80,10 @@ class CreateVideoIn(StrictSchema):
         if value is not None and len(json.dumps(value)) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
         return value
+
+
+class UpdateVideoIn(StrictSchema):
+    playback_policy: PlaybackPolicy
 
 
 class PartIn(StrictSchema):
@@ -118,6 +129,8 @@ class ProgressOut(Schema):
 class AssetsOut(Schema):
     master_playlist_url: str
     thumbnail_url: str | None
+    # When the URLs' token expires (a signed video); null for a public video.
+    expires_at: datetime | None = None
 
 
 class RenditionAssetOut(Schema):
@@ -163,12 +176,17 @@ class CaptionListOut(Schema):
 class PublishedAssetsOut(Schema):
     published: bool = Field(description="false until the video is READY (no other field then)")
     video_id: int
+    playback_id: str | None = None
+    playback_policy: str | None = Field(default=None, description="signed or public")
     video_url: str | None = Field(default=None, description="the master playlist")
     master_playlist_url: str | None = None
     subtitle_url: str | None = Field(
         default=None, description="the default caption track's WebVTT file; null when none"
     )
     thumbnail_url: str | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="when the URLs' token ends (signed videos); null when public"
+    )
     duration_sec: float | None = None
     published_at: datetime | None = None
     captions: list[CaptionTrackOut] = Field(default_factory=list)
@@ -199,6 +217,8 @@ class VideoOut(Schema):
     source_removed_at: datetime | None
     processing_started_at: datetime | None
     processing_completed_at: datetime | None
+    playback_id: str
+    playback_policy: str
     assets: AssetsOut | None
 
 

@@ -68,12 +68,22 @@ class VideoAdmin(admin.ModelAdmin):
         "lease",
         "attempts",
         "error_code",
+        "playback_policy",
         "trace",
         "updated_at",
     )
-    list_filter = ("status", "tenant", "leased_by", "attempts", "error_code")
-    search_fields = ("title", "leased_by", "error_code", "=trace_id", "=external_id")
+    list_filter = ("status", "tenant", "playback_policy", "leased_by", "attempts", "error_code")
+    search_fields = (
+        "title",
+        "leased_by",
+        "error_code",
+        "=trace_id",
+        "=external_id",
+        "=playback_id",
+    )
     readonly_fields = (
+        # Replaced only by a rotation (the API), never typed in: it must stay unguessable.
+        "playback_id",
         "lease_token",
         "progress",
         "lease",

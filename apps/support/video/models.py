@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from src.application.domain import VideoStatus
+from src.application.domain import PlaybackPolicy, VideoStatus
+from src.application.domain.playback import new_playback_id
 
 
 class Tenant(models.Model):
@@ -61,8 +62,20 @@ class Video(models.Model):
     # source_key still says where it was.
     source_removed_at = models.DateTimeField(null=True, blank=True)
 
+    # Every public URL names the video by this unguessable id (never its ids); a rotation
+    # replaces it and the old URLs stop working. `signed`: playback needs a token.
+    playback_id = models.CharField(max_length=32, unique=True, default=new_playback_id)
+    playback_policy = models.CharField(
+        max_length=8,
+        choices=[(p.value, p.value) for p in PlaybackPolicy],
+        default=PlaybackPolicy.SIGNED.value,
+    )
+
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processing_completed_at = models.DateTimeField(null=True, blank=True)
+    # When its automatic caption track was requested (null: never): reconcile requests one for
+    # a READY video the worker died before asking for (a deleted track is not asked again).
+    captions_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,8 +9,9 @@ from typing import Any
 from academy.bootstrap import Services
 from apps.worker.video_worker.ack import Acknowledger
 from apps.worker.video_worker.handler import MessageHandler
-from apps.worker.video_worker.loop import WorkerLoop
-from apps.worker.video_worker.readiness import DependencyUp, WorkDirRoom
+from apps.worker.video_worker.loop import WORKER_LIVENESS_MAX_AGE, WorkerLoop
+from apps.worker.video_worker.readiness import DependencyUp, QueueExists, WorkDirRoom
+from src.infrastructure.liveness import LivenessFile
 
 
 def message_handler(services: Services, jobs: str = "video") -> MessageHandler:
@@ -32,16 +33,18 @@ def worker_loop(
     **options: Any,
 ) -> WorkerLoop:
     """The receive loop of `sqs_main`; `options` as WorkerLoop takes them. By default it
-    takes no job while the database does not answer or its work folder lacks room
-    (VIDEO_WORK_DIR_MIN_FREE_BYTES)."""
+    takes no job while its queue does not exist yet, the database does not answer or its work
+    folder lacks room (VIDEO_WORK_DIR_MIN_FREE_BYTES), and it keeps LIVENESS_FILE fresh."""
     config = services.config
     options.setdefault(
         "readiness",
         [
+            QueueExists(services.job_queue(jobs).check),
             DependencyUp("database", services.repository.ping),
             WorkDirRoom(config.work_dir, config.work_dir_min_free_bytes),
         ],
     )
+    options.setdefault("liveness", LivenessFile(config.liveness_file, WORKER_LIVENESS_MAX_AGE))
     return WorkerLoop(
         services.job_queue(jobs),
         handler or message_handler(services, jobs),

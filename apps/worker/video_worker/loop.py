@@ -14,6 +14,7 @@ from apps.worker.video_worker.poller import InterruptiblePoller
 from apps.worker.video_worker.readiness import Hold, ReadinessCheck
 from src.application.domain import StopReason, retry_delay
 from src.application.ports.queue import VideoQueue
+from src.infrastructure.liveness import LivenessFile
 from src.infrastructure.queue.sqs_queue import LONG_POLL_SECONDS
 
 # WORKER_HEARTBEAT cadence: once a minute is enough for an operator tailing logs.
@@ -23,9 +24,14 @@ SIGNAL_WATCH_SECONDS = 0.05
 # Backoff after a failed receive (SQS down): 1 s doubling to 30 s.
 ERROR_BACKOFF_FIRST = 1.0
 ERROR_BACKOFF_MAX = 30.0
-# While a readiness check fails (work folder full, database down), it is looked at again
-# this often.
+# While a readiness check fails (queue missing, work folder full, database down), it is
+# looked at again this often.
 HOLD_RECHECK_SECONDS = 2.0
+# The liveness file (the image's HEALTHCHECK) is written at each turn of the loop and, while a
+# job runs, this often; a turn takes at most a long poll (20 s) or an error backoff (30 s)
+# plus SQS's timeouts, so a file older than WORKER_LIVENESS_MAX_AGE means a stuck loop.
+LIVENESS_BUSY_SECONDS = 10.0
+WORKER_LIVENESS_MAX_AGE = 120.0
 
 
 class WorkerLoop:
@@ -43,6 +49,7 @@ class WorkerLoop:
         heartbeat_seconds: float = WORKER_HEARTBEAT_SECONDS,
         readiness: list[ReadinessCheck] | None = None,
         hold_recheck_seconds: float = HOLD_RECHECK_SECONDS,
+        liveness: LivenessFile | None = None,
     ) -> None:
         self.queue = queue
         self.handler = handler
@@ -57,6 +64,7 @@ class WorkerLoop:
         self.readiness = list(readiness or [])
         self.hold_recheck_seconds = hold_recheck_seconds
         self._holds: dict[str, Hold] = {}
+        self.liveness = liveness or LivenessFile("", WORKER_LIVENESS_MAX_AGE)
         self.stopping = threading.Event()
         self._signals = StopSignals()
         self._done = threading.Event()
@@ -110,8 +118,13 @@ class WorkerLoop:
         ticker.start()
         watcher = threading.Thread(target=self._watch_signals, name="signal-watch", daemon=True)
         watcher.start()
+        # A job holds the main thread for as long as it runs (its lease, stall watchdog and
+        # grace bound it): meanwhile this thread keeps the liveness file fresh.
+        busy = threading.Thread(target=self._beat_while_busy, name="worker-liveness", daemon=True)
+        busy.start()
         try:
             while not self.stopping.is_set():
+                self.liveness.beat()
                 if self.max_messages is not None and self.handled >= self.max_messages:
                     break
                 wait = None
@@ -183,6 +196,8 @@ class WorkerLoop:
         db = self.handler.recover_from(exc)
         if message is None:
             worker_waits, message_waits = backoff, 0
+            for check in self.readiness:
+                check.suspect()  # the queue may be gone: look before the next receive
         elif db:
             worker_waits, message_waits = 0.0, int(self.hold_recheck_seconds) + 1
             for check in self.readiness:
@@ -208,6 +223,11 @@ class WorkerLoop:
             return backoff
         self.stopping.wait(worker_waits)
         return min(backoff * 2, ERROR_BACKOFF_MAX)
+
+    def _beat_while_busy(self) -> None:
+        while not self._done.wait(LIVENESS_BUSY_SECONDS):
+            if self.handler.busy:
+                self.liveness.beat()
 
     def _heartbeat_log(self) -> None:
         while not self._done.wait(self.heartbeat_seconds):

@@ -82,9 +82,8 @@ def main(argv: Sequence[str] | None = None, **overrides) -> int:
     queue = services.job_queue(args.jobs)
     try:
         queue.check()
-    except QueueNotFound as exc:
-        sys.stderr.write(f"configuration error: {exc}\n")
-        return 1
+    except QueueNotFound:
+        pass  # not created yet: the loop waits for it (WORKER_QUEUE_MISSING, logged once)
     except Exception as exc:  # noqa: BLE001 - SQS unreachable: the loop retries with backoff
         log.warning("SQS_UNAVAILABLE_AT_START", error=f"{type(exc).__name__}: {exc}"[:300])
     # Folders of jobs whose worker was killed on this machine (no one else will remove them).

@@ -7,6 +7,7 @@ names are re-exported here so callers write `from src.application.domain import 
 from src.application.domain.captions import CaptionKind, CaptionStatus, Cue
 from src.application.domain.error_codes import ErrorCode, VideoProcessingError
 from src.application.domain.lease import Lease
+from src.application.domain.playback import PlaybackPolicy, new_playback_id
 from src.application.domain.retry_policy import (
     RETRY_BASE_SECONDS,
     RETRY_MAX_SECONDS,
@@ -29,11 +30,13 @@ __all__ = [
     "Failure",
     "JobStopped",
     "Lease",
+    "PlaybackPolicy",
     "StopReason",
     "VideoProcessingError",
     "VideoStatus",
     "exhausted_message",
     "fail_outcome",
+    "new_playback_id",
     "retry_delay",
     "spends_attempt",
 ]

@@ -51,6 +51,11 @@ class ErrorCode(enum.StrEnum):
     UNAUTHENTICATED = ("UNAUTHENTICATED", False, "the API key is missing, invalid or revoked")
     FORBIDDEN = ("FORBIDDEN", False, "the credential does not cover this resource")
     NOT_FOUND = ("NOT_FOUND", False, "no such resource for this tenant")
+    PLAYBACK_DENIED = (
+        "PLAYBACK_DENIED",
+        False,
+        "the playback URL is not valid now: ask the academy for a new one",
+    )
     METHOD_NOT_ALLOWED = ("METHOD_NOT_ALLOWED", False, "the route does not take this method")
     INVALID_STATE = ("INVALID_STATE", False, "the video's status does not allow the request")
     UPLOAD_NOT_FOUND = (

@@ -172,6 +172,14 @@ class CaptionRepository(abc.ABC):
     ) -> list[StaleCaptionJob]:
         """QUEUED automatic tracks unchanged for that long (lost enqueues)."""
 
+    def list_unrequested(
+        self, older_than_seconds: int, within_seconds: int, limit: int = 100
+    ) -> list[StaleCaptionJob]:
+        """READY videos that became READY between `within_seconds` and `older_than_seconds`
+        ago and whose automatic track was never requested (their worker died between READY
+        and the request). A store without videos has none."""
+        return []
+
     @abc.abstractmethod
     def mark_enqueued(self, video_id: int, older_than_seconds: int | None = None) -> bool: ...
 

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from src.application.domain import (
     ErrorCode,
     Lease,
+    PlaybackPolicy,
     VideoStatus,
     exhausted_message,
     fail_outcome,
+    new_playback_id,
 )
 from src.application.ports.in_memory_video_events import InMemoryVideoEventOutbox
 from src.application.ports.video_events import VideoEventOutbox
@@ -78,7 +80,13 @@ class InMemoryVideoRepository(VideoRepository):
             return None
         return row
 
-    def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
+    def create_video(
+        self,
+        tenant_id: int,
+        title: str = "",
+        source_key: str = "",
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
+    ) -> int:
         with self._lock:
             video_id = self._next_id
             self._next_id += 1
@@ -92,6 +100,8 @@ class InMemoryVideoRepository(VideoRepository):
                 created_at=now,
                 updated_at=now,
                 uploaded_at=now,
+                playback_id=new_playback_id(),
+                playback_policy=PlaybackPolicy(playback_policy),
             )
             return video_id
 
@@ -114,6 +124,8 @@ class InMemoryVideoRepository(VideoRepository):
                 upload_expires_at=now + timedelta(seconds=new.upload_ttl_seconds),
                 created_at=now,
                 updated_at=now,
+                playback_id=new_playback_id(),
+                playback_policy=PlaybackPolicy(new.playback_policy),
             )
             self._rows[video_id] = row
             return row
@@ -210,6 +222,28 @@ class InMemoryVideoRepository(VideoRepository):
     def get(self, video_id: int) -> VideoRecord | None:
         with self._lock:
             return self._rows.get(video_id)
+
+    def get_by_playback_id(self, playback_id: str) -> VideoRecord | None:
+        with self._lock:
+            return next((r for r in self._rows.values() if r.playback_id == playback_id), None)
+
+    def set_playback(
+        self,
+        video_id: int,
+        *,
+        policy: PlaybackPolicy | None = None,
+        playback_id: str | None = None,
+    ) -> bool:
+        changes: dict = {}
+        if policy is not None:
+            changes["playback_policy"] = PlaybackPolicy(policy)
+        if playback_id is not None:
+            changes["playback_id"] = playback_id
+        with self._lock:
+            if video_id not in self._rows:
+                return False
+            self._update(video_id, **changes)
+            return True
 
     def claim_video(self, video_id: int, worker_id: str, lease_seconds: int | None = None) -> Claim:
         seconds = lease_seconds or self.default_lease_seconds

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from src.application.domain import ErrorCode, Lease, VideoStatus
+from src.application.domain import ErrorCode, Lease, PlaybackPolicy, VideoStatus
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class VideoRecord:
     uploaded_at: datetime | None = None
     source_removed_at: datetime | None = None
     caption_language: str = ""  # "": VIDEO_CAPTIONS_LANGUAGE
+    # Names the video in every public URL (never its ids); replaced by a rotation.
+    playback_id: str = ""
+    playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class NewUpload:
     trace_id: str = ""
     declared_size_bytes: int | None = None
     caption_language: str = ""
+    playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,14 @@ class VideoRepository(abc.ABC):
         return False
 
     @abc.abstractmethod
-    def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
-        """Insert an UPLOADED video and return its id."""
+    def create_video(
+        self,
+        tenant_id: int,
+        title: str = "",
+        source_key: str = "",
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
+    ) -> int:
+        """Insert an UPLOADED video (with a new playback id) and return its id."""
 
     @abc.abstractmethod
     def set_source_key(self, video_id: int, source_key: str) -> bool:
@@ -189,6 +199,20 @@ class VideoRepository(abc.ABC):
     @abc.abstractmethod
     def get(self, video_id: int) -> VideoRecord | None:
         """The row, or None when there is no such video."""
+
+    @abc.abstractmethod
+    def get_by_playback_id(self, playback_id: str) -> VideoRecord | None:
+        """The row whose current playback id this is, or None."""
+
+    @abc.abstractmethod
+    def set_playback(
+        self,
+        video_id: int,
+        *,
+        policy: PlaybackPolicy | None = None,
+        playback_id: str | None = None,
+    ) -> bool:
+        """Change the playback policy and/or replace the playback id; False: no such row."""
 
     @abc.abstractmethod
     def claim_video(self, video_id: int, worker_id: str, lease_seconds: int | None = None) -> Claim:

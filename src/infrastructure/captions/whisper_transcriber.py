@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import wave
 from pathlib import Path
 
 from src.application.domain import Cue, ErrorCode, JobStopped, VideoProcessingError
@@ -29,6 +30,35 @@ BEAM_SIZE = 1
 # Whisper's own voice-activity filter drops silence and music before decoding: a silent or
 # music-only video costs little and gives no invented words.
 VAD_FILTER = True
+
+
+# Audio whose loudest sample stays below -60 dBFS (32 of 32768) holds no speech: it is
+# answered without loading the model or running Whisper over it (a 2-hour silent lecture
+# costs one read of its WAV, about a second, instead of minutes of voice detection).
+SILENCE_PEAK = 32
+SILENCE_CHUNK_FRAMES = 16000 * 10  # 10 s of 16 kHz audio per read: bounded memory
+
+
+def silent(audio: Path, stop_reason: StopCheck) -> float | None:
+    """The WAV's duration in seconds when every sample is below SILENCE_PEAK, else None.
+    Expects the 16-bit mono WAV the audio extractor writes."""
+    import numpy as np  # faster-whisper's own dependency (the captions extra)
+
+    with wave.open(str(audio), "rb") as wav:
+        if wav.getsampwidth() != 2:
+            return None
+        rate = wav.getframerate() or 1
+        frames = wav.getnframes()
+        while True:
+            chunk = wav.readframes(SILENCE_CHUNK_FRAMES)
+            if not chunk:
+                return frames / rate
+            samples = np.frombuffer(chunk, dtype="<i2")
+            if samples.size and int(np.abs(samples.astype(np.int32)).max()) >= SILENCE_PEAK:
+                return None
+            reason = stop_reason()
+            if reason is not None:
+                raise JobStopped(reason)
 
 
 def bundled_model_dir() -> Path | None:
@@ -101,6 +131,12 @@ class FasterWhisperTranscriber(Transcriber):
         on_progress: ProgressCallback,
         stop_reason: StopCheck,
     ) -> Transcript:
+        try:
+            quiet = silent(audio, stop_reason)
+        except (wave.Error, EOFError):
+            quiet = None  # not the WAV the extractor writes: Whisper reads it itself
+        if quiet is not None:
+            return Transcript(language=language or "", cues=[], audio_seconds=quiet)
         loaded_before = self._model is not None
         try:
             model = self._loaded()

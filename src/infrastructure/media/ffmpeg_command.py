@@ -22,6 +22,15 @@ MAX_MUXING_QUEUE = 4096
 # on the lecture-like and high-motion benches (docs/PERFORMANCE.md): about a fifth less CPU
 # than plain veryfast for 2 % (lecture) to 7 % (full-frame motion) more bytes at the same SSIM.
 X264_PARAMS = "me=dia:subme=1"
+# One x264 thread per rendition: the ladder's four encoders and the decoder already keep
+# every core busy, and x264's own frame threads only add synchronisation on top (13 % less
+# CPU for the same bytes and SSIM on the bench's screencast, docs/PERFORMANCE.md).
+ENCODER_THREADS = 1
+# A rung is scaled from a larger rung's picture only when that one is at least this many
+# times its size, else from the source: a 4:3 step (480p -> 360p) on top of a 3:2 one blurs
+# text edges (SSIM 0.9985 against the source scaled directly, before any encode), a 2:1 step
+# from 720p does not (0.9999) and costs less than scaling the 1080p source (docs/PERFORMANCE.md).
+MIN_SCALE_STEP = 1.5
 OUTPUT_DIR = "out"
 SEGMENT_PATTERN = "seg_%05d.ts"
 MASTER_PLAYLIST = "master.m3u8"
@@ -43,6 +52,8 @@ def ladder_command(
     audio_kbps: int = AUDIO_KBPS,
     copy_keyint: int = 0,
     thumbnail: tuple[float, int, int] | None = None,
+    crf_offset: float = 0.0,
+    full_effort_top: bool = False,
 ) -> list[str]:
     """One decode, `split` into every encoded rendition, libx264 at a capped CRF, one AAC
     encode shared by every variant (an HLS audio group), muxed as HLS.
@@ -54,7 +65,9 @@ def ladder_command(
     height) one more branch of the same decode writes the JPEG of the first frame at or
     after that instant: no second pass over the upload.
     ffmpeg's own master playlist is only a first draft (it lists the audio as a variant);
-    the transcoder writes the one that is served.
+    the transcoder writes the one that is served. `crf_offset` (the content probe's tuning)
+    is added to every encoded rung's CRF; with `full_effort_top` the first encoded rung runs
+    the plain preset, without X264_PARAMS' cheaper search.
     """
     passthrough = copy_keyint > 0
     if passthrough and fps > MAX_FPS:
@@ -91,13 +104,15 @@ def ladder_command(
             options["c:v:0"] = "copy"
         else:
             streams.append(pictures[i - 1 if passthrough else i])
+            if not (full_effort_top and i == (1 if passthrough else 0)):
+                options[f"x264-params:v:{i}"] = X264_PARAMS
             options.update(
                 {
                     f"c:v:{i}": "libx264",
                     f"preset:v:{i}": preset,
-                    f"x264-params:v:{i}": X264_PARAMS,
                     f"profile:v:{i}": "high",
-                    f"crf:v:{i}": f"{rendition.crf:g}",
+                    f"threads:v:{i}": ENCODER_THREADS,
+                    f"crf:v:{i}": f"{effective_crf(rendition.crf, crf_offset):g}",
                     f"maxrate:v:{i}": f"{rendition.maxrate_kbps}k",
                     f"bufsize:v:{i}": f"{rendition.bufsize_kbps}k",
                     f"g:v:{i}": gop,
@@ -151,19 +166,53 @@ def _split(stream):
     return branches.stream(0), branches.stream(1)
 
 
-def _scaled(frames, renditions: Sequence[Rendition]) -> list:
-    """Each rendition's picture, largest first, each scaled from the next larger one (the
-    first from the source): a 360p made from the 480p costs a fraction of one made from
-    1080p, and a downscale from a downscale is as sharp at these ratios."""
-    pictures = []
+def effective_crf(crf: float, offset: float) -> float:
+    """A rung's CRF moved by the content's tuning, kept inside x264's range."""
+    return min(51.0, max(0.0, crf + offset))
+
+
+def scale_parents(renditions: Sequence[Rendition]) -> list[int | None]:
+    """For each rendition (largest first), the index of the rendition whose picture it is
+    scaled from, or None for the source: the smallest larger one that is at least
+    MIN_SCALE_STEP times its size (a 360p from the 720p, the 720p from the 1080p)."""
+    parents: list[int | None] = []
     for k, rendition in enumerate(renditions):
-        frames = frames.filter("scale", rendition.width, rendition.height)
-        if k < len(renditions) - 1:
-            picture, frames = _split(frames)
-        else:
-            picture = frames
-        pictures.append(picture.filter("setsar", 1))
+        short = min(rendition.width, rendition.height)
+        larger = [
+            j
+            for j in range(k)
+            if min(renditions[j].width, renditions[j].height) >= MIN_SCALE_STEP * short
+        ]
+        parents.append(
+            min(larger, key=lambda j: min(renditions[j].width, renditions[j].height))
+            if larger
+            else None
+        )
+    return parents
+
+
+def _scaled(frames, renditions: Sequence[Rendition]) -> list:
+    """Each rendition's picture, largest first, scaled as `scale_parents` says: every scaled
+    picture is split between its own encoder and the rungs made from it."""
+    parents = scale_parents(renditions)
+    children = {
+        k: [i for i, p in enumerate(parents) if p == k] for k in [None, *range(len(parents))]
+    }
+    outlets: dict[int | None, list] = {None: _branches(frames, len(children[None]))}
+    pictures: list = [None] * len(renditions)
+    for k, rendition in enumerate(renditions):
+        scaled = outlets[parents[k]].pop(0).filter("scale", rendition.width, rendition.height)
+        branches = _branches(scaled, 1 + len(children[k]))
+        pictures[k] = branches[0].filter("setsar", 1)
+        outlets[k] = branches[1:]
     return pictures
+
+
+def _branches(stream, count: int) -> list:
+    if count <= 1:
+        return [stream] * count
+    split = stream.filter_multi_output("split", count)
+    return [split.stream(i) for i in range(count)]
 
 
 def _thumbnail_output(frame):

@@ -28,6 +28,13 @@ from src.application.ports.transcoder import (
 from src.infrastructure import disk_space
 from src.infrastructure.logging import get_logger
 from src.infrastructure.media import ffmpeg_command
+from src.infrastructure.media.content_probe import (
+    CONTENT_PROBE_FILE,
+    Tuning,
+    choose_tuning,
+    content_probe_command,
+    parse_content_probe,
+)
 from src.infrastructure.media.ffmpeg_progress import FfmpegProgress
 from src.infrastructure.media.input_guard import file_url, guarded_input_args
 from src.infrastructure.media.ladder import (
@@ -43,6 +50,7 @@ from src.infrastructure.media.master_playlist import (
     MasterVariant,
     aac_codec,
     avc_codec,
+    distinct_variants,
     media_bandwidth,
     read_variants,
     write_master,
@@ -65,6 +73,8 @@ from src.infrastructure.media.process_runner import ProcessResult, ProcessStalle
 
 # ffprobe reads headers only; a real upload answers in well under a second.
 PROBE_TIMEOUT_SECONDS = 30.0
+# A few seeks and two frames each; longer means something is wrong with the file.
+CONTENT_PROBE_TIMEOUT_SECONDS = 60.0
 # One seek and one frame; longer means something is wrong with the file.
 THUMBNAIL_TIMEOUT_SECONDS = 60.0
 # Progress callbacks at most this often (they go to Redis).
@@ -163,6 +173,15 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         renditions = plan_ladder(
             info.display_width, info.display_height, self.ladder, info.video_kbps
         )
+        tuning = self._content(relative, work_dir, info, renditions[0], stop_reason)
+        if tuning.source_cap_factor != 1.0:
+            renditions = plan_ladder(
+                info.display_width,
+                info.display_height,
+                self.ladder,
+                info.video_kbps,
+                tuning.source_cap_factor,
+            )
         decision = self._passthrough(relative, work_dir, info, renditions[0], stop_reason)
         timings["probe"] = _ms_since(started)
         log = get_logger()
@@ -170,6 +189,8 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             "VIDEO_LADDER_PLANNED",
             passthrough=decision.copy,
             reason=decision.reason,
+            content=tuning.kind,
+            content_reason=tuning.reason,
             source_video_kbps=info.video_kbps,
             ladder=format_ladder(self.ladder),
             renditions=[f"{r.name} {r.width}x{r.height} cap {r.maxrate_kbps}k" for r in renditions],
@@ -178,7 +199,9 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         started = time.monotonic()
         out_dir = work_dir / ffmpeg_command.OUTPUT_DIR
         with _blaming_a_full_disk(work_dir):
-            self._encode(relative, work_dir, info, renditions, decision, on_progress, stop_reason)
+            self._encode(
+                relative, work_dir, info, renditions, decision, tuning, on_progress, stop_reason
+            )
             if decision.copy and not _segments_aligned(out_dir, renditions):
                 # The copied stream was cut elsewhere than predicted: players could not switch
                 # cleanly, so this upload is encoded like any other.
@@ -187,11 +210,20 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                 )
                 log.warning("VIDEO_PASSTHROUGH_ABANDONED", reason=decision.reason)
                 self._encode(
-                    relative, work_dir, info, renditions, decision, on_progress, stop_reason
+                    relative,
+                    work_dir,
+                    info,
+                    renditions,
+                    decision,
+                    tuning,
+                    on_progress,
+                    stop_reason,
                 )
-            measured = self._write_master(
+            measured, dropped = self._write_master(
                 out_dir, work_dir, renditions, info, decision, stop_reason
             )
+            for name, reason in dropped.items():
+                log.info("VIDEO_RENDITION_DROPPED", rendition=name, reason=reason)
             timings["transcode"] = _ms_since(started)
 
             started = time.monotonic()
@@ -207,6 +239,8 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         # mapped onto it (X-TIMESTAMP-MAP), so captions line up with the picture.
         first = sorted((out_dir / renditions[0].name).glob("seg_*.ts"))[:1]
         start = self.start_seconds(first[0], work_dir, stop_reason) if first else 0.0
+        copied = renditions[0].name if decision.copy else None
+        served = [r for r in renditions if r.name not in dropped]
         return TranscodeOutput(
             output_dir=out_dir,
             master_playlist=ffmpeg_command.MASTER_PLAYLIST,
@@ -217,8 +251,12 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                     "name": r.name,
                     "width": r.width,
                     "height": r.height,
-                    "video": "copy" if decision.copy and i == 0 else "libx264",
-                    "crf": None if decision.copy and i == 0 else r.crf,
+                    "video": "copy" if r.name == copied else "libx264",
+                    "crf": (
+                        None
+                        if r.name == copied
+                        else ffmpeg_command.effective_crf(r.crf, tuning.crf_offset)
+                    ),
                     "maxrate_kbps": r.maxrate_kbps,
                     "maxrate_capped_from_kbps": r.capped_from_kbps or None,
                     "audio_bitrate_kbps": self.audio_kbps if has_audio else 0,
@@ -228,12 +266,20 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                     "playlist": r.playlist,
                     "start_seconds": round(start, 6),
                     **(
-                        {"passthrough": decision.copy, "passthrough_reason": decision.reason}
+                        {
+                            "passthrough": decision.copy,
+                            "passthrough_reason": decision.reason,
+                            "content": tuning.kind,
+                            "content_reason": tuning.reason,
+                            "dropped": [
+                                {"name": name, "reason": reason} for name, reason in dropped.items()
+                            ],
+                        }
                         if i == 0
                         else {}
                     ),
                 }
-                for i, r in enumerate(renditions)
+                for i, r in enumerate(served)
             ],
             stage_timings_ms=timings,
         )
@@ -418,6 +464,42 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             return PassthroughDecision(False, "the source's packets could not be listed")
         return decide(info, top, keyframes.times, self.segment_seconds)
 
+    def _content(
+        self,
+        relative: str,
+        work_dir: Path,
+        info: SourceInfo,
+        top: Rendition,
+        stop_reason: StopCheck,
+    ) -> Tuning:
+        """The content probe's tuning; the defaults when it cannot tell (when in doubt, the
+        settings every other upload gets). A stop request still stops, and an ffmpeg that
+        goes quiet is a stall, as it would be in the encode."""
+        cmd = content_probe_command(
+            ffmpeg_bin=self.ffmpeg_bin,
+            source=relative,
+            demuxer=info.demuxer,
+            video_index=info.video_index,
+            duration_seconds=info.probe.duration_seconds,
+        )
+        output = work_dir / CONTENT_PROBE_FILE
+        top_cap = top.capped_from_kbps or top.maxrate_kbps
+        stats = None
+        seconds = min(CONTENT_PROBE_TIMEOUT_SECONDS, self.stall_seconds)
+        quiet = VideoProcessingError(
+            ErrorCode.TRANSCODE_STALLED,
+            f"ffmpeg's content probe made no progress for {seconds:g} s and was killed",
+        )
+        try:
+            result = self._run(cmd, work_dir, stop_reason, seconds, quiet)
+            if result.returncode == 0:
+                stats = parse_content_probe(output.read_bytes())
+        except OSError:
+            stats = None
+        finally:
+            output.unlink(missing_ok=True)
+        return choose_tuning(stats, info.video_kbps, top_cap)
+
     def _encode(
         self,
         relative: str,
@@ -425,6 +507,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         info: SourceInfo,
         renditions: list[Rendition],
         decision: PassthroughDecision,
+        tuning: Tuning,
         on_progress: ProgressCallback,
         stop_reason: StopCheck,
     ) -> None:
@@ -444,6 +527,8 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             preset=self.preset,
             audio_kbps=self.audio_kbps,
             copy_keyint=keyint_frames(decision, info.fps) if decision.copy else 0,
+            crf_offset=tuning.crf_offset,
+            full_effort_top=tuning.full_effort_top,
             thumbnail=(
                 info.probe.duration_seconds * self.thumbnail_at,
                 *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),
@@ -493,9 +578,11 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         info: SourceInfo,
         decision: PassthroughDecision,
         stop_reason: StopCheck,
-    ) -> dict[str, MasterVariant]:
+    ) -> tuple[dict[str, MasterVariant], dict[str, str]]:
         """Write the served master from what was written: measured BANDWIDTH (peak) and
-        AVERAGE-BANDWIDTH of each variant with the shared audio, RESOLUTION, CODECS."""
+        AVERAGE-BANDWIDTH of each variant with the shared audio, RESOLUTION, CODECS. A
+        rendition whose BANDWIDTH is not clearly below the one above it is dropped (its
+        folder deleted); returns the measured variants and {dropped name: why}."""
         master = out_dir / ffmpeg_command.MASTER_PLAYLIST
         if not master.is_file():
             raise VideoProcessingError(
@@ -528,8 +615,12 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                 )
         except (OSError, ValueError) as exc:
             raise VideoProcessingError(ErrorCode.TRANSCODE_FAILED, str(exc)) from exc
-        write_master(master, list(variants.values()), audio_uri, AUDIO_NAME)
-        return variants
+        kept, dropped = distinct_variants(list(variants.values()))
+        names = {r.playlist: r.name for r in renditions}
+        for variant, _reason in dropped:
+            shutil.rmtree(out_dir / names[variant.uri])
+        write_master(master, kept, audio_uri, AUDIO_NAME)
+        return variants, {names[variant.uri]: reason for variant, reason in dropped}
 
     def _probed_codec(
         self, out_dir: Path, work_dir: Path, rendition: Rendition, stop_reason: StopCheck

@@ -3,7 +3,8 @@
 Each rung is encoded at a constant quality (x264 CRF) capped by a peak rate (`maxrate`, with
 a VBV buffer of BUFSIZE_FACTOR times that): a static slide costs few bits, a hard scene is
 still bounded so the player can trust the playlist's BANDWIDTH. No cap is ever set above
-what the source itself carries: a 2.9 Mb/s 1080p upload never becomes a 5 Mb/s rendition.
+what the source itself carries: a 2.9 Mb/s 1080p upload never becomes a 5 Mb/s rendition
+(a screen recording, whose average hides its peaks, may reach twice its average rate).
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def plan_ladder(
     height: int,
     ladder: Sequence[Rung] = DEFAULT_LADDER,
     source_video_kbps: int | None = None,
+    source_cap_factor: float = 1.0,
 ) -> list[Rendition]:
     """Renditions for a source displayed at width x height, largest first.
 
@@ -136,6 +138,8 @@ def plan_ladder(
     the smallest rung gets one rendition at its own (even) size with that rung's settings.
     With `source_video_kbps` known, no rendition's cap exceeds it (nor goes below
     MIN_CAP_KBPS): a rendition never gets more bits than the source has to give.
+    `source_cap_factor` lets bursty content (a screen recording: still for seconds, then a
+    whole new screen) peak above its own average rate.
     """
     validate_ladder(ladder)
     short, long = min(width, height), max(width, height)
@@ -151,7 +155,7 @@ def plan_ladder(
         w, h = (new_long, new_short) if width >= height else (new_short, new_long)
         cap, capped_from = rung.maxrate_kbps, 0
         if source_video_kbps and source_video_kbps > 0:
-            source_cap = max(MIN_CAP_KBPS, source_video_kbps)
+            source_cap = max(MIN_CAP_KBPS, round(source_video_kbps * source_cap_factor))
             if source_cap < cap:
                 cap, capped_from = source_cap, rung.maxrate_kbps
         renditions.append(

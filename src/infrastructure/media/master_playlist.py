@@ -26,6 +26,9 @@ _AVC_PROFILES: dict[str, tuple[int, int]] = {
     "High 4:2:2": (122, 0x00),
     "High 4:4:4 Predictive": (244, 0x00),
 }
+# A variant is listed only if its measured BANDWIDTH is at least this fraction below the
+# variant above it: a player stepping down (or asked for the lowest) must really save bits.
+MIN_BANDWIDTH_STEP = 0.15
 # AAC profiles -> RFC 6381 object type (mp4a.40.N).
 _AAC_OBJECT_TYPES = {"LC": 2, "HE-AAC": 5, "HE-AACv2": 29}
 
@@ -109,6 +112,29 @@ class MasterVariant:
     height: int
     codecs: str
     frame_rate: float
+
+
+def distinct_variants(
+    variants: list[MasterVariant], min_step: float = MIN_BANDWIDTH_STEP
+) -> tuple[list[MasterVariant], list[tuple[MasterVariant, str]]]:
+    """(kept, dropped with the reason) of variants listed largest first: the first is always
+    kept, every other only if its BANDWIDTH is at least `min_step` below the last kept one's,
+    so BANDWIDTH strictly decreases down the master."""
+    kept: list[MasterVariant] = []
+    dropped: list[tuple[MasterVariant, str]] = []
+    for variant in variants:
+        above = kept[-1] if kept else None
+        if above is None or variant.bandwidth <= above.bandwidth * (1 - min_step):
+            kept.append(variant)
+            continue
+        dropped.append(
+            (
+                variant,
+                f"its measured BANDWIDTH {variant.bandwidth} b/s is not {min_step:.0%} below "
+                f"the {above.width}x{above.height} variant's {above.bandwidth} b/s",
+            )
+        )
+    return kept, dropped
 
 
 def write_master(

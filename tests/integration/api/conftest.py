@@ -18,6 +18,7 @@ from academy.adapters.db.django.repositories_video import DjangoVideoRepository
 from academy.bootstrap import ApiUseCases, Services, bootstrap
 from apps.api.keys.api_keys import issue_key
 from apps.support.video.models import Tenant
+from src.application.ports.video_repository import VideoResult
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
 from src.infrastructure.storage.local_storage import LocalStorage
@@ -122,6 +123,43 @@ class ApiHarness:
         tenant = Tenant.objects.create(slug=slug, name=slug)
         _row, key = issue_key(tenant, "other", settings.CONFIG.api_key_pepper)
         return tenant, key
+
+
+# A published output as a worker leaves it: master, one rendition, a segment, a thumbnail.
+PUBLISHED_FILES = {
+    "master.m3u8": b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000\n360p/index.m3u8\n",
+    "360p/index.m3u8": b"#EXTM3U\n#EXTINF:6.0,\nseg_000.ts\n#EXT-X-ENDLIST\n",
+    "360p/seg_000.ts": bytes(range(256)) * 40,
+    "thumbnail.jpg": b"\xff\xd8jpeg",
+}
+
+
+def publish(api: ApiHarness, video_id: int, files: dict[str, bytes]) -> str:
+    """Claim and complete like a worker, with `files` stored under the claim's prefix."""
+    repo = api.services.repository
+    lease = repo.try_claim_video(video_id, "worker-1")
+    prefix = f"tenants/{api.tenant.id}/videos/{video_id}/hls/{lease.token}"
+    for name, data in files.items():
+        path = api.storage_root / prefix / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    assert repo.complete(
+        lease,
+        VideoResult(
+            hls_key=f"{prefix}/master.m3u8",
+            thumbnail_key=f"{prefix}/thumbnail.jpg",
+            renditions=[
+                {
+                    "name": "360p",
+                    "width": 640,
+                    "height": 360,
+                    "bandwidth": 900000,
+                    "playlist": "360p/index.m3u8",
+                }
+            ],
+        ),
+    )
+    return prefix
 
 
 @pytest.fixture

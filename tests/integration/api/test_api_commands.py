@@ -1,4 +1,4 @@
-"""Cancel, retry, delete, published assets and the /media/ route, through the test client."""
+"""Cancel, retry and delete, through the test client (playback: test_playback.py)."""
 
 from __future__ import annotations
 
@@ -9,45 +9,9 @@ import pytest
 from apps.support.video.models import Video
 from src.application.domain import ErrorCode
 from src.application.ports.video_repository import VideoResult
-from tests.integration.api.conftest import ApiHarness
+from tests.integration.api.conftest import PUBLISHED_FILES, ApiHarness, publish
 
 pytestmark = pytest.mark.django_db
-
-
-def _publish(api: ApiHarness, video_id: int, files: dict[str, bytes]) -> str:
-    """Claim and complete like a worker, with `files` stored under the claim's prefix."""
-    repo = api.services.repository
-    lease = repo.try_claim_video(video_id, "worker-1")
-    prefix = f"tenants/{api.tenant.id}/videos/{video_id}/hls/{lease.token}"
-    for name, data in files.items():
-        path = api.storage_root / prefix / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    assert repo.complete(
-        lease,
-        VideoResult(
-            hls_key=f"{prefix}/master.m3u8",
-            thumbnail_key=f"{prefix}/thumbnail.jpg",
-            renditions=[
-                {
-                    "name": "360p",
-                    "width": 640,
-                    "height": 360,
-                    "bandwidth": 900000,
-                    "playlist": "360p/index.m3u8",
-                }
-            ],
-        ),
-    )
-    return prefix
-
-
-FILES = {
-    "master.m3u8": b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000\n360p/index.m3u8\n",
-    "360p/index.m3u8": b"#EXTM3U\n#EXTINF:6.0,\nseg_000.ts\n#EXT-X-ENDLIST\n",
-    "360p/seg_000.ts": bytes(range(256)) * 40,
-    "thumbnail.jpg": b"\xff\xd8jpeg",
-}
 
 
 def test_cancel_awaiting_upload_and_uploaded(api: ApiHarness):
@@ -76,7 +40,7 @@ def test_cancel_of_a_finished_video_is_409(api: ApiHarness, final: str):
     video = api.uploaded()
     repo = api.services.repository
     if final == "READY":
-        _publish(api, video["id"], FILES)
+        publish(api, video["id"], PUBLISHED_FILES)
     else:
         lease = repo.try_claim_video(video["id"], "worker-1")
         repo.fail(lease, ErrorCode.TRANSCODE_FAILED, "broken", retryable=False)
@@ -115,7 +79,7 @@ def test_retry_otherwise_is_409(api: ApiHarness, state: str):
         api.post_json(f"/api/v1/videos/{video['id']}/cancel", {})
     else:
         video = api.uploaded()
-        _publish(api, video["id"], FILES)
+        publish(api, video["id"], PUBLISHED_FILES)
     response = api.post_json(f"/api/v1/videos/{video['id']}/retry", {})
     assert response.status_code == 409
     if state == "awaiting_canceled":
@@ -124,7 +88,7 @@ def test_retry_otherwise_is_409(api: ApiHarness, state: str):
 
 def test_delete_removes_source_outputs_and_row_and_is_idempotent(api: ApiHarness):
     video = api.uploaded(b"source")
-    _publish(api, video["id"], FILES)
+    publish(api, video["id"], PUBLISHED_FILES)
     folder = api.storage_root / f"tenants/{api.tenant.id}/videos/{video['id']}"
     assert any(p.is_file() for p in folder.rglob("*"))
     path = f"/api/v1/videos/{video['id']}"
@@ -144,24 +108,27 @@ def test_delete_of_another_tenants_video_deletes_nothing(api: ApiHarness):
 
 
 def test_published_assets_say_published_only_when_ready(api: ApiHarness):
-    video = api.uploaded()
+    video = api.uploaded(playback_policy="public")
     path = f"/api/v1/videos/{video['id']}/assets/published"
     before = api.get(path)
     assert before.status_code == 200
     assert before.json() == {"published": False, "video_id": video["id"]}
-    prefix = _publish(api, video["id"], FILES)
+    publish(api, video["id"], PUBLISHED_FILES)
     body = api.get(path).json()
-    base = f"http://testserver/media/{prefix}"
+    base = f"http://testserver/media/{video['playback_id']}"
     published_at = Video.objects.get(pk=video["id"]).processing_completed_at
     stated = datetime.fromisoformat(body.pop("published_at").replace("Z", "+00:00"))
     assert abs(stated - published_at) < timedelta(milliseconds=1)
     assert body == {
         "published": True,
         "video_id": video["id"],
+        "playback_id": video["playback_id"],
+        "playback_policy": "public",
         "video_url": f"{base}/master.m3u8",
         "master_playlist_url": f"{base}/master.m3u8",
         "subtitle_url": None,
         "thumbnail_url": f"{base}/thumbnail.jpg",
+        "expires_at": None,
         "duration_sec": None,
         "captions": [],
         "renditions": [
@@ -174,45 +141,3 @@ def test_published_assets_say_published_only_when_ready(api: ApiHarness):
             }
         ],
     }
-
-
-def test_media_serves_ready_outputs_with_hls_types_and_ranges(api: ApiHarness):
-    video = api.uploaded()
-    prefix = _publish(api, video["id"], FILES)
-    master = api.client.get(f"/media/{prefix}/master.m3u8")
-    assert master.status_code == 200
-    assert master["Content-Type"] == "application/vnd.apple.mpegurl"
-    assert b"".join(master.streaming_content) == FILES["master.m3u8"]
-    segment = api.client.get(f"/media/{prefix}/360p/seg_000.ts", headers={"Range": "bytes=10-19"})
-    assert segment.status_code == 206
-    assert segment["Content-Type"] == "video/mp2t"
-    assert segment["Content-Range"] == f"bytes 10-19/{len(FILES['360p/seg_000.ts'])}"
-    assert b"".join(segment.streaming_content) == FILES["360p/seg_000.ts"][10:20]
-    tail = api.client.get(f"/media/{prefix}/360p/seg_000.ts", headers={"Range": "bytes=-5"})
-    assert b"".join(tail.streaming_content) == FILES["360p/seg_000.ts"][-5:]
-    head = api.client.head(f"/media/{prefix}/thumbnail.jpg")
-    assert head.status_code == 200 and head["Content-Length"] == str(len(FILES["thumbnail.jpg"]))
-    bad = api.client.get(f"/media/{prefix}/master.m3u8", headers={"Range": "bytes=999999-"})
-    assert bad.status_code == 416 and bad["Content-Type"] == "application/problem+json"
-
-
-def test_media_never_serves_unpublished_or_foreign_files(api: ApiHarness):
-    video = api.uploaded(b"the source itself")
-    row = Video.objects.get(pk=video["id"])
-    waiting = api.create()
-    prefix = _publish(api, video["id"], FILES)
-    # Files of an earlier (unpublished) claim, and a guess at another tenant's path.
-    stale = api.storage_root / f"tenants/{api.tenant.id}/videos/{video['id']}/hls/99/master.m3u8"
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"#EXTM3U stale")
-    for key in (
-        row.source_key,  # the source is never published
-        f"tenants/{api.tenant.id}/videos/{video['id']}/hls/99/master.m3u8",
-        f"tenants/{api.tenant.id + 1}/videos/{video['id']}/hls/1/master.m3u8",
-        f"tenants/{api.tenant.id}/videos/{waiting['id']}/hls/1/master.m3u8",
-        f"{prefix}/../../../source/x.mp4",
-        f"{prefix}/missing.ts",
-    ):
-        response = api.client.get(f"/media/{key}")
-        assert response.status_code == 404, key
-        assert response["Content-Type"] == "application/problem+json"

@@ -144,29 +144,18 @@ def test_ready_video_shows_its_assets(api: ApiHarness):
         "source": "database",
         "updated_at": None,
     }
-    assert body["assets"] == {
-        "master_playlist_url": f"http://testserver/media/{prefix}/master.m3u8",
-        "thumbnail_url": f"http://testserver/media/{prefix}/thumbnail.jpg",
-    }
+    base = f"http://testserver/media/{body['playback_id']}"
+    assets = body["assets"]
+    assert body["playback_policy"] == "signed"  # the default: a token in every URL
+    assert assets["master_playlist_url"].startswith(f"{base}/master.m3u8?token=")
+    assert assets["thumbnail_url"].startswith(f"{base}/thumbnail.jpg?token=")
+    assert assets["expires_at"] is not None
     assert (body["duration_seconds"], body["width"], body["renditions"]) == (
         12.0,
         1280,
         [{"name": "720p"}],
     )
     assert body["timings_ms"] == {"transcode": 900}
-
-
-def test_public_base_url_prefixes_asset_urls(api: ApiHarness, settings):
-    import dataclasses
-
-    from src.application.ports.video_repository import VideoResult
-
-    settings.CONFIG = dataclasses.replace(settings.CONFIG, public_base_url="https://cdn.test")
-    video = api.uploaded()
-    lease = api.services.repository.try_claim_video(video["id"], "w")
-    api.services.repository.complete(lease, VideoResult(hls_key="tenants/1/x/master.m3u8"))
-    body = api.get(f"/api/v1/videos/{video['id']}").json()
-    assert body["assets"]["master_playlist_url"] == "https://cdn.test/tenants/1/x/master.m3u8"
 
 
 def test_list_is_newest_first_with_a_cursor_stable_under_inserts(api: ApiHarness):

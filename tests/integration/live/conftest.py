@@ -91,10 +91,12 @@ def progress_adapter(url: str) -> RedisProgressAdapter:
 
 @pytest.fixture
 def live(transactional_db, tmp_path: Path) -> LiveHarness:
-    """The API's use cases on PostgreSQL and Redis (status announcements included)."""
+    """The API's use cases on PostgreSQL and Redis (status announcements included). Automatic
+    captions are off: a stream then ends at `ready` (test_live_captions.py turns them on)."""
     progress = progress_adapter(LIVE_REDIS_URL)
+    config = settings.CONFIG
     services = bootstrap(
-        settings.CONFIG,
+        dataclasses.replace(config, captions=dataclasses.replace(config.captions, enabled=False)),
         queue=InMemoryQueue(),
         progress=progress,
         storage=LocalStorage(tmp_path),

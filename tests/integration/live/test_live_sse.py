@@ -102,8 +102,8 @@ def test_sse_streams_connected_progress_and_ready_then_ends(live: LiveHarness):
     assert connected[0] == "connected" and connected[1]["status"] == "UPLOADED"
     assert claimed[0] == "progress" and claimed[1]["status"] == "PROCESSING"
     assert progress[0] == "progress" and progress[1]["percent"] == 64.0
-    assert ready[0] == "ready" and ready[1]["assets"]["master_playlist_url"].endswith(
-        "/hls/1/master.m3u8"
+    assert (
+        ready[0] == "ready" and "/master.m3u8?token=" in (ready[1]["assets"]["master_playlist_url"])
     )
     assert rest == "" and sse.ended, "nothing after the terminal event: the response ends"
 

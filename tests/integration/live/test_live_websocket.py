@@ -81,8 +81,9 @@ def test_connect_progress_ready_then_a_normal_close(live: LiveHarness):
     ]
     assert all(m["updated_at"] and m["timestamp"] for m in progress)
     assert (ready["type"], ready["status"], ready["percent"]) == ("ready", "READY", 100.0)
-    assert ready["assets"]["master_playlist_url"] == (
-        f"http://testserver/media/tenants/{live.tenant.id}/videos/{vid}/hls/1/master.m3u8"
+    playback_id = ready["video"]["playback_id"]
+    assert ready["assets"]["master_playlist_url"].startswith(
+        f"http://testserver/media/{playback_id}/master.m3u8?token="
     )
     assert ready["video"]["id"] == vid and ready["video"]["duration_seconds"] == 12.0
     assert close["code"] == 1000

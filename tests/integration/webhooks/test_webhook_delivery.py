@@ -35,7 +35,9 @@ def test_ready_video_is_delivered_signed_with_the_video_object(hooks: Hooks, rec
         "source": "database",
         "updated_at": None,
     }
-    assert data["assets"]["master_playlist_url"].endswith(f"/media/t/v/{video_id}/hls/master.m3u8")
+    # Signed by default: the payload names the playback id, and carries no URL (no token).
+    assert (data["playback_policy"], data["assets"]) == ("signed", None)
+    assert data["playback_id"] == hooks.repo.get(video_id).playback_id
     # A wrong secret does not verify: the signature is really over id.timestamp.body.
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 43 + "=").verify(got[0].body, got[0].headers)

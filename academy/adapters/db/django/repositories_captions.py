@@ -148,6 +148,9 @@ class DjangoCaptionRepository(CaptionRepository):
                     status=S.QUEUED,
                     language=language,
                 )
+                Video.objects.using(self.using).filter(pk=video_id).update(
+                    captions_requested_at=Now()
+                )
         except IntegrityError:  # another caller created it first: theirs is the one
             return None
         return track_record(row)
@@ -326,6 +329,23 @@ class DjangoCaptionRepository(CaptionRepository):
             .values("video_id", "tenant_id")[:limit]
         )
         return [StaleCaptionJob(r["video_id"], r["tenant_id"]) for r in rows]
+
+    def list_unrequested(
+        self, older_than_seconds: int, within_seconds: int, limit: int = 100
+    ) -> list[StaleCaptionJob]:
+        rows = (
+            Video.objects.using(self.using)
+            .filter(
+                status=VideoStatus.READY,
+                captions_requested_at__isnull=True,
+                processing_completed_at__lt=_now_plus(-older_than_seconds),
+                processing_completed_at__gte=_now_plus(-within_seconds),
+            )
+            .exclude(pk__in=self._tracks.filter(kind=AUTO).values("video_id"))
+            .order_by("processing_completed_at")
+            .values("id", "tenant_id")[:limit]
+        )
+        return [StaleCaptionJob(r["id"], r["tenant_id"]) for r in rows]
 
     def mark_enqueued(self, video_id: int, older_than_seconds: int | None = None) -> bool:
         qs = self._auto(video_id).filter(status=S.QUEUED)

@@ -19,6 +19,7 @@ from apps.support.video.models import Video
 from src.application.domain import (
     ErrorCode,
     Lease,
+    PlaybackPolicy,
     VideoStatus,
     exhausted_message,
     fail_outcome,
@@ -82,6 +83,8 @@ def to_record(v: Video) -> VideoRecord:
         uploaded_at=v.uploaded_at,
         source_removed_at=v.source_removed_at,
         caption_language=v.caption_language,
+        playback_id=v.playback_id,
+        playback_policy=PlaybackPolicy(v.playback_policy),
     )
 
 
@@ -142,9 +145,19 @@ class DjangoVideoRepository(VideoRepository):
             lease_token=lease.token,
         )
 
-    def create_video(self, tenant_id: int, title: str = "", source_key: str = "") -> int:
+    def create_video(
+        self,
+        tenant_id: int,
+        title: str = "",
+        source_key: str = "",
+        playback_policy: PlaybackPolicy = PlaybackPolicy.SIGNED,
+    ) -> int:
         return self._videos.create(
-            tenant_id=tenant_id, title=title, source_key=source_key, uploaded_at=Now()
+            tenant_id=tenant_id,
+            title=title,
+            source_key=source_key,
+            uploaded_at=Now(),
+            playback_policy=str(playback_policy),
         ).pk
 
     def create_awaiting_upload(self, new: NewUpload, key_for: SourceKeyFor) -> VideoRecord:
@@ -159,6 +172,7 @@ class DjangoVideoRepository(VideoRepository):
                 caption_language=new.caption_language,
                 declared_size_bytes=new.declared_size_bytes,
                 upload_expires_at=_now_plus(new.upload_ttl_seconds),
+                playback_policy=str(new.playback_policy),
             )
             self._videos.filter(pk=video.pk).update(source_key=key_for(new.tenant_id, video.pk))
             return to_record(self._videos.get(pk=video.pk))
@@ -241,6 +255,24 @@ class DjangoVideoRepository(VideoRepository):
     def get(self, video_id: int) -> VideoRecord | None:
         v = self._videos.filter(pk=video_id).first()
         return to_record(v) if v else None
+
+    def get_by_playback_id(self, playback_id: str) -> VideoRecord | None:
+        v = self._videos.filter(playback_id=playback_id).first()
+        return to_record(v) if v else None
+
+    def set_playback(
+        self,
+        video_id: int,
+        *,
+        policy: PlaybackPolicy | None = None,
+        playback_id: str | None = None,
+    ) -> bool:
+        fields: dict = {"updated_at": Now()}
+        if policy is not None:
+            fields["playback_policy"] = str(PlaybackPolicy(policy))
+        if playback_id is not None:
+            fields["playback_id"] = playback_id
+        return bool(self._videos.filter(pk=video_id).update(**fields))
 
     def claim_video(self, video_id: int, worker_id: str, lease_seconds: int | None = None) -> Claim:
         seconds = lease_seconds or self.default_lease_seconds

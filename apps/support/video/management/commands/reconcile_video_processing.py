@@ -19,8 +19,10 @@ whatever its lease says (operator override; its worker, if alive, loses the leas
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 
 import structlog
 from django.conf import settings
@@ -31,6 +33,7 @@ from academy.bootstrap import bootstrap
 from academy.cli import add_metrics_port_argument, run_every, seconds_type, serve_metrics_port
 from src.application.reconcile import Reconciler, ReconcileReport
 from src.infrastructure import metrics
+from src.infrastructure.liveness import LivenessFile
 
 log = structlog.get_logger("apps.support.video.reconcile")
 
@@ -44,6 +47,9 @@ LOOP_MAX_SECONDS = 24 * 3600.0
 # unfinished uploads: hourly by default, at most each minute.
 CLEANUP_EVERY_SECONDS = 3600.0
 CLEANUP_MIN_SECONDS = 60.0
+# The liveness file (the image's HEALTHCHECK) is written after each pass; a cleanup pass may
+# list a large bucket, so a stuck loop is one silent for two intervals plus this long.
+LIVENESS_SLACK_SECONDS = 600.0
 
 
 class Command(BaseCommand):
@@ -103,8 +109,17 @@ class Command(BaseCommand):
                 if settings.CONFIG.captions.enabled
                 else None
             )
+            # A READY video whose worker died before asking for its captions gets them.
+            mend = (
+                functools.partial(
+                    services.caption_requests.request_unrequested,
+                    settings.CONFIG.reenqueue_after_seconds,
+                )
+                if captions is not None
+                else None
+            )
             self._run_periodically(
-                reconciler, loop, options["dry_run"], options["cleanup_every"], captions
+                reconciler, loop, options["dry_run"], options["cleanup_every"], captions, mend
             )
             return
 
@@ -124,6 +139,7 @@ class Command(BaseCommand):
         dry_run: bool,
         cleanup_every: float,
         captions: Reconciler | None = None,
+        mend_captions: Callable[[], list[int]] | None = None,
     ) -> None:
         log.info(
             "RECONCILE_STARTED",
@@ -146,6 +162,8 @@ class Command(BaseCommand):
                 caption_report = captions.run_once(dry_run=dry_run)
                 if caption_report.actions or caption_report.errors:
                     log_tick(caption_report, ticks, captions, "RECONCILE_CAPTIONS_TICK")
+            if mend_captions is not None and not dry_run:
+                mend_captions()
             if not report.ok:
                 # A dead database connection is replaced on the next pass, not reused.
                 connections.close_all()
@@ -153,7 +171,10 @@ class Command(BaseCommand):
                 next_cleanup = time.monotonic() + cleanup_every
                 cleanup_pass(dry_run)
 
-        stop = run_every(interval, one_pass, on_pass_error)
+        liveness = LivenessFile(
+            settings.CONFIG.liveness_file, 2 * interval + LIVENESS_SLACK_SECONDS
+        )
+        stop = run_every(interval, one_pass, on_pass_error, liveness=liveness)
         log.info("RECONCILE_STOPPED", signal=stop, ticks=ticks)
 
 

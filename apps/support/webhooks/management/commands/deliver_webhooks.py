@@ -24,6 +24,7 @@ from academy.bootstrap import build_webhook_dispatcher
 from academy.cli import add_metrics_port_argument, run_every, seconds_type, serve_metrics_port
 from src.application.deliver_webhooks import WebhookDispatcher
 from src.infrastructure import metrics
+from src.infrastructure.liveness import LivenessFile
 
 log = structlog.get_logger("academy.webhooks")
 
@@ -32,6 +33,10 @@ LOOP_MIN_SECONDS = 0.1
 LOOP_MAX_SECONDS = 3600.0
 # After a failed pass (database down), wait at least this long before the next.
 ERROR_BACKOFF_SECONDS = 1.0
+# The liveness file (the image's HEALTHCHECK) is written after each pass; a pass sends at
+# most a batch whose requests time out (VIDEO_WEBHOOK_TIMEOUT_SECONDS), so a loop silent for
+# two intervals plus this long is stuck.
+LIVENESS_SLACK_SECONDS = 120.0
 
 
 class Command(BaseCommand):
@@ -81,7 +86,10 @@ class Command(BaseCommand):
             if report.claimed:
                 log.info("WEBHOOK_PASS", claimed=report.claimed, results=report.results)
 
-        stop = run_every(interval, one_pass, on_pass_error)
+        liveness = LivenessFile(
+            settings.CONFIG.liveness_file, 2 * interval + LIVENESS_SLACK_SECONDS
+        )
+        stop = run_every(interval, one_pass, on_pass_error, liveness=liveness)
         log.info("WEBHOOK_DISPATCHER_STOPPED", signal=stop)
 
 

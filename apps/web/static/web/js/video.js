@@ -1,9 +1,39 @@
 // One video: live status until READY, then hls.js plays the master playlist with a quality
 // selector built from its levels (Safari and iOS play HLS natively: "Auto" only there); the
 // webhook deliveries (deliveries.js) are fetched again at each change of status.
+// A signed video's URLs carry ?token=: a fresh token is fetched every half of its lifetime,
+// and every later request of the player (playlists, segments) goes out with the newest one,
+// so a lecture longer than a token's life plays to its end.
 "use strict";
 (function () {
   let hls = null;
+
+  function tokenKeeper(id, master, ttlSeconds) {
+    let token = new URL(master, window.location.href).searchParams.get("token");
+    if (!token) return null;
+    const everyMs = Math.max(5, ttlSeconds / 2) * 1000;
+    const refresh = async () => {
+      let next = everyMs;
+      try {
+        token = (await Academy.call("POST", `/videos/${id}/playback-tokens`, {})).token;
+      } catch (_) {
+        next = 5000; // try again soon: the current token is still good for a while
+      }
+      window.setTimeout(refresh, next);
+    };
+    window.setTimeout(refresh, everyMs);
+    return { current: () => token };
+  }
+
+  // hls.js lets xhrSetup open the request itself: that is how the newest token goes out.
+  function withFreshToken(keeper) {
+    return (xhr, url) => {
+      const target = new URL(url, window.location.href);
+      if (!keeper || !target.searchParams.has("token")) return;
+      target.searchParams.set("token", keeper.current());
+      xhr.open("GET", target.toString(), true);
+    };
+  }
 
   // Named by the short side, as the ladder names its rungs: a portrait phone video's 1080x1920
   // rendition is "1080p", not "1920p".
@@ -35,7 +65,7 @@
     if (video.readyState >= 1) go(); else video.addEventListener("loadedmetadata", go, { once: true });
   }
 
-  function startPlayer(master, poster) {
+  function startPlayer(id, master, poster) {
     const video = document.getElementById("player");
     const select = document.getElementById("quality");
     const message = document.getElementById("player-message");
@@ -46,7 +76,17 @@
     message.textContent = "";
     if (window.Hls && Hls.isSupported()) {
       const start = requestedStart();
-      hls = new Hls({ enableWorker: false, subtitleDisplay: false, startPosition: start || -1 });
+      const keeper = tokenKeeper(id, master, Number(video.dataset.tokenTtl) || 3600);
+      // At most 30 s ahead (hls.js would fetch a small lecture whole): a viewer who leaves
+      // early costs little, and segments are fetched as playback goes, with fresh tokens.
+      hls = new Hls({
+        enableWorker: false,
+        maxBufferLength: 30,
+        maxMaxBufferLength: 30,
+        xhrSetup: withFreshToken(keeper),
+        subtitleDisplay: false,
+        startPosition: start || -1,
+      });
       window.AcademyPlayer = { hls, video }; // the page's captions list reloads through it
       hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
         select.replaceChildren(new Option("Auto", "-1"));
@@ -130,7 +170,7 @@
       if (changed) deliveries.refresh();
       if (video.status === "READY" && video.assets && !started) {
         started = true;
-        startPlayer(video.assets.master_playlist_url, video.assets.thumbnail_url);
+        startPlayer(id, video.assets.master_playlist_url, video.assets.thumbnail_url);
       }
     };
 
@@ -148,7 +188,7 @@
 
     if (page.dataset.status === "READY") {
       started = true;
-      startPlayer(player.dataset.master, null);
+      startPlayer(id, player.dataset.master, null);
     } else if (!Academy.FINAL.includes(page.dataset.status)) {
       AcademyProgress.watch(id, handlers);
     }

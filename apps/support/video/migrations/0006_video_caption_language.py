@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('video', '0004_video_source_removed_at'),
+        ('video', '0005_playback_ids_and_policies'),
     ]
 
     operations = [

@@ -1,0 +1,196 @@
+"""What the playback token check costs: per check in-process, and segment requests per second
+through a real server with and without tokens, side by side in one run.
+
+1. The check alone (`src/infrastructure/playback/tokens.verify`), N times each: the API's
+   own HS256 token and an academy's RS256 token (its key found in memory; the public key
+   parsed once per process), each at its first use (the signature is checked) and at later
+   requests (the process remembers it: only the expiry and the key are checked again), and
+   a refused (tampered) token.
+2. uvicorn serving academy.asgi:application (1 worker) on a dedicated PostgreSQL database and
+   local storage: C client threads with keep-alive connections GET a 188 KB segment of
+   - a public video (no token),
+   - a signed video with the API's token (HS256),
+   - a signed video with a token from a signing key (RS256, the key read from the database),
+   in interleaved rounds (each round starting with the next path) so a busy machine slows
+   each alike; each path's rate is compared with the public phase of its own round. The goal: tokens cost at most 5 % of the requests per second.
+
+    .venv/bin/python -m bench.playback_tokens [--clients 4] [--seconds 4] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from bench.api_load import LOGS, Server, run_phase
+from bench.machine import describe_machine
+from bench.support import bench_env
+
+SEGMENT_BYTES = 188 * 1000  # a 6 s 360p segment is about this size
+CHECKS = 20_000
+GOAL_SLOWDOWN = 0.05
+
+
+def publish(env, tenant, policy: str) -> object:
+    """A READY video with one rendition, its files written as a worker writes them."""
+    from academy.adapters.db.django.repositories_video import DjangoVideoRepository
+    from src.application.ports.video_repository import VideoResult
+
+    repo = DjangoVideoRepository()
+    video_id = repo.create_video(tenant.id, "bench", "src.mp4", playback_policy=policy)
+    lease = repo.try_claim_video(video_id, "bench")
+    prefix = f"tenants/{tenant.id}/videos/{video_id}/hls/{lease.token}"
+    files = {
+        "master.m3u8": b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000\n360p/index.m3u8\n",
+        "360p/index.m3u8": b"#EXTM3U\n#EXTINF:6.0,\nseg_000.ts\n#EXT-X-ENDLIST\n",
+        "360p/seg_000.ts": bytes(range(256)) * (SEGMENT_BYTES // 256),
+    }
+    for name, data in files.items():
+        path = env.storage_root / prefix / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    assert repo.complete(lease, VideoResult(hls_key=f"{prefix}/master.m3u8"))
+    return repo.get(video_id)
+
+
+def per_check_microseconds(function, n: int = CHECKS) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        function()
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def check_costs(video, signing_key, private_pem: str) -> dict[str, float]:
+    import jwt
+
+    from apps.api.playback.links import api_token_key, mint_token
+    from src.infrastructure.playback.tokens import (
+        SigningKey,
+        TokenRefused,
+        _check_signature,
+        verify,
+    )
+
+    ours = mint_token(video, "v", 3600).token
+    claims = {"sub": video.playback_id, "aud": "v", "exp": int(time.time()) + 3600}
+    theirs = jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": signing_key.pk})
+    known = {signing_key.pk: SigningKey(video.tenant_id, signing_key.public_key_pem)}
+    key = api_token_key()
+    tampered = ours[:-4] + ("AAAA" if not ours.endswith("AAAA") else "BBBB")
+
+    def refused() -> None:
+        try:
+            verify(tampered, video.playback_id, "v", key, known.get)
+        except TokenRefused:
+            return
+        raise AssertionError("a tampered token passed")
+
+    pid = video.playback_id
+    return {
+        "HS256, first use (signature)": per_check_microseconds(
+            lambda: _check_signature(ours, pid, "v", key, known.get)
+        ),
+        "HS256, later requests": per_check_microseconds(
+            lambda: verify(ours, pid, "v", key, known.get)
+        ),
+        "RS256, first use (signature)": per_check_microseconds(
+            lambda: _check_signature(theirs, pid, "v", key, known.get)
+        ),
+        "RS256, later requests": per_check_microseconds(
+            lambda: verify(theirs, pid, "v", key, known.get)
+        ),
+        "refused (tampered)": per_check_microseconds(refused),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with bench_env("playback_tokens", redis_db=3) as env:
+        import jwt
+
+        from apps.api.playback import signing_keys
+        from apps.api.playback.links import mint_token
+        from apps.support.video.models import Tenant
+
+        tenant = Tenant.objects.create(slug="bench-playback", name="Bench")
+        public = publish(env, tenant, "public")
+        signed = publish(env, tenant, "signed")
+        created = signing_keys.create_key(tenant.id)
+        print(describe_machine())
+        print(f"\n1. One token check, in process ({CHECKS} each):")
+        for name, micros in check_costs(signed, created.row, created.private_key_pem).items():
+            print(f"   {name:32} {micros:7.1f} µs")
+
+        ours = mint_token(signed, "v", 3600).token
+        claims = {"sub": signed.playback_id, "aud": "v", "exp": int(time.time()) + 3600}
+        theirs = jwt.encode(
+            claims, created.private_key_pem, algorithm="RS256", headers={"kid": created.row.pk}
+        )
+        paths = {
+            "public, no token": f"/media/{public.playback_id}/360p/seg_000.ts",
+            "signed, API token (HS256)": f"/media/{signed.playback_id}/360p/seg_000.ts"
+            f"?token={ours}",
+            "signed, signing key (RS256)": f"/media/{signed.playback_id}/360p/seg_000.ts"
+            f"?token={theirs}",
+        }
+        server = Server(env, 1, LOGS / "playback-tokens.log")
+        results: dict[str, list[dict]] = {name: [] for name in paths}
+        try:
+            for path in paths.values():  # warm up each path once
+                run_phase(server.port, 1, 0.5, lambda _i, p=path: ("GET", p, None, {}))
+            names = list(paths)
+            for n in range(args.rounds):
+                # Each round starts with another path: none is always first after a pause.
+                for name in names[n % len(names) :] + names[: n % len(names)]:
+                    path = paths[name]
+                    results[name].append(
+                        run_phase(
+                            server.port,
+                            args.clients,
+                            args.seconds,
+                            lambda _i, p=path: ("GET", p, None, {}),
+                            pgid=server.proc.pid,
+                        )
+                    )
+        finally:
+            server.stop()
+        print(
+            f"\n2. GET a {SEGMENT_BYTES // 1000} KB segment, uvicorn 1 worker, {args.clients} "
+            f"clients, {args.rounds} interleaved rounds of {args.seconds:g} s:"
+        )
+        public_runs = results["public, no token"]
+        ratios = {}
+        for name, runs in results.items():
+            rps = statistics.median(r["rps"] for r in runs)
+            # Each round's ratio to the public phase beside it: drifts of a shared machine's
+            # load between rounds cancel out.
+            ratios[name] = statistics.median(
+                r["rps"] / p["rps"] for r, p in zip(runs, public_runs, strict=True)
+            )
+            cpu_ratio = statistics.median(
+                r["cpu_ms_per_request"] / p["cpu_ms_per_request"]
+                for r, p in zip(runs, public_runs, strict=True)
+            )
+            p50 = statistics.median(r["p50"] for r in runs)
+            cpu = statistics.median(r["cpu_ms_per_request"] for r in runs)
+            errors = sum(r["errors"] for r in runs)
+            print(
+                f"   {name:30} {rps:6.1f} req/s ({ratios[name]:5.3f} of public)  p50 {p50:5.1f} ms"
+                f"  server CPU {cpu:4.2f} ms/req ({cpu_ratio:5.3f})  errors {errors}"
+            )
+        slowdown = 1 - min(v for name, v in ratios.items() if name != "public, no token")
+        verdict = "met" if slowdown <= GOAL_SLOWDOWN else "NOT met"
+        print(
+            f"\n   slowest path with a token: {slowdown:.1%} fewer requests/s than public "
+            f"(negative: more; goal ≤ 5 %: {verdict})"
+        )
+
+
+if __name__ == "__main__":
+    main()

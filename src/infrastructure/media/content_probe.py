@@ -1,0 +1,180 @@
+"""The content probe: a cheap look at a few frames before the encode, to pick x264's tuning.
+
+Screen recordings (text, code, UI: sharp edges on flat backgrounds, most of the picture still
+from frame to frame) lose legibility at the quality point that suits camera pictures, and
+cost few bits to keep sharp; everything else is encoded as before. The probe decodes
+SAMPLES short stretches of the upload (a seek each, two consecutive frames), shrinks them to
+ANALYSIS_WIDTH x ANALYSIS_HEIGHT and reduces each to two numbers in ffmpeg itself:
+
+- edge density: the fraction of pixels on an edge (ffmpeg's `edgedetect`, Canny);
+- change: the fraction of pixels whose luma moved by more than CHANGE_THRESHOLD between the
+  two frames (a cursor or a clock changes a few; a camera's noise or a pan changes most).
+
+Each stretch comes out as one raw gray frame, the edge map on top of the change map (each
+pixel 0 or 255), so the parser only averages bytes. What is
+chosen, and why, is measured in docs/PERFORMANCE.md; `choose_tuning` is the whole decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ffmpeg
+
+from src.infrastructure.media.input_guard import file_url, guarded_input_options
+
+# Stretches looked at, spread over the middle of the video (not its first or last seconds:
+# a title card or a fade says little about the lecture).
+SAMPLES = 4
+SAMPLE_POSITIONS = (0.2, 0.4, 0.6, 0.8)
+# Small enough to cost little, large enough that 1080p text strokes stay edges (a 22 px
+# code font keeps strokes of two or three pixels at this width).
+ANALYSIS_WIDTH = 960
+ANALYSIS_HEIGHT = 540
+# Read from each seek point: enough for two frames at any frame rate, so the decoder stops
+# there instead of running to the end of the file.
+STRETCH_SECONDS = 0.5
+# Canny thresholds (fractions of full scale): text and UI lines pass, soft gradients and
+# sensor noise do not.
+EDGE_LOW = 0.08
+EDGE_HIGH = 0.2
+# A luma step larger than sensor noise after a recorder's encode (8-bit levels).
+CHANGE_THRESHOLD = 12
+# Where the command writes its frames, in the job's work folder (outside out/).
+CONTENT_PROBE_FILE = "content_probe.gray"
+
+# The decision (docs/PERFORMANCE.md, "The content probe"): a screen recording has many
+# edges and a still picture. Measured on the bench's sources: screencast edge density 0.034
+# with 0.04 % of pixels changing; slide lecture 0.008 (0.2 %); full-frame motion 0.007
+# (3.4 %); talking head 0.002 (0.1 %). The line sits between the screencast and the rest.
+SCREEN_MIN_EDGES = 0.02
+SCREEN_MAX_CHANGE = 0.05
+# What a screen recording gets: a lower CRF on every rung (x264 spends the bits on edges that
+# must stay legible; flat backgrounds cost nothing whatever the CRF).
+SCREEN_CRF_OFFSET = -3.0
+# ... and caps at twice the source's average rate rather than at it: a screen recording is
+# still for seconds and then changes whole, so its average says nothing of its peaks (on
+# the bench's screencast a cap at its own 0.66 Mb/s cost the 1080p 0.0014 of SSIM).
+SCREEN_SOURCE_CAP_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class ContentStats:
+    """What the probe measured, averaged over the stretches it looked at."""
+
+    edge_density: float
+    change: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the encode adapts to the content: `crf_offset` is added to every rung's CRF;
+    `full_effort_top` gives the top encoded rung x264's full preset (no cheaper motion
+    search), because its cap, not its CRF, will decide its quality."""
+
+    kind: str
+    crf_offset: float
+    reason: str
+    full_effort_top: bool = False
+    source_cap_factor: float = 1.0
+
+
+DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
+
+
+def choose_tuning(
+    stats: ContentStats | None, source_video_kbps: int | None = None, top_cap_kbps: int = 0
+) -> Tuning:
+    """The tuning for what the probe saw (None: it saw nothing) and for the source's rate
+    against the top rung's own cap (before any lowering to the source's rate)."""
+    rate_bound = bool(source_video_kbps and top_cap_kbps and source_video_kbps >= top_cap_kbps)
+    rate_note = (
+        f"; the source's {source_video_kbps} kb/s reaches the top rung's {top_cap_kbps} kb/s "
+        "cap: full x264 effort there"
+        if rate_bound
+        else ""
+    )
+    if stats is None or stats.samples == 0:
+        if rate_bound:
+            return Tuning("default", 0.0, "the content was not probed" + rate_note, True)
+        return DEFAULT_TUNING
+    measured = f"edge density {stats.edge_density:.3f}, {stats.change:.1%} of pixels changing"
+    if stats.edge_density >= SCREEN_MIN_EDGES and stats.change <= SCREEN_MAX_CHANGE:
+        kind, offset, words = "screen", SCREEN_CRF_OFFSET, "screen content"
+    elif stats.edge_density >= SCREEN_MIN_EDGES:
+        kind, offset, words = "default", 0.0, "sharp but moving"
+    else:
+        kind, offset, words = "default", 0.0, "camera-like or soft"
+    factor = SCREEN_SOURCE_CAP_FACTOR if kind == "screen" else 1.0
+    return Tuning(kind, offset, f"{words}: {measured}{rate_note}", rate_bound, factor)
+
+
+def sample_times(duration_seconds: float) -> list[float]:
+    """Where the stretches start: SAMPLE_POSITIONS of the duration, at least 0."""
+    return [max(0.0, duration_seconds * p) for p in SAMPLE_POSITIONS[:SAMPLES]]
+
+
+def content_probe_command(
+    *,
+    ffmpeg_bin: str,
+    source: str,
+    demuxer: str,
+    video_index: int,
+    duration_seconds: float,
+    output: str = CONTENT_PROBE_FILE,
+) -> list[str]:
+    """ffmpeg writing to `output` (relative to the cwd) one raw gray frame per stretch: the
+    averaged edge map on top of the averaged change map (see the module's docstring)."""
+    stretches = []
+    for at in sample_times(duration_seconds):
+        upload = ffmpeg.input(
+            file_url(source), ss=f"{at:.3f}", t=STRETCH_SECONDS, **guarded_input_options(demuxer)
+        )
+        frames = (
+            upload[str(video_index)]
+            .filter("trim", end_frame=2)
+            .filter("setpts", "PTS-STARTPTS")
+            .filter("scale", ANALYSIS_WIDTH, ANALYSIS_HEIGHT, flags="area")
+            .filter("format", "gray")
+            .filter_multi_output("split", 2)
+        )
+        edges = (
+            frames.stream(0)
+            .filter("trim", end_frame=1)
+            .filter("edgedetect", low=EDGE_LOW, high=EDGE_HIGH)
+        )
+        change = (
+            frames.stream(1)
+            .filter("tblend", all_mode="difference")
+            .filter("setpts", "PTS-STARTPTS")  # the difference is stamped with the 2nd frame
+            .filter("lut", y=f"if(gt(val,{CHANGE_THRESHOLD}),255,0)")
+        )
+        stretches.append(ffmpeg.filter([edges, change], "vstack", inputs=2, shortest=1))
+    joined = ffmpeg.concat(*stretches, v=1, a=0) if len(stretches) > 1 else stretches[0]
+    return (
+        ffmpeg.output(joined, output, f="rawvideo", pix_fmt="gray", fps_mode="passthrough")
+        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+        .overwrite_output()
+        .compile(cmd=ffmpeg_bin)
+    )
+
+
+def parse_content_probe(raw: bytes) -> ContentStats | None:
+    """The stats from the command's output file; None when it held no whole stretch."""
+    cell = ANALYSIS_WIDTH * ANALYSIS_HEIGHT
+    frames = [raw[i : i + 2 * cell] for i in range(0, len(raw) - 2 * cell + 1, 2 * cell)]
+    if not frames:
+        return None
+    edges = [_mean(frame[:cell]) for frame in frames]
+    change = [_mean(frame[cell:]) for frame in frames]
+    return ContentStats(_mean_of(edges), _mean_of(change), len(frames))
+
+
+def _mean(grid: bytes) -> float:
+    return sum(grid) / (255 * len(grid))
+
+
+def _mean_of(values: Sequence[float]) -> float:
+    return sum(values) / len(values)

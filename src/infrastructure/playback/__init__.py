@@ -1,0 +1,1 @@
+"""Playback: tokens (PyJWT), CloudFront signed URLs, and the HLS playlist rewriter."""

@@ -1,0 +1,182 @@
+"""The content probe's decisions, each on its own, and how each reaches the ffmpeg command;
+the scaling tree and the rule that drops a rendition no smaller than the one above it."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from src.infrastructure.media.content_probe import (
+    ANALYSIS_HEIGHT,
+    ANALYSIS_WIDTH,
+    DEFAULT_TUNING,
+    SCREEN_CRF_OFFSET,
+    SCREEN_MAX_CHANGE,
+    SCREEN_MIN_EDGES,
+    SCREEN_SOURCE_CAP_FACTOR,
+    ContentStats,
+    choose_tuning,
+    content_probe_command,
+    parse_content_probe,
+    sample_times,
+)
+from src.infrastructure.media.ffmpeg_command import (
+    X264_PARAMS,
+    effective_crf,
+    ladder_command,
+    scale_parents,
+)
+from src.infrastructure.media.ladder import DEFAULT_LADDER, plan_ladder
+from src.infrastructure.media.master_playlist import MasterVariant, distinct_variants
+
+
+def _command(renditions, **options) -> list[str]:
+    return ladder_command(
+        ffmpeg_bin="ffmpeg",
+        source="src.mp4",
+        demuxer="mov",
+        video_index=0,
+        audio_index=None,
+        fps=30,
+        renditions=renditions,
+        segment_seconds=6,
+        preset="veryfast",
+        **options,
+    )
+
+
+def test_sharp_and_still_content_is_a_screen_and_gets_a_lower_crf():
+    # The bench's screencast: many edges, almost nothing changing between frames.
+    tuning = choose_tuning(ContentStats(edge_density=0.034, change=0.0004, samples=4))
+    assert (tuning.kind, tuning.crf_offset) == ("screen", SCREEN_CRF_OFFSET)
+    assert "edge density 0.034" in tuning.reason
+
+
+def test_sharp_content_that_moves_is_not_a_screen():
+    # Edges enough, but a third of the picture changes: a game or a pan, not a desktop.
+    tuning = choose_tuning(ContentStats(SCREEN_MIN_EDGES * 2, SCREEN_MAX_CHANGE * 3, 4))
+    assert (tuning.kind, tuning.crf_offset) == ("default", 0.0)
+    assert tuning.reason.startswith("sharp but moving")
+
+
+@pytest.mark.parametrize(
+    "edges, change",
+    [
+        (0.008, 0.002),  # slides with a speaker inset
+        (0.002, 0.001),  # a talking head: soft edges, sensor noise under the threshold
+        (0.007, 0.034),  # full-frame motion
+    ],
+)
+def test_camera_like_and_slide_content_keeps_the_ladders_own_crf(edges, change):
+    tuning = choose_tuning(ContentStats(edges, change, 4))
+    assert (tuning.kind, tuning.crf_offset) == ("default", 0.0)
+    assert tuning.reason.startswith("camera-like or soft")
+
+
+def test_nothing_probed_means_the_defaults():
+    assert choose_tuning(None) == DEFAULT_TUNING
+    assert choose_tuning(ContentStats(0.5, 0.0, 0)) == DEFAULT_TUNING
+
+
+def test_probe_output_is_averaged_per_map_and_a_partial_frame_is_ignored():
+    cell = ANALYSIS_WIDTH * ANALYSIS_HEIGHT
+    # Stretch 1: a quarter of the pixels on edges, none changing; stretch 2: half, all.
+    first = bytes([255]) * (cell // 4) + bytes(cell - cell // 4) + bytes(cell)
+    second = bytes([255]) * (cell // 2) + bytes(cell - cell // 2) + bytes([255]) * cell
+    stats = parse_content_probe(first + second + bytes(100))
+    assert stats == ContentStats(pytest.approx(0.375), pytest.approx(0.5), 2)
+    assert parse_content_probe(b"") is None
+    assert parse_content_probe(bytes(cell)) is None  # half a stretch
+
+
+def test_probe_reads_a_short_stretch_at_each_sample_point_only():
+    assert sample_times(100.0) == [20.0, 40.0, 60.0, 80.0]
+    cmd = content_probe_command(
+        ffmpeg_bin="ffmpeg", source="src.mp4", demuxer="mov", video_index=0, duration_seconds=100
+    )
+    # Each seek reads half a second, never the rest of the file; the upload stays guarded.
+    assert cmd.count("-ss") == 4 and cmd.count("-t") == 4
+    assert cmd.count("-protocol_whitelist") == 4 and "file:src.mp4" in cmd
+    graph = cmd[cmd.index("-filter_complex") + 1]
+    assert "edgedetect" in graph and "tblend=all_mode=difference" in graph
+
+
+def test_the_screen_tuning_lowers_every_encoded_rungs_crf_in_the_command():
+    renditions = plan_ladder(1920, 1080)
+    cmd = _command(renditions, crf_offset=SCREEN_CRF_OFFSET)
+    crfs = [cmd[i + 1] for i, arg in enumerate(cmd) if arg.startswith("-crf:v:")]
+    assert crfs == [f"{r.crf + SCREEN_CRF_OFFSET:g}" for r in renditions]
+    assert effective_crf(1, -3) == 0 and effective_crf(50, 3) == 51
+
+
+def test_each_rung_is_scaled_from_a_picture_at_least_one_and_a_half_times_its_size():
+    # 720p from the 1080p, 480p from the 720p, and 360p from the 720p too: the 480p is only
+    # 4:3 its size, a step that blurs text.
+    assert scale_parents(plan_ladder(1920, 1080)) == [None, 0, 1, 1]
+    # A 4K source: the 1080p from the source, then the same tree under it.
+    ladder = plan_ladder(3840, 2160)
+    assert scale_parents(ladder) == [None, 0, 1, 1]
+    # A 900p source's top rung (720p) is scaled from the source; 360p from the 720p.
+    assert scale_parents(plan_ladder(1600, 900)) == [None, 0, 0]
+
+
+def _variant(height: int, bandwidth: int) -> MasterVariant:
+    return MasterVariant(
+        f"{height}p/index.m3u8", bandwidth, bandwidth, height * 16 // 9, height, "avc1.64001f", 30.0
+    )
+
+
+def test_a_rendition_not_clearly_smaller_than_the_one_above_is_dropped_with_the_reason():
+    # The demo's low-rate sample: 480p and 360p both held at the source's 200 kb/s.
+    kept, dropped = distinct_variants([_variant(480, 171_645), _variant(360, 171_895)])
+    assert [v.height for v in kept] == [480]
+    assert [v.height for v, _ in dropped] == [360]
+    assert "171895 b/s is not 15% below the 853x480 variant's 171645 b/s" in dropped[0][1]
+
+
+def test_bandwidth_strictly_decreases_down_the_kept_variants():
+    # 14 % below is not enough; the next is compared with the last rendition kept.
+    kept, dropped = distinct_variants(
+        [
+            _variant(1080, 1_000_000),
+            _variant(720, 860_000),
+            _variant(480, 855_000),
+            _variant(360, 700_000),
+        ]
+    )
+    assert [v.height for v in kept] == [1080, 360]
+    assert [v.height for v, _ in dropped] == [720, 480]
+    assert all(a.bandwidth > b.bandwidth for a, b in itertools.pairwise(kept))
+
+
+def test_a_screen_may_peak_at_twice_its_average_rate():
+    tuning = choose_tuning(ContentStats(0.034, 0.0004, 4))
+    assert tuning.source_cap_factor == SCREEN_SOURCE_CAP_FACTOR
+    # A 0.66 Mb/s screencast: its 1080p and 720p may reach 1.32 Mb/s, the 360p keeps 800.
+    caps = {
+        r.name: r.maxrate_kbps
+        for r in plan_ladder(1920, 1080, DEFAULT_LADDER, 660, tuning.source_cap_factor)
+    }
+    assert caps == {"1080p": 1320, "720p": 1320, "480p": 1320, "360p": 800}
+    assert choose_tuning(ContentStats(0.008, 0.002, 4)).source_cap_factor == 1.0
+
+
+def test_a_source_at_or_above_the_top_cap_gets_full_x264_effort_on_the_top_rung():
+    camera = ContentStats(0.002, 0.001, 4)
+    tuning = choose_tuning(camera, source_video_kbps=6500, top_cap_kbps=5000)
+    assert tuning.full_effort_top and tuning.kind == "default"
+    assert "6500 kb/s reaches the top rung's 5000 kb/s cap" in tuning.reason
+    assert not choose_tuning(camera, source_video_kbps=2900, top_cap_kbps=5000).full_effort_top
+    assert not choose_tuning(camera, source_video_kbps=None, top_cap_kbps=5000).full_effort_top
+    # Even unprobed, the rate alone decides this.
+    assert choose_tuning(None, 6500, 5000).full_effort_top
+
+    renditions = plan_ladder(1920, 1080, DEFAULT_LADDER, 6500)
+    cmd = _command(renditions, full_effort_top=True)
+    # The top rung runs the plain preset; the others keep the cheaper motion search; every
+    # encoder runs one thread.
+    assert "-x264-params:v:0" not in cmd
+    for i in (1, 2, 3):
+        assert cmd[cmd.index(f"-x264-params:v:{i}") + 1] == X264_PARAMS
+    assert all(cmd[cmd.index(f"-threads:v:{i}") + 1] == "1" for i in range(4))
