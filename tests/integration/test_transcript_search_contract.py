@@ -208,3 +208,25 @@ def test_sqlite_search_triggers_dropped_by_a_table_remake_come_back_after_migrat
     assert ensure_sqlite_search_index(connections[alias]) == ["video_title_fts"]
     assert found() == [before, after]
     assert ensure_sqlite_search_index(connections[alias]) == []
+
+
+def test_ranking_is_bounded_to_the_newest_matching_cues_of_the_tenant(library: Library):
+    """Past the bound (here 3 cues) only the videos of the newest matching cues are ranked;
+    another tenant's newer cues never take a place, and a title match is never bounded."""
+    bounded = transcript_search(library.alias, candidate_cues=3)
+    by_title = library.video("Entropy explained")
+    oldest = library.video()
+    library.track(oldest, ["entropy entropy entropy", "entropy again"])
+    newer = [library.video() for _ in range(3)]
+    for video in newer:
+        library.track(video, ["entropy once"])
+    theirs = library.video(tenant_id=library.other_tenant_id)
+    library.track(theirs, ["entropy", "entropy"], tenant_id=library.other_tenant_id)
+    query = SearchQuery(query_words("entropy"), VideoFilter(library.tenant_id, limit=10))
+
+    found = [m.video_id for m in bounded.search(query)]
+    assert found[0] == by_title
+    assert sorted(found[1:]) == sorted(newer)  # the oldest video's cues are past the bound
+    unbounded = [m.video_id for m in library.find("entropy")]
+    assert unbounded[:2] == [by_title, oldest]  # without the bound its 4 hits rank it first
+    assert sorted(unbounded) == sorted([by_title, oldest, *newer])

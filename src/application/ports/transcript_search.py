@@ -22,6 +22,10 @@ MAX_QUERY_WORDS = 8
 MAX_QUERY_LENGTH = 200
 # A title match outranks any transcript: its score is added on top of the cues' score.
 TITLE_SCORE = 1_000_000.0
+# The bound on ranking: at most this many matching cues (the newest indexed first) are ranked,
+# so a word said in every lecture costs as much as one said in 2 000 cues. Title matches are
+# not bounded. Beyond the bound a video whose only matching cues are older is not listed.
+CANDIDATE_CUES = 2_000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

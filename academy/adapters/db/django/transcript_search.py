@@ -16,6 +16,7 @@ from django.db import connections
 from apps.support.captions.models import CaptionCue, CaptionTrack
 from src.application.domain import CaptionStatus, Cue, VideoStatus
 from src.application.ports.transcript_search import (
+    CANDIDATE_CUES,
     MAX_HITS,
     SIMPLE,
     TITLE_SCORE,
@@ -47,8 +48,10 @@ def video_conditions(videos: VideoFilter) -> tuple[str, list[Any]]:
 class DjangoTranscriptSearch(TranscriptSearch):
     """What both databases share: the index writes and the shape of a search."""
 
-    def __init__(self, using: str = "default") -> None:
+    def __init__(self, using: str = "default", candidate_cues: int = CANDIDATE_CUES) -> None:
         self.using = using
+        # At most this many matching cues of the tenant, newest (highest id) first, are ranked.
+        self.candidate_cues = candidate_cues
 
     def index_track(
         self, track_id: int, video_id: int, tenant_id: int, language: str, cues: Sequence[Cue]
@@ -153,13 +156,14 @@ class PostgresTranscriptSearch(DjangoTranscriptSearch):
         query, params = self._query(words, tenant_id)
         return (
             f"q AS (SELECT {query} AS query),"  # noqa: S608 - placeholders and constants only
-            " cue_scores AS (SELECT c.video_id, SUM(ts_rank(c.document, q.query)) AS score"
+            " cue_scores AS (SELECT video_id, SUM(rank) AS score FROM ("
+            " SELECT c.video_id, ts_rank(c.document, q.query) AS rank"
             " FROM captions_captioncue c, q WHERE c.document @@ q.query AND c.tenant_id = %s"
-            " GROUP BY c.video_id),"
+            " ORDER BY c.id DESC LIMIT %s) capped GROUP BY video_id),"
             " title_matches AS (SELECT v.id AS video_id FROM video_video v"
             " WHERE to_tsvector('simple'::regconfig, v.title)"
             " @@ plainto_tsquery('simple'::regconfig, %s))",
-            [*params, tenant_id, " ".join(words)],
+            [*params, tenant_id, self.candidate_cues, " ".join(words)],
         )
 
     def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
@@ -185,12 +189,14 @@ class SqliteTranscriptSearch(DjangoTranscriptSearch):
     def _ranked(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
         match = self._match(words)
         return (
-            "cue_scores AS (SELECT c.video_id, SUM(-f.rank) AS score"
+            "cue_scores AS (SELECT video_id, SUM(rank) AS score FROM ("
+            " SELECT c.video_id, -f.rank AS rank"
             " FROM captions_cue_fts f JOIN captions_captioncue c ON c.id = f.rowid"
-            " WHERE captions_cue_fts MATCH %s AND c.tenant_id = %s GROUP BY c.video_id),"
+            " WHERE captions_cue_fts MATCH %s AND c.tenant_id = %s"
+            " ORDER BY f.rowid DESC LIMIT %s) capped GROUP BY video_id),"
             " title_matches AS (SELECT rowid AS video_id FROM video_title_fts"
             " WHERE video_title_fts MATCH %s)",
-            [match, tenant_id, match],
+            [match, tenant_id, self.candidate_cues, match],
         )
 
     def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
@@ -204,11 +210,13 @@ class SqliteTranscriptSearch(DjangoTranscriptSearch):
         )
 
 
-def transcript_search(using: str = "default") -> DjangoTranscriptSearch:
+def transcript_search(
+    using: str = "default", candidate_cues: int = CANDIDATE_CUES
+) -> DjangoTranscriptSearch:
     """The adapter for the database behind `using`."""
     vendor = connections[using].vendor
     if vendor == "postgresql":
-        return PostgresTranscriptSearch(using)
+        return PostgresTranscriptSearch(using, candidate_cues)
     if vendor == "sqlite":
-        return SqliteTranscriptSearch(using)
+        return SqliteTranscriptSearch(using, candidate_cues)
     raise RuntimeError(f"no transcript search for the {vendor} database")
