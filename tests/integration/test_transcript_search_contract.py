@@ -230,3 +230,19 @@ def test_ranking_is_bounded_to_the_newest_matching_cues_of_the_tenant(library: L
     unbounded = [m.video_id for m in library.find("entropy")]
     assert unbounded[:2] == [by_title, oldest]  # without the bound its 4 hits rank it first
     assert sorted(unbounded) == sorted([by_title, oldest, *newer])
+
+
+def test_title_matches_are_bounded_too_but_a_listed_video_keeps_its_title_rank(library: Library):
+    """Past the bound only the newest title matches are candidates; a video listed through its
+    cues still ranks as a title match, and another tenant's titles never take a place."""
+    bounded = transcript_search(library.alias, candidate_cues=3)
+    oldest = library.video("Entropy, the first")
+    newer = [library.video(f"Entropy part {n}") for n in range(3)]
+    library.track(oldest, ["entropy"])  # its cue is the newest: inside the cue bound
+    library.video("Entropy secrets", tenant_id=library.other_tenant_id)
+    query = SearchQuery(query_words("entropy"), VideoFilter(library.tenant_id, limit=10))
+
+    found = bounded.search(query)
+    assert [m.video_id for m in found] == [oldest, *reversed(newer)]
+    assert found[0].hits[0].start is None  # the title hit first
+    assert all(m.hits[0].start is None for m in found)

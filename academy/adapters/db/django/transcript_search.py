@@ -81,20 +81,25 @@ class DjangoTranscriptSearch(TranscriptSearch):
         if not words:
             return []
         where, params = video_conditions(query.videos)
-        ranked_sql, ranked_params = self._ranked(words, query.videos.tenant_id)
-        # Only the matching videos are joined to their rows (never a scan of the tenant's).
+        tenant_id = query.videos.tenant_id
+        ranked_sql, ranked_params = self._ranked(words, tenant_id)
+        title_sql, title_params = self._title_matches_video(words)
+        # Only the bounded candidates are joined to their rows (never a scan of the tenant's);
+        # each candidate's title is checked again, so a listed video always has its title score.
         sql = (
             f"WITH {ranked_sql},"  # noqa: S608 - placeholders and constants only
             " candidates AS (SELECT video_id, SUM(score) AS score FROM ("
             " SELECT video_id, score FROM cue_scores UNION ALL"
-            f" SELECT video_id, {TITLE_SCORE} AS score FROM title_matches) s GROUP BY video_id)"
-            " SELECT v.id, m.score FROM candidates m JOIN video_video v ON v.id = m.video_id"
-            f" WHERE {where} ORDER BY m.score DESC, v.id DESC LIMIT %s OFFSET %s"
+            " SELECT video_id, 0 AS score FROM title_matches) s GROUP BY video_id)"
+            f" SELECT v.id, m.score + CASE WHEN {title_sql} THEN {TITLE_SCORE} ELSE 0 END AS score"
+            " FROM candidates m JOIN video_video v ON v.id = m.video_id"
+            f" WHERE {where} ORDER BY score DESC, v.id DESC LIMIT %s OFFSET %s"
         )
+        params = [*ranked_params, *title_params, *params]
         with connections[self.using].cursor() as cursor:
-            cursor.execute(sql, [*ranked_params, *params, query.videos.limit, max(query.offset, 0)])
+            cursor.execute(sql, [*params, query.videos.limit, max(query.offset, 0)])
             ranked = [(int(r[0]), float(r[1])) for r in cursor.fetchall()]
-            hits = self._hits(cursor, words, query.videos.tenant_id, [v for v, _ in ranked])
+            hits = self._hits(cursor, words, tenant_id, [v for v, _ in ranked])
         matches = []
         for video_id, score in ranked:
             title = [CueHit(text="")] if score >= TITLE_SCORE else []
@@ -123,7 +128,12 @@ class DjangoTranscriptSearch(TranscriptSearch):
 
     # -- what each database says differently ----------------------------------------------
     def _ranked(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
-        """CTEs `cue_scores(video_id, score)` and `title_matches(video_id)`."""
+        """CTEs `cue_scores(video_id, score)` and `title_matches(video_id)`, both bounded to
+        the tenant's `candidate_cues` newest matches."""
+        raise NotImplementedError
+
+    def _title_matches_video(self, words: list[str]) -> tuple[str, list[Any]]:
+        """A condition on `v`: its title holds every word."""
         raise NotImplementedError
 
     def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
@@ -154,16 +164,24 @@ class PostgresTranscriptSearch(DjangoTranscriptSearch):
 
     def _ranked(self, words: list[str], tenant_id: int) -> tuple[str, list[Any]]:
         query, params = self._query(words, tenant_id)
+        bound = self.candidate_cues
         return (
             f"q AS (SELECT {query} AS query),"  # noqa: S608 - placeholders and constants only
             " cue_scores AS (SELECT video_id, SUM(rank) AS score FROM ("
             " SELECT c.video_id, ts_rank(c.document, q.query) AS rank"
             " FROM captions_captioncue c, q WHERE c.document @@ q.query AND c.tenant_id = %s"
             " ORDER BY c.id DESC LIMIT %s) capped GROUP BY video_id),"
-            " title_matches AS (SELECT v.id AS video_id FROM video_video v"
-            " WHERE to_tsvector('simple'::regconfig, v.title)"
-            " @@ plainto_tsquery('simple'::regconfig, %s))",
-            [*params, tenant_id, self.candidate_cues, " ".join(words)],
+            " title_matches AS (SELECT t.id AS video_id FROM video_video t"
+            " WHERE to_tsvector('simple'::regconfig, t.title)"
+            " @@ plainto_tsquery('simple'::regconfig, %s) AND t.tenant_id = %s"
+            " ORDER BY t.id DESC LIMIT %s)",
+            [*params, tenant_id, bound, " ".join(words), tenant_id, bound],
+        )
+
+    def _title_matches_video(self, words: list[str]) -> tuple[str, list[Any]]:
+        return (
+            "to_tsvector('simple'::regconfig, v.title) @@ plainto_tsquery('simple'::regconfig, %s)",
+            [" ".join(words)],
         )
 
     def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
@@ -194,9 +212,16 @@ class SqliteTranscriptSearch(DjangoTranscriptSearch):
             " FROM captions_cue_fts f JOIN captions_captioncue c ON c.id = f.rowid"
             " WHERE captions_cue_fts MATCH %s AND c.tenant_id = %s"
             " ORDER BY f.rowid DESC LIMIT %s) capped GROUP BY video_id),"
-            " title_matches AS (SELECT rowid AS video_id FROM video_title_fts"
-            " WHERE video_title_fts MATCH %s)",
-            [match, tenant_id, self.candidate_cues, match],
+            " title_matches AS (SELECT t.rowid AS video_id FROM video_title_fts t"
+            " JOIN video_video tv ON tv.id = t.rowid WHERE video_title_fts MATCH %s"
+            " AND tv.tenant_id = %s ORDER BY t.rowid DESC LIMIT %s)",
+            [match, tenant_id, self.candidate_cues, match, tenant_id, self.candidate_cues],
+        )
+
+    def _title_matches_video(self, words: list[str]) -> tuple[str, list[Any]]:
+        return (
+            "v.id IN (SELECT rowid FROM video_title_fts WHERE video_title_fts MATCH %s)",
+            [self._match(words)],
         )
 
     def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
