@@ -225,13 +225,19 @@ class SqliteTranscriptSearch(DjangoTranscriptSearch):
         )
 
     def _cue_hits(self, words: list[str], tenant_id: int, video_ids: list[int]):
-        marks = ", ".join("%s" for _ in video_ids)
+        # One MATCH per video within its cues' id range: FTS5 seeks there instead of walking
+        # every matching cue of the tenant (a common word is in ~60 000).
+        one = (
+            'SELECT c.video_id, c.track_id, c.language, c.start, c."end" AS e, c.text,'
+            " -f.rank AS r FROM captions_cue_fts f JOIN captions_captioncue c ON c.id = f.rowid"
+            " WHERE captions_cue_fts MATCH %s AND c.tenant_id = %s AND c.video_id = %s"
+            " AND f.rowid BETWEEN (SELECT MIN(id) FROM captions_captioncue WHERE video_id = %s)"
+            " AND (SELECT MAX(id) FROM captions_captioncue WHERE video_id = %s)"
+        )
+        match = self._match(words)
         return (
-            'SELECT c.video_id, c.track_id, c.language, c.start, c."end", c.text, -f.rank'  # noqa: S608 - placeholders and constants only
-            " FROM captions_cue_fts f JOIN captions_captioncue c ON c.id = f.rowid"
-            f" WHERE captions_cue_fts MATCH %s AND c.tenant_id = %s AND c.video_id IN ({marks})"
-            " ORDER BY c.video_id, f.rank, c.start",
-            [self._match(words), tenant_id, *video_ids],
+            " UNION ALL ".join(one for _ in video_ids) + " ORDER BY 1, 7 DESC, 4",
+            [p for v in video_ids for p in (match, tenant_id, v, v, v)],
         )
 
 
