@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from src.application.live_progress import FollowVideo, RunBlocking
     from src.application.ports.captions import CaptionRepository, SubtitleFiles, Transcriber
     from src.application.ports.cleanup_records import CleanupRecords
+    from src.application.ports.transcript_search import TranscriptSearch
     from src.application.process_video import ProcessVideo
     from src.application.published_media import PublishedMedia
     from src.application.reconcile import Reconciler
@@ -176,6 +177,7 @@ class Services:
         repository: VideoRepository | None = None,
         cleanup_records: CleanupRecords | None = None,
         captions_repository: Any = None,
+        transcript_search: Any = None,
         captions_queue: VideoQueue | None = None,
         transcriber: Any = None,
         clock: Callable[[], float] = time.monotonic,
@@ -191,6 +193,7 @@ class Services:
             "transcoder": transcoder,
             "cleanup_records": cleanup_records,
             "captions_repository": captions_repository,
+            "transcript_search": transcript_search,
             "captions_queue": captions_queue,
             "transcriber": transcriber,
         }
@@ -263,6 +266,14 @@ class Services:
             max_attempts=self.config.max_attempts, default_lease_seconds=self.config.lease_seconds
         )
         return CaptionAnnouncingRepository(inner, self.progress)  # type: ignore[return-value]
+
+    @cached_property
+    def transcript_search(self) -> TranscriptSearch:
+        """The transcript index of the database the repositories use."""
+        setup_django()
+        from academy.adapters.db.django.transcript_search import transcript_search
+
+        return transcript_search()
 
     @cached_property
     def captions_queue(self) -> VideoQueue:
@@ -473,7 +484,7 @@ class Services:
         return ApiUseCases(
             config=config,
             uploads=DirectUpload(self.repository, self.storage, self.queue, limits),
-            queries=VideoQueries(self.repository, self.progress),
+            queries=VideoQueries(self.repository, self.progress, self.transcript_search),
             commands=VideoCommands(self.repository, self.storage, self.queue),
             playback=PlaybackCommands(self.repository),
             media=PublishedMedia(self.repository, self.storage),

@@ -26,11 +26,11 @@ from academy.current import use_cases
 from apps.api.keys import auth_throttle
 from apps.api.keys.api_keys import KeyRejected, Principal
 from apps.api.playback.links import caption_bodies, published_body
-from apps.api.presenters.videos import video_body
+from apps.api.presenters.videos import clock, hit_body, video_body
 from apps.support.video.models import Tenant
 from apps.web.deliveries import video_deliveries
 from apps.web.session_auth import session_principal, sign_in, sign_out
-from src.application.domain import VideoStatus
+from src.application.domain import CaptionStatus, VideoStatus
 from src.application.ports.video_repository import CANCELABLE, RETRYABLE
 from src.application.video_errors import InvalidVideoRequest, VideoNotFound, VideoRequestError
 
@@ -121,6 +121,13 @@ def _status_filter(raw: str | None) -> VideoStatus | None:
         raise InvalidVideoRequest(f"unknown status {raw[:40]!r}: choose one of {known}") from None
 
 
+def _hit(body: dict[str, Any]) -> dict[str, Any]:
+    """A search hit with the second the video page starts at and its label ("1:05")."""
+    if body["start"] is None:
+        return body
+    return {**body, "second": int(body["start"]), "clock": clock(body["start"])}
+
+
 def _row(request: HttpRequest, body: dict[str, Any]) -> dict[str, Any]:
     """A video's API body plus what the templates need to show its buttons."""
     status = VideoStatus(body["status"])
@@ -139,20 +146,24 @@ def library(request: HttpRequest, principal: Principal) -> HttpResponse:
     queries = use_cases().queries
     try:
         status = _status_filter(request.GET.get("status"))
+        q = request.GET.get("q", "").strip() or None
         page = queries.list(
             principal.tenant_id,
             limit=PAGE_SIZE,
             cursor=request.GET.get("cursor") or None,
             status=status,
+            q=q,
         )
     except VideoRequestError as exc:
         return _error_page(request, 400, "This list cannot be shown", exc.message)
-    rows = [_row(request, video_body(request, v, queries.live_progress(v))) for v in page.videos]
-    next_query = None
-    if page.next_cursor:
-        next_query = urlencode(
-            {**({"status": status.value} if status else {}), "cursor": page.next_cursor}
-        )
+    rows = []
+    for video in page.videos:
+        row = _row(request, video_body(request, video, queries.live_progress(video)))
+        if page.hits is not None:
+            row["hits"] = [_hit(hit_body(h)) for h in page.hits.get(video.id, [])]
+        rows.append(row)
+    kept = {**({"status": status.value} if status else {}), **({"q": q} if q else {})}
+    next_query = urlencode({**kept, "cursor": page.next_cursor}) if page.next_cursor else None
     return render(
         request,
         "web/library.html",
@@ -162,7 +173,8 @@ def library(request: HttpRequest, principal: Principal) -> HttpResponse:
             "statuses": [(s.value, s.label) for s in VideoStatus],
             "next_query": next_query,
             "first_page": bool(request.GET.get("cursor")),
-            "status_query": urlencode({"status": status.value}) if status else "",
+            "status_query": urlencode(kept),
+            "q": q or "",
         },
     )
 
@@ -194,6 +206,7 @@ def video_page(request: HttpRequest, principal: Principal, video_id: int) -> Htt
             "video": body,
             "published": published if published["published"] else None,
             "captions": caption_bodies(request, view.video, tracks),
+            "has_transcript": any(t.status == CaptionStatus.READY for t in tracks),
             "timings": sorted((body["timings_ms"] or {}).items()),
             "deliveries": video_deliveries(principal.tenant_id, video_id),
             "token_ttl": use_cases().config.playback.token_ttl_seconds,

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import structlog
 
 from src.application.caption_job import caption_prefix, segment_start, upload_name
-from src.application.domain import CaptionKind, CaptionStatus, ErrorCode, VideoStatus
+from src.application.domain import CaptionKind, CaptionStatus, Cue, ErrorCode, VideoStatus
 from src.application.ports.captions import (
     MAX_LABEL_LENGTH,
     CaptionFileInvalid,
@@ -132,6 +132,20 @@ class CaptionTracks:
             replaced=bool(replaced),
         )
         return track
+
+    def transcript(
+        self, tenant_id: int, video_id: int, language: str | None = None
+    ) -> tuple[VideoRecord, CaptionTrackRecord, list[Cue]]:
+        """The cues of the video's default READY track, or of its track in `language`."""
+        video = self._video(tenant_id, video_id)
+        tracks = [t for t in self.captions.list_tracks(video_id) if is_ready(t)]
+        if language is not None:
+            tracks = [t for t in tracks if t.language == language]
+        track = default_track(tracks)
+        if track is None:
+            where = f" in {language}" if language else ""
+            raise VideoNotFound(f"video {video_id} has no READY caption track{where}")
+        return video, track, self.captions.cues(track.id)
 
     def delete(self, tenant_id: int, video_id: int, track_id: int) -> CaptionTrackRecord:
         self._video(tenant_id, video_id)

@@ -286,7 +286,9 @@ def test_redis_down_reclaims_on_lease_expiry_only_and_says_so(cfg, sqs, rows, mi
 
 
 # -- the command as a process -----------------------------------------------------------------
-FAKE_SQS = types.SimpleNamespace(endpoint="http://127.0.0.1:9", url="http://127.0.0.1:9/0/q")
+FAKE_SQS = types.SimpleNamespace(
+    endpoint="http://127.0.0.1:9", url="http://127.0.0.1:9/0/q", captions_url=""
+)
 
 
 def process_env(sqs_like, tmp_path, **extra) -> dict[str, str]:
@@ -317,6 +319,7 @@ def test_sqs_down_single_run_exits_1_with_a_clear_message(tmp_path, rows):
     down = types.SimpleNamespace(
         endpoint=f"http://AKIAKEY:s3cr3tpw@127.0.0.1:{free_port()}",
         url="http://127.0.0.1:1/000000000000/q",
+        captions_url="",
     )
     done = run_process(process_env(down, tmp_path), "--json")
     assert "s3cr3tpw" not in done.stdout + done.stderr
@@ -358,7 +361,7 @@ def test_loop_retries_a_failed_resend_when_sqs_comes_back_and_stops_on_sigterm(t
     expired = rows.processing("w-dead", lease_left=-5, started_ago=60, heartbeat=False)
     port = free_port()
     queue_name = f"reconcile-{random.randrange(10**9)}"
-    down = types.SimpleNamespace(endpoint=f"http://127.0.0.1:{port}", url="")
+    down = types.SimpleNamespace(endpoint=f"http://127.0.0.1:{port}", url="", captions_url="")
     env = process_env(down, tmp_path, VIDEO_SQS_QUEUE_NAME=queue_name)
     loop = ProcessLog(
         "reconcile", [sys.executable, "manage.py", COMMAND, "--loop", "0.5"], env, tmp_path

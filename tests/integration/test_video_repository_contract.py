@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from src.application.domain import ErrorCode, VideoStatus, exhausted_message
-from src.application.ports.video_repository import VideoResult
+from src.application.ports.video_repository import VideoFilter, VideoResult
 from tests.integration.repo_backends import (
     DJANGO_DB,
     SHORT_LEASE_SECONDS,
@@ -409,3 +409,11 @@ def test_only_a_database_error_counts_as_the_store_failing(backend: Backend):
     assert backend.repo.recover_from(ValueError("not the database")) is False
     video_id = backend.new_video()  # the repository works on after dropping its connections
     assert backend.repo.get(video_id).status == VideoStatus.UPLOADED
+
+
+def test_list_only_the_given_ids_of_the_tenant(backend: Backend):
+    first, _second, third = (backend.new_video(title=f"v{n}") for n in range(3))
+    query = VideoFilter(tenant_id=backend.tenant_id, limit=10, ids=(first, third, UNKNOWN_ID))
+    assert [v.id for v in backend.repo.list_videos(query)] == [third, first]
+    other = VideoFilter(tenant_id=backend.tenant_id + 1, limit=10, ids=(first,))
+    assert backend.repo.list_videos(other) == []

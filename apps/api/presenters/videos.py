@@ -17,6 +17,8 @@ from apps.api.live.tokens import issue_token
 from apps.api.playback.links import assets
 from apps.api.schemas.videos import VideoOut
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
+from src.application.domain import Cue
+from src.application.ports.transcript_search import CueHit
 from src.application.ports.video_repository import VideoRecord
 from src.application.video_queries import Progress, row_progress
 
@@ -128,3 +130,27 @@ def live_body(request: HttpRequest, video: VideoRecord) -> dict[str, Any]:
         "websocket_url": websocket,
         "events_url": events,
     }
+
+
+def hit_body(hit: CueHit) -> dict[str, Any]:
+    """One search hit; a title match has no times and no track."""
+    return {
+        "start": hit.start,
+        "end": hit.end,
+        "text": hit.text,
+        "track": {"id": hit.track_id, "language": hit.language} if hit.track_id else None,
+    }
+
+
+def transcript_text(title: str, cues: list[Cue]) -> str:
+    """The transcript as plain text for download: the title, then one timed line per cue."""
+    lines = [title, ""] + [f"[{clock(c.start)}] {c.text}" for c in cues]
+    return "\n".join(lines) + "\n"
+
+
+def clock(seconds: float) -> str:
+    """12.5 -> "0:12"; 3725 -> "1:02:05"."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -3,8 +3,10 @@ adds or replaces a language's track, DELETE removes one."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest
-from ninja import Path, Router
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Path, Query, Router
 from ninja.errors import ValidationError
 
 from academy.current import use_cases
@@ -14,8 +16,16 @@ from apps.api.http.errors import UnsupportedContentType
 from apps.api.keys import idempotency
 from apps.api.openapi import ref
 from apps.api.playback.links import caption_bodies
+from apps.api.presenters.videos import transcript_text
 from apps.api.routers.videos import ERRORS, VideoId
-from apps.api.schemas.videos import MAX_ID, CaptionListOut, CaptionTrackOut, CaptionUploadIn
+from apps.api.schemas.videos import (
+    MAX_ID,
+    CaptionListOut,
+    CaptionTrackOut,
+    CaptionUploadIn,
+    TranscriptOut,
+)
+from src.application.caption_tracks import LANGUAGE_PATTERN
 
 router = Router(tags=["captions"])
 
@@ -97,3 +107,30 @@ def upload_captions(request: HttpRequest, video_id: int = VideoId):
 def delete_caption(request: HttpRequest, video_id: int = VideoId, caption_id: int = TrackId):
     use_cases().captions.delete(request.auth.tenant_id, video_id, caption_id)
     return 204, None
+
+
+@router.get(
+    "/videos/{video_id}/transcript",
+    response={200: TranscriptOut, **ERRORS},
+    summary="The video's transcript: the cues of a READY caption track",
+)
+def video_transcript(
+    request: HttpRequest,
+    video_id: int = VideoId,
+    language: str | None = Query(None, min_length=2, max_length=16, pattern=LANGUAGE_PATTERN),
+    format: Literal["json", "txt"] = Query("json", description="txt: plain text to download"),
+):
+    """The default track (an upload before an automatic one), or the one in `language`."""
+    video, track, cues = use_cases().captions.transcript(request.auth.tenant_id, video_id, language)
+    if format == "txt":
+        response = HttpResponse(
+            transcript_text(video.title, cues), content_type="text/plain; charset=utf-8"
+        )
+        name = f"video-{video.id}-{track.language or 'captions'}.txt"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return 200, {
+        "video_id": video.id,
+        "track": caption_bodies(request, video, [track])[0],
+        "cues": [c.to_dict() for c in cues],
+    }

@@ -26,6 +26,7 @@ from apps.api.keys.upload_urls import UploadSignature
 from apps.api.openapi import component, nested_components, ref
 from apps.api.playback.links import published_body
 from apps.api.presenters.videos import (
+    hit_body,
     live_body,
     upload_body,
     video_body,
@@ -45,6 +46,7 @@ from apps.api.schemas.videos import (
 )
 from apps.web.session_auth import SessionKey
 from src.application.domain import PlaybackPolicy
+from src.application.ports.transcript_search import MAX_QUERY_LENGTH
 from src.application.ports.video_repository import VideoRecord, VideoStatus
 from src.application.video_queries import MAX_PAGE, row_progress
 
@@ -307,8 +309,16 @@ def list_videos(
     created_after: datetime | None = None,
     cursor: str | None = Query(None, max_length=64, pattern=NO_NUL),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
+    q: str | None = Query(
+        None,
+        max_length=MAX_QUERY_LENGTH,
+        pattern=NO_NUL,
+        description="words said in the video (any READY caption track) or in its title",
+    ),
 ):
-    """Newest first. `next_cursor` fetches the next page; pages never shift under inserts."""
+    """Newest first. `next_cursor` fetches the next page; pages never shift under inserts.
+    With `q`: the videos whose title or transcript has every word, title matches first, then
+    by the number and quality of matching cues; each item's `hits` says where."""
     queries = use_cases().queries
     page = queries.list(
         request.auth.tenant_id,
@@ -317,8 +327,14 @@ def list_videos(
         status=status,
         external_id=external_id,
         created_after=_in_utc(created_after) if created_after else None,
+        q=q,
     )
-    items = [video_body(request, v, queries.live_progress(v)) for v in page.videos]
+    items = []
+    for video in page.videos:
+        body = video_body(request, video, queries.live_progress(video))
+        if page.hits is not None:
+            body["hits"] = [hit_body(h) for h in page.hits.get(video.id, [])]
+        items.append(body)
     return 200, {"items": items, "next_cursor": page.next_cursor}
 
 

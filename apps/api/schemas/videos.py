@@ -270,9 +270,39 @@ class CreatedVideoOut(VideoOut):
     upload: UploadOut
 
 
+class HitTrackOut(Schema):
+    id: int
+    language: str
+
+
+class HitOut(Schema):
+    start: float | None = Field(description="seconds into the video; none for a title match")
+    end: float | None
+    text: str = Field(description="the cue that matched (the title for a title match)")
+    track: HitTrackOut | None
+
+
+class VideoListItemOut(VideoOut):
+    hits: list[HitOut] | None = Field(
+        default=None, description="with q: up to 5 matches, best first (none without q)"
+    )
+
+
 class VideoListOut(Schema):
-    items: list[VideoOut]
+    items: list[VideoListItemOut]
     next_cursor: str | None
+
+
+class TranscriptCueOut(Schema):
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptOut(Schema):
+    video_id: int
+    track: CaptionTrackOut
+    cues: list[TranscriptCueOut]
 
 
 class FieldErrorOut(Schema):

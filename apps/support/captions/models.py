@@ -69,3 +69,26 @@ class CaptionTrack(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} captions {self.language or '?'} of video {self.video_id}"
+
+
+class CaptionCue(models.Model):
+    """One cue of a READY track, as the transcript search indexes it.
+
+    The full-text part differs by database and is made by migration 0002: on PostgreSQL a
+    `document` tsvector column filled by a trigger with the cue's `config` and a GIN index; on
+    SQLite an FTS5 table `captions_cue_fts` kept in step by triggers. Rows come and go with
+    their track (src/application/ports/transcript_search.py says when).
+    """
+
+    track = models.ForeignKey(CaptionTrack, on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    language = models.CharField(max_length=16, blank=True, default="")
+    # The text search configuration the words were stemmed with ("english", "simple", …).
+    config = models.CharField(max_length=32, default="simple")
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+
+    class Meta:
+        indexes = [models.Index(fields=["track"], name="caption_cue_track_idx")]

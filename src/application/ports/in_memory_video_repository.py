@@ -184,6 +184,7 @@ class InMemoryVideoRepository(VideoRepository):
                     or (r.created_at is not None and r.created_at > query.created_after)
                 )
                 and (query.before_id is None or r.id < query.before_id)
+                and (query.ids is None or r.id in query.ids)
             ]
         return sorted(rows, key=lambda r: r.id, reverse=True)[: query.limit]
 

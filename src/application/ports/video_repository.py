@@ -78,6 +78,7 @@ class VideoFilter:
     external_id: str | None = None
     created_after: datetime | None = None
     before_id: int | None = None
+    ids: tuple[int, ...] | None = None  # only these (a search's page, fetched in one query)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import cached_property
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
@@ -12,6 +13,7 @@ from django.db.models.functions import Now
 
 from academy.adapters.db.django import lease_queries
 from academy.adapters.db.django.repositories_video import _now_plus, to_record
+from academy.adapters.db.django.transcript_search import transcript_search
 from academy.adapters.db.django.video_events import DjangoVideoEventOutbox
 from apps.support.captions.models import CaptionTrack
 from apps.support.video.models import Video
@@ -33,6 +35,7 @@ from src.application.ports.captions import (
     NewUploadedTrack,
     StaleCaptionJob,
 )
+from src.application.ports.transcript_search import TranscriptSearch
 from src.application.ports.video_events import VideoEventOutbox
 from src.application.ports.video_repository import Claim, ProcessingRow
 
@@ -223,7 +226,22 @@ class DjangoCaptionRepository(CaptionRepository):
             until = self._auto(lease.video_id).values_list("leased_until", flat=True).get()
         return Lease(**{**lease.__dict__, "expires_at": until})
 
+    @cached_property
+    def search_index(self) -> TranscriptSearch:
+        """The transcript index, written in the same transaction as the track it follows."""
+        return transcript_search(self.using)
+
     def complete(self, lease: Lease, result: CaptionResult) -> bool:
+        with transaction.atomic(using=self.using):
+            if not self._complete(lease, result):
+                return False
+            track = self._auto(lease.video_id).values("pk", "tenant_id").get()
+            self.search_index.index_track(
+                track["pk"], lease.video_id, track["tenant_id"], result.language, result.cues
+            )
+            return True
+
+    def _complete(self, lease: Lease, result: CaptionResult) -> bool:
         return self._change(
             lease.video_id,
             self._fenced(lease),
@@ -374,6 +392,10 @@ class DjangoCaptionRepository(CaptionRepository):
                 ready_at=Now(),
             )
             row.refresh_from_db()
+            # The replaced track's cues went with its row (ON DELETE CASCADE).
+            self.search_index.index_track(
+                row.pk, new.video_id, new.tenant_id, new.language, new.cues
+            )
         return track_record(row), replaced
 
     def delete_track(self, track_id: int) -> CaptionTrackRecord | None:
@@ -382,5 +404,6 @@ class DjangoCaptionRepository(CaptionRepository):
             if row is None:
                 return None
             record = track_record(row)
+            self.search_index.remove_track(track_id)
             row.delete()
         return record

@@ -220,6 +220,8 @@ class DjangoVideoRepository(VideoRepository):
             qs = qs.filter(created_at__gt=query.created_after)
         if query.before_id is not None:
             qs = qs.filter(pk__lt=query.before_id)
+        if query.ids is not None:
+            qs = qs.filter(pk__in=query.ids)
         return [to_record(v) for v in qs.order_by("-pk")[: query.limit]]
 
     def expire_uploads(self, limit: int = 100) -> list[VideoRecord]:

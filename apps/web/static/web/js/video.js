@@ -42,6 +42,29 @@
     return `${level.width ? Math.min(level.width, level.height) : level.height}p`;
   }
 
+  // Where to start: ?t= or #t= as players take it ("75", "75.5", "1m15s", "1h2m3s"); 0 if none.
+  function requestedStart() {
+    const raw = new URLSearchParams(window.location.search).get("t")
+      ?? new URLSearchParams(window.location.hash.slice(1)).get("t");
+    if (!raw) return 0;
+    if (/^\d+(\.\d+)?$/.test(raw)) return Number(raw);
+    const parts = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(raw);
+    if (!parts || !parts[0]) return 0;
+    return Number(parts[1] || 0) * 3600 + Number(parts[2] || 0) * 60 + Number(parts[3] || 0);
+  }
+
+  // A link to a second plays from there; a browser that refuses to autoplay leaves it paused
+  // at that second (the reader presses play).
+  function playFrom(video, seconds) {
+    if (!seconds) return;
+    const go = () => {
+      if (Math.abs(video.currentTime - seconds) > 0.5) video.currentTime = seconds;
+      const playing = video.play();
+      if (playing) playing.catch(() => {});
+    };
+    if (video.readyState >= 1) go(); else video.addEventListener("loadedmetadata", go, { once: true });
+  }
+
   function startPlayer(id, master, poster) {
     const video = document.getElementById("player");
     const select = document.getElementById("quality");
@@ -52,6 +75,7 @@
     document.getElementById("quality-block").hidden = false;
     message.textContent = "";
     if (window.Hls && Hls.isSupported()) {
+      const start = requestedStart();
       const keeper = tokenKeeper(id, master, Number(video.dataset.tokenTtl) || 3600);
       // At most 30 s ahead (hls.js would fetch a small lecture whole): a viewer who leaves
       // early costs little, and segments are fetched as playback goes, with fresh tokens.
@@ -61,6 +85,7 @@
         maxMaxBufferLength: 30,
         xhrSetup: withFreshToken(keeper),
         subtitleDisplay: false,
+        startPosition: start || -1,
       });
       window.AcademyPlayer = { hls, video }; // the page's captions list reloads through it
       hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
@@ -93,9 +118,11 @@
       });
       hls.loadSource(master);
       hls.attachMedia(video);
+      playFrom(video, start);
       select.addEventListener("change", () => { hls.currentLevel = Number(select.value); });
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = master;
+      playFrom(video, requestedStart());
       select.replaceChildren(new Option("Auto", "-1"));
       select.disabled = true;
     } else {
