@@ -173,7 +173,7 @@ def test_sign_in_upload_watch_progress_and_play(spawn, tmp_path, receiver):
         assert "Delivered" in phone.locator("#deliveries").inner_text()
         assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         assert problems == [], problems
-    assert web.problems() == [] and worker.problems() == [] and dispatcher.problems() == []
+    assert (web.problems(), worker.problems(), dispatcher.problems()) == ([], [], [])
     assert len(receiver.received) == 2
 
 
@@ -233,7 +233,7 @@ def test_cancel_an_upload_retry_a_failure_and_read_a_hostile_upload_error(spawn,
         # The status filter: only the failed ones.
         page.get_by_label("Status").select_option("FAILED")
         page.get_by_role("button", name="Filter").click()
-        page.wait_for_url(f"{base}/?status=FAILED")
+        page.wait_for_url(f"{base}/?q=&status=FAILED")  # one form: the search box and the filter
         shown = page.locator("tr[data-video-id]").evaluate_all(
             "rows => rows.map(r => +r.dataset.videoId)"
         )

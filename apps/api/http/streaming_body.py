@@ -15,6 +15,8 @@ body chunk from the view.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import io
 import re
 from typing import Any
@@ -30,10 +32,13 @@ class ReceivedBody(io.RawIOBase):
 
     def __init__(self, receive) -> None:
         self._receive = receive
-        # handle() builds this on the event loop; the view's thread hands each read to it. A
-        # plain run_coroutine_threadsafe, not async_to_sync: asgiref's bridge would tie the
-        # read to the request's thread executor and break it for the requests after this one.
+        # handle() builds this on the event loop; the view's thread hands each read to it, run
+        # in this request's own context. Neither async_to_sync nor run_coroutine_threadsafe:
+        # both carry the view thread's context (asgiref's executor of this request) into the
+        # loop, and later requests then find that executor gone ("CurrentThreadExecutor
+        # already quit or is broken", a 500).
         self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()
         self._buffer = b""
         self._more = True
         self.done = asyncio.Event()  # the body was read to its end (or the client left)
@@ -52,9 +57,28 @@ class ReceivedBody(io.RawIOBase):
             self._more = False
             self.done.set()
 
+    def _on_loop(self, coroutine_function) -> concurrent.futures.Future:
+        done: concurrent.futures.Future = concurrent.futures.Future()
+
+        def start() -> None:
+            task = self._loop.create_task(coroutine_function())
+
+            def finish(task: asyncio.Task) -> None:
+                if task.cancelled():
+                    done.cancel()
+                elif task.exception() is not None:
+                    done.set_exception(task.exception())
+                else:
+                    done.set_result(task.result())
+
+            task.add_done_callback(finish)
+
+        self._loop.call_soon_threadsafe(start, context=self._context)
+        return done
+
     def readinto(self, target) -> int:
         while not self._buffer and self._more:
-            asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+            self._on_loop(self._next).result()
         count = min(len(target), len(self._buffer))
         target[:count] = self._buffer[:count]
         self._buffer = self._buffer[count:]
