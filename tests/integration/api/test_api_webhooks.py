@@ -71,6 +71,8 @@ def test_create_shows_the_secret_once_and_lists_without_it(api: ApiHarness, dev_
         "video.ready",
         "video.failed",
         "video.canceled",
+        "video.captions.ready",
+        "video.captions.failed",
     ]
     assert every["secret"] != body["secret"]
 
