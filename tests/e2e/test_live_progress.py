@@ -25,6 +25,10 @@ from tests.media import make_clip, paced_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+# The video's stream ends at `ready` only when no caption job is pending: these tests follow
+# the video alone (the caption phase of the stream is tests/integration/live/test_live_captions.py).
+NO_CAPTIONS = {"VIDEO_CAPTIONS": "off"}
+
 
 def read_sse(url: str, into: list[dict], done: threading.Event) -> None:
     """What an EventSource does: read `event:`/`data:` frames until the server ends."""
@@ -57,7 +61,7 @@ def receive_all(ws, timeout: float = 180) -> tuple[list[dict], int]:
 
 
 def test_a_browser_follows_upload_progress_and_ready_over_websocket_and_sse(spawn, tmp_path):
-    env = {"VIDEO_LIVE_CHANNEL_PREFIX": f"academy-e2e-live-{os.getpid()}"}
+    env = {"VIDEO_LIVE_CHANNEL_PREFIX": f"academy-e2e-live-{os.getpid()}", **NO_CAPTIONS}
     web, base = serve(spawn, **env)
     # The worker's ffmpeg reads at most 4x real time: the 12 s clip's encode lasts 3 s or
     # more (about a second unpaced on an idle machine), so the worker publishes percents
@@ -148,7 +152,7 @@ def tenant_of(video_id: int) -> int:
 
 
 def test_refusals_over_the_network_bad_token_and_another_tenants_video(spawn):
-    env = {"VIDEO_LIVE_CHANNEL_PREFIX": f"academy-e2e-live-{os.getpid()}"}
+    env = {"VIDEO_LIVE_CHANNEL_PREFIX": f"academy-e2e-live-{os.getpid()}", **NO_CAPTIONS}
     _web, base = serve(spawn, **env)
     owner = Client(base, create_key(spawn, "academy-owner", **env))
     stranger_key = create_key(spawn, "academy-stranger", **env)
@@ -183,6 +187,7 @@ def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(s
     proxy = TcpProxy(6379)
     proxy.start()
     env = {
+        **NO_CAPTIONS,
         "VIDEO_LIVE_CHANNEL_PREFIX": f"academy-e2e-live-{os.getpid()}",
         "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/2",
         "VIDEO_PROGRESS_POLL_SECONDS": 1,
