@@ -11,6 +11,7 @@ through a real server with and without tokens, side by side in one run.
    - a public video (no token),
    - a signed video with the API's token (HS256),
    - a signed video with a token from a signing key (RS256, the key read from the database),
+   - the public video again: an A/A control whose ratio to the first shows the noise,
    in many short interleaved rounds (each round starting with the next path) so a busy
    machine slows each alike; each path's rate is compared with the public phase of its own
    round, and the median of those per-round ratios is reported with their interquartile
@@ -18,7 +19,7 @@ through a real server with and without tokens, side by side in one run.
    the requests per second, judged on the median ratio; the load average is printed before
    and after.
 
-    .venv/bin/python -m bench.playback_tokens [--clients 4] [--seconds 2] [--rounds 15]
+    .venv/bin/python -m bench.playback_tokens [--clients 4] [--seconds 3] [--rounds 15]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench.support import bench_env
 SEGMENT_BYTES = 188 * 1000  # a 6 s 360p segment is about this size
 CHECKS = 20_000
 GOAL_SLOWDOWN = 0.05
+CONTROL = "public again (A/A control)"
 
 
 def publish(env, tenant, policy: str) -> object:
@@ -113,7 +115,7 @@ def check_costs(video, signing_key, private_pem: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -140,6 +142,9 @@ def main() -> None:
         )
         paths = {
             "public, no token": f"/media/{public.playback_id}/360p/seg_000.ts",
+            # The same requests again (an A/A control): how far its ratio strays from 1 is
+            # this run's noise, the yardstick for the token paths' ratios.
+            CONTROL: f"/media/{public.playback_id}/360p/seg_000.ts",
             "signed, API token (HS256)": f"/media/{signed.playback_id}/360p/seg_000.ts"
             f"?token={ours}",
             "signed, signing key (RS256)": f"/media/{signed.playback_id}/360p/seg_000.ts"
@@ -171,12 +176,22 @@ def main() -> None:
             f"clients, {args.rounds} interleaved rounds of {args.seconds:g} s "
             f"(load average at end {load_average()}):"
         )
-        medians = report_rates(results, "public, no token")
-        slowdown = 1 - min(m for name, m in medians.items() if name != "public, no token")
-        verdict = "met" if slowdown <= GOAL_SLOWDOWN else "NOT met"
+        ratios = report_rates(results, "public, no token")
+        name, (low, mid, _high) = min(
+            ((n, q) for n, q in ratios.items() if n not in ("public, no token", CONTROL)),
+            key=lambda x: x[1][1],
+        )
+        c_low, c_mid, c_high = ratios[CONTROL]
+        if mid < 1 - GOAL_SLOWDOWN:
+            verdict = "NOT met"
+        elif low >= 1 - GOAL_SLOWDOWN:
+            verdict = "met, beyond this run's spread"
+        else:
+            verdict = "met by the median; the spread reaches past it (a busy machine)"
         print(
-            f"\n   slowest path with a token: median {slowdown:.1%} fewer requests/s than "
-            f"public (negative: more; goal ≤ 5 %: {verdict})"
+            f"\n   slowest path with a token ({name}): median {1 - mid:.1%} fewer requests/s "
+            f"than public (negative: more); goal ≤ 5 %: {verdict}. The control strayed "
+            f"{abs(1 - c_mid):.1%} (quartiles {c_low:.3f}..{c_high:.3f}) with no token at all."
         )
 
 
@@ -193,12 +208,19 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return q1, q2, q3
 
 
-def report_rates(results: dict[str, list[dict]], baseline: str) -> dict[str, float]:
-    """Print each path's median rate, and the median (with the interquartile range) of its
-    per-round ratio to the baseline phase of the same round: drifts of a shared machine's
-    load between rounds cancel out. The median ratios, by path."""
+def report_rates(
+    results: dict[str, list[dict]], baseline: str
+) -> dict[str, tuple[float, float, float]]:
+    """Print each path's median rate, the quartiles of its per-round ratio to the baseline
+    phase of the same round (drifts of a shared machine's load between rounds cancel out),
+    its pooled ratio (all its requests over all its time, against the baseline's) and the
+    same for server CPU per request. The ratio quartiles, by path."""
     base_runs = results[baseline]
-    medians = {}
+
+    def pooled(runs: list[dict]) -> float:
+        return sum(r["requests"] for r in runs) / sum(r["requests"] / r["rps"] for r in runs)
+
+    quartiles_by_path = {}
     for name, runs in results.items():
         rps = statistics.median(r["rps"] for r in runs)
         low, mid, high = quartiles(
@@ -210,16 +232,21 @@ def report_rates(results: dict[str, list[dict]], baseline: str) -> dict[str, flo
                 for r, b in zip(runs, base_runs, strict=True)
             ]
         )
-        medians[name] = mid
+        quartiles_by_path[name] = (low, mid, high)
         p50 = statistics.median(r["p50"] for r in runs)
         cpu = statistics.median(r["cpu_ms_per_request"] for r in runs)
         errors = sum(r["errors"] for r in runs)
         print(
-            f"   {name:28} {rps:6.1f} req/s  ratio {mid:5.3f} [{low:5.3f}..{high:5.3f}]"
-            f"  p50 {p50:5.1f} ms  CPU {cpu:4.2f} ms/req ratio {cpu_mid:5.3f} "
-            f"[{cpu_low:5.3f}..{cpu_high:5.3f}]  errors {errors}"
+            f"   {name:28} {rps:5.1f} req/s  ratio {mid:5.3f} [{low:5.3f}..{high:5.3f}]"
+            f" pooled {pooled(runs) / pooled(base_runs):5.3f}  p50 {p50:5.1f} ms"
+            f"  CPU {cpu:4.2f} ms/req ratio {cpu_mid:5.3f} [{cpu_low:5.3f}..{cpu_high:5.3f}]"
+            f"  errors {errors}"
         )
-    return medians
+    print(
+        "   (ratio: median per-round ratio to the public phase [first..third quartile];"
+        " pooled: all rounds' requests over all their time)"
+    )
+    return quartiles_by_path
 
 
 if __name__ == "__main__":

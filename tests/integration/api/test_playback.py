@@ -468,6 +468,40 @@ def test_no_url_anyone_is_given_names_a_tenant_a_video_or_a_claim(
         assert_names_none(resource[: -len("*")] + "x.ts")
 
 
+def test_the_media_salt_is_shown_by_nothing(api: ApiHarness, settings):
+    """The secret the output folders derive from: in no API answer, page, webhook payload or
+    stored event, nor the operators' admin."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from apps.support.webhooks.models import WebhookEvent
+
+    behind_a_cdn(settings)
+    video = ready(api, playback_policy="public")
+    vid = video["id"]
+    salt = Video.objects.get(pk=vid).media_salt
+    assert len(salt) == 64
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("ops", "ops@example.com", "pw-long-1"))
+    master = video["assets"]["master_playlist_url"]
+    shown = [
+        api.get(f"/api/v1/videos/{vid}").content,
+        api.get("/api/v1/videos").content,
+        api.get(f"/api/v1/videos/{vid}/assets/published").content,
+        api.post_json(f"/api/v1/videos/{vid}/playback-tokens", {}).content,
+        json.dumps(webhook_video(api.services.repository.get(vid))).encode(),
+        json.dumps(list(WebhookEvent.objects.filter(video_id=vid).values("video"))).encode(),
+        fetch(api, master).body,
+        fetch(api, master.replace("master", "360p/index")).body,
+        signed_in(api).get(f"/videos/{vid}").content,
+        operator.get(f"/admin/video/video/{vid}/change/").content,
+        operator.get("/admin/video/video/").content,
+    ]
+    assert WebhookEvent.objects.filter(video_id=vid).exists()  # the snapshots were looked at
+    for body in shown:
+        assert salt.encode() not in body and salt[:16].encode() not in body
+
+
 def test_a_legacy_output_behind_a_cdn_is_served_by_the_api_never_the_cdn(api: ApiHarness, settings):
     """A video published before the media salt (`tenants/…/hls/N/`) keeps playing: its
     segments stay on the API (the CDN reads only `media/*`, and such a path names ids)."""
