@@ -24,10 +24,11 @@ from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
 from src.infrastructure.storage.local_storage import LocalStorage
 from tests.aws_helpers import use_fake_aws
+from tests.services import redis_test_url
 
 # A Redis database of its own: tenant and video ids restart with every test database, and
 # other suites use database 0.
-API_TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
+API_TEST_REDIS_URL = redis_test_url(11)
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "trace_id"}
 

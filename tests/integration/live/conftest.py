@@ -24,10 +24,11 @@ from src.application.ports.video_repository import VideoResult
 from src.application.storage_keys import job_output_prefix
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from src.infrastructure.storage.local_storage import LocalStorage
+from tests.services import redis_test_url
 
 # A Redis database of its own: ids restart with every test database, and the API suite
 # (database 11) clears its keys as each of its tests ends.
-LIVE_REDIS_URL = "redis://127.0.0.1:6379/13"
+LIVE_REDIS_URL = redis_test_url(13)
 WORKER = "live-test-worker"
 
 
