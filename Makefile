@@ -36,7 +36,13 @@ $(CHECKOV_STAMP): pyproject.toml $(STAMP)
 
 # The AWS stack's linters: every cfn-lint finding and every checkov check (skips only inline,
 # with their reasons, in the files themselves).
-infra-lint: $(STAMP) $(CHECKOV_STAMP)
+infra-# Two pytest-xdist workers, each taking whole files (module fixtures stay in one process):
+# most end-to-end tests wait on real time (a player, a lease, a long poll), so two at once
+# share the two cores well. Each worker has its own PostgreSQL and Redis databases
+# (tests/settings.py, tests/services.py). `make test PYTEST_WORKERS=` runs in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
+
+lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint infra/*.yaml
 	$(CHECKOV_VENV)/bin/checkov -d infra --quiet --compact --skip-download
 
@@ -59,7 +65,7 @@ test: $(STAMP) $(CHECKOV_STAMP) services browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory infra-lint image-lint
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests $(PYTEST_WORKERS)
 	$(MAKE) --no-print-directory image-test
 
 # The image's Python dependencies, every version pinned with its hashes, from pyproject.toml's
