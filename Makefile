@@ -36,13 +36,7 @@ $(CHECKOV_STAMP): pyproject.toml $(STAMP)
 
 # The AWS stack's linters: every cfn-lint finding and every checkov check (skips only inline,
 # with their reasons, in the files themselves).
-infra-# Two pytest-xdist workers, each taking whole files (module fixtures stay in one process):
-# most end-to-end tests wait on real time (a player, a lease, a long poll), so two at once
-# share the two cores well. Each worker has its own PostgreSQL and Redis databases
-# (tests/settings.py, tests/services.py). `make test PYTEST_WORKERS=` runs in one process.
-PYTEST_WORKERS ?= -n 2 --dist loadfile
-
-lint: $(STAMP) $(CHECKOV_STAMP)
+infra-lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint infra/*.yaml
 	$(CHECKOV_VENV)/bin/checkov -d infra --quiet --compact --skip-download
 
@@ -56,6 +50,12 @@ services:
 # for the players the cross-origin test installs (tests/e2e/players/package-lock.json).
 browser:
 	@scripts/ensure_services.sh chromium npm
+
+# Two pytest-xdist workers, each taking whole files (module fixtures stay in one process):
+# most end-to-end tests wait on real time (a player, a lease, a long poll), so two at once
+# share the two cores well. Each worker has its own PostgreSQL and Redis databases
+# (tests/settings.py, tests/services.py). `make test PYTEST_WORKERS=` runs in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
