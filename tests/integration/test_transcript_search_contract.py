@@ -147,25 +147,53 @@ def test_every_matching_video_is_ranked_however_old_its_track(library: Library):
     assert sorted(found[1:]) == sorted(newer)
 
 
-def test_postgres_ranks_the_newest_matching_tracks_and_still_lists_every_match(library: Library):
-    """PostgreSQL's bound on ranking (RANKED_TRACKS, here 3): the oldest matching video is
-    past it, so it is listed after the ranked ones however many hits it has; a title match
-    still comes first. SQLite has no bound: its ranking is the contract's."""
+def test_only_the_newest_matches_are_ranked_but_every_match_is_listed(library: Library):
+    """The bound on ranking (RANKED_MATCHES, here 3): the oldest matching video is past it, so
+    it comes after the ranked ones however many hits it has; a title match still comes first,
+    and another tenant's newer tracks take no place."""
     by_title = library.video("Entropy explained")
     oldest = library.video()
     library.track(oldest, ["entropy entropy entropy", "entropy again"])
     newer = [library.video() for _ in range(3)]
     for video in newer:
         library.track(video, ["entropy once", "and then other words for a while"])
-    bounded = transcript_search(library.alias, ranked_tracks=3)
-    query = SearchQuery(query_words("entropy"), VideoFilter(library.tenant_id, limit=10))
-    found = [m.video_id for m in bounded.search(query)]
-    if library.alias == "sqlite":
-        assert found == [by_title, oldest, *reversed(newer)]
-    else:
-        assert found[0] == by_title
-        assert sorted(found[1:4]) == sorted(newer)
-        assert found[4] == oldest
+    theirs = library.video(tenant_id=library.other_tenant_id)
+    library.track(theirs, ["entropy"], tenant_id=library.other_tenant_id)
+    bounded = transcript_search(library.alias, ranked=3)
+
+    def found(offset: int = 0, limit: int = 10) -> list[int]:
+        videos = VideoFilter(library.tenant_id, limit=limit)
+        return [m.video_id for m in bounded.search(SearchQuery(["entropy"], videos, offset))]
+
+    assert found() == [by_title, *reversed(newer), oldest]
+    # Pages cut through the tiers as through one list.
+    assert [v for n in range(0, 5, 2) for v in found(n, 2)] == found()
+    assert found(4, 2) == [oldest]
+    assert found(5, 2) == []
+
+
+def test_ranked_title_matches_come_before_the_others_and_pages_follow_the_tiers(library: Library):
+    """Title matches first: the ranked ones by score, then the older ones newest first; then
+    the other ranked videos; then every other match, newest first."""
+    old_title, old_spoken = library.video("Entropy, the first"), library.video()
+    library.track(old_title, ["nothing about it"])
+    library.track(old_spoken, ["entropy", "entropy"])
+    new_title, new_spoken = library.video("Entropy again"), library.video()
+    library.track(new_title, ["entropy entropy entropy"])
+    library.track(new_spoken, ["entropy"])
+    bounded = transcript_search(library.alias, ranked=2)
+    query = SearchQuery(["entropy"], VideoFilter(library.tenant_id, limit=10))
+    assert [m.video_id for m in bounded.search(query)] == [
+        new_title,  # ranked, title
+        old_title,  # title, not ranked (its track does not say the word)
+        new_spoken,  # ranked
+        old_spoken,  # neither: newest first
+    ]
+    for offset in range(5):
+        page = SearchQuery(["entropy"], VideoFilter(library.tenant_id, limit=1), offset)
+        assert [m.video_id for m in bounded.search(page)] == (
+            [[new_title, old_title, new_spoken, old_spoken][offset]] if offset < 4 else []
+        )
 
 
 def test_at_most_five_hits_best_first(library: Library):

@@ -113,3 +113,7 @@ class CaptionTrackText(models.Model):
     language = models.CharField(max_length=16, blank=True, default="")
     config = models.CharField(max_length=32, default="simple")
     text = models.TextField()
+
+    class Meta:
+        # PostgreSQL: the configurations a tenant's tracks use, one index probe each.
+        indexes = [models.Index(fields=["tenant", "config"], name="caption_text_tenant_config")]

@@ -26,11 +26,12 @@ MAX_QUERY_WORDS = 8
 MAX_QUERY_LENGTH = 200
 # A title match outranks any transcript: its score is added on top of the transcript's.
 TITLE_SCORE = 1_000_000.0
-# PostgreSQL ranks at most this many matching tracks (the newest first): ts_rank reads each
-# track's whole tsvector out of line, ~10 µs apiece, so a word said in 10 000 lectures would
-# cost 100 ms. Every matching video is still listed; those past the bound after the ranked
-# ones, newest first. SQLite ranks every match (bm25 reads FTS5's own index).
-RANKED_TRACKS = 500
+# The bound on ranking: a search ranks by relevance the tenant's newest RANKED_MATCHES matching
+# tracks (PostgreSQL: ts_rank reads a track's whole tsvector, ~10 µs apiece) or videos (SQLite:
+# bm25), so a word said in 10 000 lectures costs about what one said in 500 does. Every match is
+# still listed: the ranked title matches by score, the other title matches newest first, the
+# other ranked videos by score, then every other match newest first.
+RANKED_MATCHES = 500
 
 # A track's search document is its cues' text, one line each, cut at this many characters
 # (five hours of speech or more; even words all different stay under the 1 MB PostgreSQL

@@ -44,20 +44,22 @@ POSTGRES_FORWARD = [
     # most rows the planner would rather scan the table and test each row, and each test
     # reads a whole tsvector (or parses a title): 10 000 tracks take ~300 ms that way, ~3 ms
     # through the index. The settings hold inside these functions only.
-    """CREATE FUNCTION captions_track_matches(query tsquery, tenant bigint)
-    RETURNS TABLE (track_id bigint, video_id bigint) LANGUAGE sql STABLE ROWS 1000
+    # `newest`: the newest so many (NULL: all), highest track id first.
+    """CREATE FUNCTION captions_track_matches(query tsquery, tenant bigint, newest bigint)
+    RETURNS TABLE (track_id bigint, video_id bigint) LANGUAGE sql STABLE ROWS 10
     SET enable_seqscan = off SET enable_indexscan = off AS $$
         SELECT d.track_id, d.video_id FROM captions_captiontracktext d
-        WHERE d.document @@ query AND d.tenant_id = tenant $$""",
+        WHERE d.document @@ query AND d.tenant_id = tenant
+        ORDER BY d.track_id DESC LIMIT newest $$""",
     """CREATE FUNCTION captions_title_matches(query tsquery, tenant bigint)
-    RETURNS TABLE (video_id bigint) LANGUAGE sql STABLE ROWS 1000
+    RETURNS TABLE (video_id bigint) LANGUAGE sql STABLE ROWS 10
     SET enable_seqscan = off SET enable_indexscan = off AS $$
         SELECT t.id FROM video_video t
         WHERE to_tsvector('simple'::regconfig, t.title) @@ query AND t.tenant_id = tenant $$""",
 ]
 POSTGRES_BACKWARD = [
     "DROP FUNCTION IF EXISTS captions_title_matches(tsquery, bigint)",
-    "DROP FUNCTION IF EXISTS captions_track_matches(tsquery, bigint)",
+    "DROP FUNCTION IF EXISTS captions_track_matches(tsquery, bigint, bigint)",
     "DROP TRIGGER IF EXISTS captions_track_document ON captions_captiontracktext",
 ]
 # SQLite: the rows first, then the FTS5 table of each video's text filled from them.
@@ -89,6 +91,11 @@ class Migration(migrations.Migration):
                 ("config", models.CharField(default="simple", max_length=32)),
                 ("text", models.TextField()),
             ],
+            options={
+                "indexes": [
+                    models.Index(fields=["tenant", "config"], name="caption_text_tenant_config")
+                ]
+            },
         ),
         migrations.RunPython(
             _run({"postgresql": POSTGRES_FORWARD, "sqlite": SQLITE_FORWARD}),
