@@ -132,9 +132,9 @@ def test_more_and_better_hits_rank_higher(library: Library):
     assert matches[0].hits[0].rank >= matches[0].hits[-1].rank
 
 
-def test_every_matching_video_is_ranked_however_old_its_track(library: Library):
-    """No bound on candidates: the video with the most hits ranks first even when every other
-    match is newer, and another tenant's newer tracks change nothing."""
+def test_hits_outrank_age_among_the_ranked_matches(library: Library):
+    """Within the bound on ranking the video with the most hits ranks first even when every
+    other match is newer, and another tenant's newer tracks change nothing."""
     oldest = library.video()
     library.track(oldest, ["entropy entropy entropy", "entropy again"])
     newer = [library.video() for _ in range(5)]

@@ -125,5 +125,6 @@ class TranscriptSearch(abc.ABC):
     def search(self, query: SearchQuery) -> list[VideoMatch]:
         """Up to `query.videos.limit` of the tenant's videos whose title or one READY track
         holds every word, best first from `query.offset`: title matches, then by how often and
-        how well their transcripts say the words; each with up to MAX_HITS cues holding any of
-        the words, the most words first, then in time order. A canceled video never matches."""
+        how well their transcripts say the words (within the RANKED_MATCHES bound; past it,
+        newest first); each with up to MAX_HITS cues holding any of the words, the most words
+        first, then in time order. A canceled video never matches."""
