@@ -83,6 +83,13 @@ def seed(videos: int, cues_per_video: int) -> int:
     n = 0
     for video_id in video_ids:
         first = len(batch)
+        owner = {
+            "track_id": tracks[video_id],
+            "video_id": video_id,
+            "tenant": tenant,
+            "language": "en",
+            "config": "english",
+        }
         for i in range(cues_per_video):
             text = rng.choices(words, weights, k=WORDS_PER_CUE)
             if rng.random() < COMMON_SHARE:
@@ -90,29 +97,10 @@ def seed(videos: int, cues_per_video: int) -> int:
             if n in rare_at:
                 text[rng.randrange(WORDS_PER_CUE)] = RARE
             n += 1
-            batch.append(
-                CaptionCue(
-                    track_id=tracks[video_id],
-                    video_id=video_id,
-                    tenant=tenant,
-                    language="en",
-                    config="english",
-                    start=i * 4.0,
-                    end=i * 4.0 + 3.5,
-                    text=" ".join(text).capitalize() + ".",
-                )
-            )
-        text = track_text([Cue(c.start, c.end, c.text) for c in batch[first:]])
-        documents.append(
-            CaptionTrackText(
-                track_id=tracks[video_id],
-                video_id=video_id,
-                tenant=tenant,
-                language="en",
-                config="english",
-                text=text,
-            )
-        )
+            sentence = " ".join(text).capitalize() + "."
+            batch.append(CaptionCue(start=i * 4.0, end=i * 4.0 + 3.5, text=sentence, **owner))
+        cues = [Cue(c.start, c.end, c.text) for c in batch[first:]]
+        documents.append(CaptionTrackText(text=track_text(cues), **owner))
         if len(batch) >= BATCH:
             CaptionCue.objects.bulk_create(batch)
             CaptionTrackText.objects.bulk_create(documents)

@@ -132,16 +132,23 @@ def test_more_and_better_hits_rank_higher(library: Library):
     assert matches[0].hits[0].rank >= matches[0].hits[-1].rank
 
 
-def test_hits_outrank_age_among_the_ranked_matches(library: Library):
-    """Within the bound on ranking the video with the most hits ranks first even when every
-    other match is newer, and another tenant's newer tracks change nothing."""
+def oldest_says_it_most(library: Library, newer: int) -> tuple[int, list[int]]:
+    """The oldest video says "entropy" four times, `newer` later ones once each; another
+    tenant's video, newer still, says it twice."""
     oldest = library.video()
     library.track(oldest, ["entropy entropy entropy", "entropy again"])
-    newer = [library.video() for _ in range(5)]
-    for video in newer:
+    later = [library.video() for _ in range(newer)]
+    for video in later:
         library.track(video, ["entropy once", "and then other words for a while"])
     theirs = library.video(tenant_id=library.other_tenant_id)
     library.track(theirs, ["entropy", "entropy"], tenant_id=library.other_tenant_id)
+    return oldest, later
+
+
+def test_hits_outrank_age_among_the_ranked_matches(library: Library):
+    """Within the bound on ranking the video with the most hits ranks first even when every
+    other match is newer, and another tenant's newer tracks change nothing."""
+    oldest, newer = oldest_says_it_most(library, 5)
     found = [m.video_id for m in library.find("entropy")]
     assert found[0] == oldest
     assert sorted(found[1:]) == sorted(newer)
@@ -152,13 +159,7 @@ def test_only_the_newest_matches_are_ranked_but_every_match_is_listed(library: L
     it comes after the ranked ones however many hits it has; a title match still comes first,
     and another tenant's newer tracks take no place."""
     by_title = library.video("Entropy explained")
-    oldest = library.video()
-    library.track(oldest, ["entropy entropy entropy", "entropy again"])
-    newer = [library.video() for _ in range(3)]
-    for video in newer:
-        library.track(video, ["entropy once", "and then other words for a while"])
-    theirs = library.video(tenant_id=library.other_tenant_id)
-    library.track(theirs, ["entropy"], tenant_id=library.other_tenant_id)
+    oldest, newer = oldest_says_it_most(library, 3)
     bounded = transcript_search(library.alias, ranked=3)
 
     def found(offset: int = 0, limit: int = 10) -> list[int]:
