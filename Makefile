@@ -51,6 +51,12 @@ services:
 browser:
 	@scripts/ensure_services.sh chromium npm
 
+# Two pytest-xdist workers, each taking whole files (module fixtures stay in one process):
+# most end-to-end tests wait on real time (a player, a lease, a long poll), so two at once
+# share the two cores well. Each worker has its own PostgreSQL and Redis databases
+# (tests/settings.py, tests/services.py). `make test PYTEST_WORKERS=` runs in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -59,7 +65,7 @@ test: $(STAMP) $(CHECKOV_STAMP) services browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory infra-lint image-lint
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests $(PYTEST_WORKERS)
 	$(MAKE) --no-print-directory image-test
 
 # The image's Python dependencies, every version pinned with its hashes, from pyproject.toml's

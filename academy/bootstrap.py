@@ -28,7 +28,7 @@ from src.application.ports.storage import Storage, probe_storage
 from src.application.ports.tenants import TenantRepository
 from src.application.ports.transcoder import Transcoder
 from src.application.ports.unit_of_work import AbstractUnitOfWork
-from src.application.ports.video_repository import VideoRecord, VideoRepository
+from src.application.ports.video_repository import VideoRepository
 from src.application.video_commands import VideoCommands
 from src.application.video_queries import VideoQueries
 
@@ -110,11 +110,12 @@ def build_transcoder(config: AppConfig) -> Transcoder:
 
 
 def build_webhook_dispatcher(
-    config: AppConfig, render_video: Callable[[VideoRecord], dict[str, Any]], **overrides
+    config: AppConfig, render_video: Callable[..., dict[str, Any]], **overrides
 ) -> WebhookDispatcher:
     """The webhook dispatcher: the Django store, whose payloads' `data` is `render_video` of
-    the row (the API's own rendering, settings.WEBHOOK_PAYLOAD_RENDERER), and the signing
-    HTTP transport behind the SSRF guard."""
+    the row, and of the track too for a caption event (the API's own rendering,
+    settings.WEBHOOK_PAYLOAD_RENDERER), and the signing HTTP transport behind the SSRF
+    guard."""
     setup_django()
     from academy.adapters.db.django.webhook_store import DjangoWebhookStore
     from src.application.deliver_webhooks import WebhookDispatcher

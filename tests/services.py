@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 
@@ -34,3 +35,21 @@ def require_services() -> None:
             + " (run `make services` or `make test`, which start or install them)",
             returncode=3,
         )
+
+
+# `make test` runs the suite in two pytest-xdist workers at once. Each worker has its own
+# PostgreSQL database (tests/settings.py names it after the process) and here its own Redis
+# databases: a test's keys (`tenant:1:video:1:…` in a fresh database) never meet the other
+# worker's. Redis has 16 databases; the demo keeps 9, the benchmarks 3 and 4.
+_REDIS_DBS = {2: (2, 5), 11: (11, 6), 12: (12, 7), 13: (13, 8), 15: (15, 10)}
+
+
+def redis_test_db(db: int) -> int:
+    """This pytest process's Redis database for the suite's database `db` (2, 11, 12, 13, 15)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    return _REDIS_DBS[db][index]
+
+
+def redis_test_url(db: int, port: int = 6379) -> str:
+    return f"redis://127.0.0.1:{port}/{redis_test_db(db)}"

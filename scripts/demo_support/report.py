@@ -4,6 +4,8 @@ and the playback hints."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,13 +149,20 @@ def verify_master(url: str) -> str | None:
 
 
 def stored_master(media_root: Path, video_id: int) -> Path | None:
-    """The published master playlist of a video in the demo's storage folder (URLs name the
-    video by its playback id only, so the folder is found from the id the API returned)."""
-    found = sorted(
-        media_root.glob(f"tenants/*/videos/{video_id}/hls/*/master.m3u8"),
-        key=lambda p: p.stat().st_mtime,
-    )
-    return found[-1] if found else None
+    """The published master playlist of a video in the demo's storage folder. Neither its URL
+    (a playback id) nor its storage key (an opaque media/{video}/{claim}/ folder) names the
+    video, so the key is read from the row in the demo's database (var/db.sqlite3, beside
+    the storage folder), read-only."""
+    database = media_root.parent / "db.sqlite3"
+    if not database.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT hls_key FROM video_video WHERE id = ?", (video_id,)).fetchone()
+    except sqlite3.Error:
+        return None
+    path = media_root / row[0] if row and row[0] else None
+    return path if path is not None and path.is_file() else None
 
 
 def playback_hints(rows: list[VideoRow]) -> str:

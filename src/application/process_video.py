@@ -110,7 +110,7 @@ class ProcessVideo:
         there is only waste. The one exception is a `complete` whose answer never came (the
         database went away mid-call): the row may name the prefix now, so it stays.
         """
-        prefix = storage_keys.job_output_prefix(lease.tenant_id, lease.video_id, lease.token)
+        prefix = storage_keys.job_output_prefix(lease.media_salt, lease.token)
         keep = False
         try:
             t = time.monotonic()

@@ -21,7 +21,7 @@ from src.application.ports.video_repository import (
     VideoRecord,
     VideoRepository,
 )
-from src.application.storage_keys import video_prefix
+from src.application.storage_keys import media_video_prefix, video_prefix
 from src.application.video_errors import InvalidVideoState, VideoNotFound
 
 
@@ -90,6 +90,11 @@ class VideoCommands:
             self.repository.cancel(video_id)  # a running worker stops at its next renewal
         self._abort_multipart(row)
         # Storage first: a failure here leaves the row, so the delete can be asked again.
+        # The source (and outputs of the legacy layout) under the ids, the outputs under the
+        # video's opaque media folder.
+        salt = self.repository.media_salt(video_id)
+        if salt:
+            self.storage.delete_prefix(media_video_prefix(salt) + "/")
         self.storage.delete_prefix(video_prefix(row.tenant_id, row.id) + "/")
         self.repository.delete(video_id)
         return True

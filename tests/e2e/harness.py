@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from academy.config import DEVELOPMENT_ENV
 from bench.harness import FAKE_WORKER
+from tests.services import redis_test_url
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -22,7 +23,7 @@ AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-TEST_REDIS_URL = "redis://127.0.0.1:6379/2"
+TEST_REDIS_URL = redis_test_url(2)
 
 
 def database_url(settings_dict: dict[str, Any]) -> str:

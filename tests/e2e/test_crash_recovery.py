@@ -23,6 +23,7 @@ import redis
 
 from apps.support.video.models import Tenant, Video
 from bench.harness import ProcessLog, wait_until
+from src.application.storage_keys import job_output_prefix
 from src.infrastructure.cache import redis_keys as cache
 from tests.e2e.harness import TEST_REDIS_URL, worker_args
 from tests.media import decodes, make_clip, paced_path
@@ -154,7 +155,7 @@ def playlist_entries(path: Path) -> list[Path]:
 
 
 def assert_published_output_is_complete(storage_root: Path, video: Video, token: int) -> None:
-    prefix = f"tenants/{video.tenant_id}/videos/{video.pk}/hls/{token}/"
+    prefix = f"{job_output_prefix(video.media_salt, token)}/"
     assert video.hls_key == prefix + "master.m3u8"
     assert video.thumbnail_key.startswith(prefix)
     assert (storage_root / video.thumbnail_key).stat().st_size > 0
@@ -221,7 +222,7 @@ def test_worker_killed_mid_encode_video_is_finished_once_by_another(
     assert claim["lease_token"] == 2
     assert_published_output_is_complete(storage_root, video, token=2)
     # The dead worker's claim published nothing: its prefix does not even exist.
-    assert not (storage_root / f"tenants/{video.tenant_id}/videos/{video.pk}/hls/1").exists()
+    assert not (storage_root / job_output_prefix(video.media_salt, 1)).exists()
 
     # The tick is logged after its re-send, which the survivor may answer first.
     ticks = wait_until(lambda: reclaim_ticks(reconcile, video), 10, what="the reclaiming tick")
@@ -262,7 +263,7 @@ def test_frozen_worker_past_its_lease_is_fenced_out_when_it_wakes(
     second.wait_event("SQS_JOB_COMPLETED", video_id=video.pk)
     assert completions([first, second], video) == [second.name]
     assert_published_output_is_complete(storage_root, video, token=2)
-    assert not (storage_root / f"tenants/{video.tenant_id}/videos/{video.pk}/hls/1").exists()
+    assert not (storage_root / job_output_prefix(video.media_salt, 1)).exists()
     assert len(wait_until(lambda: reclaim_ticks(reconcile, video), 10, what="the tick")) == 1
     assert second.problems() == [] and first.problems() == []
 

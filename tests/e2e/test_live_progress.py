@@ -22,6 +22,7 @@ from tests.e2e.harness import TEST_REDIS_URL
 from tests.e2e.tcp_proxy import TcpProxy
 from tests.e2e.test_api_pipeline import Client, create_key, run_pipeline, serve
 from tests.media import make_clip, paced_path
+from tests.services import redis_test_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -189,7 +190,7 @@ def test_redis_down_mid_job_the_stream_polls_the_row_and_still_ends_with_ready(s
     env = {
         **NO_CAPTIONS,
         "VIDEO_LIVE_CHANNEL_PREFIX": f"academy-e2e-live-{os.getpid()}",
-        "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/2",
+        "REDIS_URL": redis_test_url(2, proxy.port),
         "VIDEO_PROGRESS_POLL_SECONDS": 1,
     }
     vid = None

@@ -12,6 +12,7 @@ import pytest
 from apps.support.video.models import Video
 from bench.harness import ROOT
 from src.application.domain import ErrorCode
+from src.application.storage_keys import job_output_prefix
 from tests.e2e.harness import base_env, worker_args
 from tests.media import decodes, make_clip, make_hls_playlist, truncate_copy
 
@@ -73,7 +74,7 @@ def test_good_and_hostile_uploads_through_one_worker(
     assert [r["name"] for r in good.renditions] == ["480p", "360p"], "never upscale"
     assert (good.width, good.height) == (854, 480)
     assert 1.5 < good.duration_seconds < 2.5
-    assert good.hls_key.endswith("/hls/1/master.m3u8")
+    assert good.hls_key == f"{job_output_prefix(good.media_salt, 1)}/master.m3u8"
     master = storage_root / good.hls_key
     text = master.read_text()
     assert text.count("#EXT-X-STREAM-INF") == 2

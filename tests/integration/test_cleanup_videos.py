@@ -27,6 +27,7 @@ from apps.support.webhooks.models import WebhookDelivery, WebhookEndpoint, Webho
 from src.application.domain.webhooks import DeliveryStatus
 from src.application.output_cleanup import OutputCleanup, OutputRow
 from src.application.ports.storage import StorageError
+from src.application.storage_keys import job_output_prefix, media_video_prefix, new_media_salt
 from src.application.upload_cleanup import UploadCleanup
 from src.application.video_commands import VideoCommands
 from src.application.video_errors import InvalidVideoState
@@ -45,6 +46,12 @@ def put(storage, tmp_path, key: str) -> None:
 
 
 def hls(video, token: int, name: str = "master.m3u8") -> str:
+    """A file of claim `token`'s output, where a worker writes it now."""
+    return f"{job_output_prefix(video.media_salt, token)}/{name}"
+
+
+def legacy_hls(video, token: int, name: str = "master.m3u8") -> str:
+    """The same in the layout before the media salt (`tenants/{t}/videos/{v}/hls/{token}`)."""
     return f"tenants/{video.tenant_id}/videos/{video.id}/hls/{token}/{name}"
 
 
@@ -123,30 +130,67 @@ def awaiting_upload(tenant, expires_in: timedelta, status: str = "AWAITING_UPLOA
     )
 
 
-def test_dead_claims_go_published_and_live_and_recent_stay(local, video, tmp_path):
+@pytest.mark.parametrize("layout", [hls, legacy_hls], ids=["media", "legacy"])
+def test_dead_claims_go_published_and_live_and_recent_stay(local, video, tmp_path, layout):
+    """The same rule in the opaque layout and in the one existing outputs still use."""
     root, storage = local
     # Claim 1 died; claim 2 published (READY row points at it); claim 3 died a minute ago;
     # claim 4 is the row's current lease (a live retry may still be writing).
     for token in (1, 2, 3, 4):
-        put(storage, tmp_path, hls(video, token))
-        put(storage, tmp_path, hls(video, token, "720p/seg_000.ts"))
+        put(storage, tmp_path, layout(video, token))
+        put(storage, tmp_path, layout(video, token, "720p/seg_000.ts"))
     for token in (1, 2, 4):
-        backdate(root, hls(video, token), 2 * HOUR)
-        backdate(root, hls(video, token, "720p/seg_000.ts"), 2 * HOUR)
-    Video.objects.filter(pk=video.pk).update(lease_token=4, hls_key=hls(video, 2))
-    prefix = f"tenants/{video.tenant_id}/videos/{video.id}/hls/"
+        backdate(root, layout(video, token), 2 * HOUR)
+        backdate(root, layout(video, token, "720p/seg_000.ts"), 2 * HOUR)
+    Video.objects.filter(pk=video.pk).update(lease_token=4, hls_key=layout(video, 2))
+
+    def prefix(token: int) -> str:
+        return layout(video, token, "")
 
     planned = run("--dry-run")["outputs"]
-    assert planned["removed_prefixes"] == [f"{prefix}1/"]
-    assert planned["kept_recent"] == [f"{prefix}3/"]
-    assert storage.exists(hls(video, 1))  # a dry run deletes nothing
+    assert planned["removed_prefixes"] == [prefix(1)]
+    assert planned["kept_recent"] == [prefix(3)]
+    assert storage.exists(layout(video, 1))  # a dry run deletes nothing
 
     done = run()["outputs"]
-    assert done["removed_prefixes"] == [f"{prefix}1/"] and done["removed_objects"] == 2
-    assert not storage.list_keys(f"{prefix}1/")
+    assert done["removed_prefixes"] == [prefix(1)] and done["removed_objects"] == 2
+    assert not storage.list_keys(prefix(1))
     for token in (2, 3, 4):
-        assert storage.exists(hls(video, token, "720p/seg_000.ts")), token
+        assert storage.exists(layout(video, token, "720p/seg_000.ts")), token
     assert run()["outputs"]["removed_prefixes"] == []
+
+
+def test_a_video_published_in_the_legacy_layout_keeps_it_while_new_claims_are_swept(
+    local, video, tmp_path
+):
+    """A row published before the media salt keeps its `tenants/…/hls/N/` output (it is
+    still served from its hls_key); dead claims of both layouts go, the live one stays."""
+    root, storage = local
+    old = [legacy_hls(video, 1), legacy_hls(video, 2), hls(video, 3), hls(video, 4)]
+    for key in old:
+        put(storage, tmp_path, key)
+        backdate(root, key, 2 * HOUR)
+    Video.objects.filter(pk=video.pk).update(lease_token=4, hls_key=legacy_hls(video, 2))
+    done = run()["outputs"]
+    assert sorted(done["removed_prefixes"]) == sorted([hls(video, 3, ""), legacy_hls(video, 1, "")])
+    assert storage.exists(legacy_hls(video, 2)) and storage.exists(hls(video, 4))
+    # Published in the new layout later: the legacy output is now a dead claim's too.
+    Video.objects.filter(pk=video.pk).update(lease_token=5, hls_key=hls(video, 4))
+    assert run()["outputs"]["removed_prefixes"] == [legacy_hls(video, 2, "")]
+    assert storage.list_keys(f"{job_output_prefix(video.media_salt, 4).rsplit('/', 1)[0]}/") == [
+        hls(video, 4)
+    ]
+
+
+def test_another_videos_media_folder_is_never_touched(local, video, tmp_path):
+    root, storage = local
+    other = Video.objects.create(tenant=video.tenant, title="other")
+    for key in (hls(video, 1), hls(other, 1), hls(other, 2)):
+        put(storage, tmp_path, key)
+        backdate(root, key, 2 * HOUR)
+    Video.objects.filter(pk=other.pk).update(lease_token=2, hls_key=hls(other, 1))
+    Video.objects.filter(pk=video.pk).update(lease_token=1)
+    assert run()["outputs"]["removed_prefixes"] == []  # each row keeps what is its own
 
 
 def test_a_grace_below_a_minute_is_refused(local):
@@ -156,18 +200,23 @@ def test_a_grace_below_a_minute_is_refused(local):
 
 def test_s3_dead_claim_prefixes_are_removed(tmp_path, s3):
     client, storage = s3
-    row = OutputRow(video_id=7, tenant_id=3, lease_token=9, hls_key="")
-    base = "tenants/3/videos/7/hls"
+    salt = new_media_salt()
+    row = OutputRow(video_id=7, tenant_id=3, lease_token=9, hls_key="", media_salt=salt)
+    legacy = "tenants/3/videos/7/hls"
     for token in (5, 9):
-        put(storage, tmp_path, f"{base}/{token}/master.m3u8")
+        put(storage, tmp_path, f"{job_output_prefix(salt, token)}/master.m3u8")
+        put(storage, tmp_path, f"{legacy}/{token}/master.m3u8")
+    dead = [f"{job_output_prefix(salt, 5)}/", f"{legacy}/5/"]
     fresh = OutputCleanup(storage).run([row], grace_seconds=HOUR, dry_run=False)
-    assert fresh.removed == [] and fresh.kept_recent == [f"{base}/5/"]
+    assert fresh.removed == [] and fresh.kept_recent == dead
     later = OutputCleanup(storage, clock=lambda: time.time() + 2 * HOUR)
     report = later.run([row], grace_seconds=HOUR, dry_run=False)
-    assert report.removed == [f"{base}/5/"] and report.objects == 1
-    assert storage.list_keys(f"{base}/") == [f"{base}/9/master.m3u8"]
+    assert report.removed == dead and report.objects == 2
+    live = f"{job_output_prefix(salt, 9)}/master.m3u8"
+    assert storage.list_keys(f"{media_video_prefix(salt)}/") == [live]
+    assert storage.list_keys(f"{legacy}/") == [f"{legacy}/9/master.m3u8"]
     raw = [o["Key"] for o in client.list_objects_v2(Bucket="cleanup")["Contents"]]
-    assert raw == ["media/tenants/3/videos/7/hls/9/master.m3u8"]
+    assert sorted(raw) == sorted([f"media/{live}", "media/tenants/3/videos/7/hls/9/master.m3u8"])
 
 
 def test_json_report_names_every_part(local, video):
@@ -381,9 +430,7 @@ def test_a_storage_error_on_one_item_is_reported_and_the_rest_is_done(
     assert [(e["part"], e["video_id"]) for e in report["errors"]] == [("sources", broken.id)]
     assert "Input/output error" in report["errors"][0]["error"]
     assert report["sources"]["removed_videos"] == [fine.id]
-    assert report["outputs"]["removed_prefixes"] == [
-        f"tenants/{video.tenant_id}/videos/{video.id}/hls/1/"
-    ]
+    assert report["outputs"]["removed_prefixes"] == [hls(video, 1, "")]
     # The mark is taken back: the next run tries the broken one again.
     assert Video.objects.get(pk=broken.pk).source_removed_at is None
     assert storage.exists(source_of(broken))

@@ -13,12 +13,13 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.aws_helpers import load_queue_depth_handler, use_fake_aws
+from tests.services import redis_test_url
 
 handler = load_queue_depth_handler()
 
 QUEUE = "academy-video-jobs"
 DIMENSIONS = "Service=video-worker,Env=test"
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+REDIS_TEST_URL = redis_test_url(15)
 ALL_METRICS = [
     "video_delayed",
     "video_desired",

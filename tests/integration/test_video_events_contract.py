@@ -3,8 +3,13 @@ commits records exactly its event; a write that does not take effect records non
 
 from __future__ import annotations
 
-from src.application.domain import ErrorCode, VideoStatus
+import contextlib
+
+from django.db import transaction
+
+from src.application.domain import CaptionKind, CaptionStatus, ErrorCode, VideoStatus
 from src.application.domain.webhooks import VideoEventType
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.video_repository import NewUpload, VideoResult
 from tests.integration.repo_backends import DJANGO_DB, Backend
 
@@ -92,3 +97,30 @@ def test_expired_upload_records_canceled(backend: Backend):
         time.sleep(0.1)  # the database clock passes the 1 s expiry
     assert types(backend, row.id) == [C]
     assert backend.repo.events.for_video(row.id)[0].video.error_code == ErrorCode.UPLOAD_EXPIRED
+
+
+def test_a_caption_event_keeps_the_track_it_is_about(backend: Backend):
+    video_id, lease = backend.claimed_video()
+    assert backend.repo.complete(lease, VideoResult(hls_key="k/master.m3u8"))
+    video = backend.repo.get(video_id)
+    track = CaptionTrackRecord(
+        id=41,
+        video_id=video_id,
+        tenant_id=backend.tenant_id,
+        kind=CaptionKind.AUTO,
+        status=CaptionStatus.FAILED,
+        language="en",
+        error_code=ErrorCode.TRANSCRIBE_FAILED,
+        error_message="the model broke",
+        attempts=3,
+        stage_timings_ms={"audio": 120},
+        created_at=video.created_at,
+        updated_at=video.updated_at,
+    )
+    change = transaction.atomic(using=backend.alias) if backend.alias else contextlib.nullcontext()
+    with change:  # recorded in the transaction of the track's change, as the repository does
+        backend.repo.events.record(video, VideoEventType.CAPTIONS_FAILED, track)
+    *_, failed = backend.repo.events.for_video(video_id)
+    assert failed.type == VideoEventType.CAPTIONS_FAILED
+    assert failed.track == track and failed.video == video
+    assert [e.track for e in backend.repo.events.for_video(video_id)[:-1]] == [None, None]

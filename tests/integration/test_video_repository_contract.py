@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import timedelta
 
 import pytest
@@ -307,6 +309,28 @@ def test_lease_token_grows_by_one_on_every_claim(make_backend: BackendFactory):
     assert repo.try_reclaim_video(video_id, force=True)
     assert repo.complete(claim(), RESULT)
     assert tokens == [1, 2, 3, 4]
+
+
+def test_every_video_has_its_own_secret_media_salt_carried_by_its_leases(
+    make_backend: BackendFactory,
+):
+    """The salt the output folders derive from: one per video, the same for all its claims,
+    in every lease (renewed ones too) and never in the record (stored with webhook events)."""
+    backend = make_backend(max_attempts=10)
+    repo = backend.repo
+    first, second = backend.new_video(), backend.new_video()
+    salt = repo.media_salt(first)
+    assert re.fullmatch(r"[0-9a-f]{64}", salt)
+    assert repo.media_salt(second) != salt
+    assert repo.media_salt(UNKNOWN_ID) == ""
+    lease = repo.try_claim_video(first, "worker-a")
+    assert lease.media_salt == salt and salt not in repr(lease)
+    assert repo.renew_lease(lease, 60).media_salt == salt
+    assert repo.release(lease)
+    assert repo.try_claim_video(first, "worker-b").media_salt == salt  # every claim
+    record = repo.get(first)
+    assert salt not in repr(record) and salt not in str(dataclasses.asdict(record))
+    assert repo.delete(second) and repo.media_salt(second) == ""
 
 
 def test_fencing_a_worker_that_lost_its_lease(backend: Backend):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from academy.config import DEVELOPMENT_ENV, ConfigError, load_config
+from src.application.caption_job import caption_prefix
 from src.application.domain import CaptionKind, CaptionStatus, Cue
 from src.application.hls_subtitles import renditions_for, with_subtitles
 from src.application.ports.captions import CaptionFileInvalid, CaptionTrackRecord
+from src.application.storage_keys import job_output_prefix
 from src.infrastructure.captions.webvtt_files import parse_captions, write_rendition
 
 MASTER = (
@@ -16,7 +18,8 @@ MASTER = (
     '#EXT-X-STREAM-INF:BANDWIDTH=900000,AUDIO="audio"\n360p/index.m3u8\n'
     '#EXT-X-STREAM-INF:BANDWIDTH=400000,AUDIO="audio"\n240p/index.m3u8\n'
 )
-PREFIX = "tenants/1/videos/2/hls/3"
+# A claim's output folder in the opaque layout (media/{video}/{claim}).
+PREFIX = job_output_prefix("5e" * 32, 3)
 
 
 def track(
@@ -122,3 +125,10 @@ def test_caption_settings_name_the_bad_variable():
     for name, value in (("VIDEO_CAPTIONS", "maybe"), ("VIDEO_CAPTIONS_LANGUAGE", "English!")):
         with pytest.raises(ConfigError, match=name):
             load_config({**DEVELOPMENT_ENV, name: value})
+
+
+def test_caption_files_lie_in_the_published_folder_and_name_no_id():
+    """Served as the video's other files, and behind a CDN under the same opaque folder."""
+    prefix = caption_prefix(f"{PREFIX}/master.m3u8", "auto-4")
+    assert prefix == f"{PREFIX}/captions/auto-4"
+    assert prefix.startswith("media/") and "tenants" not in prefix and "/hls/" not in prefix

@@ -11,6 +11,7 @@ import pytest
 from src.application.domain import ErrorCode, StopReason, VideoProcessingError, VideoStatus
 from src.application.ports.fakes import FakeTranscoder
 from src.application.ports.video_repository import VideoResult
+from src.application.storage_keys import job_output_prefix, media_video_prefix
 
 BOTH = pytest.mark.parametrize("fast_ack", [False, True], ids=["ack-after", "fast-ack"])
 
@@ -44,7 +45,8 @@ def test_success_publishes_and_the_message_is_gone(make_world, fast_ack):
     assert result == "ok" and returned(logs)["result"] == "ok"
     row = w.repo.get(vid)
     assert row.status == VideoStatus.READY
-    assert row.hls_key == f"tenants/7/videos/{vid}/hls/1/master.m3u8"
+    salt = w.repo.media_salt(vid)
+    assert row.hls_key == f"{job_output_prefix(salt, 1)}/master.m3u8"
     assert w.storage.exists(row.hls_key)
     assert w.queue.messages() == []
     w.clock.advance(3600)
@@ -313,7 +315,7 @@ def test_lease_lost_mid_job_stops_and_publishes_nothing(make_world, fast_ack):
     assert "VIDEO_LEASE_LOST" in events(logs)
     row = w.repo.get(vid)
     assert (row.status, row.leased_by) == (VideoStatus.PROCESSING, "thief")
-    assert w.storage.list_keys(f"tenants/7/videos/{vid}/hls/") == []
+    assert w.storage.list_keys(media_video_prefix(w.repo.media_salt(vid)) + "/") == []
     assert w.queue.messages() == []
 
 

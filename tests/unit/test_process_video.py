@@ -11,6 +11,7 @@ from src.application.job_control import JobControl
 from src.application.ports.fakes import FakeTranscoder, InMemoryStorage
 from src.application.ports.in_memory_video_repository import InMemoryVideoRepository
 from src.application.process_video import ProcessVideo
+from src.application.storage_keys import media_video_prefix
 
 SOURCE = b"source bytes"
 
@@ -24,7 +25,7 @@ def _claimed(repo, storage):
 
 
 def _outputs(storage, lease):
-    return storage.list_keys(f"tenants/7/videos/{lease.video_id}/hls/")
+    return storage.list_keys(media_video_prefix(lease.media_salt) + "/")
 
 
 def _run(tmp_path, repo, storage, lease):

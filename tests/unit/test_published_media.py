@@ -4,13 +4,14 @@ playback id only."""
 from __future__ import annotations
 
 from src.application.ports.video_repository import VideoResult
+from src.application.storage_keys import job_output_prefix
 
 
 def _ready(world, tenant_id: int = 7) -> tuple[int, str]:
     """A READY video whose published playlist and one segment are in storage."""
     vid = world.video(tenant_id)
     lease = world.repo.try_claim_video(vid, "worker-a")
-    folder = f"tenants/{tenant_id}/videos/{vid}/hls/{lease.token}"
+    folder = job_output_prefix(lease.media_salt, lease.token)
     for name in ("master.m3u8", "720p/seg_00001.ts"):
         world.storage.objects[f"{folder}/{name}"] = b"#EXTM3U\n" * 4
     assert world.repo.complete(lease, VideoResult(hls_key=f"{folder}/master.m3u8"))

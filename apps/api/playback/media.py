@@ -9,8 +9,9 @@ master is cached for 5 minutes; the master, rewritten in place when a caption tr
 or goes, is `no-cache` (revalidated on every load).
 
 Playlists are rewritten for the caller (src/infrastructure/playback/playlists.py): every URI
-in them carries the token, or is a CloudFront signed URL when VIDEO_PUBLIC_BASE_URL is a CDN,
-so a player needs nothing but the master URL. Other files stream with single byte ranges.
+in them carries the token, or is a CloudFront signed URL when VIDEO_PUBLIC_BASE_URL is a CDN
+(for outputs of the opaque `media/…` layout only: their keys name no id), so a player needs
+nothing but the master URL. Other files stream with single byte ranges.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from src.application.domain import ErrorCode, PlaybackPolicy
 from src.application.domain.playback import is_playback_id
 from src.application.ports.video_repository import VideoRecord
 from src.application.published_media import PublishedMedia
+from src.application.storage_keys import is_media_key
 from src.infrastructure.playback import playlists
 from src.infrastructure.playback.cloudfront import CloudFrontUrlSigner
 from src.infrastructure.playback.tokens import (
@@ -149,7 +151,9 @@ def _playlist(
     text = b"".join(media.read_range(key, 0, media.size(key) - 1)).decode("utf-8")
     folder = posixpath.dirname(video.hls_key)
     config = settings.CONFIG
-    cdn = config.public_base_url
+    # Only outputs of the opaque layout (media/{video}/{claim}/) go to the CDN: a folder of
+    # the legacy layout names the tenant, the video and the claim, and stays behind the API.
+    cdn = config.public_base_url if is_media_key(folder) else ""
     cdn_query = ""
     if cdn and config.playback.cloudfront_key_pair_id:
         # The distribution requires signed URLs for every segment (one behaviour cannot tell

@@ -14,10 +14,12 @@ from ninja.responses import NinjaJSONEncoder
 
 from apps.api.keys import upload_urls
 from apps.api.live.tokens import issue_token
-from apps.api.playback.links import assets
+from apps.api.playback.links import assets, caption_body, links_for
 from apps.api.schemas.videos import VideoOut
+from apps.api.schemas.webhooks import CaptionEventVideoOut
 from src.application.direct_upload import API_PUT, MULTIPART, UploadPlan
 from src.application.domain import Cue
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.transcript_search import CueHit
 from src.application.ports.video_repository import VideoRecord
 from src.application.video_queries import Progress, row_progress
@@ -68,12 +70,19 @@ def video_body(
     }
 
 
-def webhook_video(video: VideoRecord) -> dict[str, Any]:
+def webhook_video(video: VideoRecord, track: CaptionTrackRecord | None = None) -> dict[str, Any]:
     """A webhook payload's `data`: the body GET /api/v1/videos/{id} gives for the row as the
     change left it, serialised exactly as the API serialises it. It names the playback id and
-    policy; `assets` URLs only for a public video (a payload is stored and resent: no token)."""
-    body = VideoOut.model_validate(video_body(None, video, row_progress(video))).model_dump()
-    return json.loads(json.dumps(body, cls=NinjaJSONEncoder))
+    policy; `assets` URLs only for a public video (a payload is stored and resent: no token).
+    A caption event's adds `track`: the track as the caption list shows it (its `vtt_url`
+    likewise only for a public video)."""
+    body = video_body(None, video, row_progress(video))
+    if track is None:
+        out = VideoOut.model_validate(body)
+    else:
+        body["track"] = caption_body(links_for(None, video), video, track)
+        out = CaptionEventVideoOut.model_validate(body)
+    return json.loads(json.dumps(out.model_dump(), cls=NinjaJSONEncoder))
 
 
 def upload_body(request: HttpRequest, video: VideoRecord, plan: UploadPlan) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from ninja import Schema
 from pydantic import Field
 
-from apps.api.schemas.videos import StrictSchema
+from apps.api.schemas.videos import CaptionTrackOut, StrictSchema, VideoOut
 from apps.support.webhooks.models import URL_MAX_LENGTH
 from src.application.domain.webhooks import DeliveryStatus, VideoEventType
 
@@ -74,3 +74,14 @@ class DeliveryOut(Schema):
 class DeliveryListOut(Schema):
     items: list[DeliveryOut]
     next_cursor: str | None
+
+
+# -- payloads (`data`; a plain video event's is VideoOut) -------------------------------------
+class CaptionEventVideoOut(VideoOut):
+    """`data` of `video.captions.ready` and `video.captions.failed`: the video, and the track
+    the event is about, as the change left them."""
+
+    track: CaptionTrackOut = Field(
+        description="the automatic track: as GET /videos/{id}/captions lists it; `error` "
+        "when it failed, `vtt_url` only for a READY track of a public video"
+    )

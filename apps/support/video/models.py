@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from src.application.domain import PlaybackPolicy, VideoStatus
 from src.application.domain.playback import new_playback_id
+from src.application.storage_keys import new_media_salt
 
 
 class Tenant(models.Model):
@@ -70,6 +71,11 @@ class Video(models.Model):
         choices=[(p.value, p.value) for p in PlaybackPolicy],
         default=PlaybackPolicy.SIGNED.value,
     )
+
+    # The video's own secret: its outputs' folders (media/{video}/{claim}/) are derived from
+    # it, so no stored or CDN path names the tenant, the video or the claim. Never shown by
+    # any API, page, webhook or log (not editable: no admin form has it).
+    media_salt = models.CharField(max_length=64, default=new_media_salt, editable=False)
 
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processing_completed_at = models.DateTimeField(null=True, blank=True)

@@ -53,6 +53,8 @@ class WebhookEvent(models.Model):
     type = models.CharField(max_length=32, choices=[(t.value, t.value) for t in VideoEventType])
     occurred_at = models.DateTimeField()
     video = models.JSONField()  # VideoRecord snapshot (src.application.ports.video_events)
+    # A caption event's track as the change left it (CaptionTrackRecord snapshot); null else.
+    track = models.JSONField(null=True, blank=True)
     # The exact body sent, rendered once at the first send so every retry is byte-identical.
     body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

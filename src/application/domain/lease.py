@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -21,3 +21,6 @@ class Lease:
     expires_at: datetime
     attempt: int
     source_key: str = ""
+    # The video's secret media salt: the claim's output prefix is derived from it
+    # (storage_keys.job_output_prefix). Kept out of repr, so no log line can show it.
+    media_salt: str = field(default="", repr=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,9 @@ class OutputRow:
     tenant_id: int
     lease_token: int
     hls_key: str
+    # The video's secret media salt (its outputs' folders are derived from it); "" for a
+    # caller that knows none: only the legacy `tenants/…/hls/` layout is then swept.
+    media_salt: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from src.application.domain.webhooks import VideoEventType, new_event_id
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.video_events import (
     EVENT_FOR_STATUS,
     VideoEvent,
@@ -22,7 +23,10 @@ class InMemoryVideoEventOutbox(VideoEventOutbox):
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def record(
-        self, video: VideoRecord, event_type: VideoEventType | None = None
+        self,
+        video: VideoRecord,
+        event_type: VideoEventType | None = None,
+        track: CaptionTrackRecord | None = None,
     ) -> VideoEvent | None:
         event_type = event_type or EVENT_FOR_STATUS.get(video.status)
         if event_type is None:
@@ -34,6 +38,7 @@ class InMemoryVideoEventOutbox(VideoEventOutbox):
             tenant_id=video.tenant_id,
             occurred_at=video.updated_at or self._clock(),
             video=video,
+            track=track,
         )
         with self._lock:
             self._events.append(event)

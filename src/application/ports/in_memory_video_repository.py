@@ -33,6 +33,7 @@ from src.application.ports.video_repository import (
     ready_fields,
     retried_fields,
 )
+from src.application.storage_keys import new_media_salt
 
 
 class InMemoryVideoRepository(VideoRepository):
@@ -45,21 +46,24 @@ class InMemoryVideoRepository(VideoRepository):
     ) -> None:
         super().__init__(max_attempts, default_lease_seconds)
         self._rows: dict[int, VideoRecord] = {}
+        # Each video's secret media salt, beside its record (never in it): set at creation.
+        self._salts: dict[int, str] = {}
         self._lock = threading.Lock()
         self._next_id = 1
         self._clock = clock or (lambda: datetime.now(UTC))
         self.events = events or InMemoryVideoEventOutbox(self._clock)
 
-    def snapshot(self) -> tuple[dict[int, VideoRecord], int]:
+    def snapshot(self) -> tuple[dict[int, VideoRecord], int, dict[int, str]]:
         """Every row as it is now (rows are immutable records), for a unit of work."""
         with self._lock:
-            return dict(self._rows), self._next_id
+            return dict(self._rows), self._next_id, dict(self._salts)
 
-    def restore(self, snapshot: tuple[dict[int, VideoRecord], int]) -> None:
+    def restore(self, snapshot: tuple[dict[int, VideoRecord], int, dict[int, str]]) -> None:
         with self._lock:
-            rows, next_id = snapshot
+            rows, next_id, salts = snapshot
             self._rows = dict(rows)
             self._next_id = next_id
+            self._salts = dict(salts)
 
     def _update(self, video_id: int, **changes) -> VideoRecord:
         row = dataclasses.replace(self._rows[video_id], updated_at=self._clock(), **changes)
@@ -91,6 +95,7 @@ class InMemoryVideoRepository(VideoRepository):
             video_id = self._next_id
             self._next_id += 1
             now = self._clock()
+            self._salts[video_id] = new_media_salt()
             self._rows[video_id] = VideoRecord(
                 id=video_id,
                 tenant_id=tenant_id,
@@ -110,6 +115,7 @@ class InMemoryVideoRepository(VideoRepository):
             video_id = self._next_id
             self._next_id += 1
             now = self._clock()
+            self._salts[video_id] = new_media_salt()
             row = VideoRecord(
                 id=video_id,
                 tenant_id=new.tenant_id,
@@ -169,6 +175,7 @@ class InMemoryVideoRepository(VideoRepository):
 
     def delete(self, video_id: int) -> bool:
         with self._lock:
+            self._salts.pop(video_id, None)
             return self._rows.pop(video_id, None) is not None
 
     def list_videos(self, query: VideoFilter) -> list[VideoRecord]:
@@ -223,6 +230,10 @@ class InMemoryVideoRepository(VideoRepository):
         with self._lock:
             return self._rows.get(video_id)
 
+    def media_salt(self, video_id: int) -> str:
+        with self._lock:
+            return self._salts.get(video_id, "") if video_id in self._rows else ""
+
     def get_by_playback_id(self, playback_id: str) -> VideoRecord | None:
         with self._lock:
             return next((r for r in self._rows.values() if r.playback_id == playback_id), None)
@@ -272,14 +283,15 @@ class InMemoryVideoRepository(VideoRepository):
                 attempts=row.attempts + 1,
                 processing_started_at=now,
             )
-            return Claim(_lease_of(row))
+            return Claim(_lease_of(row, self._salts[video_id]))
 
     def renew_lease(self, lease: Lease, seconds: int | None = None) -> Lease | None:
         with self._lock:
             if self._held(lease) is None:
                 return None
             until = self._clock() + timedelta(seconds=seconds or self.default_lease_seconds)
-            return _lease_of(self._update(lease.video_id, leased_until=until))
+            row = self._update(lease.video_id, leased_until=until)
+            return _lease_of(row, self._salts[lease.video_id])
 
     def complete(self, lease: Lease, result: VideoResult) -> bool:
         with self._lock:
@@ -398,7 +410,7 @@ class InMemoryVideoRepository(VideoRepository):
             return True
 
 
-def _lease_of(row: VideoRecord) -> Lease:
+def _lease_of(row: VideoRecord, media_salt: str) -> Lease:
     assert row.leased_until is not None
     return Lease(
         video_id=row.id,
@@ -408,4 +420,5 @@ def _lease_of(row: VideoRecord) -> Lease:
         expires_at=row.leased_until,
         attempt=row.attempts,
         source_key=row.source_key,
+        media_salt=media_salt,
     )

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from src.application.domain import VideoStatus
+from src.application.domain import CaptionKind, CaptionStatus, VideoStatus
 from src.application.domain.webhooks import VideoEventType
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.video_repository import VideoRecord
 
 # Which event a status change makes: the status the row moved to.
@@ -36,6 +38,7 @@ class VideoEvent:
     tenant_id: int
     occurred_at: datetime
     video: VideoRecord  # the row as the change left it
+    track: CaptionTrackRecord | None = None  # a caption event's track, as the change left it
 
 
 class VideoEventOutbox(abc.ABC):
@@ -43,29 +46,37 @@ class VideoEventOutbox(abc.ABC):
 
     @abc.abstractmethod
     def record(
-        self, video: VideoRecord, event_type: VideoEventType | None = None
+        self,
+        video: VideoRecord,
+        event_type: VideoEventType | None = None,
+        track: CaptionTrackRecord | None = None,
     ) -> VideoEvent | None:
         """Record the event for the status `video` just moved to (None: that status has none),
-        or `event_type` when the change is not the video's own (a caption track's)."""
+        or `event_type` when the change is not the video's own: a caption track's, stored with
+        the `track` it is about."""
 
     @abc.abstractmethod
     def for_video(self, video_id: int) -> list[VideoEvent]:
         """The video's events, oldest first."""
 
 
-def snapshot(video: VideoRecord) -> dict[str, Any]:
-    """The row as JSON-ready data (datetimes as ISO 8601), stored with its event."""
+def snapshot(record: VideoRecord | CaptionTrackRecord) -> dict[str, Any]:
+    """A row as JSON-ready data (datetimes as ISO 8601, enums as their values), stored with its
+    event."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(video):
-        value = getattr(video, f.name)
-        out[f.name] = value.isoformat() if isinstance(value, datetime) else value
-    out["status"] = str(video.status)
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        out[f.name] = value
     return out
 
 
-def from_snapshot(data: dict[str, Any]) -> VideoRecord:
-    """The VideoRecord a snapshot was taken of (unknown keys from older rows are ignored)."""
-    known = {f.name: f for f in dataclasses.fields(VideoRecord)}
+def _values(data: dict[str, Any], cls: type) -> dict[str, Any]:
+    """The fields of `cls` a snapshot holds (unknown keys from older rows are ignored)."""
+    known = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for name, value in data.items():
         if name not in known:
@@ -73,5 +84,19 @@ def from_snapshot(data: dict[str, Any]) -> VideoRecord:
         if isinstance(value, str) and name.endswith(("_at", "_until")):
             value = datetime.fromisoformat(value)
         values[name] = value
+    return values
+
+
+def from_snapshot(data: dict[str, Any]) -> VideoRecord:
+    """The VideoRecord a snapshot was taken of."""
+    values = _values(data, VideoRecord)
     values["status"] = VideoStatus(values["status"])
     return VideoRecord(**values)
+
+
+def track_from_snapshot(data: dict[str, Any]) -> CaptionTrackRecord:
+    """The CaptionTrackRecord a snapshot was taken of."""
+    values = _values(data, CaptionTrackRecord)
+    values["kind"] = CaptionKind(values["kind"])
+    values["status"] = CaptionStatus(values["status"])
+    return CaptionTrackRecord(**values)

@@ -201,6 +201,12 @@ class VideoRepository(abc.ABC):
         """The row, or None when there is no such video."""
 
     @abc.abstractmethod
+    def media_salt(self, video_id: int) -> str:
+        """The video's secret media salt ("" when there is no such row): its outputs' folders
+        are derived from it (storage_keys). Kept out of VideoRecord, whose snapshots are
+        stored with webhook events: only a lease and this call carry it."""
+
+    @abc.abstractmethod
     def get_by_playback_id(self, playback_id: str) -> VideoRecord | None:
         """The row whose current playback id this is, or None."""
 

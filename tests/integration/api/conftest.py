@@ -19,14 +19,16 @@ from academy.bootstrap import ApiUseCases, Services, bootstrap
 from apps.api.keys.api_keys import issue_key
 from apps.support.video.models import Tenant
 from src.application.ports.video_repository import VideoResult
+from src.application.storage_keys import job_output_prefix
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from src.infrastructure.queue.sqs_queue import SqsVideoQueue
 from src.infrastructure.storage.local_storage import LocalStorage
 from tests.aws_helpers import use_fake_aws
+from tests.services import redis_test_url
 
 # A Redis database of its own: tenant and video ids restart with every test database, and
 # other suites use database 0.
-API_TEST_REDIS_URL = "redis://127.0.0.1:6379/11"
+API_TEST_REDIS_URL = redis_test_url(11)
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "trace_id"}
 
@@ -135,10 +137,11 @@ PUBLISHED_FILES = {
 
 
 def publish(api: ApiHarness, video_id: int, files: dict[str, bytes]) -> str:
-    """Claim and complete like a worker, with `files` stored under the claim's prefix."""
+    """Claim and complete like a worker, with `files` stored under the claim's prefix (the
+    opaque `media/{video}/{claim}` one, as the worker derives it); the prefix."""
     repo = api.services.repository
     lease = repo.try_claim_video(video_id, "worker-1")
-    prefix = f"tenants/{api.tenant.id}/videos/{video_id}/hls/{lease.token}"
+    prefix = job_output_prefix(lease.media_salt, lease.token)
     for name, data in files.items():
         path = api.storage_root / prefix / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,12 +12,13 @@ from django.test import Client
 from src.infrastructure.cache.redis_keys import heartbeat_key, progress_key
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from tests.integration.api.conftest import ApiHarness
+from tests.services import redis_test_url
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/admin/video/video/"
 # A Redis database of its own: the API suite's database is emptied by its fixtures' teardown.
-ADMIN_REDIS_URL = "redis://127.0.0.1:6379/12"
+ADMIN_REDIS_URL = redis_test_url(12)
 
 
 @pytest.fixture

@@ -283,6 +283,14 @@ def test_a_finished_automatic_track_records_its_webhook_event(api):
     assert not captions.complete(lease, result)  # fenced: one completion
     types = list(WebhookEvent.objects.filter(video_id=video_id).values_list("type", flat=True))
     assert types.count("video.captions.ready") == 1
+    # The event keeps the track it is about, as the completion left it.
+    stored = WebhookEvent.objects.get(video_id=video_id, type="video.captions.ready").track
+    assert (stored["id"], stored["status"], stored["language"], stored["vtt_key"]) == (
+        captions.get(video_id).id,
+        "READY",
+        "en",
+        result.vtt_key,
+    )
     again = captions.request_auto(video_id, "")
     assert again is None  # one automatic track per video
 

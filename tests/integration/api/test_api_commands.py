@@ -9,6 +9,7 @@ import pytest
 from apps.support.video.models import Video
 from src.application.domain import ErrorCode
 from src.application.ports.video_repository import VideoResult
+from src.application.storage_keys import job_output_prefix, media_video_prefix
 from tests.integration.api.conftest import PUBLISHED_FILES, ApiHarness, publish
 
 pytestmark = pytest.mark.django_db
@@ -88,13 +89,24 @@ def test_retry_otherwise_is_409(api: ApiHarness, state: str):
 
 def test_delete_removes_source_outputs_and_row_and_is_idempotent(api: ApiHarness):
     video = api.uploaded(b"source")
-    publish(api, video["id"], PUBLISHED_FILES)
+    published = publish(api, video["id"], PUBLISHED_FILES)
     folder = api.storage_root / f"tenants/{api.tenant.id}/videos/{video['id']}"
-    assert any(p.is_file() for p in folder.rglob("*"))
+    # Outputs of the media folder (the published claim and a dead one's), and one left in
+    # the legacy layout by a claim from before the media salt.
+    salt = Video.objects.get(pk=video["id"]).media_salt
+    dead = api.storage_root / job_output_prefix(salt, 9) / "master.m3u8"
+    legacy = folder / "hls/1/master.m3u8"
+    for leftover in (dead, legacy):
+        leftover.parent.mkdir(parents=True)
+        leftover.write_bytes(b"#EXTM3U\n")
+    media = api.storage_root / media_video_prefix(salt)
+    assert (api.storage_root / published / "master.m3u8").is_file()
+    assert (folder / "source").is_dir()
     path = f"/api/v1/videos/{video['id']}"
     assert api.client.delete(path, headers=api.headers()).status_code == 204
     assert not Video.objects.filter(pk=video["id"]).exists()
-    assert not any(p.is_file() for p in folder.rglob("*")) if folder.exists() else True
+    for gone in (folder, media):
+        assert not any(p.is_file() for p in gone.rglob("*")) if gone.exists() else True
     assert api.client.delete(path, headers=api.headers()).status_code == 204
     assert api.get(path).status_code == 404
 

@@ -122,11 +122,12 @@ def test_get_falls_back_to_the_row_when_redis_is_down(api: ApiHarness):
 
 def test_ready_video_shows_its_assets(api: ApiHarness):
     from src.application.ports.video_repository import VideoResult
+    from src.application.storage_keys import job_output_prefix
 
     video = api.uploaded()
     repo = api.services.repository
     lease = repo.try_claim_video(video["id"], "worker-1")
-    prefix = f"tenants/{api.tenant.id}/videos/{video['id']}/hls/1"
+    prefix = job_output_prefix(lease.media_salt, lease.token)
     repo.complete(
         lease,
         VideoResult(

@@ -1,17 +1,20 @@
 """/api/v1/webhooks: endpoints, the delivery log, redelivery, the per-video log; the payload's
-`data` is exactly GET /api/v1/videos/{id}."""
+`data` is exactly GET /api/v1/videos/{id}, and a caption event's adds the track it is about."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
 from academy.bootstrap import build_webhook_dispatcher
 from apps.api.presenters.videos import webhook_video
+from src.application.domain import Cue, ErrorCode
+from src.application.ports.captions import CaptionResult
 from src.application.ports.video_repository import VideoResult
-from tests.integration.api.conftest import ApiHarness
+from tests.integration.api.conftest import PUBLISHED_FILES, ApiHarness, publish
 from tests.webhook_receiver import Reply, WebhookReceiver, body_of
 
 
@@ -199,3 +202,72 @@ def test_disable_fails_waiting_deliveries_and_enable_clears_the_flags(
     )
     assert on.json()["enabled"] is True and on.json()["disabled_reason"] is None
     assert _drain(dev_hooks).claimed == 0
+
+
+def _captioned(api: ApiHarness, policy: str, *, fail: bool = False) -> int:
+    """A READY video whose automatic track a caption worker completed (or failed for good)."""
+    video_id = api.uploaded(playback_policy=policy)["id"]
+    prefix = publish(api, video_id, PUBLISHED_FILES)
+    captions = api.use_cases.captions.captions
+    captions.request_auto(video_id, "")
+    lease = captions.claim_video(video_id, "captions-worker").lease
+    if fail:
+        assert captions.fail(lease, ErrorCode.TRANSCRIBE_FAILED, "the model broke", False)
+    else:
+        folder = f"{prefix}/captions/auto-{lease.token}"
+        result = CaptionResult(
+            "en", "", f"{folder}/captions.vtt", f"{folder}/index.m3u8", [Cue(0.0, 1.5, "Hello.")]
+        )
+        assert captions.complete(lease, result)
+    return video_id
+
+
+@pytest.mark.parametrize("policy", ["signed", "public"])
+def test_caption_payloads_carry_their_track_with_a_vtt_url_only_when_public(
+    api: ApiHarness, dev_hooks, receiver, policy
+):
+    hook = api.post_json(
+        "/api/v1/webhooks",
+        {"url": receiver.url, "event_types": ["video.captions.ready", "video.captions.failed"]},
+    ).json()
+    receiver.secret = hook["secret"]
+    ready_id = _captioned(api, policy)
+    failed_id = _captioned(api, policy, fail=True)
+    assert _drain(dev_hooks).results == {"delivered": 2}
+    got = {body_of(r)["type"]: body_of(r)["data"] for r in receiver.wait_for(2)}
+    assert all(r.verified for r in receiver.received)
+
+    ready, failed = got["video.captions.ready"], got["video.captions.failed"]
+    repo = api.services.repository
+    # The video is the usual payload; `track` is the track as the caption list shows it.
+    assert {k: v for k, v in ready.items() if k != "track"} == webhook_video(repo.get(ready_id))
+    (listed,) = api.get(f"/api/v1/videos/{ready_id}/captions").json()["items"]
+    assert ready["track"]["id"] == listed["id"]
+    assert {k: v for k, v in ready["track"].items() if k != "vtt_url"} == {
+        "id": listed["id"],
+        "language": "en",
+        "label": listed["label"],
+        "kind": "auto",
+        "status": "READY",
+        "error": None,
+        "created_at": listed["created_at"],
+    }
+    assert failed["id"] == failed_id
+    assert {k: failed["track"][k] for k in ("kind", "status", "error", "vtt_url")} == {
+        "kind": "auto",
+        "status": "FAILED",
+        "error": {"code": "TRANSCRIBE_FAILED", "message": "the model broke"},
+        "vtt_url": None,
+    }
+
+    url = ready["track"]["vtt_url"]
+    if policy == "signed":
+        assert url is None  # a stored payload carries no token, so no signed URL at all
+        assert "?token=" in listed["vtt_url"]
+        return
+    assert url == listed["vtt_url"]  # the public URL the API gives: no token, the same file
+    playback_id = repo.get(ready_id).playback_id
+    assert url.startswith(f"http://testserver/media/{playback_id}/captions/")
+    path = urlsplit(url).path
+    assert "tenants" not in path and "videos" not in path and "?" not in url
+    assert not {str(ready_id), str(api.tenant.id)} & set(path.split("/")), url

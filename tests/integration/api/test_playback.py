@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import posixpath
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from apps.api.playback.links import api_token_key
 from apps.api.presenters.videos import webhook_video
+from apps.support.video.models import Video
 from src.infrastructure.playback.tokens import mint, new_rsa_key_pair
 from tests.integration.api.conftest import (
     PUBLISHED_FILES,
@@ -63,6 +65,29 @@ def refusal(response) -> tuple:
 
 def token_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["token"][0]
+
+
+CDN = "https://d111.cloudfront.test"
+
+
+def behind_a_cdn(settings) -> str:
+    """VIDEO_PUBLIC_BASE_URL and a CloudFront key pair (made here): segments go to the CDN,
+    signed; the public half, to verify them."""
+    private_pem, public_pem = new_rsa_key_pair()
+    settings.CONFIG = dataclasses.replace(
+        settings.CONFIG,
+        public_base_url=CDN,
+        playback=dataclasses.replace(
+            settings.CONFIG.playback,
+            cloudfront_key_pair_id="K2JCJMDEHXQW5F",
+            cloudfront_private_key=private_pem,
+        ),
+    )
+    return public_pem
+
+
+def cf_b64(text: str) -> bytes:
+    return base64.b64decode(text.replace("-", "+").replace("_", "=").replace("~", "/"))
 
 
 def test_every_video_gets_a_playback_id_and_the_default_policy(api: ApiHarness):
@@ -184,6 +209,7 @@ def test_every_bad_case_gets_one_and_the_same_refusal(api: ApiHarness):
         + jwt.encode({"sub": video["playback_id"], "aud": "v", "exp": 2**31}, None, "none"),
         "the old storage path": f"/media/tenants/{api.tenant.id}/videos/{video['id']}"
         "/hls/1/master.m3u8",
+        "the storage path": f"/media/{Video.objects.get(pk=video['id']).hls_key}?token={token}",
     }
     answers = {name: refusal(fetch(api, url)) for name, url in bad_requests.items()}
     assert len(set(json.dumps(a, sort_keys=True) for a in answers.values())) == 1, answers
@@ -314,18 +340,10 @@ def test_signing_keys_sign_tokens_locally_until_revoked(api: ApiHarness):
 
 
 def test_cloudfront_signed_segment_urls_verify_with_the_public_key(api: ApiHarness, settings):
-    private_pem, public_pem = new_rsa_key_pair()
-    settings.CONFIG = dataclasses.replace(
-        settings.CONFIG,
-        public_base_url="https://d111.cloudfront.test",
-        playback=dataclasses.replace(
-            settings.CONFIG.playback,
-            cloudfront_key_pair_id="K2JCJMDEHXQW5F",
-            cloudfront_private_key=private_pem,
-        ),
-    )
+    public_pem = behind_a_cdn(settings)
     video = ready(api)
-    row_prefix = f"tenants/{api.tenant.id}/videos/{video['id']}/hls/1"
+    row_prefix = posixpath.dirname(Video.objects.get(pk=video["id"]).hls_key)
+    assert re.fullmatch(r"media/[0-9a-f]{32}/[0-9a-f]{20}", row_prefix)  # no id in it
     master = fetch(api, video["assets"]["master_playlist_url"])
     assert "360p/index.m3u8?token=" in master.body.decode()  # playlists stay on the API
     base = video["assets"]["master_playlist_url"].rsplit("/", 1)[0]
@@ -333,20 +351,14 @@ def test_cloudfront_signed_segment_urls_verify_with_the_public_key(api: ApiHarne
     variant = fetch(api, f"{base}/360p/index.m3u8?token={token}").body.decode()
     segment_url = next(line for line in variant.splitlines() if ".ts" in line)
     parts = urlsplit(segment_url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (
-        f"https://d111.cloudfront.test/{row_prefix}/360p/seg_000.ts"
-    )
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (f"{CDN}/{row_prefix}/360p/seg_000.ts")
     query = parse_qs(parts.query)
     assert query["Key-Pair-Id"] == ["K2JCJMDEHXQW5F"]
-
-    def cf_b64(text: str) -> bytes:
-        return base64.b64decode(text.replace("-", "+").replace("_", "=").replace("~", "/"))
-
     policy, signature = cf_b64(query["Policy"][0]), cf_b64(query["Signature"][0])
     public = serialization.load_pem_public_key(public_pem.encode())
     public.verify(signature, policy, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - CloudFront's
     statement = json.loads(policy)["Statement"][0]
-    assert statement["Resource"] == f"https://d111.cloudfront.test/{row_prefix}/*"
+    assert statement["Resource"] == f"{CDN}/{row_prefix}/*"
     expires = statement["Condition"]["DateLessThan"]["AWS:EpochTime"]
     claims = jwt.decode(token, options={"verify_signature": False})
     assert expires >= claims["exp"]
@@ -357,7 +369,7 @@ def test_cloudfront_signed_segment_urls_verify_with_the_public_key(api: ApiHarne
         api, public_video["assets"]["master_playlist_url"].replace("master", "360p/index")
     )
     assert plain.status_code == 200
-    assert "https://d111.cloudfront.test/" in plain.body.decode()
+    assert f"{CDN}/" in plain.body.decode()
     assert "Signature=" in plain.body.decode()
 
 
@@ -388,10 +400,23 @@ def _urls(text: str) -> list[str]:
     return re.findall(r"""(?:https?://[^\s"'<>]+|/media/[^\s"'<>]+)""", text)
 
 
-def test_no_url_anyone_is_given_names_a_tenant_or_a_video(api: ApiHarness):
-    """Every URL from the API, the web page, the webhook payloads and the playlists."""
-    signed = ready(api)
-    public = ready(api, playback_policy="public")
+def _ready_after_claims(api: ApiHarness, claims: int, **create) -> dict:
+    """A READY video published by its claim number `claims` (the ones before died)."""
+    video = api.uploaded(**create)
+    Video.objects.filter(pk=video["id"]).update(lease_token=claims - 1)
+    publish(api, video["id"], PUBLISHED_FILES)
+    return api.get(f"/api/v1/videos/{video['id']}").json()
+
+
+@pytest.mark.parametrize("where", ["api", "cdn"])
+def test_no_url_anyone_is_given_names_a_tenant_a_video_or_a_claim(
+    api: ApiHarness, settings, where: str
+):
+    """Every URL from the API, the web page, the webhook payloads and the playlists; behind a
+    CDN the segments' signed CloudFront URLs (and the resource their policy signs) too."""
+    public_pem = behind_a_cdn(settings) if where == "cdn" else None
+    signed = _ready_after_claims(api, 4711)
+    public = _ready_after_claims(api, 815, playback_policy="public")
     produced: list[str] = []
     for video in (signed, public):
         vid = video["id"]
@@ -405,21 +430,99 @@ def test_no_url_anyone_is_given_names_a_tenant_or_a_video(api: ApiHarness):
         base, query = master.rsplit("/", 1)[0], urlsplit(master).query
         for playlist in ("master.m3u8", "360p/index.m3u8"):
             text = fetch(api, f"{base}/{playlist}?{query}").body.decode()
-            produced += [f"{base}/{line}" for line in text.splitlines() if line[:1] not in "#"]
+            produced += [
+                line if line.startswith("https://") else f"{base}/{line}"
+                for line in text.splitlines()
+                if line[:1] not in "#"
+            ]
         page = signed_in(api).get(f"/videos/{vid}").content.decode()
         produced += [u for u in _urls(page) if "/media/" in u]
     produced += _urls(api.get("/api/v1/videos").content.decode())
-    media = [u for u in produced if "/media/" in u]
+    media = [u for u in produced if "/media/" in u or u.startswith(CDN)]
     assert len(media) > 20
-    ids = {str(signed["id"]), str(public["id"]), str(api.tenant.id)}
-    for url in media:
+    on_cdn = [u for u in media if u.startswith(CDN)]
+    assert len(on_cdn) == (2 if where == "cdn" else 0)  # one segment of each video
+    rows = Video.objects.filter(pk__in=[signed["id"], public["id"]])
+    assert sorted(rows.values_list("lease_token", flat=True)) == [815, 4711]
+    ids = {str(signed["id"]), str(public["id"]), str(api.tenant.id), "4711", "815"}
+
+    def assert_names_none(url: str) -> None:
         parts = urlsplit(url)
-        path_after_media = parts.path.split("/media/", 1)[1]
-        assert "tenants" not in url and "videos" not in path_after_media, url
-        segments = set(path_after_media.split("/"))
+        # The API's /media/{playback id}/…; the CDN's whole path (its storage key).
+        path = parts.path if url.startswith(CDN) else parts.path.split("/media/", 1)[1]
+        assert "tenants" not in url and "videos" not in path, url
+        assert "/hls/" not in url, url
+        segments = set(path.split("/"))
         values = {v for vs in parse_qs(parts.query).values() for v in vs}
         assert not (segments | values) & ids, url
-        assert "/hls/" not in url, url
+
+    for url in media:
+        assert_names_none(url)
+    for url in on_cdn:  # the policy's resource is a URL too, and it verifies
+        query = parse_qs(urlsplit(url).query)
+        policy, signature = cf_b64(query["Policy"][0]), cf_b64(query["Signature"][0])
+        key = serialization.load_pem_public_key(public_pem.encode())
+        key.verify(signature, policy, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+        resource = json.loads(policy)["Statement"][0]["Resource"]
+        assert resource.startswith(f"{CDN}/media/") and resource.endswith("/*")
+        assert_names_none(resource[: -len("*")] + "x.ts")
+
+
+def test_the_media_salt_is_shown_by_nothing(api: ApiHarness, settings):
+    """The secret the output folders derive from: in no API answer, page, webhook payload or
+    stored event, nor the operators' admin."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from apps.support.webhooks.models import WebhookEvent
+
+    behind_a_cdn(settings)
+    video = ready(api, playback_policy="public")
+    vid = video["id"]
+    salt = Video.objects.get(pk=vid).media_salt
+    assert len(salt) == 64
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("ops", "ops@example.com", "pw-long-1"))
+    master = video["assets"]["master_playlist_url"]
+    shown = [
+        api.get(f"/api/v1/videos/{vid}").content,
+        api.get("/api/v1/videos").content,
+        api.get(f"/api/v1/videos/{vid}/assets/published").content,
+        api.post_json(f"/api/v1/videos/{vid}/playback-tokens", {}).content,
+        json.dumps(webhook_video(api.services.repository.get(vid))).encode(),
+        json.dumps(list(WebhookEvent.objects.filter(video_id=vid).values("video"))).encode(),
+        fetch(api, master).body,
+        fetch(api, master.replace("master", "360p/index")).body,
+        signed_in(api).get(f"/videos/{vid}").content,
+        operator.get(f"/admin/video/video/{vid}/change/").content,
+        operator.get("/admin/video/video/").content,
+    ]
+    assert WebhookEvent.objects.filter(video_id=vid).exists()  # the snapshots were looked at
+    for body in shown:
+        assert salt.encode() not in body and salt[:16].encode() not in body
+
+
+def test_a_legacy_output_behind_a_cdn_is_served_by_the_api_never_the_cdn(api: ApiHarness, settings):
+    """A video published before the media salt (`tenants/…/hls/N/`) keeps playing: its
+    segments stay on the API (the CDN reads only `media/*`, and such a path names ids)."""
+    behind_a_cdn(settings)
+    video = ready(api)
+    row = Video.objects.get(pk=video["id"])
+    legacy = f"tenants/{api.tenant.id}/videos/{row.pk}/hls/{row.lease_token}"
+    for name, data in PUBLISHED_FILES.items():
+        path = api.storage_root / legacy / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    Video.objects.filter(pk=row.pk).update(
+        hls_key=f"{legacy}/master.m3u8", thumbnail_key=f"{legacy}/thumbnail.jpg"
+    )
+    master = video["assets"]["master_playlist_url"]
+    base, token = master.rsplit("/", 1)[0], token_of(master)
+    variant = fetch(api, f"{base}/360p/index.m3u8?token={token}")
+    assert variant.status_code == 200
+    text = variant.body.decode()
+    assert f"seg_000.ts?token={token}" in text.splitlines() and CDN not in text
+    assert fetch(api, f"{base}/360p/seg_000.ts?token={token}").body == SEGMENT
 
 
 def test_a_key_revoked_by_another_process_stops_working_within_seconds(api: ApiHarness):

@@ -16,10 +16,11 @@ from bench.harness import free_port, wait_until
 from src.infrastructure.cache.redis_progress_adapter import redis_client
 from src.infrastructure.cache.redis_rate_limiter import RedisTokenBucket
 from tests.integration.api.conftest import ApiHarness, assert_problem
+from tests.services import redis_test_url
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_test_url(11)
 
 
 @pytest.fixture

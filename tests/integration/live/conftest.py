@@ -21,12 +21,14 @@ from apps.api.live.tokens import issue_token
 from apps.support.video.models import Tenant
 from src.application.ports.fakes import InMemoryQueue
 from src.application.ports.video_repository import VideoResult
+from src.application.storage_keys import job_output_prefix
 from src.infrastructure.cache.redis_progress_adapter import RedisProgressAdapter, redis_client
 from src.infrastructure.storage.local_storage import LocalStorage
+from tests.services import redis_test_url
 
 # A Redis database of its own: ids restart with every test database, and the API suite
 # (database 11) clears its keys as each of its tests ends.
-LIVE_REDIS_URL = "redis://127.0.0.1:6379/13"
+LIVE_REDIS_URL = redis_test_url(13)
 WORKER = "live-test-worker"
 
 
@@ -50,9 +52,10 @@ class LiveHarness:
         return self.repository.try_claim_video(video_id, WORKER, 120)
 
     def complete(self, lease) -> bool:
+        prefix = job_output_prefix(lease.media_salt, lease.token)
         result = VideoResult(
-            hls_key=f"tenants/{lease.tenant_id}/videos/{lease.video_id}/hls/1/master.m3u8",
-            thumbnail_key=f"tenants/{lease.tenant_id}/videos/{lease.video_id}/hls/1/thumb.jpg",
+            hls_key=f"{prefix}/master.m3u8",
+            thumbnail_key=f"{prefix}/thumb.jpg",
             duration_seconds=12.0,
         )
         return self.repository.complete(lease, result)

@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 
 from apps.api.live.service import run_blocking
+from src.application.caption_job import caption_prefix
 from src.application.domain import Cue
 from src.application.ports.captions import CaptionResult
 from src.infrastructure.cache.redis_keys import CAPTIONS_JOB
@@ -37,6 +38,7 @@ def ready_video(live: LiveHarness) -> int:
 def test_sse_follows_the_automatic_track_after_ready_until_it_is_done(live: LiveHarness):
     captions_on(live)
     vid = ready_video(live)
+    hls_key = live.repository.get(vid).hls_key
     tracks = live.services.captions_repository
     track = tracks.request_auto(vid, "en")
     caption_progress = RedisProgressAdapter(
@@ -55,7 +57,7 @@ def test_sse_follows_the_automatic_track_after_ready_until_it_is_done(live: Live
             caption_progress.record_progress, live.tenant.id, vid, 42.0, "transcribe", "w"
         )
         seen.append(await sse.event())  # captions_progress
-        key = f"tenants/{live.tenant.id}/videos/{vid}/hls/1/captions/auto-1"
+        key = caption_prefix(hls_key, "auto-1")
         result = CaptionResult(
             "en", "", f"{key}/captions.vtt", f"{key}/index.m3u8", [Cue(0.0, 1.0, "Hello.")]
         )

@@ -17,6 +17,7 @@ from apps.api.live.tokens import SALT
 from src.application.domain import ErrorCode
 from tests.e2e.tcp_proxy import TcpProxy
 from tests.integration.live.conftest import WORKER, LiveHarness, progress_adapter
+from tests.services import redis_test_url
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -200,7 +201,7 @@ def test_redis_down_the_stream_says_so_polls_the_row_and_comes_back(live: LiveHa
     announcement cannot reach Redis."""
     proxy = TcpProxy(6379)
     proxy.start()
-    proxied = f"redis://127.0.0.1:{proxy.port}/13"
+    proxied = redis_test_url(13, proxy.port)
     layer = settings.CHANNEL_LAYERS["default"]
     settings.CHANNEL_LAYERS = {
         "default": {

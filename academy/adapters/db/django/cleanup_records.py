@@ -20,10 +20,10 @@ ROWS_PER_QUERY = 500
 
 class DjangoCleanupRecords(CleanupRecords):
     def output_rows(self) -> Iterator[OutputRow]:
-        fields = ("id", "tenant_id", "lease_token", "hls_key")
+        fields = ("id", "tenant_id", "lease_token", "hls_key", "media_salt")
         rows = Video.objects.order_by("id").values_list(*fields)
-        for vid, tenant_id, token, hls_key in rows.iterator(chunk_size=ROWS_PER_QUERY):
-            yield OutputRow(vid, tenant_id, token, hls_key)
+        for vid, tenant_id, token, hls_key, salt in rows.iterator(chunk_size=ROWS_PER_QUERY):
+            yield OutputRow(vid, tenant_id, token, hls_key, media_salt=salt)
 
     def live_upload_prefixes(self) -> set[str]:
         rows = Video.objects.filter(status=S.AWAITING_UPLOAD, upload_expires_at__gt=Now())

@@ -119,14 +119,16 @@ class DjangoCaptionRepository(CaptionRepository):
         )
 
     def _change(self, video_id: int, rows, event: VideoEventType | None = None, **fields) -> bool:
-        """One conditional UPDATE and, when it took and says so, the webhook event: both in one
-        transaction (the outbox rule)."""
+        """One conditional UPDATE and, when it took and says so, the webhook event with the
+        video and the automatic track as the change left them: both in one transaction (the
+        outbox rule)."""
         with transaction.atomic(using=self.using):
             if not rows.update(**fields):
                 return False
             if event is not None:
                 video = Video.objects.using(self.using).get(pk=video_id)
-                self.events.record(to_record(video), event)
+                track = self._auto(video_id).only(*_LIST_FIELDS).get()
+                self.events.record(to_record(video), event, track_record(track))
             return True
 
     # -- the job -----------------------------------------------------------------------------

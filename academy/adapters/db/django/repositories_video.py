@@ -97,6 +97,7 @@ def _lease_of(v: Video) -> Lease:
         expires_at=v.leased_until,
         attempt=v.attempts,
         source_key=v.source_key,
+        media_salt=v.media_salt,
     )
 
 
@@ -255,6 +256,10 @@ class DjangoVideoRepository(VideoRepository):
     def get(self, video_id: int) -> VideoRecord | None:
         v = self._videos.filter(pk=video_id).first()
         return to_record(v) if v else None
+
+    def media_salt(self, video_id: int) -> str:
+        salt = self._videos.filter(pk=video_id).values_list("media_salt", flat=True).first()
+        return salt or ""
 
     def get_by_playback_id(self, playback_id: str) -> VideoRecord | None:
         v = self._videos.filter(playback_id=playback_id).first()

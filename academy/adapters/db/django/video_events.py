@@ -6,12 +6,14 @@ from django.db import connections
 
 from apps.support.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from src.application.domain.webhooks import DeliveryStatus, VideoEventType, new_event_id
+from src.application.ports.captions import CaptionTrackRecord
 from src.application.ports.video_events import (
     EVENT_FOR_STATUS,
     VideoEvent,
     VideoEventOutbox,
     from_snapshot,
     snapshot,
+    track_from_snapshot,
 )
 from src.application.ports.video_repository import VideoRecord
 
@@ -21,7 +23,10 @@ class DjangoVideoEventOutbox(VideoEventOutbox):
         self.using = using
 
     def record(
-        self, video: VideoRecord, event_type: VideoEventType | None = None
+        self,
+        video: VideoRecord,
+        event_type: VideoEventType | None = None,
+        track: CaptionTrackRecord | None = None,
     ) -> VideoEvent | None:
         event_type = event_type or EVENT_FOR_STATUS.get(video.status)
         if event_type is None:
@@ -35,6 +40,7 @@ class DjangoVideoEventOutbox(VideoEventOutbox):
             type=event_type,
             occurred_at=video.updated_at,
             video=snapshot(video),
+            track=snapshot(track) if track is not None else None,
         )
         # A tenant has a handful of endpoints: filtering them here works on every database.
         endpoints = [
@@ -70,4 +76,5 @@ def to_event(row: WebhookEvent) -> VideoEvent:
         tenant_id=row.tenant_id,
         occurred_at=row.occurred_at,
         video=from_snapshot(row.video),
+        track=track_from_snapshot(row.track) if row.track else None,
     )

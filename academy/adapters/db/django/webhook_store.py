@@ -26,8 +26,7 @@ from apps.support.webhooks.models import (
     WebhookEvent,
 )
 from src.application.domain.webhooks import DeliveryStatus
-from src.application.ports.video_events import from_snapshot
-from src.application.ports.video_repository import VideoRecord
+from src.application.ports.video_events import from_snapshot, track_from_snapshot
 from src.application.ports.webhooks import (
     AttemptOutcome,
     DueDelivery,
@@ -35,17 +34,20 @@ from src.application.ports.webhooks import (
     WebhookStore,
 )
 
-# The video object of a payload (`data`), as GET /api/v1/videos/{id} shows it.
-RenderVideo = Callable[[VideoRecord], dict[str, Any]]
+# The video object of a payload (`data`), as GET /api/v1/videos/{id} shows it; called with
+# the track too for a caption event (`render(video, track)`).
+RenderVideo = Callable[..., dict[str, Any]]
 ENDPOINT_DISABLED = "the endpoint was disabled"
 
 
 def payload_json(event: WebhookEvent, render: RenderVideo) -> str:
     """`{type, timestamp, data}`: the body every delivery of the event sends."""
+    video = from_snapshot(event.video)
+    data = render(video, track_from_snapshot(event.track)) if event.track else render(video)
     body = {
         "type": event.type,
         "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
-        "data": render(from_snapshot(event.video)),
+        "data": data,
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 

@@ -2,9 +2,10 @@
 
 One cleanup run, every part (src/application/video_cleanup.py; docs/ARCHITECTURE.md,
 "Cleanup"):
-- output prefixes left by claims that did not complete: every `…/hls/{token}/` of a video
-  other than the one its row publishes and other than its current lease token, with nothing
-  written below it for --grace seconds;
+- output prefixes left by claims that did not complete: every claim folder of a video
+  (`media/{video}/{claim}/`, and the legacy `…/hls/{token}/`) other than the one its row
+  publishes and other than its current lease token's, with nothing written below it for
+  --grace seconds;
 - abandoned uploads (S3 multipart uploads, local temporary files) idle for
   VIDEO_UPLOAD_TTL_SECONDS that no open AWAITING_UPLOAD row owns: aborted;
 - Idempotency-Key records past their retention (24 h) and finished webhook deliveries past
