@@ -97,10 +97,18 @@ def test_case_punctuation_and_stemming(library: Library):
         assert [m.video_id for m in library.find(query)] == [video], query
 
 
-def test_every_word_must_be_in_one_cue(library: Library):
-    video = library.video()
-    library.track(video, ["linear algebra", "group theory"])
-    assert [m.video_id for m in library.find("linear algebra")] == [video]
+def test_every_word_must_be_in_one_track_and_its_cues_holding_more_of_them_come_first(
+    library: Library,
+):
+    """A phrase split over two cues still finds its lecture (cues cut speech every few
+    seconds); words said in different videos find neither."""
+    split, other = library.video(), library.video()
+    library.track(split, ["we start with linear", "algebra today", "linear algebra at last"])
+    library.track(other, ["group theory"])
+    [match] = library.find("linear algebra")
+    assert match.video_id == split
+    assert match.hits[0].text == "linear algebra at last"
+    assert {h.text for h in match.hits[1:]} == {"we start with linear", "algebra today"}
     assert library.find("linear theory") == []
 
 
@@ -122,6 +130,71 @@ def test_more_and_better_hits_rank_higher(library: Library):
     assert [m.video_id for m in matches] == [many, few]
     assert len(matches[0].hits) == 4
     assert matches[0].hits[0].rank >= matches[0].hits[-1].rank
+
+
+def oldest_says_it_most(library: Library, newer: int) -> tuple[int, list[int]]:
+    """The oldest video says "entropy" four times, `newer` later ones once each; another
+    tenant's video, newer still, says it twice."""
+    oldest = library.video()
+    library.track(oldest, ["entropy entropy entropy", "entropy again"])
+    later = [library.video() for _ in range(newer)]
+    for video in later:
+        library.track(video, ["entropy once", "and then other words for a while"])
+    theirs = library.video(tenant_id=library.other_tenant_id)
+    library.track(theirs, ["entropy", "entropy"], tenant_id=library.other_tenant_id)
+    return oldest, later
+
+
+def test_hits_outrank_age_among_the_ranked_matches(library: Library):
+    """Within the bound on ranking the video with the most hits ranks first even when every
+    other match is newer, and another tenant's newer tracks change nothing."""
+    oldest, newer = oldest_says_it_most(library, 5)
+    found = [m.video_id for m in library.find("entropy")]
+    assert found[0] == oldest
+    assert sorted(found[1:]) == sorted(newer)
+
+
+def test_only_the_newest_matches_are_ranked_but_every_match_is_listed(library: Library):
+    """The bound on ranking (RANKED_MATCHES, here 3): the oldest matching video is past it, so
+    it comes after the ranked ones however many hits it has; a title match still comes first,
+    and another tenant's newer tracks take no place."""
+    by_title = library.video("Entropy explained")
+    oldest, newer = oldest_says_it_most(library, 3)
+    bounded = transcript_search(library.alias, ranked=3)
+
+    def found(offset: int = 0, limit: int = 10) -> list[int]:
+        videos = VideoFilter(library.tenant_id, limit=limit)
+        return [m.video_id for m in bounded.search(SearchQuery(["entropy"], videos, offset))]
+
+    assert found() == [by_title, *reversed(newer), oldest]
+    # Pages cut through the tiers as through one list.
+    assert [v for n in range(0, 5, 2) for v in found(n, 2)] == found()
+    assert found(4, 2) == [oldest]
+    assert found(5, 2) == []
+
+
+def test_ranked_title_matches_come_before_the_others_and_pages_follow_the_tiers(library: Library):
+    """Title matches first: the ranked ones by score, then the older ones newest first; then
+    the other ranked videos; then every other match, newest first."""
+    old_title, old_spoken = library.video("Entropy, the first"), library.video()
+    library.track(old_title, ["nothing about it"])
+    library.track(old_spoken, ["entropy", "entropy"])
+    new_title, new_spoken = library.video("Entropy again"), library.video()
+    library.track(new_title, ["entropy entropy entropy"])
+    library.track(new_spoken, ["entropy"])
+    bounded = transcript_search(library.alias, ranked=2)
+    query = SearchQuery(["entropy"], VideoFilter(library.tenant_id, limit=10))
+    assert [m.video_id for m in bounded.search(query)] == [
+        new_title,  # ranked, title
+        old_title,  # title, not ranked (its track does not say the word)
+        new_spoken,  # ranked
+        old_spoken,  # neither: newest first
+    ]
+    for offset in range(5):
+        page = SearchQuery(["entropy"], VideoFilter(library.tenant_id, limit=1), offset)
+        assert [m.video_id for m in bounded.search(page)] == (
+            [[new_title, old_title, new_spoken, old_spoken][offset]] if offset < 4 else []
+        )
 
 
 def test_at_most_five_hits_best_first(library: Library):
@@ -193,56 +266,70 @@ def test_sqlite_search_triggers_dropped_by_a_table_remake_come_back_after_migrat
     alias = "sqlite"
     tenant = Tenant.objects.using(alias).create(slug="search-remake", name="r").pk
     videos = DjangoVideoRepository(using=alias)
-    before = videos.create_video(tenant, title="Before the remake: entropy")
+    captions = DjangoCaptionRepository(using=alias)
+
+    def spoken(title: str) -> int:
+        video = videos.create_video(tenant, title=title)
+        captions.put_uploaded(
+            NewUploadedTrack(video, tenant, "en", "en", "a.vtt", "a.m3u8", [Cue(1, 2, "diode")])
+        )
+        return video
+
+    before = spoken("Before the remake: entropy")
     with connections[alias].cursor() as cursor:
-        for name in ("video_title_fts_insert", "video_title_fts_update", "video_title_fts_delete"):
-            cursor.execute(f"DROP TRIGGER {name}")
-    after = videos.create_video(tenant, title="After the remake: entropy")
+        for table in ("video_title_fts", "captions_video_fts"):
+            for event in ("insert", "update", "delete"):
+                cursor.execute(f"DROP TRIGGER {table}_{event}")
+    after = spoken("After the remake: entropy")
     search = transcript_search(alias)
 
-    def found() -> list[int]:
-        query = SearchQuery(["entropy"], VideoFilter(tenant, limit=10))
+    def found(word: str) -> list[int]:
+        query = SearchQuery([word], VideoFilter(tenant, limit=10))
         return sorted(m.video_id for m in search.search(query))
 
-    assert found() == [before]  # the row written without a trigger is not indexed
-    assert ensure_sqlite_search_index(connections[alias]) == ["video_title_fts"]
-    assert found() == [before, after]
+    # The rows written without a trigger are not indexed.
+    assert found("entropy") == found("diode") == [before]
+    rebuilt = ensure_sqlite_search_index(connections[alias])
+    assert sorted(rebuilt) == ["captions_video_fts", "video_title_fts"]
+    assert found("entropy") == found("diode") == [before, after]
     assert ensure_sqlite_search_index(connections[alias]) == []
 
 
-def test_ranking_is_bounded_to_the_newest_matching_cues_of_the_tenant(library: Library):
-    """Past the bound (here 3 cues) only the videos of the newest matching cues are ranked;
-    another tenant's newer cues never take a place, and a title match is never bounded."""
-    bounded = transcript_search(library.alias, candidate_cues=3)
-    by_title = library.video("Entropy explained")
-    oldest = library.video()
-    library.track(oldest, ["entropy entropy entropy", "entropy again"])
-    newer = [library.video() for _ in range(3)]
-    for video in newer:
-        library.track(video, ["entropy once"])
-    theirs = library.video(tenant_id=library.other_tenant_id)
-    library.track(theirs, ["entropy", "entropy"], tenant_id=library.other_tenant_id)
-    query = SearchQuery(query_words("entropy"), VideoFilter(library.tenant_id, limit=10))
+@pytest.mark.parametrize("alias", ["sqlite", "default"])
+def test_the_track_documents_migration_indexes_the_tracks_already_there(alias: str):
+    """Captions 0003 makes each READY track's search document from its cues indexed by 0002:
+    a library searchable before the migration is searchable after it, hits and all."""
+    from django.db import connections
+    from django.db.migrations.executor import MigrationExecutor
 
-    found = [m.video_id for m in bounded.search(query)]
-    assert found[0] == by_title
-    assert sorted(found[1:]) == sorted(newer)  # the oldest video's cues are past the bound
-    unbounded = [m.video_id for m in library.find("entropy")]
-    assert unbounded[:2] == [by_title, oldest]  # without the bound its 4 hits rank it first
-    assert sorted(unbounded) == sorted([by_title, oldest, *newer])
+    from apps.support.captions.models import CaptionCue, CaptionTrack
 
+    def migrate(target: str) -> None:
+        MigrationExecutor(connections[alias]).migrate([("captions", target)])
 
-def test_title_matches_are_bounded_too_but_a_listed_video_keeps_its_title_rank(library: Library):
-    """Past the bound only the newest title matches are candidates; a video listed through its
-    cues still ranks as a title match, and another tenant's titles never take a place."""
-    bounded = transcript_search(library.alias, candidate_cues=3)
-    oldest = library.video("Entropy, the first")
-    newer = [library.video(f"Entropy part {n}") for n in range(3)]
-    library.track(oldest, ["entropy"])  # its cue is the newest: inside the cue bound
-    library.video("Entropy secrets", tenant_id=library.other_tenant_id)
-    query = SearchQuery(query_words("entropy"), VideoFilter(library.tenant_id, limit=10))
-
-    found = bounded.search(query)
-    assert [m.video_id for m in found] == [oldest, *reversed(newer)]
-    assert found[0].hits[0].start is None  # the title hit first
-    assert all(m.hits[0].start is None for m in found)
+    migrate("0002_caption_cue_search_index")
+    try:
+        tenant = Tenant.objects.using(alias).create(slug=f"search-migrate-{alias}", name="m")
+        video = DjangoVideoRepository(using=alias).create_video(tenant.pk, title="Week 9")
+        track = CaptionTrack.objects.using(alias).create(
+            tenant=tenant, video_id=video, kind="uploaded", status="READY", language="en"
+        )
+        CaptionCue.objects.using(alias).bulk_create(
+            CaptionCue(
+                track=track,
+                video_id=video,
+                tenant=tenant,
+                language="en",
+                config="english",
+                start=start,
+                end=start + 3,
+                text=text,
+            )
+            for start, text in [(5.0, "solving equations"), (9.0, "step by step")]
+        )
+    finally:
+        migrate("0003_caption_track_text")
+    query = SearchQuery(query_words("equation steps"), VideoFilter(tenant.pk, limit=10))
+    [match] = transcript_search(alias).search(query)
+    assert match.video_id == video
+    assert sorted(h.start for h in match.hits) == [5.0, 9.0]

@@ -317,8 +317,8 @@ def list_videos(
     ),
 ):
     """Newest first. `next_cursor` fetches the next page; pages never shift under inserts.
-    With `q`: the videos whose title or transcript has every word, title matches first, then
-    by the number and quality of matching cues; each item's `hits` says where."""
+    With `q`: the videos whose title or a transcript has every word, title matches first, then
+    by how often and how well the transcripts say them; each item's `hits` says where."""
     queries = use_cases().queries
     page = queries.list(
         request.auth.tenant_id,

@@ -92,3 +92,28 @@ class CaptionCue(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["track"], name="caption_cue_track_idx")]
+
+
+class CaptionTrackText(models.Model):
+    """The whole text of one READY track (its cues' text, one line each): the search finds and
+    ranks videos by it, then reads CaptionCue only for the hits of the page it returns.
+
+    Its full-text part differs by database and is made by migration 0003: on PostgreSQL a
+    `document` tsvector column set by the cues' trigger function with `config`, a GIN index,
+    and `text` and `document` stored out of line (the row itself stays small); on SQLite an
+    FTS5 table `captions_video_fts` with one row per video (all its tracks' text, rowid = the
+    video's id), rewritten by triggers on these rows.
+    """
+
+    track = models.OneToOneField(
+        CaptionTrack, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    language = models.CharField(max_length=16, blank=True, default="")
+    config = models.CharField(max_length=32, default="simple")
+    text = models.TextField()
+
+    class Meta:
+        # PostgreSQL: the configurations a tenant's tracks use, one index probe each.
+        indexes = [models.Index(fields=["tenant", "config"], name="caption_text_tenant_config")]

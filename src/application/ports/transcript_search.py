@@ -1,9 +1,13 @@
-"""The transcript search port: cues of READY caption tracks indexed for full-text search, and
-the ranked search over them and the videos' titles.
+"""The transcript search port: READY caption tracks indexed for full-text search (each track's
+whole text, and each of its cues), and the ranked search over them and the videos' titles.
+
+A video matches when its title, or one READY track's text, holds every word of the query
+(regardless of case and punctuation; the words may be in different cues: a cue is a few
+seconds of speech, and a phrase often spans two). Its hits are the cues holding any of the
+words, those holding the most words first.
 
 One adapter per database (academy/adapters/db/django/transcript_search.py): PostgreSQL stems
-with the track's language (a tsvector per cue, GIN index), SQLite with FTS5's porter
-tokenizer. Both match every word of the query regardless of case and punctuation.
+with the track's language (tsvectors, GIN indexes), SQLite with FTS5's porter tokenizer.
 """
 
 from __future__ import annotations
@@ -20,12 +24,19 @@ from src.application.ports.video_repository import VideoFilter
 MAX_HITS = 5
 MAX_QUERY_WORDS = 8
 MAX_QUERY_LENGTH = 200
-# A title match outranks any transcript: its score is added on top of the cues' score.
+# A title match outranks any transcript: its score is added on top of the transcript's.
 TITLE_SCORE = 1_000_000.0
-# The bound on ranking: at most this many matching cues (the newest indexed first) are ranked,
-# so a word said in every lecture costs as much as one said in 2 000 cues. Title matches are
-# not bounded. Beyond the bound a video whose only matching cues are older is not listed.
-CANDIDATE_CUES = 2_000
+# The bound on ranking: a search ranks by relevance the tenant's newest RANKED_MATCHES matching
+# tracks (PostgreSQL: ts_rank reads a track's whole tsvector, ~10 µs apiece) or videos (SQLite:
+# bm25), so a word said in 10 000 lectures costs about what one said in 500 does. Every match is
+# still listed: the ranked title matches by score, the other title matches newest first, the
+# other ranked videos by score, then every other match newest first.
+RANKED_MATCHES = 500
+
+# A track's search document is its cues' text, one line each, cut at this many characters
+# (five hours of speech or more; even words all different stay under the 1 MB PostgreSQL
+# allows a tsvector).
+MAX_TRACK_TEXT = 300_000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -65,6 +76,11 @@ def query_words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)][:MAX_QUERY_WORDS]
 
 
+def track_text(cues: Sequence[Cue]) -> str:
+    """The text a track is found and ranked by: its cues' text, one line each."""
+    return "\n".join(c.text for c in cues)[:MAX_TRACK_TEXT]
+
+
 @dataclass(frozen=True)
 class CueHit:
     """One matching cue; a title match has no track and no times."""
@@ -98,14 +114,17 @@ class TranscriptSearch(abc.ABC):
     def index_track(
         self, track_id: int, video_id: int, tenant_id: int, language: str, cues: Sequence[Cue]
     ) -> None:
-        """Make the track's indexed cues exactly `cues` (a new or replaced READY track)."""
+        """Make the track's indexed text and cues exactly `cues` (a new or replaced READY
+        track)."""
 
     @abc.abstractmethod
     def remove_track(self, track_id: int) -> None:
-        """The track is gone or no longer READY: none of its cues match any more."""
+        """The track is gone or no longer READY: neither it nor its cues match any more."""
 
     @abc.abstractmethod
     def search(self, query: SearchQuery) -> list[VideoMatch]:
-        """Up to `query.videos.limit` of the tenant's videos matching every word in their
-        title or in one cue of a READY track, best first from `query.offset`: title matches,
-        then by the number and quality of matching cues. A canceled video never matches."""
+        """Up to `query.videos.limit` of the tenant's videos whose title or one READY track
+        holds every word, best first from `query.offset`: title matches, then by how often and
+        how well their transcripts say the words (within the RANKED_MATCHES bound; past it,
+        newest first); each with up to MAX_HITS cues holding any of the words, the most words
+        first, then in time order. A canceled video never matches."""
