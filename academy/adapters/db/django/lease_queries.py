@@ -45,6 +45,27 @@ def recover_from(exc: BaseException) -> bool:
     return True
 
 
+class OnOneDatabase:
+    """What a repository on one database alias shares: its rows through a connection that
+    survives an outage, the readiness ping and the recovery after a database error."""
+
+    using: str
+
+    def _objects(self, model):
+        conn = connections[self.using]
+        if not conn.in_atomic_block:
+            # After a database outage this thread's connection is dead: drop it here so the
+            # query opens a new one (cheap when nothing went wrong: no round trip).
+            conn.close_if_unusable_or_obsolete()
+        return model.objects.using(self.using)
+
+    def ping(self) -> None:
+        ping(self.using)
+
+    def recover_from(self, exc: BaseException) -> bool:
+        return recover_from(exc)
+
+
 def processing_rows(rows: QuerySet, id_field: str, using: str, limit: int) -> list[ProcessingRow]:
     """The PROCESSING rows (`rows` is already filtered to them), expired leases first, with
     ages on the database clock; `id_field` names the video id column."""

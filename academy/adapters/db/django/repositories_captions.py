@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from functools import cached_property
 
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
@@ -72,7 +72,7 @@ def track_record(t: CaptionTrack) -> CaptionTrackRecord:
 _LIST_FIELDS = [f.name for f in CaptionTrack._meta.concrete_fields if f.name != "cues"]
 
 
-class DjangoCaptionRepository(CaptionRepository):
+class DjangoCaptionRepository(lease_queries.OnOneDatabase, CaptionRepository):
     def __init__(
         self,
         max_attempts: int = 3,
@@ -86,16 +86,7 @@ class DjangoCaptionRepository(CaptionRepository):
 
     @property
     def _tracks(self):
-        conn = connections[self.using]
-        if not conn.in_atomic_block:
-            conn.close_if_unusable_or_obsolete()
-        return CaptionTrack.objects.using(self.using)
-
-    def ping(self) -> None:
-        lease_queries.ping(self.using)
-
-    def recover_from(self, exc: BaseException) -> bool:
-        return lease_queries.recover_from(exc)
+        return self._objects(CaptionTrack)
 
     @contextlib.contextmanager
     def master_lock(self, video_id: int) -> Iterator[None]:

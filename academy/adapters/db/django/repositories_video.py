@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import (
     DateTimeField,
     ExpressionWrapper,
@@ -101,7 +101,7 @@ def _lease_of(v: Video) -> Lease:
     )
 
 
-class DjangoVideoRepository(VideoRepository):
+class DjangoVideoRepository(lease_queries.OnOneDatabase, VideoRepository):
     def __init__(
         self,
         max_attempts: int = 3,
@@ -114,20 +114,9 @@ class DjangoVideoRepository(VideoRepository):
         # The outbox shares this repository's database: its rows join our transactions.
         self.events = events or DjangoVideoEventOutbox(using)
 
-    def ping(self) -> None:
-        lease_queries.ping(self.using)
-
     @property
     def _videos(self):
-        conn = connections[self.using]
-        if not conn.in_atomic_block:
-            # After a database outage this thread's connection is dead: drop it here so the
-            # query below opens a new one (cheap when nothing went wrong: no round trip).
-            conn.close_if_unusable_or_obsolete()
-        return Video.objects.using(self.using)
-
-    def recover_from(self, exc: BaseException) -> bool:
-        return lease_queries.recover_from(exc)
+        return self._objects(Video)
 
     def _change(self, video_id: int, rows, **fields) -> bool:
         """One conditional UPDATE and, when it took, the event of the status it set: both in
