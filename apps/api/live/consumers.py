@@ -4,7 +4,10 @@ The server accepts the handshake first, so a refusal can say why: it closes with
 bad or expired credential), 4403 (a token for another video) or 4404 (no such video, another
 tenant's, or deleted meanwhile) and a reason. A stream that ends normally — its last
 message sent: the terminal one, or after a `ready` that says `more`, the `captions` message
-that does not — closes with 1000; an unexpected error closes with 1011.
+that does not — closes with 1000; an unexpected error closes with 1011. A client that leaves
+while a message is on its way (the server raises OSError on the send, as uvicorn's
+ClientDisconnected does, before the disconnect reaches `disconnect`) ends the stream quietly:
+leaving is what clients do, not an error.
 """
 
 from __future__ import annotations
@@ -87,8 +90,8 @@ class VideoProgressConsumer(AsyncWebsocketConsumer):
         try:
             event = first
             while True:
-                if event.type != IDLE:
-                    await self.send(text_data=encode(message(event, urls)))
+                if event.type != IDLE and not await self._sent(encode(message(event, urls))):
+                    return
                 if event.last:
                     self.log.info("LIVE_STREAM_ENDED", last=event.type)
                     await self.close(code=NORMAL_CLOSURE)
@@ -106,6 +109,15 @@ class VideoProgressConsumer(AsyncWebsocketConsumer):
         finally:
             with contextlib.suppress(Exception):
                 await events.aclose()
+
+    async def _sent(self, text: str) -> bool:
+        """Send one message; False when the client has already gone (the stream ends)."""
+        try:
+            await self.send(text_data=text)
+        except OSError:
+            self.log.info("LIVE_STREAM_CLIENT_GONE", transport="websocket")
+            return False
+        return True
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """Clients have nothing to say on this stream; what they send is ignored."""

@@ -10,13 +10,15 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core import signing
+from structlog.testing import capture_logs
+from uvicorn.protocols.utils import ClientDisconnected
 
 from academy.asgi import application
 from apps.api.live.service import run_blocking
 from apps.api.live.tokens import SALT
 from src.application.domain import ErrorCode
 from tests.e2e.tcp_proxy import TcpProxy
-from tests.integration.live.conftest import WORKER, LiveHarness, progress_adapter
+from tests.integration.live.conftest import WORKER, LiveHarness, eventually, progress_adapter
 from tests.services import redis_test_url
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -281,3 +283,40 @@ def test_get_video_hands_out_a_progress_token_that_opens_the_stream(live: LiveHa
         return first
 
     assert asyncio.run(scenario())["type"] == "connected"
+
+
+def test_a_client_that_leaves_while_a_message_is_on_its_way_ends_the_stream_quietly(
+    live: LiveHarness,
+):
+    """The browser navigates away between two messages: the server (uvicorn) raises
+    ClientDisconnected on the next send before the disconnect reaches the consumer. That is a
+    client leaving, not a server error: no LIVE_STREAM_ERROR, and the stream stops."""
+    vid = live.video()
+    gone = asyncio.Event()
+
+    async def server(scope, receive, send):
+        async def sending(message):
+            if gone.is_set() and message["type"] in ("websocket.send", "websocket.close"):
+                raise ClientDisconnected()
+            await send(message)
+
+        await application(scope, receive, sending)
+
+    async def scenario():
+        ws = WebsocketCommunicator(server, f"/ws/v1/videos/{vid}?token={live.token(vid)}")
+        await opened(ws)
+        assert (await ws.receive_json_from(timeout=10))["type"] == "connected"
+        gone.set()
+        await run_blocking(lambda: live.claim(vid))  # the "progress" message has no one to reach
+        await eventually(
+            lambda: any(e["event"] == "LIVE_STREAM_CLIENT_GONE" for e in logs),
+            what="the consumer to notice the client left",
+        )
+        assert await ws.receive_nothing(timeout=0.5)
+        await ws.disconnect()
+
+    with capture_logs() as logs:
+        asyncio.run(scenario())
+    events = [e["event"] for e in logs]
+    assert "LIVE_STREAM_ERROR" not in events, logs
+    assert events.count("LIVE_STREAM_CLIENT_GONE") == 1
