@@ -32,6 +32,10 @@ RATE_BOUND_X264_PARAMS = "me=dia:subme=2"
 # every core busy, and x264's own frame threads only add synchronisation on top (13 % less
 # CPU for the same bytes and SSIM on the bench's screencast, docs/PERFORMANCE.md).
 ENCODER_THREADS = 1
+# The upload is decoded in one thread too: the four encoders already fill the process, and the
+# decoder's frame threads cost a quarter more CPU for the same frames (the 60 s bench lecture:
+# 6.4 s against 4.8 s, docs/PERFORMANCE.md).
+DECODER_THREADS = 1
 # A rung is scaled from a larger rung's picture only when that one is at least this many
 # times its size, else from the source: a 4:3 step (480p -> 360p) on top of a 3:2 one blurs
 # text edges (SSIM 0.9985 against the source scaled directly, before any encode), a 2:1 step
@@ -78,7 +82,9 @@ def ladder_command(
     passthrough = copy_keyint > 0
     if passthrough and fps > MAX_FPS:
         raise ValueError("a source above MAX_FPS cannot be passed through")
-    upload = ffmpeg.input(file_url(source), **guarded_input_options(demuxer))
+    upload = ffmpeg.input(
+        file_url(source), threads=DECODER_THREADS, **guarded_input_options(demuxer)
+    )
     picture = upload[str(video_index)]
     if fps > MAX_FPS:
         picture = picture.filter("fps", MAX_FPS)
