@@ -16,6 +16,8 @@ from src.infrastructure.media.content_probe import (
     SCREEN_MIN_EDGES,
     SCREEN_PASSTHROUGH_FACTOR,
     SCREEN_SOURCE_CAP_FACTOR,
+    SOFT_MAX_EDGES,
+    SOFT_TOP_CRF_OFFSET,
     ContentStats,
     choose_tuning,
     content_probe_command,
@@ -66,14 +68,32 @@ def test_sharp_content_that_moves_is_not_a_screen():
     "edges, change",
     [
         (0.008, 0.002),  # slides with a speaker inset
-        (0.002, 0.001),  # a talking head: soft edges, sensor noise under the threshold
         (0.007, 0.034),  # full-frame motion
     ],
 )
 def test_camera_like_and_slide_content_keeps_the_ladders_own_crf(edges, change):
     tuning = choose_tuning(ContentStats(edges, change, 4))
-    assert (tuning.kind, tuning.crf_offset) == ("default", 0.0)
+    assert (tuning.kind, tuning.crf_offset, tuning.top_crf_offset) == ("default", 0.0, 0.0)
     assert tuning.reason.startswith("camera-like or soft")
+
+
+def test_a_soft_camera_picture_keeps_crf_23_on_its_top_rung_only():
+    # The bench's talking head: soft edges, sensor noise under the change threshold.
+    tuning = choose_tuning(ContentStats(0.002, 0.001, 4))
+    assert (tuning.kind, tuning.crf_offset, tuning.top_crf_offset) == (
+        "camera",
+        0.0,
+        SOFT_TOP_CRF_OFFSET,
+    )
+    assert tuning.reason.startswith("a soft camera picture: edge density 0.002")
+    assert choose_tuning(ContentStats(SOFT_MAX_EDGES, 0.001, 4)).kind == "default"
+    renditions = plan_ladder(1920, 1080)
+    cmd = _command(renditions, top_crf_offset=tuning.top_crf_offset)
+    crfs = [cmd[cmd.index(f"-crf:v:{i}") + 1] for i in range(4)]
+    assert crfs == ["23", "24", "23", "23"]  # the 1080p back at 23; the rest as the ladder says
+    # With the top rung copied, the first encoded one (the 720p) is the one moved.
+    cmd = _command(renditions, top_crf_offset=-1.0, copy_keyint=60)
+    assert [cmd[cmd.index(f"-crf:v:{i}") + 1] for i in range(1, 4)] == ["23", "23", "23"]
 
 
 def test_nothing_probed_means_the_defaults():
@@ -179,7 +199,7 @@ def test_a_screen_is_copied_only_below_half_the_passthrough_threshold():
 def test_a_source_at_or_above_the_top_cap_gets_more_x264_effort_on_the_top_rung():
     camera = ContentStats(0.002, 0.001, 4)
     tuning = choose_tuning(camera, source_video_kbps=6500, top_cap_kbps=5000)
-    assert tuning.rate_bound_top and tuning.kind == "default"
+    assert tuning.rate_bound_top and tuning.kind == "camera"
     assert "6500 kb/s reaches the top rung's 5000 kb/s cap" in tuning.reason
     assert not choose_tuning(camera, source_video_kbps=2900, top_cap_kbps=5000).rate_bound_top
     assert not choose_tuning(camera, source_video_kbps=None, top_cap_kbps=5000).rate_bound_top

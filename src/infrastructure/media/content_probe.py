@@ -57,6 +57,13 @@ SCREEN_CRF_OFFSET = -3.0
 # still for seconds and then changes whole, so its average says nothing of its peaks (on
 # the bench's screencast a cap at its own 0.66 Mb/s cost the 1080p 0.0014 of SSIM).
 SCREEN_SOURCE_CAP_FACTOR = 2.0
+# A soft camera picture (few edges: a talking head, a lecture hall) keeps PeerTube's CRF 23
+# on its top encoded rung instead of the ladder's 24: most of what its top rung carries is
+# the camera's noise, which SSIM counts; on the bench's talking head (edge density 0.002)
+# CRF 24 cost the 1080p 0.0040 of SSIM against PeerTube's, CRF 23 0.0013. Slides (0.008) and
+# full-frame motion (0.007) lose at most 0.0016 at 24; the line sits between them.
+SOFT_MAX_EDGES = 0.004
+SOFT_TOP_CRF_OFFSET = -1.0
 # ... and a top rung copied only at half the rung's passthrough threshold: a screen
 # recorder spends far more than x264 at CRF 20 needs (the bench's 0.66 Mb/s screencast:
 # 0.88 MB per 10 s copied, 0.55 MB re-encoded at the same SSIM).
@@ -84,6 +91,8 @@ class Tuning:
     rate_bound_top: bool = False
     source_cap_factor: float = 1.0
     passthrough_factor: float = 1.0
+    # Added to the top encoded rung's CRF on top of `crf_offset`.
+    top_crf_offset: float = 0.0
 
 
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
@@ -106,10 +115,14 @@ def choose_tuning(
             return Tuning("default", 0.0, "the content was not probed" + rate_note, True)
         return DEFAULT_TUNING
     measured = f"edge density {stats.edge_density:.3f}, {stats.change:.1%} of pixels changing"
+    top_offset = 0.0
     if stats.edge_density >= SCREEN_MIN_EDGES and stats.change <= SCREEN_MAX_CHANGE:
         kind, offset, words = "screen", SCREEN_CRF_OFFSET, "screen content"
     elif stats.edge_density >= SCREEN_MIN_EDGES:
         kind, offset, words = "default", 0.0, "sharp but moving"
+    elif stats.edge_density < SOFT_MAX_EDGES:
+        kind, offset, words = "camera", 0.0, "a soft camera picture"
+        top_offset = SOFT_TOP_CRF_OFFSET
     else:
         kind, offset, words = "default", 0.0, "camera-like or soft"
     screen = kind == "screen"
@@ -120,6 +133,7 @@ def choose_tuning(
         rate_bound,
         SCREEN_SOURCE_CAP_FACTOR if screen else 1.0,
         SCREEN_PASSTHROUGH_FACTOR if screen else 1.0,
+        top_offset,
     )
 
 

@@ -64,6 +64,7 @@ def ladder_command(
     thumbnail: tuple[float, int, int] | None = None,
     crf_offset: float = 0.0,
     rate_bound_top: bool = False,
+    top_crf_offset: float = 0.0,
 ) -> list[str]:
     """One decode, `split` into every encoded rendition, libx264 at a capped CRF, one AAC
     encode shared by every variant (an HLS audio group), muxed as HLS.
@@ -76,8 +77,8 @@ def ladder_command(
     after that instant: no second pass over the upload.
     ffmpeg's own master playlist is only a first draft (it lists the audio as a variant);
     the transcoder writes the one that is served. `crf_offset` (the content probe's tuning)
-    is added to every encoded rung's CRF; with `rate_bound_top` the first encoded rung gets
-    RATE_BOUND_X264_PARAMS instead of X264_PARAMS.
+    is added to every encoded rung's CRF, and `top_crf_offset` to the first encoded rung's
+    too; with `rate_bound_top` that rung gets RATE_BOUND_X264_PARAMS instead of X264_PARAMS.
     """
     passthrough = copy_keyint > 0
     if passthrough and fps > MAX_FPS:
@@ -116,15 +117,18 @@ def ladder_command(
             options["c:v:0"] = "copy"
         else:
             streams.append(pictures[i - 1 if passthrough else i])
-            rate_bound = rate_bound_top and i == (1 if passthrough else 0)
-            options[f"x264-params:v:{i}"] = RATE_BOUND_X264_PARAMS if rate_bound else X264_PARAMS
+            top = i == (1 if passthrough else 0)
+            offset = crf_offset + (top_crf_offset if top else 0.0)
+            options[f"x264-params:v:{i}"] = (
+                RATE_BOUND_X264_PARAMS if rate_bound_top and top else X264_PARAMS
+            )
             options.update(
                 {
                     f"c:v:{i}": "libx264",
                     f"preset:v:{i}": preset,
                     f"profile:v:{i}": "high",
                     f"threads:v:{i}": ENCODER_THREADS,
-                    f"crf:v:{i}": f"{effective_crf(rendition.crf, crf_offset):g}",
+                    f"crf:v:{i}": f"{effective_crf(rendition.crf, offset):g}",
                     f"maxrate:v:{i}": f"{rendition.maxrate_kbps}k",
                     f"bufsize:v:{i}": f"{rendition.bufsize_kbps}k",
                     f"g:v:{i}": gop,

@@ -251,6 +251,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         first = sorted((out_dir / renditions[0].name).glob("seg_*.ts"))[:1]
         start = self.start_seconds(first[0], work_dir, stop_reason) if first else 0.0
         copied = renditions[0].name if decision.copy else None
+        top_encoded = next((r.name for r in renditions if r.name != copied), None)
         served = [r for r in renditions if r.name not in dropped]
         return TranscodeOutput(
             output_dir=out_dir,
@@ -266,7 +267,11 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                     "crf": (
                         None
                         if r.name == copied
-                        else ffmpeg_command.effective_crf(r.crf, tuning.crf_offset)
+                        else ffmpeg_command.effective_crf(
+                            r.crf,
+                            tuning.crf_offset
+                            + (tuning.top_crf_offset if r.name == top_encoded else 0.0),
+                        )
                     ),
                     "maxrate_kbps": r.maxrate_kbps,
                     "maxrate_capped_from_kbps": r.capped_from_kbps or None,
@@ -540,6 +545,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             copy_keyint=keyint_frames(decision, info.fps) if decision.copy else 0,
             crf_offset=tuning.crf_offset,
             rate_bound_top=tuning.rate_bound_top,
+            top_crf_offset=tuning.top_crf_offset,
             thumbnail=(
                 info.probe.duration_seconds * self.thumbnail_at,
                 *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),
