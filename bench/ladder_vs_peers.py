@@ -25,6 +25,7 @@ at most 0.9x PeerTube's (0.8x on the lecture), CPU at most 0.5x.
 
     .venv/bin/python -m bench.ladder_vs_peers [--seconds 60] [--runs 3] [--sources lecture,...]
         [--variants ours,PeerTube,MediaCMS] [--cache var/bench-sources] [--budget SECONDS]
+        [--skip-quality]
 """
 
 from __future__ import annotations
@@ -328,6 +329,11 @@ def main() -> None:
         default=0,
         help="stop starting runs after this many seconds (0: none); the tables say how many ran",
     )
+    parser.add_argument(
+        "--skip-quality",
+        action="store_true",
+        help="CPU and bytes only (the encodes are deterministic: SSIM from an earlier run holds)",
+    )
     args = parser.parse_args()
     sources = [s for s in args.sources.split(",") if s]
     variants = [v for v in args.variants.split(",") if v]
@@ -359,7 +365,8 @@ def main() -> None:
             for name in sources:
                 text = TEXT_REGION if name == "screencast" else None
                 for variant in order:
-                    sample, scores = measure(variant, files[name], root, run == 0, text)
+                    quality_run = run == 0 and not args.skip_quality
+                    sample, scores = measure(variant, files[name], root, quality_run, text)
                     results[name][variant].samples.append(sample)
                     results[name][variant].quality.update(scores)
                     print(
