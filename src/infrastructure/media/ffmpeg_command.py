@@ -118,7 +118,6 @@ def ladder_command(
         else:
             streams.append(pictures[i - 1 if passthrough else i])
             top = i == (1 if passthrough else 0)
-            offset = crf_offset + (top_crf_offset if top else 0.0)
             options[f"x264-params:v:{i}"] = (
                 RATE_BOUND_X264_PARAMS if rate_bound_top and top else X264_PARAMS
             )
@@ -128,7 +127,7 @@ def ladder_command(
                     f"preset:v:{i}": preset,
                     f"profile:v:{i}": "high",
                     f"threads:v:{i}": ENCODER_THREADS,
-                    f"crf:v:{i}": f"{effective_crf(rendition.crf, offset):g}",
+                    f"crf:v:{i}": f"{tuned_crf(rendition.crf, crf_offset, top_crf_offset, top):g}",
                     f"maxrate:v:{i}": f"{rendition.maxrate_kbps}k",
                     f"bufsize:v:{i}": f"{rendition.bufsize_kbps}k",
                     f"g:v:{i}": gop,
@@ -185,6 +184,12 @@ def _split(stream):
 def effective_crf(crf: float, offset: float) -> float:
     """A rung's CRF moved by the content's tuning, kept inside x264's range."""
     return min(51.0, max(0.0, crf + offset))
+
+
+def tuned_crf(crf: float, crf_offset: float, top_crf_offset: float, top: bool) -> float:
+    """The CRF an encoded rung really gets: the content's offset on every rung, and the top
+    encoded rung's own on top (the command and the stored rendition both read this)."""
+    return effective_crf(crf, crf_offset + (top_crf_offset if top else 0.0))
 
 
 def scale_parents(renditions: Sequence[Rendition]) -> list[int | None]:

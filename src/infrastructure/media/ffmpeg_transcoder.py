@@ -267,10 +267,8 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                     "crf": (
                         None
                         if r.name == copied
-                        else ffmpeg_command.effective_crf(
-                            r.crf,
-                            tuning.crf_offset
-                            + (tuning.top_crf_offset if r.name == top_encoded else 0.0),
+                        else ffmpeg_command.tuned_crf(
+                            r.crf, tuning.crf_offset, tuning.top_crf_offset, r.name == top_encoded
                         )
                     ),
                     "maxrate_kbps": r.maxrate_kbps,
