@@ -150,7 +150,9 @@ def test_720p_source_gets_720_480_360_in_one_decodable_master(tmp_path):
     assert len([p for p in transcode if 0 < p < 100]) >= 2, calls
 
 
-def _low_rate_h264(path: Path, *, seconds: int, keyframe_seconds: float, fps: int = 25) -> Path:
+def _low_rate_h264(
+    path: Path, *, seconds: int, keyframe_seconds: float, fps: int = 25, crf: int = 38
+) -> Path:
     """A 1280x720 H.264 High upload with a static-ish picture at a low rate (a passthrough
     candidate), keyframes every `keyframe_seconds`, and a tone."""
     gop = round(keyframe_seconds * fps)
@@ -158,7 +160,7 @@ def _low_rate_h264(path: Path, *, seconds: int, keyframe_seconds: float, fps: in
         [
             *("-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={fps}:duration={seconds}"),
             *("-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}"),
-            *("-c:v", "libx264", "-preset", "veryfast", "-crf", "38", "-profile:v", "high"),
+            *("-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-profile:v", "high"),
             *("-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"),
             *("-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-shortest", str(path)),
         ]
@@ -243,6 +245,41 @@ def test_sparse_keyframes_mean_the_top_rung_is_encoded_and_why(tmp_path):
     )
     durations = [_segment_durations(output.output_dir / r["playlist"]) for r in output.renditions]
     assert durations[0] == durations[1] == durations[2] and len(durations[0]) == 3
+
+
+@pytest.mark.parametrize(
+    ("source_crf", "crf", "copied"),
+    [
+        # About 540 kb/s, and the rung's CRF wants more than that: a second encode saves nothing.
+        (38, 23, True),
+        # About 980 kb/s, and a far coarser rung: the encode is a fraction of the upload.
+        (30, 45, False),
+    ],
+)
+def test_a_source_above_the_threshold_is_copied_only_when_our_encode_would_keep_its_bytes(
+    tmp_path, source_crf, crf, copied
+):
+    work_dir = tmp_path / "job"
+    work_dir.mkdir()
+    source = _low_rate_h264(work_dir / "source.mp4", seconds=8, keyframe_seconds=2, crf=source_crf)
+    # Both above the 720p rung's threshold, and within the rate trial's reach of it.
+    ladder = parse_ladder(f"720p:720:{crf}:2800:400,360p:360:{crf}:80")
+    # The production preset: ultrafast spends more at CRF 45 than veryfast did at 38.
+    output = FfmpegTranscoder(segment_seconds=2, preset="veryfast", ladder=ladder).transcode(
+        source, work_dir, lambda *_: None, lambda: None
+    )
+    top = output.renditions[0]
+    assert (top["video"], top["passthrough"]) == (("copy", True) if copied else ("libx264", False))
+    reason = top["passthrough_reason"]
+    assert (
+        reason.startswith("the source video's ") and "above the 720p rung's passthrough" in reason
+    )
+    kept = int(
+        re.search(r"our encode of the same stretches came to (\d+)% of its bytes", reason)[1]
+    )
+    assert (kept >= 80) == copied, reason
+    assert not (work_dir / "rate_trial.h264").exists()
+    _plays_with_sound(output.output_dir, 2, 8.0, 25)
 
 
 def test_source_without_audio_gets_video_only_variants_at_its_own_size(tmp_path):

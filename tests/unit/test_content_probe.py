@@ -196,6 +196,13 @@ def test_a_screen_is_copied_only_below_half_the_passthrough_threshold():
     assert top.passthrough_kbps == DEFAULT_LADDER[0].passthrough_kbps
 
 
+def test_a_screen_gets_no_rate_trial_to_argue_for_a_copy():
+    # A still screen's bytes are its keyframes, which the trial's short stretches overstate.
+    assert not choose_tuning(ContentStats(0.034, 0.0004, 4)).rate_trial
+    for stats in (ContentStats(0.008, 0.002, 4), ContentStats(0.002, 0.001, 4), None):
+        assert choose_tuning(stats).rate_trial
+
+
 def test_a_source_at_or_above_the_top_cap_gets_more_x264_effort_on_the_top_rung():
     camera = ContentStats(0.002, 0.001, 4)
     tuning = choose_tuning(camera, source_video_kbps=6500, top_cap_kbps=5000)

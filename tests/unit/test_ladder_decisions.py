@@ -20,8 +20,22 @@ from src.infrastructure.media.ladder import (
     parse_ladder,
     plan_ladder,
 )
-from src.infrastructure.media.passthrough import decide, hls_cuts, keyint_frames
+from src.infrastructure.media.passthrough import (
+    COPY_MIN_KEPT,
+    TRIAL_MAX_FACTOR,
+    after_trial,
+    decide,
+    hls_cuts,
+    keyint_frames,
+    worth_a_rate_trial,
+)
 from src.infrastructure.media.probe import KeyframeTimes, SourceInfo
+from src.infrastructure.media.rate_trial import (
+    TRIAL_SECONDS,
+    kept_share,
+    rate_trial_command,
+    trial_windows,
+)
 from tests.dev_config import dev_config
 
 
@@ -119,6 +133,79 @@ def test_a_low_rate_player_safe_h264_source_is_passed_through():
     assert keyint_frames(decision, 30.0) == 210
 
 
+# -- the rate trial: a source above its threshold, copied only when our encode keeps most ---
+
+
+def _top(source=SOURCE):
+    return plan_ladder(
+        source.display_width, source.display_height, DEFAULT_LADDER, source.video_kbps
+    )[0]
+
+
+LEAN = dataclasses.replace(SOURCE, video_kbps=1100)
+
+
+def test_only_a_source_whose_rate_alone_stands_in_the_way_gets_a_rate_trial():
+    assert worth_a_rate_trial(LEAN, _top(LEAN))
+    assert not worth_a_rate_trial(SOURCE, _top())  # at or below the threshold: copied anyway
+    far = dataclasses.replace(SOURCE, video_kbps=round(600 * TRIAL_MAX_FACTOR) + 1)
+    assert not worth_a_rate_trial(far, _top(far))
+    hevc = dataclasses.replace(LEAN, probe=dataclasses.replace(LEAN.probe, video_codec="hevc"))
+    assert not worth_a_rate_trial(hevc, _top(hevc))
+    assert not worth_a_rate_trial(dataclasses.replace(LEAN, video_kbps=None), _top())
+
+
+def test_a_lean_source_is_copied_when_our_encode_keeps_most_of_its_bytes():
+    top = _top(LEAN)
+    pending = decide(LEAN, top, EVERY_2S, 6, rate_on_trial=True)
+    assert pending.copy and "at or below" not in pending.reason
+    kept = after_trial(pending, LEAN, top, 0.92)
+    assert kept.copy and kept.cuts == pending.cuts
+    assert kept.reason.startswith(
+        "the source video's 1100 kb/s is above the 1080p rung's passthrough threshold of "
+        "600 kb/s, but our encode of the same stretches came to 92% of its bytes"
+    )
+    saved = after_trial(pending, LEAN, top, COPY_MIN_KEPT - 0.01)
+    assert not saved.copy and saved.reason.endswith("came to 79% of its bytes")
+    doubt = after_trial(pending, LEAN, top, None)
+    assert not doubt.copy and doubt.reason.endswith("the rate trial could not tell more")
+    # The keyframes still decide first, and a source within the threshold needs no trial.
+    sparse = decide(LEAN, top, [0.0, 30.0], 6, rate_on_trial=True)
+    assert after_trial(sparse, LEAN, top, 0.99) == sparse and not sparse.copy
+    plain = decide(SOURCE, _top(), EVERY_2S, 6)
+    assert after_trial(plain, SOURCE, _top(), 0.1) == plain
+
+
+def test_the_rate_trial_encodes_the_windows_as_the_top_rung_would():
+    windows = trial_windows(60.0)
+    assert windows == [(t, t + TRIAL_SECONDS) for t in (12.0, 24.0, 36.0, 48.0)]
+    top = _top(LEAN)
+    cmd = rate_trial_command(
+        ffmpeg_bin="ffmpeg",
+        source="source.mp4",
+        demuxer="mov",
+        video_index=0,
+        windows=windows,
+        rendition=top,
+        crf=24,
+        x264_params=X264_PARAMS,
+        preset="veryfast",
+    )
+    assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "-ss"] == [
+        "12.000",
+        "24.000",
+        "36.000",
+        "48.000",
+    ]
+    assert cmd.count("-t") == 4 and cmd[cmd.index("-t") + 1] == "2.000"
+    opts = _options(cmd)
+    assert (opts["-crf"], opts["-maxrate"], opts["-x264-params"]) == ("24", "1100k", X264_PARAMS)
+    assert opts["-f"] == "h264" and "rate_trial.h264" in cmd
+    assert "scale" not in opts["-filter_complex"]  # a copy candidate is at the rung's size
+    assert kept_share(900, 1000) == 0.9
+    assert kept_share(900, 0) is None and kept_share(0, 1000) is None
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -182,9 +269,19 @@ def test_segments_are_cut_where_the_hls_muxer_cuts_them():
 
 def test_keyframe_times_are_read_line_by_line_relative_to_the_stream_start():
     times = KeyframeTimes(start_seconds=0.5)
-    for line in ["0.500000,K__", "0.533333,___", "2.500000,K_", "N/A,K_", "", "4.5,K_D"]:
+    lines = ["0.500000,900,K__", "0.533333,80,___", "2.500000,700,K_", "N/A,5,K_", "", "4.5,1,K_D"]
+    for line in lines:
         times.feed(line)
     assert times.times == [0.0, 2.0, 4.0]
+
+
+def test_the_packets_inside_the_rate_trial_windows_are_weighed():
+    times = KeyframeTimes(start_seconds=0.5, windows=[(0.0, 1.0), (4.0, 6.0)])
+    lines = ["0.5,900,K_", "1.2,80,__", "1.5,70,__", "3.0,500,K_", "4.5,60,__", "6.4,40,__"]
+    for line in [*lines, "6.5,999,K_", "N/A,999,__", "5.0,N/A,__"]:
+        times.feed(line)
+    # 0.0 to 1.0: the packets at 0.0 and 0.7; 4.0 to 6.0: those at 4.0 and 5.9 (6.0 is out).
+    assert times.window_bytes == 900 + 80 + 60 + 40
 
 
 # -- the ffmpeg command --------------------------------------------------------------------

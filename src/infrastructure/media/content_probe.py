@@ -68,6 +68,9 @@ SOFT_TOP_CRF_OFFSET = -1.0
 # recorder spends far more than x264 at CRF 20 needs (the bench's 0.66 Mb/s screencast:
 # 0.88 MB per 10 s copied, 0.55 MB re-encoded at the same SSIM).
 SCREEN_PASSTHROUGH_FACTOR = 0.5
+# ... and no rate trial (rate_trial.py) to argue a copy: a still screen's bytes are nearly all
+# keyframes, and the trial's short stretches each start on one, so it overstates what the
+# ladder's encode keeps (the bench's screencast: 94 % in the trial, 62 % in the encode).
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Tuning:
     passthrough_factor: float = 1.0
     # Added to the top encoded rung's CRF on top of `crf_offset`.
     top_crf_offset: float = 0.0
+    # Whether a source above the top rung's passthrough threshold may be tried (rate_trial.py).
+    rate_trial: bool = True
 
 
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
@@ -134,6 +139,7 @@ def choose_tuning(
         SCREEN_SOURCE_CAP_FACTOR if screen else 1.0,
         SCREEN_PASSTHROUGH_FACTOR if screen else 1.0,
         top_offset,
+        rate_trial=not screen,
     )
 
 

@@ -36,6 +36,10 @@ ENCODER_THREADS = 1
 # decoder's frame threads cost a quarter more CPU for the same frames (the 60 s bench lecture:
 # 6.4 s against 4.8 s, docs/PERFORMANCE.md).
 DECODER_THREADS = 1
+# The filter graph (split and scale) runs in the main thread: its own worker threads only
+# add synchronisation, for the same frames (3 % of the CPU on the 20 s bench lecture,
+# docs/PERFORMANCE.md).
+FILTER_THREADS = 1
 # A rung is scaled from a larger rung's picture only when that one is at least this many
 # times its size, else from the source: a 4:3 step (480p -> 360p) on top of a 3:2 one blurs
 # text edges (SSIM 0.9985 against the source scaled directly, before any encode), a 2:1 step
@@ -118,9 +122,7 @@ def ladder_command(
         else:
             streams.append(pictures[i - 1 if passthrough else i])
             top = i == (1 if passthrough else 0)
-            options[f"x264-params:v:{i}"] = (
-                RATE_BOUND_X264_PARAMS if rate_bound_top and top else X264_PARAMS
-            )
+            options[f"x264-params:v:{i}"] = top_x264_params(rate_bound_top) if top else X264_PARAMS
             options.update(
                 {
                     f"c:v:{i}": "libx264",
@@ -164,13 +166,15 @@ def ladder_command(
     if thumbnail:
         at_seconds, width, height = thumbnail
         frame = (
-            thumbnail_frames.filter("select", f"gte(t,{at_seconds:.3f})")
+            thumbnail_frames.filter("select", f"gte(t,{at_seconds:.3f})*eq(selected_n,0)")
             .filter("scale", width, height)
             .filter("setsar", 1)
         )
         output = ffmpeg.merge_outputs(output, _thumbnail_output(frame))
     return (
-        output.global_args(*_QUIET, "-progress", "pipe:1")
+        output.global_args(
+            *_QUIET, "-filter_complex_threads", str(FILTER_THREADS), "-progress", "pipe:1"
+        )
         .overwrite_output()
         .compile(cmd=ffmpeg_bin)
     )
@@ -184,6 +188,11 @@ def _split(stream):
 def effective_crf(crf: float, offset: float) -> float:
     """A rung's CRF moved by the content's tuning, kept inside x264's range."""
     return min(51.0, max(0.0, crf + offset))
+
+
+def top_x264_params(rate_bound_top: bool) -> str:
+    """The top encoded rung's x264 parameters (the rate trial encodes with them too)."""
+    return RATE_BOUND_X264_PARAMS if rate_bound_top else X264_PARAMS
 
 
 def tuned_crf(crf: float, crf_offset: float, top_crf_offset: float, top: bool) -> float:

@@ -58,9 +58,11 @@ from src.infrastructure.media.master_playlist import (
 )
 from src.infrastructure.media.passthrough import (
     PassthroughDecision,
+    after_trial,
     decide,
     keyint_frames,
     refusal,
+    worth_a_rate_trial,
 )
 from src.infrastructure.media.probe import (
     KeyframeTimes,
@@ -71,6 +73,12 @@ from src.infrastructure.media.probe import (
     probe_failure,
 )
 from src.infrastructure.media.process_runner import ProcessResult, ProcessStalled, run_process
+from src.infrastructure.media.rate_trial import (
+    RATE_TRIAL_FILE,
+    kept_share,
+    rate_trial_command,
+    trial_windows,
+)
 
 # ffprobe reads headers only; a real upload answers in well under a second.
 PROBE_TIMEOUT_SECONDS = 30.0
@@ -193,7 +201,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
                 tuning.source_cap_factor,
                 tuning.passthrough_factor,
             )
-        decision = self._passthrough(relative, work_dir, info, renditions[0], stop_reason)
+        decision = self._passthrough(relative, work_dir, info, renditions[0], tuning, stop_reason)
         timings["probe"] = _ms_since(started)
         log = get_logger()
         log.info(
@@ -454,14 +462,17 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         work_dir: Path,
         info: SourceInfo,
         top: Rendition,
+        tuning: Tuning,
         stop_reason: StopCheck,
     ) -> PassthroughDecision:
         """Whether the top rung is the source's own video; its keyframes are read (packets
         only, no decoding) only when everything else already allows it."""
         refused = refusal(info, top, ffmpeg_command.MAX_FPS)
-        if refused:
+        on_trial = tuning.rate_trial and worth_a_rate_trial(info, top, ffmpeg_command.MAX_FPS)
+        if refused and not on_trial:
             return PassthroughDecision(False, refused)
-        keyframes = KeyframeTimes(info.start_seconds)
+        windows = trial_windows(info.probe.duration_seconds) if on_trial else ()
+        keyframes = KeyframeTimes(info.start_seconds, windows)
         quiet = VideoProcessingError(ErrorCode.PROBE_FAILED, "the packet listing stalled")
         try:
             result = self._run(
@@ -476,7 +487,57 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             return PassthroughDecision(False, "the source's packets could not be listed in time")
         if result.returncode != 0:
             return PassthroughDecision(False, "the source's packets could not be listed")
-        return decide(info, top, keyframes.times, self.segment_seconds)
+        decision = decide(info, top, keyframes.times, self.segment_seconds, rate_on_trial=on_trial)
+        if not (on_trial and decision.copy):
+            return decision
+        trial_bytes = self._rate_trial(relative, work_dir, info, top, windows, tuning, stop_reason)
+        return after_trial(decision, info, top, kept_share(trial_bytes, keyframes.window_bytes))
+
+    def _rate_trial(
+        self,
+        relative: str,
+        work_dir: Path,
+        info: SourceInfo,
+        top: Rendition,
+        windows: Sequence[tuple[float, float]],
+        tuning: Tuning,
+        stop_reason: StopCheck,
+    ) -> int:
+        """The bytes of the top rung's own encode of `windows` (rate_trial.py); 0 when the
+        trial failed (a stop request still stops)."""
+        cmd = rate_trial_command(
+            ffmpeg_bin=self.ffmpeg_bin,
+            source=relative,
+            demuxer=info.demuxer,
+            video_index=info.video_index,
+            windows=windows,
+            rendition=top,
+            crf=ffmpeg_command.tuned_crf(top.crf, tuning.crf_offset, tuning.top_crf_offset, True),
+            x264_params=ffmpeg_command.top_x264_params(tuning.rate_bound_top),
+            preset=self.preset,
+        )
+        written = self._look(cmd, work_dir, RATE_TRIAL_FILE, "rate trial", stop_reason)
+        return len(written) if written else 0
+
+    def _look(
+        self, cmd: list[str], work_dir: Path, file: str, what: str, stop_reason: StopCheck
+    ) -> bytes | None:
+        """Run a short ffmpeg look at the upload (the content probe, the rate trial) and
+        return the file it wrote, which is then deleted; None when it failed. A stop request
+        still stops, and an ffmpeg that goes quiet is a stall, as it would be in the encode."""
+        output = work_dir / file
+        seconds = min(CONTENT_PROBE_TIMEOUT_SECONDS, self.stall_seconds)
+        quiet = VideoProcessingError(
+            ErrorCode.TRANSCODE_STALLED,
+            f"ffmpeg's {what} made no progress for {seconds:g} s and was killed",
+        )
+        try:
+            result = self._run(cmd, work_dir, stop_reason, seconds, quiet)
+            return output.read_bytes() if result.returncode == 0 else None
+        except OSError:
+            return None
+        finally:
+            output.unlink(missing_ok=True)
 
     def _content(
         self,
@@ -487,8 +548,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         stop_reason: StopCheck,
     ) -> Tuning:
         """The content probe's tuning; the defaults when it cannot tell (when in doubt, the
-        settings every other upload gets). A stop request still stops, and an ffmpeg that
-        goes quiet is a stall, as it would be in the encode."""
+        settings every other upload gets)."""
         cmd = content_probe_command(
             ffmpeg_bin=self.ffmpeg_bin,
             source=relative,
@@ -496,22 +556,9 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             video_index=info.video_index,
             duration_seconds=info.probe.duration_seconds,
         )
-        output = work_dir / CONTENT_PROBE_FILE
+        written = self._look(cmd, work_dir, CONTENT_PROBE_FILE, "content probe", stop_reason)
+        stats = parse_content_probe(written) if written is not None else None
         top_cap = top.capped_from_kbps or top.maxrate_kbps
-        stats = None
-        seconds = min(CONTENT_PROBE_TIMEOUT_SECONDS, self.stall_seconds)
-        quiet = VideoProcessingError(
-            ErrorCode.TRANSCODE_STALLED,
-            f"ffmpeg's content probe made no progress for {seconds:g} s and was killed",
-        )
-        try:
-            result = self._run(cmd, work_dir, stop_reason, seconds, quiet)
-            if result.returncode == 0:
-                stats = parse_content_probe(output.read_bytes())
-        except OSError:
-            stats = None
-        finally:
-            output.unlink(missing_ok=True)
         return choose_tuning(stats, info.video_kbps, top_cap)
 
     def _encode(

@@ -11,6 +11,7 @@ source's keyframes and nowhere else, so every variant's segments line up for swi
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -27,6 +28,15 @@ MAX_FPS = 60.0
 MAX_SEGMENT_FACTOR = 1.5
 # The encoded rungs copy the source's keyframes; denser ones than this would cost them bytes.
 MIN_MEAN_KEYFRAME_INTERVAL = 1.0
+# An upload above its rung's threshold but within this factor of it gets the rate trial
+# (rate_trial.py): our encode of a few stretches set against the upload's own bytes there.
+TRIAL_MAX_FACTOR = 3.0
+# ... and is copied when that encode kept at least this share of its bytes: the upload is
+# already lean, and a second encode would save under a fifth of the top rung's bytes while
+# losing what a second generation loses (the bench's lecture-lowrate, 1.1 Mb/s from CRF 28:
+# re-encoded at its own rate, SSIM 0.9966 where PeerTube's 1.6 Mb/s keeps 0.9988; a rich
+# upload of easy content, 1.3 Mb/s from CRF 20, re-encodes to about half, docs/PERFORMANCE.md).
+COPY_MIN_KEPT = 0.8
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,11 @@ class PassthroughDecision:
 def refusal(info: SourceInfo, top: Rendition, max_fps: float = MAX_FPS) -> str | None:
     """Why the source's video cannot be the top rung, judged from the probe alone; None if
     only its keyframes are left to check."""
+    return format_refusal(info, top, max_fps) or rate_refusal(info, top)
+
+
+def format_refusal(info: SourceInfo, top: Rendition, max_fps: float = MAX_FPS) -> str | None:
+    """`refusal` without the bitrate: what no rate trial can overcome."""
     probe = info.probe
     if top.passthrough_kbps <= 0:
         return f"passthrough is off for the {top.name} rung"
@@ -60,6 +75,11 @@ def refusal(info: SourceInfo, top: Rendition, max_fps: float = MAX_FPS) -> str |
         return f"the source is {probe.width}x{probe.height}, the rung {top.width}x{top.height}"
     if info.fps > max_fps:
         return f"the source runs at {info.fps:g} fps, above {max_fps:g}"
+    return None
+
+
+def rate_refusal(info: SourceInfo, top: Rendition) -> str | None:
+    """Why the source's bitrate alone rules out a copy, or None."""
     if info.video_kbps is None:
         return "the source video's bitrate is unknown"
     if info.video_kbps > top.passthrough_kbps:
@@ -80,11 +100,28 @@ def hls_cuts(keyframes: Sequence[float], segment_seconds: float) -> list[float]:
     return cuts
 
 
+def worth_a_rate_trial(info: SourceInfo, top: Rendition, max_fps: float = MAX_FPS) -> bool:
+    """Whether only the source's rate stands in the way of a copy, and that rate is within
+    TRIAL_MAX_FACTOR of the rung's threshold: then the rate trial (rate_trial.py) decides."""
+    return (
+        format_refusal(info, top, max_fps) is None
+        and rate_refusal(info, top) is not None
+        and info.video_kbps is not None
+        and info.video_kbps <= top.passthrough_kbps * TRIAL_MAX_FACTOR
+    )
+
+
 def decide(
-    info: SourceInfo, top: Rendition, keyframes: Sequence[float], segment_seconds: float
+    info: SourceInfo,
+    top: Rendition,
+    keyframes: Sequence[float],
+    segment_seconds: float,
+    *,
+    rate_on_trial: bool = False,
 ) -> PassthroughDecision:
-    """The whole decision, keyframes included (times relative to the stream's start)."""
-    refused = refusal(info, top)
+    """The whole decision, keyframes included (times relative to the stream's start). With
+    `rate_on_trial` the bitrate is left to the rate trial (`after_trial`)."""
+    refused = format_refusal(info, top) if rate_on_trial else refusal(info, top)
     if refused:
         return PassthroughDecision(False, refused)
     if not keyframes or keyframes[0] > 1e-3:
@@ -107,12 +144,34 @@ def decide(
             f"the source has a keyframe every {interval:.2f} s; the other rungs would copy "
             "them and grow",
         )
+    rate = (
+        "" if rate_on_trial else f"{info.video_kbps} kb/s at or below {top.passthrough_kbps} kb/s, "
+    )
     return PassthroughDecision(
         True,
-        f"H.264 {info.video_profile} level {info.video_level / 10:g}, {info.video_kbps} kb/s "
-        f"at or below {top.passthrough_kbps} kb/s, segments up to {longest:.1f} s",
+        f"H.264 {info.video_profile} level {info.video_level / 10:g}, {rate}"
+        f"segments up to {longest:.1f} s",
         tuple(cuts),
         longest,
+    )
+
+
+def after_trial(
+    decision: PassthroughDecision, info: SourceInfo, top: Rendition, kept: float | None
+) -> PassthroughDecision:
+    """A copy that only the source's rate stood against, settled by the rate trial: `kept`
+    is the share of the source's bytes our encode of the same stretches came to (None: the
+    trial failed or weighed nothing, and when in doubt, encode)."""
+    over = rate_refusal(info, top) or ""
+    if not decision.copy or not over:
+        return decision
+    if kept is None:
+        return PassthroughDecision(False, f"{over}; the rate trial could not tell more")
+    said = f"our encode of the same stretches came to {kept:.0%} of its bytes"
+    if kept < COPY_MIN_KEPT:
+        return PassthroughDecision(False, f"{over}; {said}")
+    return dataclasses.replace(
+        decision, reason=f"{over}, but {said} (an upload already lean): {decision.reason}"
     )
 
 

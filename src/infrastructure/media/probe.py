@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +129,8 @@ def parse_probe(stdout: str, size_bytes: int) -> SourceInfo:
 
 
 def keyframes_command(ffprobe_bin: str, source: str, video_index: int) -> list[str]:
-    """The presentation time and flags of every video packet (no decoding), as CSV lines."""
+    """The presentation time, size and flags of every video packet (no decoding), as CSV
+    lines (ffprobe's own field order: `pts_time,size,flags`)."""
     return [
         ffprobe_bin,
         "-hide_banner",
@@ -138,7 +140,7 @@ def keyframes_command(ffprobe_bin: str, source: str, video_index: int) -> list[s
         "-select_streams",
         str(video_index),
         "-show_entries",
-        "packet=pts_time,flags",
+        "packet=pts_time,size,flags",
         "-of",
         "csv=p=0",
         file_url(source),
@@ -147,19 +149,31 @@ def keyframes_command(ffprobe_bin: str, source: str, video_index: int) -> list[s
 
 class KeyframeTimes:
     """Collects keyframe times from keyframes_command's CSV lines, fed line by line from a
-    reader thread (so a long upload's million packets are never held as one string)."""
+    reader thread (so a long upload's million packets are never held as one string), and
+    the bytes of the packets that start inside each of `windows` ([start, end) seconds from
+    the stream's start; the rate trial's stretches)."""
 
-    def __init__(self, start_seconds: float = 0.0) -> None:
+    def __init__(
+        self, start_seconds: float = 0.0, windows: Sequence[tuple[float, float]] = ()
+    ) -> None:
         self.start_seconds = start_seconds
+        self.windows = tuple(windows)
+        self.window_bytes = 0
         self._times: set[float] = set()
         self.last_activity = time.monotonic()
 
     def feed(self, line: str) -> None:
         self.last_activity = time.monotonic()
-        pts, _, flags = line.strip().partition(",")
+        pts, _, rest = line.strip().partition(",")
+        size, _, flags = rest.partition(",")
         value = _float(pts)
-        if value is not None and flags.startswith("K"):
-            self._times.add(round(value - self.start_seconds, 6))
+        if value is None:
+            return
+        at = value - self.start_seconds
+        if flags.startswith("K"):
+            self._times.add(round(at, 6))
+        if size.isdigit() and any(start <= at < end for start, end in self.windows):
+            self.window_bytes += int(size)
 
     @property
     def times(self) -> list[float]:
