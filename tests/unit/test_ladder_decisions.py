@@ -356,5 +356,12 @@ def test_passthrough_command_copies_the_top_rung_and_keys_the_others_on_its_keyf
         graph.index("scale=1280:720") < graph.index("scale=852:480") < graph.index("scale=640:360")
     )
     assert "scale=1920:1080" not in graph
+    # One frame reaches the thumbnail's scaler, not every frame after its instant (which cost
+    # 7 % of the encode's CPU on the bench's lecture).
+    assert re.search(
+        r"select=gte\(t\\,6\.000\)\*eq\(selected_n\\,0\)\[(s\d+)\];\[\1\]scale=640:360", graph
+    )
+    # The filter graph runs in ffmpeg's main thread.
+    assert opts["-filter_complex_threads"] == "1"
     with pytest.raises(ValueError, match="MAX_FPS"):
         _command(renditions, copy_keyint=210, fps=120.0)
