@@ -5,8 +5,8 @@ as they are, so it is chosen only when nothing speaks against it: a codec, profi
 pixel format every HLS player decodes, exactly the top rung's size with square pixels and no
 rotation, keyframes that cut segments near the target length, and a bitrate at or below the
 rung's `passthrough_kbps` (where a re-encode would not save bytes), or above it when the rate
-trial (rate_trial.py) shows our own encode keeping most of the upload's bytes anyway. Bytes served outweigh
-one-time CPU: when in doubt, encode. The other rungs then put their keyframes on the
+trial (rate_trial.py) shows our own encode keeping most of the upload's bytes anyway. Bytes
+served outweigh one-time CPU: when in doubt, encode. The other rungs then put their keyframes on the
 source's keyframes and nowhere else, so every variant's segments line up for switching.
 """
 
