@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import ffmpeg
 
-from src.infrastructure.media.input_guard import file_url, guarded_input_options
+from src.infrastructure.media.input_guard import QUIET_ARGS, upload_stretch
 
 # Stretches looked at, spread over the middle of the video (not its first or last seconds:
 # a title card or a fade says little about the lecture).
@@ -161,11 +161,8 @@ def content_probe_command(
     averaged edge map on top of the averaged change map (see the module's docstring)."""
     stretches = []
     for at in sample_times(duration_seconds):
-        upload = ffmpeg.input(
-            file_url(source), ss=f"{at:.3f}", t=STRETCH_SECONDS, **guarded_input_options(demuxer)
-        )
         frames = (
-            upload[str(video_index)]
+            upload_stretch(source, demuxer, video_index, at, STRETCH_SECONDS)
             .filter("trim", end_frame=2)
             .filter("setpts", "PTS-STARTPTS")
             .filter("scale", ANALYSIS_WIDTH, ANALYSIS_HEIGHT, flags="area")
@@ -187,7 +184,7 @@ def content_probe_command(
     joined = ffmpeg.concat(*stretches, v=1, a=0) if len(stretches) > 1 else stretches[0]
     return (
         ffmpeg.output(joined, output, f="rawvideo", pix_fmt="gray", fps_mode="passthrough")
-        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+        .global_args(*QUIET_ARGS)
         .overwrite_output()
         .compile(cmd=ffmpeg_bin)
     )

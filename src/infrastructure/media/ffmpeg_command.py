@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import ffmpeg
 
-from src.infrastructure.media.input_guard import file_url, guarded_input_options
+from src.infrastructure.media.input_guard import QUIET_ARGS, file_url, guarded_input_options
 from src.infrastructure.media.ladder import AUDIO_KBPS, AUDIO_NAME, Rendition
 
 # Players and phones above 60 fps gain nothing from a lecture; a 120 fps phone clip is halved.
@@ -49,7 +49,6 @@ OUTPUT_DIR = "out"
 SEGMENT_PATTERN = "seg_%05d.ts"
 MASTER_PLAYLIST = "master.m3u8"
 THUMBNAIL = "thumbnail.jpg"
-_QUIET = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
 
 
 def ladder_command(
@@ -122,22 +121,14 @@ def ladder_command(
         else:
             streams.append(pictures[i - 1 if passthrough else i])
             top = i == (1 if passthrough else 0)
-            options[f"x264-params:v:{i}"] = top_x264_params(rate_bound_top) if top else X264_PARAMS
-            options.update(
-                {
-                    f"c:v:{i}": "libx264",
-                    f"preset:v:{i}": preset,
-                    f"profile:v:{i}": "high",
-                    f"threads:v:{i}": ENCODER_THREADS,
-                    f"crf:v:{i}": f"{tuned_crf(rendition.crf, crf_offset, top_crf_offset, top):g}",
-                    f"maxrate:v:{i}": f"{rendition.maxrate_kbps}k",
-                    f"bufsize:v:{i}": f"{rendition.bufsize_kbps}k",
-                    f"g:v:{i}": gop,
-                    f"keyint_min:v:{i}": keyint_min,
-                    f"sc_threshold:v:{i}": 0,
-                    f"force_key_frames:v:{i}": keyframes,
-                }
+            encoder = x264_options(
+                rendition,
+                tuned_crf(rendition.crf, crf_offset, top_crf_offset, top),
+                top_x264_params(rate_bound_top) if top else X264_PARAMS,
+                preset,
             )
+            encoder.update(g=gop, keyint_min=keyint_min, force_key_frames=keyframes)
+            options.update({f"{key}:v:{i}": value for key, value in encoder.items()})
         group = f",agroup:{AUDIO_NAME}" if audio_index is not None else ""
         var_stream_map.append(f"v:{i}{group},name:{rendition.name}")
     if audio_index is not None:
@@ -173,7 +164,7 @@ def ladder_command(
         output = ffmpeg.merge_outputs(output, _thumbnail_output(frame))
     return (
         output.global_args(
-            *_QUIET, "-filter_complex_threads", str(FILTER_THREADS), "-progress", "pipe:1"
+            *QUIET_ARGS, "-filter_complex_threads", str(FILTER_THREADS), "-progress", "pipe:1"
         )
         .overwrite_output()
         .compile(cmd=ffmpeg_bin)
@@ -188,6 +179,25 @@ def _split(stream):
 def effective_crf(crf: float, offset: float) -> float:
     """A rung's CRF moved by the content's tuning, kept inside x264's range."""
     return min(51.0, max(0.0, crf + offset))
+
+
+def x264_options(
+    rendition: Rendition, crf: float, x264_params: str, preset: str
+) -> dict[str, str | int]:
+    """How a rung is encoded, as ffmpeg output options without a stream specifier: libx264
+    at `crf` under the rung's cap, no scene-cut keyframes (the caller places them). The
+    ladder and the rate trial both encode with these."""
+    return {
+        "c": "libx264",
+        "preset": preset,
+        "profile": "high",
+        "threads": ENCODER_THREADS,
+        "x264-params": x264_params,
+        "crf": f"{crf:g}",
+        "maxrate": f"{rendition.maxrate_kbps}k",
+        "bufsize": f"{rendition.bufsize_kbps}k",
+        "sc_threshold": 0,
+    }
 
 
 def top_x264_params(rate_bound_top: bool) -> str:
@@ -279,4 +289,6 @@ def thumbnail_command(
         file_url(source), ss=f"{at_seconds:.3f}", **guarded_input_options(demuxer)
     )
     frame = upload[str(video_index)].filter("scale", width, height).filter("setsar", 1)
-    return _thumbnail_output(frame).global_args(*_QUIET).overwrite_output().compile(cmd=ffmpeg_bin)
+    return (
+        _thumbnail_output(frame).global_args(*QUIET_ARGS).overwrite_output().compile(cmd=ffmpeg_bin)
+    )

@@ -12,9 +12,9 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from src.application.domain import ErrorCode, VideoProcessingError
 from src.application.ports.captions import AudioExtractor
@@ -79,6 +79,9 @@ from src.infrastructure.media.rate_trial import (
     rate_trial_command,
     trial_windows,
 )
+
+# What a short ffmpeg look at the upload reads back from the file it wrote.
+T = TypeVar("T")
 
 # ffprobe reads headers only; a real upload answers in well under a second.
 PROBE_TIMEOUT_SECONDS = 30.0
@@ -516,14 +519,20 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             x264_params=ffmpeg_command.top_x264_params(tuning.rate_bound_top),
             preset=self.preset,
         )
-        written = self._look(cmd, work_dir, RATE_TRIAL_FILE, "rate trial", stop_reason)
-        return len(written) if written else 0
+        size = self._look(cmd, work_dir, RATE_TRIAL_FILE, "rate trial", stop_reason, _file_size)
+        return size or 0
 
     def _look(
-        self, cmd: list[str], work_dir: Path, file: str, what: str, stop_reason: StopCheck
-    ) -> bytes | None:
+        self,
+        cmd: list[str],
+        work_dir: Path,
+        file: str,
+        what: str,
+        stop_reason: StopCheck,
+        read: Callable[[Path], T] = Path.read_bytes,
+    ) -> T | None:
         """Run a short ffmpeg look at the upload (the content probe, the rate trial) and
-        return the file it wrote, which is then deleted; None when it failed. A stop request
+        `read` the file it wrote, which is then deleted; None when it failed. A stop request
         still stops, and an ffmpeg that goes quiet is a stall, as it would be in the encode."""
         output = work_dir / file
         seconds = min(CONTENT_PROBE_TIMEOUT_SECONDS, self.stall_seconds)
@@ -533,7 +542,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
         )
         try:
             result = self._run(cmd, work_dir, stop_reason, seconds, quiet)
-            return output.read_bytes() if result.returncode == 0 else None
+            return read(output) if result.returncode == 0 else None
         except OSError:
             return None
         finally:
@@ -835,6 +844,10 @@ def _encode_failure(what: str, returncode: int, stderr_tail: str) -> VideoProces
         f"{what} exited with {returncode}: {stderr_tail[-1000:] or 'no error output'}",
         retryable=retryable,
     )
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size
 
 
 def _ms_since(started: float) -> int:

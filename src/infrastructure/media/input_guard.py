@@ -7,6 +7,8 @@ probe itself, before any check of the probed format could refuse it.
 
 from __future__ import annotations
 
+import ffmpeg
+
 # Demuxer names exactly as ffmpeg 5.1 spells them (`ffmpeg -demuxers`). No playlists (hls,
 # concat, dash), no image sequences (image2, *_pipe), no text (tty), no raw streams.
 ACCEPTED_DEMUXERS: tuple[str, ...] = (
@@ -19,6 +21,8 @@ ACCEPTED_DEMUXERS: tuple[str, ...] = (
 )
 FORMAT_WHITELIST = ",".join(ACCEPTED_DEMUXERS)
 PROTOCOL_WHITELIST = "file"
+# Every ffmpeg the worker runs: errors only on stderr, and never waiting for a keypress.
+QUIET_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
 
 
 def guarded_input_options(demuxer: str | None = None) -> dict[str, str]:
@@ -47,3 +51,20 @@ def demuxer_for(format_name: str) -> str | None:
     if format_name not in ACCEPTED_DEMUXERS:
         return None
     return format_name.split(",")[0]
+
+
+def upload_stretch(
+    source: str, demuxer: str, video_index: int, start: float, seconds: float, **options
+):
+    """The upload's video stream (ffmpeg-python) from `start` for `seconds` only: an input
+    seek, so ffmpeg decodes from the keyframe before `start` and stops after the stretch,
+    never reading the rest of the file; the input stays guarded. `options` are further
+    input options (e.g. `threads`)."""
+    upload = ffmpeg.input(
+        file_url(source),
+        ss=f"{start:.3f}",
+        t=f"{seconds:.3f}",
+        **options,
+        **guarded_input_options(demuxer),
+    )
+    return upload[str(video_index)]

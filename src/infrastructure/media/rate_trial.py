@@ -17,7 +17,7 @@ import ffmpeg
 
 from src.infrastructure.media import ffmpeg_command
 from src.infrastructure.media.content_probe import sample_times
-from src.infrastructure.media.input_guard import file_url, guarded_input_options
+from src.infrastructure.media.input_guard import QUIET_ARGS, upload_stretch
 from src.infrastructure.media.ladder import Rendition
 
 # Long enough for x264's rate control and lookahead to settle (60 frames at 30 fps), short
@@ -52,37 +52,24 @@ def rate_trial_command(
     an upload already at the rung's size with square pixels can be copied, so nothing is
     scaled."""
     stretches = [
-        ffmpeg.input(
-            file_url(source),
-            ss=f"{start:.3f}",
-            t=f"{end - start:.3f}",
+        upload_stretch(
+            source,
+            demuxer,
+            video_index,
+            start,
+            end - start,
             threads=ffmpeg_command.DECODER_THREADS,
-            **guarded_input_options(demuxer),
-        )[str(video_index)]
+        )
         .filter("setpts", "PTS-STARTPTS")
         .filter("format", "yuv420p")
         for start, end in windows
     ]
     joined = ffmpeg.concat(*stretches, v=1, a=0) if len(stretches) > 1 else stretches[0]
+    options = ffmpeg_command.x264_options(rendition, crf, x264_params, preset)
+    options["force_key_frames"] = f"expr:gte(t,n_forced*{TRIAL_SECONDS})"
     return (
-        ffmpeg.output(
-            joined,
-            output,
-            f="h264",
-            **{
-                "c:v": "libx264",
-                "preset": preset,
-                "profile:v": "high",
-                "threads": ffmpeg_command.ENCODER_THREADS,
-                "x264-params": x264_params,
-                "crf": f"{crf:g}",
-                "maxrate": f"{rendition.maxrate_kbps}k",
-                "bufsize": f"{rendition.bufsize_kbps}k",
-                "sc_threshold": 0,
-                "force_key_frames": f"expr:gte(t,n_forced*{TRIAL_SECONDS})",
-            },
-        )
-        .global_args("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+        ffmpeg.output(joined, output, f="h264", **options)
+        .global_args(*QUIET_ARGS)
         .overwrite_output()
         .compile(cmd=ffmpeg_bin)
     )
