@@ -16,8 +16,10 @@ from src.infrastructure.media.content_probe import (
     SCREEN_MIN_EDGES,
     SCREEN_PASSTHROUGH_FACTOR,
     SCREEN_SOURCE_CAP_FACTOR,
+    SCREEN_X264_PARAMS,
     SOFT_MAX_EDGES,
     SOFT_TOP_CRF_OFFSET,
+    SOFT_X264_PARAMS,
     ContentStats,
     choose_tuning,
     content_probe_command,
@@ -30,6 +32,7 @@ from src.infrastructure.media.ffmpeg_command import (
     effective_crf,
     ladder_command,
     scale_parents,
+    x264_params_for,
 )
 from src.infrastructure.media.ladder import DEFAULT_LADDER, plan_ladder
 from src.infrastructure.media.master_playlist import MasterVariant, distinct_variants
@@ -221,3 +224,39 @@ def test_a_source_at_or_above_the_top_cap_gets_more_x264_effort_on_the_top_rung(
     for i in (1, 2, 3):
         assert cmd[cmd.index(f"-x264-params:v:{i}") + 1] == X264_PARAMS
     assert all(cmd[cmd.index(f"-threads:v:{i}") + 1] == "1" for i in range(4))
+
+
+def _x264_params(cmd: list[str]) -> list[str]:
+    return [cmd[i + 1] for i, arg in enumerate(cmd) if arg.startswith("-x264-params:v:")]
+
+
+def test_a_screen_gets_less_x264_analysis_on_every_rung_unless_its_top_is_rate_bound():
+    assert choose_tuning(ContentStats(0.034, 0.0004, 4)).x264_params == SCREEN_X264_PARAMS
+    renditions = plan_ladder(1920, 1080)
+    screen = x264_params_for(SCREEN_X264_PARAMS, rate_bound=False)
+    assert screen == "me=dia:subme=0:weightp=0"
+    cmd = _command(renditions, x264_params=SCREEN_X264_PARAMS)
+    assert _x264_params(cmd) == [screen] * len(renditions)
+    # A screen at its top rung's cap: the cap decides that rung, which keeps its refinement.
+    cmd = _command(renditions, x264_params=SCREEN_X264_PARAMS, rate_bound_top=True)
+    assert _x264_params(cmd) == ["me=dia:subme=2:weightp=0"] + [screen] * (len(renditions) - 1)
+
+
+def test_a_soft_camera_picture_gets_no_inter_partitions_below_a_macroblock():
+    camera = choose_tuning(ContentStats(0.002, 0.001, 4), 6500, 5000)
+    assert camera.x264_params == SOFT_X264_PARAMS == "partitions=i8x8,i4x4"
+    renditions = plan_ladder(1920, 1080, DEFAULT_LADDER, 6500)
+    cmd = _command(renditions, x264_params=camera.x264_params, rate_bound_top=True)
+    assert _x264_params(cmd) == [
+        "me=dia:subme=2:partitions=i8x8,i4x4",
+        *["me=dia:subme=1:partitions=i8x8,i4x4"] * (len(renditions) - 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "stats", [ContentStats(0.008, 0.002, 4), ContentStats(0.007, 0.034, 4), None]
+)
+def test_slides_motion_and_unprobed_content_keep_the_ladders_x264_parameters(stats):
+    assert choose_tuning(stats).x264_params is None
+    cmd = _command(plan_ladder(1920, 1080), x264_params=None)
+    assert _x264_params(cmd) == [X264_PARAMS] * 4

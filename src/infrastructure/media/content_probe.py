@@ -64,10 +64,21 @@ SCREEN_SOURCE_CAP_FACTOR = 2.0
 # full-frame motion (0.007) lose at most 0.0016 at 24; the line sits between them.
 SOFT_MAX_EDGES = 0.004
 SOFT_TOP_CRF_OFFSET = -1.0
+# ... and no inter partitions smaller than a macroblock on any rung (x264 keeps its 8x8 and
+# 4x4 intra ones): a soft picture moves in large blocks. On the bench's talking head: 5 %
+# less CPU, the same bytes, SSIM within 0.0001 on every rung; on full-frame motion (not soft)
+# the same setting cost 6 % more bytes (docs/PERFORMANCE.md, "Fifth round").
+SOFT_X264_PARAMS = "partitions=i8x8,i4x4"
 # ... and a top rung copied only at half the rung's passthrough threshold: a screen
 # recorder spends far more than x264 at CRF 20 needs (the bench's 0.66 Mb/s screencast:
 # 0.88 MB per 10 s copied, 0.55 MB re-encoded at the same SSIM).
 SCREEN_PASSTHROUGH_FACTOR = 0.5
+# ... and less x264 analysis on every encoded rung: no subpixel refinement (x264's subme=0,
+# where the ladder uses 1) and no search for weighted prediction (a screen does not fade). On
+# the bench's screencast: 7 % less CPU for 2 % more bytes, SSIM and the code pane's SSIM
+# within 0.0001 on every rung (docs/PERFORMANCE.md, "Fifth round"). A top rung at its cap
+# keeps the rate-bound refinement (ffmpeg_command.x264_params_for).
+SCREEN_X264_PARAMS = "subme=0:weightp=0"
 # ... and no rate trial (rate_trial.py) to argue a copy: a still screen's bytes are nearly all
 # keyframes, and the trial's short stretches each start on one, so it overstates what the
 # ladder's encode keeps (the bench's screencast: 94 % in the trial, 62 % in the encode).
@@ -98,6 +109,8 @@ class Tuning:
     top_crf_offset: float = 0.0
     # Whether a source above the top rung's passthrough threshold may be tried (rate_trial.py).
     rate_trial: bool = True
+    # x264 parameters over the ladder's own on every encoded rung (ffmpeg_command.x264_params_for).
+    x264_params: str | None = None
 
 
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
@@ -140,6 +153,7 @@ def choose_tuning(
         SCREEN_PASSTHROUGH_FACTOR if screen else 1.0,
         top_offset,
         rate_trial=not screen,
+        x264_params={"screen": SCREEN_X264_PARAMS, "camera": SOFT_X264_PARAMS}.get(kind),
     )
 
 

@@ -68,6 +68,7 @@ def ladder_command(
     crf_offset: float = 0.0,
     rate_bound_top: bool = False,
     top_crf_offset: float = 0.0,
+    x264_params: str | None = None,
 ) -> list[str]:
     """One decode, `split` into every encoded rendition, libx264 at a capped CRF, one AAC
     encode shared by every variant (an HLS audio group), muxed as HLS.
@@ -81,7 +82,8 @@ def ladder_command(
     ffmpeg's own master playlist is only a first draft (it lists the audio as a variant);
     the transcoder writes the one that is served. `crf_offset` (the content probe's tuning)
     is added to every encoded rung's CRF, and `top_crf_offset` to the first encoded rung's
-    too; with `rate_bound_top` that rung gets RATE_BOUND_X264_PARAMS instead of X264_PARAMS.
+    too. Every encoded rung's x264 parameters are `x264_params_for` the content's own
+    (`x264_params`), the first one's `rate_bound_top` or not.
     """
     passthrough = copy_keyint > 0
     if passthrough and fps > MAX_FPS:
@@ -124,7 +126,7 @@ def ladder_command(
             encoder = x264_options(
                 rendition,
                 tuned_crf(rendition.crf, crf_offset, top_crf_offset, top),
-                top_x264_params(rate_bound_top) if top else X264_PARAMS,
+                x264_params_for(x264_params, rate_bound_top and top),
                 preset,
             )
             encoder.update(g=gop, keyint_min=keyint_min, force_key_frames=keyframes)
@@ -200,9 +202,20 @@ def x264_options(
     }
 
 
-def top_x264_params(rate_bound_top: bool) -> str:
-    """The top encoded rung's x264 parameters (the rate trial encodes with them too)."""
-    return RATE_BOUND_X264_PARAMS if rate_bound_top else X264_PARAMS
+def x264_params_for(content_params: str | None, rate_bound: bool) -> str:
+    """An encoded rung's x264 parameters: X264_PARAMS with the content's own over them (the
+    content probe's tuning; None: none), and RATE_BOUND_X264_PARAMS over those for a rung
+    whose cap decides its quality (the top rung of a source at that cap; the rate trial
+    encodes with the top rung's)."""
+    params = _merged(X264_PARAMS, content_params or "")
+    return _merged(params, RATE_BOUND_X264_PARAMS) if rate_bound else params
+
+
+def _merged(base: str, over: str) -> str:
+    """x264's `key=value:...` parameters of `base` with those of `over` replacing or added."""
+    options = dict(item.split("=", 1) for item in base.split(":") if item)
+    options.update(item.split("=", 1) for item in over.split(":") if item)
+    return ":".join(f"{key}={value}" for key, value in options.items())
 
 
 def tuned_crf(crf: float, crf_offset: float, top_crf_offset: float, top: bool) -> float:

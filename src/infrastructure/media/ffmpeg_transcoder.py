@@ -516,7 +516,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             windows=windows,
             rendition=top,
             crf=ffmpeg_command.tuned_crf(top.crf, tuning.crf_offset, tuning.top_crf_offset, True),
-            x264_params=ffmpeg_command.top_x264_params(tuning.rate_bound_top),
+            x264_params=ffmpeg_command.x264_params_for(tuning.x264_params, tuning.rate_bound_top),
             preset=self.preset,
         )
         size = self._look(cmd, work_dir, RATE_TRIAL_FILE, "rate trial", stop_reason, _file_size)
@@ -600,6 +600,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             crf_offset=tuning.crf_offset,
             rate_bound_top=tuning.rate_bound_top,
             top_crf_offset=tuning.top_crf_offset,
+            x264_params=tuning.x264_params,
             thumbnail=(
                 info.probe.duration_seconds * self.thumbnail_at,
                 *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),
