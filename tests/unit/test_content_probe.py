@@ -11,6 +11,10 @@ from src.infrastructure.media.content_probe import (
     ANALYSIS_HEIGHT,
     ANALYSIS_WIDTH,
     DEFAULT_TUNING,
+    FEW_B_FRAMES,
+    MOTION_LOWER_X264_PARAMS,
+    MOTION_MIN_CHANGE,
+    MOTION_X264_PARAMS,
     SCREEN_CRF_OFFSET,
     SCREEN_MAX_CHANGE,
     SCREEN_MIN_EDGES,
@@ -60,27 +64,33 @@ def test_sharp_and_still_content_is_a_screen_and_gets_a_lower_crf():
     assert "edge density 0.034" in tuning.reason
 
 
-def test_sharp_content_that_moves_is_not_a_screen():
+def test_sharp_content_that_moves_is_not_a_screen_but_a_moving_picture():
     # Edges enough, but a third of the picture changes: a game or a pan, not a desktop.
     tuning = choose_tuning(ContentStats(SCREEN_MIN_EDGES * 2, SCREEN_MAX_CHANGE * 3, 4))
-    assert (tuning.kind, tuning.crf_offset) == ("default", 0.0)
-    assert tuning.reason.startswith("sharp but moving")
+    assert (tuning.kind, tuning.crf_offset, tuning.top_crf_offset) == ("motion", 0.0, 0.0)
+    assert tuning.reason.startswith("a moving picture")
 
 
-@pytest.mark.parametrize(
-    "edges, change",
-    [
-        (0.008, 0.002),  # slides with a speaker inset
-        (0.007, 0.034),  # full-frame motion
-    ],
-)
-def test_camera_like_and_slide_content_keeps_the_ladders_own_crf(edges, change):
-    tuning = choose_tuning(ContentStats(edges, change, 4))
+def test_slides_keep_the_ladders_own_crf():
+    # The bench's slide lecture: a speaker inset moves, the rest is still.
+    tuning = choose_tuning(ContentStats(0.008, 0.002, 4))
     assert (tuning.kind, tuning.crf_offset, tuning.top_crf_offset) == ("default", 0.0, 0.0)
-    assert tuning.reason.startswith("camera-like or soft")
+    assert tuning.reason.startswith("a still picture (slides): edge density 0.008, 0.2%")
 
 
-def test_a_soft_camera_picture_keeps_crf_23_on_its_top_rung_only():
+def test_full_frame_motion_is_a_moving_picture_at_the_ladders_own_crf():
+    # The bench's full-frame motion: as few edges as the slides, but 3.4 % of pixels changing.
+    tuning = choose_tuning(ContentStats(0.007, 0.034, 4))
+    assert (tuning.kind, tuning.crf_offset, tuning.top_crf_offset) == ("motion", 0.0, 0.0)
+    assert tuning.reason.startswith("a moving picture: edge density 0.007, 3.4%")
+    # The line: at MOTION_MIN_CHANGE it moves, just under it is still.
+    assert choose_tuning(ContentStats(0.007, MOTION_MIN_CHANGE, 4)).kind == "motion"
+    assert choose_tuning(ContentStats(0.007, MOTION_MIN_CHANGE * 0.9, 4)).kind == "default"
+    # A soft picture that moves (a hand-held camera) is a camera picture first.
+    assert choose_tuning(ContentStats(0.002, 0.2, 4)).kind == "camera"
+
+
+def test_a_soft_camera_picture_gets_a_lower_crf_on_its_top_rung_only():
     # The bench's talking head: soft edges, sensor noise under the change threshold.
     tuning = choose_tuning(ContentStats(0.002, 0.001, 4))
     assert (tuning.kind, tuning.crf_offset, tuning.top_crf_offset) == (
@@ -93,7 +103,7 @@ def test_a_soft_camera_picture_keeps_crf_23_on_its_top_rung_only():
     renditions = plan_ladder(1920, 1080)
     cmd = _command(renditions, top_crf_offset=tuning.top_crf_offset)
     crfs = [cmd[cmd.index(f"-crf:v:{i}") + 1] for i in range(4)]
-    assert crfs == ["23", "24", "23", "23"]  # the 1080p back at 23; the rest as the ladder says
+    assert crfs == ["23.5", "24", "23", "23"]  # the 1080p at 23.5; the rest as the ladder says
     # With the top rung copied, the first encoded one (the 720p) is the one moved.
     cmd = _command(renditions, top_crf_offset=-1.0, copy_keyint=60)
     assert [cmd[cmd.index(f"-crf:v:{i}") + 1] for i in range(1, 4)] == ["23", "23", "23"]
@@ -105,6 +115,7 @@ def test_nothing_probed_means_the_defaults():
 
 
 def test_probe_output_is_averaged_per_map_and_a_partial_frame_is_ignored():
+    # (With two stretches the median change is their mean.)
     cell = ANALYSIS_WIDTH * ANALYSIS_HEIGHT
     # Stretch 1: a quarter of the pixels on edges, none changing; stretch 2: half, all.
     first = bytes([255]) * (cell // 4) + bytes(cell - cell // 4) + bytes(cell)
@@ -113,6 +124,19 @@ def test_probe_output_is_averaged_per_map_and_a_partial_frame_is_ignored():
     assert stats == ContentStats(pytest.approx(0.375), pytest.approx(0.5), 2)
     assert parse_content_probe(b"") is None
     assert parse_content_probe(bytes(cell)) is None  # half a stretch
+
+
+def test_one_stretch_on_a_cut_does_not_make_still_slides_a_moving_picture():
+    cell = ANALYSIS_WIDTH * ANALYSIS_HEIGHT
+    edges = bytes([255]) * (cell // 100) + bytes(cell - cell // 100)  # slides: 1 % on edges
+    still = edges + bytes([255]) * (cell // 500) + bytes(cell - cell // 500)  # 0.2 % changing
+    cut = edges + bytes([255]) * cell  # the next slide: every pixel changes
+    stats = parse_content_probe(still + cut + still + still)
+    assert stats.change == pytest.approx(0.002, abs=1e-4)
+    assert choose_tuning(stats).kind == "default"
+    # Two stretches of four moving is a moving picture.
+    moving = edges + bytes([255]) * (cell // 20) + bytes(cell - cell // 20)
+    assert choose_tuning(parse_content_probe(still + moving + moving + cut)).kind == "motion"
 
 
 def test_probe_reads_a_short_stretch_at_each_sample_point_only():
@@ -234,29 +258,56 @@ def test_a_screen_gets_less_x264_analysis_on_every_rung_unless_its_top_is_rate_b
     assert choose_tuning(ContentStats(0.034, 0.0004, 4)).x264_params == SCREEN_X264_PARAMS
     renditions = plan_ladder(1920, 1080)
     screen = x264_params_for(SCREEN_X264_PARAMS, rate_bound=False)
-    assert screen == "me=dia:subme=0:weightp=0"
+    assert screen == "me=dia:subme=0:weightp=0:bframes=1:b-adapt=0"
     cmd = _command(renditions, x264_params=SCREEN_X264_PARAMS)
     assert _x264_params(cmd) == [screen] * len(renditions)
     # A screen at its top rung's cap: the cap decides that rung, which keeps its refinement.
     cmd = _command(renditions, x264_params=SCREEN_X264_PARAMS, rate_bound_top=True)
-    assert _x264_params(cmd) == ["me=dia:subme=2:weightp=0"] + [screen] * (len(renditions) - 1)
+    assert _x264_params(cmd) == ["me=dia:subme=2:weightp=0:bframes=1:b-adapt=0"] + [screen] * (
+        len(renditions) - 1
+    )
 
 
 def test_a_soft_camera_picture_gets_no_inter_partitions_below_a_macroblock():
     camera = choose_tuning(ContentStats(0.002, 0.001, 4), 6500, 5000)
-    assert camera.x264_params == SOFT_X264_PARAMS == "partitions=i8x8,i4x4"
+    assert camera.x264_params == SOFT_X264_PARAMS == "partitions=i8x8,i4x4:bframes=1:b-adapt=0"
+    assert camera.lower_x264_params is None
     renditions = plan_ladder(1920, 1080, DEFAULT_LADDER, 6500)
     cmd = _command(renditions, x264_params=camera.x264_params, rate_bound_top=True)
     assert _x264_params(cmd) == [
-        "me=dia:subme=2:partitions=i8x8,i4x4",
-        *["me=dia:subme=1:partitions=i8x8,i4x4"] * (len(renditions) - 1),
+        "me=dia:subme=2:partitions=i8x8,i4x4:bframes=1:b-adapt=0",
+        *["me=dia:subme=1:partitions=i8x8,i4x4:bframes=1:b-adapt=0"] * (len(renditions) - 1),
     ]
 
 
-@pytest.mark.parametrize(
-    "stats", [ContentStats(0.008, 0.002, 4), ContentStats(0.007, 0.034, 4), None]
-)
-def test_slides_motion_and_unprobed_content_keep_the_ladders_x264_parameters(stats):
-    assert choose_tuning(stats).x264_params is None
+@pytest.mark.parametrize("stats", [ContentStats(0.008, 0.002, 4), None])
+def test_slides_and_unprobed_content_keep_the_ladders_x264_parameters(stats):
+    tuning = choose_tuning(stats)
+    assert (tuning.x264_params, tuning.lower_x264_params) == (None, None)
     cmd = _command(plan_ladder(1920, 1080), x264_params=None)
     assert _x264_params(cmd) == [X264_PARAMS] * 4
+    assert "bframes" not in X264_PARAMS  # veryfast's three adaptive B-frames
+
+
+def test_every_picture_but_still_slides_gets_one_b_frame_placed_without_a_search():
+    # Noise, motion and a screen: B-frames predict little there and their search costs.
+    for stats in (ContentStats(0.034, 0.0004, 4), ContentStats(0.002, 0.001, 4)):
+        assert FEW_B_FRAMES in choose_tuning(stats).x264_params
+    assert choose_tuning(ContentStats(0.007, 0.034, 4)).x264_params == MOTION_X264_PARAMS
+    assert MOTION_X264_PARAMS == FEW_B_FRAMES == "bframes=1:b-adapt=0"
+
+
+def test_a_moving_picture_gets_less_analysis_on_its_lower_rungs_only():
+    motion = choose_tuning(ContentStats(0.007, 0.034, 4))
+    assert motion.lower_x264_params == MOTION_LOWER_X264_PARAMS == "subme=0:partitions=i8x8,i4x4"
+    renditions = plan_ladder(1920, 1080)
+    lower = "me=dia:subme=0:bframes=1:b-adapt=0:partitions=i8x8,i4x4"
+    options = {"x264_params": motion.x264_params, "lower_x264_params": motion.lower_x264_params}
+    cmd = _command(renditions, **options)
+    assert _x264_params(cmd) == ["me=dia:subme=1:bframes=1:b-adapt=0", *[lower] * 3]
+    # At its cap, the top rung gets the rate-bound refinement; the lower rungs do not.
+    cmd = _command(renditions, rate_bound_top=True, **options)
+    assert _x264_params(cmd) == ["me=dia:subme=2:bframes=1:b-adapt=0", *[lower] * 3]
+    # With the top rung copied, the first encoded rung (the 720p) is the top one.
+    cmd = _command(renditions, copy_keyint=60, **options)
+    assert _x264_params(cmd) == ["me=dia:subme=1:bframes=1:b-adapt=0", *[lower] * 2]

@@ -2,7 +2,8 @@
 
 Screen recordings (text, code, UI: sharp edges on flat backgrounds, most of the picture still
 from frame to frame) lose legibility at the quality point that suits camera pictures, and
-cost few bits to keep sharp; everything else is encoded as before. The probe decodes
+cost few bits to keep sharp; a soft camera picture and a moving one need less of x264's
+analysis than still slides, whose tuning is the ladder's own. The probe decodes
 SAMPLES short stretches of the upload (a seek each, two consecutive frames), shrinks them to
 ANALYSIS_WIDTH x ANALYSIS_HEIGHT and reduces each to two numbers in ffmpeg itself:
 
@@ -11,12 +12,14 @@ ANALYSIS_WIDTH x ANALYSIS_HEIGHT and reduces each to two numbers in ffmpeg itsel
   two frames (a cursor or a clock changes a few; a camera's noise or a pan changes most).
 
 Each stretch comes out as one raw gray frame, the edge map on top of the change map (each
-pixel 0 or 255), so the parser only averages bytes. What is
+pixel 0 or 255), so the parser only averages bytes (the change is the median stretch's: one
+stretch on a cut says nothing of how the picture moves). What is
 chosen, and why, is measured in docs/PERFORMANCE.md; `choose_tuning` is the whole decision.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,28 +60,49 @@ SCREEN_CRF_OFFSET = -3.0
 # still for seconds and then changes whole, so its average says nothing of its peaks (on
 # the bench's screencast a cap at its own 0.66 Mb/s cost the 1080p 0.0014 of SSIM).
 SCREEN_SOURCE_CAP_FACTOR = 2.0
-# A soft camera picture (few edges: a talking head, a lecture hall) keeps PeerTube's CRF 23
-# on its top encoded rung instead of the ladder's 24: most of what its top rung carries is
-# the camera's noise, which SSIM counts; on the bench's talking head (edge density 0.002)
-# CRF 24 cost the 1080p 0.0040 of SSIM against PeerTube's, CRF 23 0.0013. Slides (0.008) and
-# full-frame motion (0.007) lose at most 0.0016 at 24; the line sits between them.
+# One B-frame between references, placed without x264's adaptive search (b-adapt=0), where
+# the ladder leaves veryfast's three adaptively placed: for a picture that moves or is noisy,
+# a B-frame predicts little (noise, full-frame motion) and its analysis and the search that
+# places it are a large share of x264's work. Measured on 20 s of the bench's sources, three
+# runs each (docs/PERFORMANCE.md, "Sixth round"): full-frame motion 14 % less CPU for 2 %
+# fewer bytes, SSIM within 0.0001 on every rung; the talking head 15 % (with the top rung's
+# CRF below), the screencast 6 % for 3 % more bytes. Slides keep three: their still picture
+# makes B-frames nearly free, and one instead of three cost the slide lecture 10 % more bytes.
+FEW_B_FRAMES = "bframes=1:b-adapt=0"
+# A soft camera picture (few edges: a talking head, a lecture hall) gets a lower CRF on its
+# top encoded rung (23.5 instead of the ladder's 24): most of what its top rung carries is
+# the camera's noise, which SSIM counts. On the bench's talking head (edge density 0.002)
+# with FEW_B_FRAMES: 1080p SSIM 0.9796 at 23.5 against 0.9779 at 24, 2 % fewer bytes than
+# three B-frames at 23 (SSIM 0.9783). Slides (0.008) and full-frame motion (0.007) lose at
+# most 0.0016 against PeerTube at 24; the line sits between them.
 SOFT_MAX_EDGES = 0.004
-SOFT_TOP_CRF_OFFSET = -1.0
+SOFT_TOP_CRF_OFFSET = -0.5
 # ... and no inter partitions smaller than a macroblock on any rung (x264 keeps its 8x8 and
 # 4x4 intra ones): a soft picture moves in large blocks. On the bench's talking head: 5 %
-# less CPU, the same bytes, SSIM within 0.0001 on every rung; on full-frame motion (not soft)
+# less CPU, the same bytes, SSIM within 0.0001 on every rung; on full-frame motion's top rung
 # the same setting cost 6 % more bytes (docs/PERFORMANCE.md, "Fifth round").
-SOFT_X264_PARAMS = "partitions=i8x8,i4x4"
+SOFT_X264_PARAMS = f"partitions=i8x8,i4x4:{FEW_B_FRAMES}"
+# A picture of which at least this share changes between two frames moves as a whole (a pan,
+# a game, a demo on a moving camera): the bench's full-frame motion 3.4 %, the slide lecture
+# with its speaker inset 0.2 %, the talking head 0.1 %; the line sits between them.
+MOTION_MIN_CHANGE = 0.01
+MOTION_X264_PARAMS = FEW_B_FRAMES
+# ... and on its rungs below the top, no subpixel refinement and no inter partitions below a
+# macroblock: 5 % less CPU on the bench's full-frame motion for 1 % more bytes, SSIM within
+# 0.0004 of the ladder's own on every lower rung (the top rung keeps both: there the same
+# cost 21 % and 6 % more bytes, docs/PERFORMANCE.md, "Fourth round" and "Fifth round").
+MOTION_LOWER_X264_PARAMS = "subme=0:partitions=i8x8,i4x4"
 # ... and a top rung copied only at half the rung's passthrough threshold: a screen
 # recorder spends far more than x264 at CRF 20 needs (the bench's 0.66 Mb/s screencast:
 # 0.88 MB per 10 s copied, 0.55 MB re-encoded at the same SSIM).
 SCREEN_PASSTHROUGH_FACTOR = 0.5
 # ... and less x264 analysis on every encoded rung: no subpixel refinement (x264's subme=0,
-# where the ladder uses 1) and no search for weighted prediction (a screen does not fade). On
+# where the ladder uses 1), no search for weighted prediction (a screen does not fade) and
+# FEW_B_FRAMES. On
 # the bench's screencast: 7 % less CPU for 2 % more bytes, SSIM and the code pane's SSIM
 # within 0.0001 on every rung (docs/PERFORMANCE.md, "Fifth round"). A top rung at its cap
 # keeps the rate-bound refinement (ffmpeg_command.x264_params_for).
-SCREEN_X264_PARAMS = "subme=0:weightp=0"
+SCREEN_X264_PARAMS = f"subme=0:weightp=0:{FEW_B_FRAMES}"
 # ... and no rate trial (rate_trial.py) to argue a copy: a still screen's bytes are nearly all
 # keyframes, and the trial's short stretches each start on one, so it overstates what the
 # ladder's encode keeps (the bench's screencast: 94 % in the trial, 62 % in the encode).
@@ -86,7 +110,8 @@ SCREEN_X264_PARAMS = "subme=0:weightp=0"
 
 @dataclass(frozen=True)
 class ContentStats:
-    """What the probe measured, averaged over the stretches it looked at."""
+    """What the probe measured: the edge density averaged over the stretches it looked at,
+    the change of the median stretch."""
 
     edge_density: float
     change: float
@@ -111,6 +136,8 @@ class Tuning:
     rate_trial: bool = True
     # x264 parameters over the ladder's own on every encoded rung (ffmpeg_command.x264_params_for).
     x264_params: str | None = None
+    # ... and over those on every encoded rung below the top one.
+    lower_x264_params: str | None = None
 
 
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
@@ -136,13 +163,13 @@ def choose_tuning(
     top_offset = 0.0
     if stats.edge_density >= SCREEN_MIN_EDGES and stats.change <= SCREEN_MAX_CHANGE:
         kind, offset, words = "screen", SCREEN_CRF_OFFSET, "screen content"
-    elif stats.edge_density >= SCREEN_MIN_EDGES:
-        kind, offset, words = "default", 0.0, "sharp but moving"
     elif stats.edge_density < SOFT_MAX_EDGES:
         kind, offset, words = "camera", 0.0, "a soft camera picture"
         top_offset = SOFT_TOP_CRF_OFFSET
+    elif stats.change >= MOTION_MIN_CHANGE:
+        kind, offset, words = "motion", 0.0, "a moving picture"
     else:
-        kind, offset, words = "default", 0.0, "camera-like or soft"
+        kind, offset, words = "default", 0.0, "a still picture (slides)"
     screen = kind == "screen"
     return Tuning(
         kind,
@@ -153,8 +180,16 @@ def choose_tuning(
         SCREEN_PASSTHROUGH_FACTOR if screen else 1.0,
         top_offset,
         rate_trial=not screen,
-        x264_params={"screen": SCREEN_X264_PARAMS, "camera": SOFT_X264_PARAMS}.get(kind),
+        x264_params=_KIND_X264_PARAMS.get(kind),
+        lower_x264_params=MOTION_LOWER_X264_PARAMS if kind == "motion" else None,
     )
+
+
+_KIND_X264_PARAMS = {
+    "screen": SCREEN_X264_PARAMS,
+    "camera": SOFT_X264_PARAMS,
+    "motion": MOTION_X264_PARAMS,
+}
 
 
 def sample_times(duration_seconds: float) -> list[float]:
@@ -211,8 +246,10 @@ def parse_content_probe(raw: bytes) -> ContentStats | None:
     if not frames:
         return None
     edges = [_mean(frame[:cell]) for frame in frames]
-    change = [_mean(frame[cell:]) for frame in frames]
-    return ContentStats(_mean_of(edges), _mean_of(change), len(frames))
+    # The median stretch's change: one stretch that falls on a cut (the next slide, a window
+    # switched to) changes whole and says nothing of how the picture moves.
+    change = statistics.median(_mean(frame[cell:]) for frame in frames)
+    return ContentStats(_mean_of(edges), change, len(frames))
 
 
 def _mean(grid: bytes) -> float:

@@ -69,6 +69,7 @@ def ladder_command(
     rate_bound_top: bool = False,
     top_crf_offset: float = 0.0,
     x264_params: str | None = None,
+    lower_x264_params: str | None = None,
 ) -> list[str]:
     """One decode, `split` into every encoded rendition, libx264 at a capped CRF, one AAC
     encode shared by every variant (an HLS audio group), muxed as HLS.
@@ -83,7 +84,8 @@ def ladder_command(
     the transcoder writes the one that is served. `crf_offset` (the content probe's tuning)
     is added to every encoded rung's CRF, and `top_crf_offset` to the first encoded rung's
     too. Every encoded rung's x264 parameters are `x264_params_for` the content's own
-    (`x264_params`), the first one's `rate_bound_top` or not.
+    (`x264_params`, with `lower_x264_params` over them below the first encoded rung), the
+    first one's `rate_bound_top` or not.
     """
     passthrough = copy_keyint > 0
     if passthrough and fps > MAX_FPS:
@@ -126,7 +128,10 @@ def ladder_command(
             encoder = x264_options(
                 rendition,
                 tuned_crf(rendition.crf, crf_offset, top_crf_offset, top),
-                x264_params_for(x264_params, rate_bound_top and top),
+                x264_params_for(
+                    x264_params if top else _merged(x264_params or "", lower_x264_params or ""),
+                    rate_bound_top and top,
+                ),
                 preset,
             )
             encoder.update(g=gop, keyint_min=keyint_min, force_key_frames=keyframes)

@@ -601,6 +601,7 @@ class FfmpegTranscoder(Transcoder, AudioExtractor):
             rate_bound_top=tuning.rate_bound_top,
             top_crf_offset=tuning.top_crf_offset,
             x264_params=tuning.x264_params,
+            lower_x264_params=tuning.lower_x264_params,
             thumbnail=(
                 info.probe.duration_seconds * self.thumbnail_at,
                 *ffmpeg_command.thumbnail_size(info.display_width, info.display_height),

@@ -58,7 +58,7 @@ class Rung:
 # Defaults measured on the bench's five kinds of lecture (docs/PERFORMANCE.md). The two
 # large rungs sit one CRF step above PeerTube's 23: on the 60 s bench that step takes 10 to
 # 30 % of their bytes for at most 0.0012 of SSIM (slides, full-frame motion; a soft camera
-# picture keeps 23 on its top rung, content_probe.SOFT_MAX_EDGES), while the small rungs,
+# picture gets 23.5 on its top rung, content_probe.SOFT_MAX_EDGES), while the small rungs,
 # shown enlarged on a phone or in a small window, keep 23. The
 # passthrough thresholds sit at what our own encode of easy content comes to (the 1080p
 # slide lecture at CRF 23: 0.74 Mb/s; a screencast at CRF 20: 0.44 Mb/s): copying a source
