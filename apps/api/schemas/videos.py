@@ -214,7 +214,9 @@ class RenditionOut(Schema):
     average_bandwidth: int | None = None
     playlist: str | None = Field(default=None, description="its playlist, beside the master")
     video: str | None = Field(default=None, description="copy (passthrough) or libx264")
-    crf: int | None = None
+    crf: float | None = Field(
+        default=None, description="x264's constant-quality factor; may be fractional (23.5)"
+    )
     maxrate_kbps: int | None = None
     maxrate_capped_from_kbps: int | None = None
     audio_bitrate_kbps: int | None = None

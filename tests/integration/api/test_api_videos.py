@@ -160,6 +160,38 @@ def test_ready_video_shows_its_assets(api: ApiHarness):
     assert body["timings_ms"] == {"transcode": 900}
 
 
+def test_a_rung_encoded_at_a_fractional_crf_is_served_as_it_was_recorded(api: ApiHarness):
+    # The content tuning moves a rung's CRF by halves (a camera picture's top rung: 23.5), and
+    # VIDEO_LADDER accepts any CRF x264 does: the video, the list and the search must say so.
+    from src.application.ports.video_repository import VideoResult
+    from src.application.storage_keys import job_output_prefix
+
+    video = api.uploaded()
+    repo = api.services.repository
+    lease = repo.try_claim_video(video["id"], "worker-1")
+    prefix = job_output_prefix(lease.media_salt, lease.token)
+    rungs = [{"name": "1080p", "crf": 23.5, "video": "libx264"}, {"name": "720p", "crf": 24}]
+    repo.complete(
+        lease,
+        VideoResult(
+            hls_key=f"{prefix}/master.m3u8",
+            thumbnail_key=f"{prefix}/thumbnail.jpg",
+            duration_seconds=12.0,
+            width=1920,
+            height=1080,
+            renditions=rungs,
+            stage_timings_ms={},
+        ),
+    )
+    response = api.get(f"/api/v1/videos/{video['id']}")
+    assert response.status_code == 200, response.content
+    assert [r["crf"] for r in response.json()["renditions"]] == [23.5, 24]
+    listed = api.get("/api/v1/videos")
+    assert listed.status_code == 200, listed.content
+    [item] = [v for v in listed.json()["items"] if v["id"] == video["id"]]
+    assert [r["crf"] for r in item["renditions"]] == [23.5, 24]
+
+
 def test_list_is_newest_first_with_a_cursor_stable_under_inserts(api: ApiHarness):
     ids = [api.create(title=f"v{i}")["id"] for i in range(5)]
     first = api.get("/api/v1/videos?limit=2").json()
