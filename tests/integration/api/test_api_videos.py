@@ -120,7 +120,8 @@ def test_get_falls_back_to_the_row_when_redis_is_down(api: ApiHarness):
     assert body["progress"]["source"] == "database"
 
 
-def test_ready_video_shows_its_assets(api: ApiHarness):
+def _ready(api: ApiHarness, renditions: list[dict], **result) -> dict:
+    """An uploaded video, claimed and completed by a worker with `renditions`."""
     from src.application.ports.video_repository import VideoResult
     from src.application.storage_keys import job_output_prefix
 
@@ -128,18 +129,21 @@ def test_ready_video_shows_its_assets(api: ApiHarness):
     repo = api.services.repository
     lease = repo.try_claim_video(video["id"], "worker-1")
     prefix = job_output_prefix(lease.media_salt, lease.token)
+    result = {"duration_seconds": 12.0, "width": 1280, "height": 720, **result}
     repo.complete(
         lease,
         VideoResult(
             hls_key=f"{prefix}/master.m3u8",
             thumbnail_key=f"{prefix}/thumbnail.jpg",
-            duration_seconds=12.0,
-            width=1280,
-            height=720,
-            renditions=[{"name": "720p"}],
-            stage_timings_ms={"transcode": 900},
+            renditions=renditions,
+            **result,
         ),
     )
+    return video
+
+
+def test_ready_video_shows_its_assets(api: ApiHarness):
+    video = _ready(api, [{"name": "720p"}], stage_timings_ms={"transcode": 900})
     body = api.get(f"/api/v1/videos/{video['id']}").json()
     assert body["status"] == "READY"
     assert body["progress"] == {
@@ -163,26 +167,8 @@ def test_ready_video_shows_its_assets(api: ApiHarness):
 def test_a_rung_encoded_at_a_fractional_crf_is_served_as_it_was_recorded(api: ApiHarness):
     # The content tuning moves a rung's CRF by halves (a camera picture's top rung: 23.5), and
     # VIDEO_LADDER accepts any CRF x264 does: the video, the list and the search must say so.
-    from src.application.ports.video_repository import VideoResult
-    from src.application.storage_keys import job_output_prefix
-
-    video = api.uploaded()
-    repo = api.services.repository
-    lease = repo.try_claim_video(video["id"], "worker-1")
-    prefix = job_output_prefix(lease.media_salt, lease.token)
     rungs = [{"name": "1080p", "crf": 23.5, "video": "libx264"}, {"name": "720p", "crf": 24}]
-    repo.complete(
-        lease,
-        VideoResult(
-            hls_key=f"{prefix}/master.m3u8",
-            thumbnail_key=f"{prefix}/thumbnail.jpg",
-            duration_seconds=12.0,
-            width=1920,
-            height=1080,
-            renditions=rungs,
-            stage_timings_ms={},
-        ),
-    )
+    video = _ready(api, rungs, width=1920, height=1080, stage_timings_ms={})
     response = api.get(f"/api/v1/videos/{video['id']}")
     assert response.status_code == 200, response.content
     assert [r["crf"] for r in response.json()["renditions"]] == [23.5, 24]
