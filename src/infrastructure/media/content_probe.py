@@ -97,11 +97,11 @@ MOTION_LOWER_X264_PARAMS = "subme=0:partitions=i8x8,i4x4"
 # 0.88 MB per 10 s copied, 0.55 MB re-encoded at the same SSIM).
 SCREEN_PASSTHROUGH_FACTOR = 0.5
 # ... and less x264 analysis on every encoded rung: no subpixel refinement (x264's subme=0,
-# where the ladder uses 1), no search for weighted prediction (a screen does not fade) and
-# FEW_B_FRAMES. On
-# the bench's screencast: 7 % less CPU for 2 % more bytes, SSIM and the code pane's SSIM
-# within 0.0001 on every rung (docs/PERFORMANCE.md, "Fifth round"). A top rung at its cap
-# keeps the rate-bound refinement (ffmpeg_command.x264_params_for).
+# where the ladder uses 1) and no search for weighted prediction (a screen does not fade):
+# on the bench's screencast 7 % less CPU for 2 % more bytes, SSIM and the code pane's SSIM
+# within 0.0001 on every rung (docs/PERFORMANCE.md, "Fifth round"); and FEW_B_FRAMES, 6 %
+# less again ("Sixth round"). A top rung at its cap keeps the rate-bound refinement
+# (ffmpeg_command.x264_params_for).
 SCREEN_X264_PARAMS = f"subme=0:weightp=0:{FEW_B_FRAMES}"
 # ... and no rate trial (rate_trial.py) to argue a copy: a still screen's bytes are nearly all
 # keyframes, and the trial's short stretches each start on one, so it overstates what the
@@ -141,6 +141,14 @@ class Tuning:
 
 
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
+
+
+# Each kind's x264 parameters on every encoded rung (none: the ladder's own).
+_KIND_X264_PARAMS = {
+    "screen": SCREEN_X264_PARAMS,
+    "camera": SOFT_X264_PARAMS,
+    "motion": MOTION_X264_PARAMS,
+}
 
 
 def choose_tuning(
@@ -183,13 +191,6 @@ def choose_tuning(
         x264_params=_KIND_X264_PARAMS.get(kind),
         lower_x264_params=MOTION_LOWER_X264_PARAMS if kind == "motion" else None,
     )
-
-
-_KIND_X264_PARAMS = {
-    "screen": SCREEN_X264_PARAMS,
-    "camera": SOFT_X264_PARAMS,
-    "motion": MOTION_X264_PARAMS,
-}
 
 
 def sample_times(duration_seconds: float) -> list[float]:
