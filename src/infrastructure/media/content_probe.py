@@ -20,7 +20,6 @@ chosen, and why, is measured in docs/PERFORMANCE.md; `choose_tuning` is the whol
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ffmpeg
@@ -143,11 +142,12 @@ class Tuning:
 DEFAULT_TUNING = Tuning("default", 0.0, "the content was not probed")
 
 
-# Each kind's x264 parameters on every encoded rung (none: the ladder's own).
-_KIND_X264_PARAMS = {
-    "screen": SCREEN_X264_PARAMS,
-    "camera": SOFT_X264_PARAMS,
-    "motion": MOTION_X264_PARAMS,
+# Each kind's x264 parameters on every encoded rung, and on those below the top one (a kind
+# not listed: the ladder's own).
+_KIND_X264_PARAMS: dict[str, tuple[str, str | None]] = {
+    "screen": (SCREEN_X264_PARAMS, None),
+    "camera": (SOFT_X264_PARAMS, None),
+    "motion": (MOTION_X264_PARAMS, MOTION_LOWER_X264_PARAMS),
 }
 
 
@@ -179,6 +179,7 @@ def choose_tuning(
     else:
         kind, offset, words = "default", 0.0, "a still picture (slides)"
     screen = kind == "screen"
+    every_rung, lower_rungs = _KIND_X264_PARAMS.get(kind, (None, None))
     return Tuning(
         kind,
         offset,
@@ -188,8 +189,8 @@ def choose_tuning(
         SCREEN_PASSTHROUGH_FACTOR if screen else 1.0,
         top_offset,
         rate_trial=not screen,
-        x264_params=_KIND_X264_PARAMS.get(kind),
-        lower_x264_params=MOTION_LOWER_X264_PARAMS if kind == "motion" else None,
+        x264_params=every_rung,
+        lower_x264_params=lower_rungs,
     )
 
 
@@ -250,12 +251,8 @@ def parse_content_probe(raw: bytes) -> ContentStats | None:
     # The median stretch's change: one stretch that falls on a cut (the next slide, a window
     # switched to) changes whole and says nothing of how the picture moves.
     change = statistics.median(_mean(frame[cell:]) for frame in frames)
-    return ContentStats(_mean_of(edges), change, len(frames))
+    return ContentStats(statistics.fmean(edges), change, len(frames))
 
 
 def _mean(grid: bytes) -> float:
     return sum(grid) / (255 * len(grid))
-
-
-def _mean_of(values: Sequence[float]) -> float:
-    return sum(values) / len(values)

@@ -129,8 +129,7 @@ def ladder_command(
                 rendition,
                 tuned_crf(rendition.crf, crf_offset, top_crf_offset, top),
                 x264_params_for(
-                    x264_params if top else _merged(x264_params or "", lower_x264_params or ""),
-                    rate_bound_top and top,
+                    x264_params, rate_bound_top and top, None if top else lower_x264_params
                 ),
                 preset,
             )
@@ -207,19 +206,22 @@ def x264_options(
     }
 
 
-def x264_params_for(content_params: str | None, rate_bound: bool) -> str:
+def x264_params_for(
+    content_params: str | None, rate_bound: bool, lower_params: str | None = None
+) -> str:
     """An encoded rung's x264 parameters: X264_PARAMS with the content's own over them (the
-    content probe's tuning; None: none), and RATE_BOUND_X264_PARAMS over those for a rung
-    whose cap decides its quality (the top rung of a source at that cap; the rate trial
-    encodes with the top rung's)."""
-    params = _merged(X264_PARAMS, content_params or "")
+    content probe's tuning; None: none), the content's `lower_params` over those for a rung
+    below the top one, and RATE_BOUND_X264_PARAMS over those for a rung whose cap decides its
+    quality (the top rung of a source at that cap; the rate trial encodes with the top
+    rung's)."""
+    params = _merged(_merged(X264_PARAMS, content_params), lower_params)
     return _merged(params, RATE_BOUND_X264_PARAMS) if rate_bound else params
 
 
-def _merged(base: str, over: str) -> str:
+def _merged(base: str, over: str | None) -> str:
     """x264's `key=value:...` parameters of `base` with those of `over` replacing or added."""
     options = dict(item.split("=", 1) for item in base.split(":") if item)
-    options.update(item.split("=", 1) for item in over.split(":") if item)
+    options.update(item.split("=", 1) for item in (over or "").split(":") if item)
     return ":".join(f"{key}={value}" for key, value in options.items())
 
 
